@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createLogger } from '../log/logger.js';
+import { OcrSetupError } from '../recognition/ocr.js';
+import { UsageError } from './args.js';
+import { configCommand, CONFIG_USAGE } from './config-cmd.js';
+import { packageRoot } from './paths.js';
+import { RECOGNIZE_USAGE } from './recognize.js';
+
+const USAGE = `alpr-edge: licence plate reader runtime for edge units
+
+usage:
+  ${RECOGNIZE_USAGE}
+  ${CONFIG_USAGE}
+  alpr-edge demo [--config FILE]      read the bundled demo frames (test-fixtures/plates)
+  alpr-edge version
+
+The config file comes from --config FILE, else $ALPR_EDGE_CONFIG, else the built-in defaults.
+Any key can be overridden by an environment variable: see \`alpr-edge config docs\`.
+`;
+
+/** --config FILE (or --config=FILE) anywhere in the arguments, removed from them. */
+function takeConfigFlag(argv: string[]): { file: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') {
+      file = argv[++i];
+      if (file === undefined) throw new UsageError('--config needs a file');
+    } else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+    else rest.push(a);
+  }
+  return { file, rest };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === 'version' || command === '--version') {
+    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`alpr-edge ${pkg.version}\n`);
+    return 0;
+  }
+  const { file, rest } = takeConfigFlag(args);
+  const configFile = file ?? process.env.ALPR_EDGE_CONFIG;
+  if (command === 'config') return configCommand(rest, configFile);
+
+  const config = loadConfig(configFile);
+  switch (command) {
+    case 'recognize': {
+      // Results go to stdout (one JSON object per line with --json); logs go to stderr.
+      const log = createLogger(config.log.level, 2);
+      const { recognizeCommand } = await import('./recognize.js');
+      return recognizeCommand(rest, config, log);
+    }
+    case 'demo': {
+      const log = createLogger(config.log.level, 1);
+      const { demoCommand } = await import('./demo.js');
+      return demoCommand(config, log);
+    }
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`alpr-edge: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\nalpr-edge: the configuration is not valid; nothing was started\n`);
+      process.exitCode = 1;
+    } else if (err instanceof OcrSetupError) {
+      process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`alpr-edge: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

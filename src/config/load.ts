@@ -1,0 +1,205 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, LineCounter, parseDocument, parse as parseYamlValue, type Document } from 'yaml';
+import { z } from 'zod';
+import { configSchema, type Config } from './schema.js';
+
+/** One thing wrong with a configuration, in terms a technician over SSH can act on. */
+export interface ConfigProblem {
+  file: string;
+  line?: number;
+  column?: number;
+  key: string;
+  value?: unknown;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}` : p.file;
+  const value = p.value === undefined ? '' : ` (value: ${JSON.stringify(p.value)})`;
+  return `${where}: ${p.key || '(top level)'}: ${p.message}${value}`;
+}
+
+/** Prefix of the environment variables that override config keys: ALPR_EDGE__RECOGNITION__OCR__WORKERS=2. */
+export const ENV_PREFIX = 'ALPR_EDGE__';
+
+export function envNameFor(path: readonly string[]): string {
+  return ENV_PREFIX + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('__');
+}
+
+/** Reads, overrides from the environment and validates a YAML config file; throws ConfigError. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let text = '';
+  const name = file ?? '(defaults)';
+  if (file !== undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError([{ file: name, key: '', message: `cannot read the file: ${(err as Error).message}` }]);
+    }
+  }
+  return parseConfig(text, name, env);
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return { file, line: pos?.line, column: pos?.col, key: '', message: `YAML syntax: ${e.message.split('\n')[0]}` };
+      }),
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([{ file, line: 1, key: '', message: 'the file must hold a mapping of keys (key: value)' }]);
+  }
+  const overridden = applyEnvOverrides(raw as Record<string, unknown>, env);
+  const result = configSchema.safeParse(overridden.value);
+  if (result.success) return result.data;
+  throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, doc, lineCounter, file, overridden)));
+}
+
+interface Overrides {
+  value: Record<string, unknown>;
+  /** dotted key -> environment variable name that set it */
+  fromEnv: Map<string, string>;
+}
+
+/** Every leaf key of the schema can be overridden by an environment variable; values are read as YAML scalars. */
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Overrides {
+  const value = structuredClone(raw);
+  const fromEnv = new Map<string, string>();
+  for (const path of leafPaths(configSchema)) {
+    const name = envNameFor(path);
+    const text = env[name];
+    if (text === undefined) continue;
+    let parsed: unknown;
+    try {
+      parsed = parseYamlValue(text);
+    } catch {
+      parsed = text;
+    }
+    let node: Record<string, unknown> = value;
+    for (const key of path.slice(0, -1)) {
+      const next = node[key];
+      if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[path[path.length - 1]!] = parsed;
+    fromEnv.set(path.join('.'), name);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith(ENV_PREFIX) && ![...fromEnv.values()].includes(name)) {
+      throw new ConfigError([
+        { file: 'environment', key: name, message: 'no config key has this environment variable (see `alpr-edge config docs`)' },
+      ]);
+    }
+  }
+  return { value, fromEnv };
+}
+
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+  overrides: Overrides,
+): ConfigProblem[] {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyPath = [...path, key];
+      const pos = keyPosition(doc, lines, path, key);
+      return {
+        file,
+        ...pos,
+        key: keyPath.join('.'),
+        message: `unknown key; allowed here: ${allowedKeys(path).join(', ')}`,
+      };
+    });
+  }
+  const dotted = path.join('.');
+  const envName = overrides.fromEnv.get(dotted);
+  const value = valueAt(overrides.value, path);
+  const message = issue.code === 'invalid_type' && value === undefined ? 'required' : allowedText(issue);
+  if (envName !== undefined) return [{ file: `environment ${envName}`, key: dotted, value, message }];
+  const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+  return [{ file, line: pos?.line, column: pos?.col, key: dotted, value, message }];
+}
+
+function allowedText(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+      return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}${issue.origin === 'string' ? ' characters long' : ''}`;
+    case 'too_big':
+      return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}`;
+    case 'invalid_type':
+      return `must be ${issue.expected === 'int' ? 'a whole number' : `of type ${issue.expected}`}`;
+    default:
+      return issue.message;
+  }
+}
+
+function keyPosition(doc: Document, lines: LineCounter, parent: string[], key: string): { line?: number; column?: number } {
+  const map = parent.length === 0 ? doc.contents : doc.getIn(parent, true);
+  if (isMap(map)) {
+    for (const pair of map.items) {
+      if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) {
+        const pos = lines.linePos(pair.key.range[0]);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+  }
+  return {};
+}
+
+function valueAt(root: unknown, path: string[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** The keys the schema allows in the object at `path`. */
+export function allowedKeys(path: string[]): string[] {
+  let schema: unknown = configSchema;
+  for (const key of path) {
+    const shape = objectShape(schema);
+    schema = shape?.[key];
+  }
+  return Object.keys(objectShape(schema) ?? {});
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema as { def?: { type?: string; innerType?: unknown } } | undefined;
+  while (s?.def && ['default', 'prefault', 'optional', 'nullable'].includes(s.def.type ?? '')) {
+    s = s.def.innerType as typeof s;
+  }
+  return s;
+}
+
+function objectShape(schema: unknown): Record<string, unknown> | undefined {
+  const s = unwrap(schema) as { def?: { type?: string; shape?: Record<string, unknown> } } | undefined;
+  return s?.def?.type === 'object' ? s.def.shape : undefined;
+}
+
+/** Paths of every leaf (non-object) key in the schema. */
+export function leafPaths(schema: unknown, prefix: string[] = []): string[][] {
+  const shape = objectShape(schema);
+  if (!shape) return [prefix];
+  return Object.entries(shape).flatMap(([key, child]) => leafPaths(child, [...prefix, key]));
+}

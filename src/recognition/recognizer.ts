@@ -1,0 +1,239 @@
+import type { Country, RecognitionConfig } from '../config/schema.js';
+import { rankCandidates } from './candidates.js';
+import { cv, type Mat } from './cv.js';
+import { LENGTH_BOUNDS } from './formats.js';
+import { decodeImage, readImageFile } from './image.js';
+import { OcrPool } from './ocr.js';
+import { findCharLines, renderLine, type CharLine, type Polarity } from './segment.js';
+import type { Box, FrameResult, PlateRead } from './types.js';
+
+export interface RecognizeOptions {
+  country?: Country;
+  topN?: number;
+}
+
+/** Character height, in pixels, at which a candidate region is re-segmented and handed to OCR. */
+const READ_CHAR_HEIGHT = 48;
+/** Character height of the image given to tesseract. */
+const OCR_CHAR_HEIGHT = 36;
+
+function odd(n: number): number {
+  const r = Math.max(3, Math.round(n));
+  return r % 2 === 1 ? r : r + 1;
+}
+
+function iou(a: Box, b: Box): number {
+  const x0 = Math.max(a.x, b.x);
+  const y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width);
+  const y1 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+/**
+ * Finds plates in frames and reads them: OpenCV character-line segmentation (and optionally the plate cascade)
+ * proposes regions, each region is re-segmented at a fixed character height, its characters alone are read by
+ * tesseract, and the region's plate layouts rank the candidate texts.
+ */
+export class Recognizer {
+  private constructor(
+    private readonly config: RecognitionConfig,
+    private readonly ocr: OcrPool,
+    private readonly cascade: InstanceType<typeof cv.CascadeClassifier> | undefined,
+  ) {}
+
+  static async create(config: RecognitionConfig): Promise<Recognizer> {
+    const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata);
+    let cascade: InstanceType<typeof cv.CascadeClassifier> | undefined;
+    if (config.detector.cascade) {
+      try {
+        cascade = new cv.CascadeClassifier(cv.HAAR_RUSSIAN_PLATE_NUMBER);
+      } catch {
+        cascade = undefined;
+      }
+    }
+    return new Recognizer(config, ocr, cascade);
+  }
+
+  get ocrWorkers(): number {
+    return this.ocr.size;
+  }
+
+  async close(): Promise<void> {
+    await this.ocr.close();
+  }
+
+  async recognizeFile(file: string, opts: RecognizeOptions = {}): Promise<FrameResult> {
+    const t0 = performance.now();
+    const mat = await readImageFile(file, this.config);
+    return this.recognizeMat(mat, opts, t0);
+  }
+
+  async recognizeBuffer(buf: Buffer, opts: RecognizeOptions = {}): Promise<FrameResult> {
+    const t0 = performance.now();
+    return this.recognizeMat(decodeImage(buf, this.config), opts, t0);
+  }
+
+  /** Finds and reads every plate in a whole frame. */
+  async recognizeMat(frame: Mat, opts: RecognizeOptions = {}, t0 = performance.now()): Promise<FrameResult> {
+    const country = opts.country ?? this.config.country;
+    const topN = opts.topN ?? this.config.topN;
+    const gray = frame.channels === 1 ? frame : frame.bgrToGray();
+    const regions = this.proposeRegions(gray);
+    const reads: PlateRead[] = [];
+    for (const region of regions) {
+      const read = await this.readRegion(gray, region, country, topN, 4);
+      if (read) reads.push(read);
+    }
+    // Overlapping reads are the same plate found twice: keep the more confident.
+    reads.sort((a, b) => b.confidence - a.confidence);
+    const plates: PlateRead[] = [];
+    for (const r of reads) if (!plates.some((p) => iou(p.box, r.box) > 0.3)) plates.push(r);
+    return { width: frame.cols, height: frame.rows, ms: round1(performance.now() - t0), plates };
+  }
+
+  /**
+   * Reads a plate crop (the plate fills most of the image): segmentation and OCR only, no plate finding.
+   */
+  async readCrop(crop: Mat, opts: RecognizeOptions = {}): Promise<PlateRead | undefined> {
+    const country = opts.country ?? this.config.country;
+    const topN = opts.topN ?? this.config.topN;
+    const gray = crop.channels === 1 ? crop : crop.bgrToGray();
+    const full: Box = { x: 0, y: 0, width: gray.cols, height: gray.rows };
+    // Plate characters take 35-80% of a crop's height.
+    const charGuess = gray.rows * 0.5;
+    return this.readRegion(gray, { box: full, charHeight: charGuess, crop: true }, country, topN, 1);
+  }
+
+  /** Candidate regions in original-frame coordinates, with the character height seen there. */
+  private proposeRegions(gray: Mat): Region[] {
+    const det = this.config.detector;
+    const scale = Math.min(1, det.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
+    const work = scale === 1 ? gray : gray.rescale(scale);
+    const minH = det.minCharHeight;
+    const lines = findCharLines(work, {
+      minCharHeight: minH,
+      maxCharHeight: Math.max(minH + 1, Math.round(work.rows / 4)),
+      minChars: 4,
+      maxChars: 10,
+      blockSizes: [odd(minH * 2.5)],
+    });
+    const regions: Region[] = [];
+    for (const line of lines) {
+      const box = scaleBox({ x: line.x, y: line.y, width: line.w, height: line.h }, 1 / scale);
+      if (regions.some((r) => iou(r.box, box) > 0.5)) continue;
+      regions.push({ box, charHeight: line.charHeight / scale, polarity: line.polarity, crop: false });
+      if (regions.length >= det.maxCandidates) break;
+    }
+    if (this.cascade && regions.length < det.maxCandidates) {
+      const small = gray.cols > 1280 ? gray.rescale(1280 / gray.cols) : gray;
+      const f = gray.cols / small.cols;
+      const found = this.cascade.detectMultiScale(small, 1.1, 3, 0, new cv.Size(40, 12)).objects;
+      for (const r of found) {
+        const box = scaleBox({ x: r.x, y: r.y, width: r.width, height: r.height }, f);
+        if (regions.some((g) => iou(g.box, box) > 0.2)) continue;
+        regions.push({ box, charHeight: box.height * 0.6, crop: false });
+        if (regions.length >= det.maxCandidates) break;
+      }
+    }
+    return regions;
+  }
+
+  /** Re-segments one region at a fixed character height and reads its best line of characters. */
+  private async readRegion(
+    gray: Mat,
+    region: Region,
+    country: Country,
+    topN: number,
+    minChars: number,
+  ): Promise<PlateRead | undefined> {
+    const ch = region.charHeight;
+    const mx = region.crop ? 0 : Math.round(ch * 1.2);
+    const my = region.crop ? 0 : Math.round(ch * 0.9);
+    const x0 = Math.max(0, Math.round(region.box.x - mx));
+    const y0 = Math.max(0, Math.round(region.box.y - my));
+    const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
+    const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
+    if (x1 - x0 < 8 || y1 - y0 < 8) return undefined;
+    const scale = READ_CHAR_HEIGHT / ch;
+    const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
+    const img = roi.resize(
+      Math.max(8, Math.round(roi.rows * scale)),
+      Math.max(8, Math.round(roi.cols * scale)),
+      0,
+      0,
+      scale < 1 ? cv.INTER_AREA : cv.INTER_CUBIC,
+    );
+    const lines = findCharLines(img, {
+      minCharHeight: Math.round(READ_CHAR_HEIGHT * (region.crop ? 0.45 : 0.6)),
+      maxCharHeight: Math.round(READ_CHAR_HEIGHT * (region.crop ? 1.7 : 1.6)),
+      minChars,
+      maxChars: 10,
+      blockSizes: [odd(READ_CHAR_HEIGHT * 1.6), 0],
+      ...(region.polarity ? { polarities: [region.polarity] } : {}),
+    });
+    const tried = new Set<string>();
+    let best: PlateRead | undefined;
+    for (const line of lines.slice(0, region.crop ? 3 : 2)) {
+      const key = line.blobs.map((b) => `${b.x},${b.y}`).join(';');
+      if (tried.has(key)) continue;
+      tried.add(key);
+      const read = await this.readLine(line, country, topN);
+      if (!read) continue;
+      const box = plateBox(line, x0, y0, scale, gray);
+      const plate: PlateRead = { ...read, box };
+      if (!best || plate.confidence > best.confidence) best = plate;
+    }
+    return best;
+  }
+
+  private async readLine(
+    line: CharLine,
+    country: Country,
+    topN: number,
+  ): Promise<Omit<PlateRead, 'box'> | undefined> {
+    const image = renderLine(line, OCR_CHAR_HEIGHT);
+    const bordered = image.copyMakeBorder(16, 16, 24, 24, cv.BORDER_CONSTANT, 255);
+    const ocr = await this.ocr.readLine(cv.imencode('.png', bordered));
+    const candidates = rankCandidates(ocr.chars, country, topN);
+    const top = candidates[0];
+    if (!top) return undefined;
+    const bounds = LENGTH_BOUNDS[country];
+    if (top.text.length < bounds.min || top.text.length > bounds.max) return undefined;
+    if (top.confidence < this.config.ocr.minConfidence) return undefined;
+    return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}) };
+  }
+}
+
+interface Region {
+  box: Box;
+  charHeight: number;
+  polarity?: Polarity;
+  crop: boolean;
+}
+
+function scaleBox(b: Box, f: number): Box {
+  return { x: b.x * f, y: b.y * f, width: b.width * f, height: b.height * f };
+}
+
+/** The plate's box in frame coordinates: the characters' box grown to the plate's usual margins. */
+function plateBox(line: CharLine, x0: number, y0: number, scale: number, gray: Mat): Box {
+  const ch = line.charHeight;
+  const bx = line.x - ch * 0.5;
+  const by = line.y - ch * 0.3;
+  const bw = line.w + ch * 1.0;
+  const bh = line.h + ch * 0.6;
+  const x = Math.max(0, x0 + bx / scale);
+  const y = Math.max(0, y0 + by / scale);
+  return {
+    x: Math.round(x),
+    y: Math.round(y),
+    width: Math.round(Math.min(gray.cols - x, bw / scale)),
+    height: Math.round(Math.min(gray.rows - y, bh / scale)),
+  };
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -1,0 +1,201 @@
+import { cv, type Mat } from './cv.js';
+
+/**
+ * Character segmentation: plates are rows of characters of one height. Connected components of a binarised image
+ * that look like characters are grouped into lines; a line of 2-10 characters is a plate candidate. The same code
+ * finds plates in a whole frame and isolates the characters inside a plate crop, dropping borders, bolts,
+ * stickers, state names and slogans before OCR sees the image.
+ */
+
+export type Polarity = 'dark-on-light' | 'light-on-dark';
+
+export interface CharBlob {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  area: number;
+  label: number;
+}
+
+export interface CharLine {
+  blobs: CharBlob[];
+  polarity: Polarity;
+  /** Label image the blobs' labels refer to (CV_32S), same size as the binarised image. */
+  labels: Mat;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  /** Median character height in pixels. */
+  charHeight: number;
+  /** Slope of the line through the characters' bases, radians (positive: rising to the right in image coords down). */
+  angle: number;
+  score: number;
+}
+
+export interface SegmentOptions {
+  minCharHeight: number;
+  maxCharHeight: number;
+  /** Fewest characters a line must have. */
+  minChars: number;
+  maxChars: number;
+  /** Odd block sizes for the adaptive threshold; 0 means Otsu's global threshold. */
+  blockSizes: number[];
+  polarities?: Polarity[];
+}
+
+const ALL_POLARITIES: Polarity[] = ['dark-on-light', 'light-on-dark'];
+
+export function binarize(gray: Mat, polarity: Polarity, blockSize: number): Mat {
+  const type = polarity === 'dark-on-light' ? cv.THRESH_BINARY_INV : cv.THRESH_BINARY;
+  if (blockSize === 0) return gray.threshold(0, 255, type + cv.THRESH_OTSU);
+  // Characters must differ from their surroundings by a few grey levels, whatever the polarity.
+  const c = polarity === 'dark-on-light' ? 7 : -7;
+  return gray.adaptiveThreshold(255, cv.ADAPTIVE_THRESH_MEAN_C, type, blockSize, c);
+}
+
+/** Components of a binary image that have a character's size, shape and fill. */
+export function charBlobs(binary: Mat, minH: number, maxH: number): { blobs: CharBlob[]; labels: Mat } {
+  const { labels, stats } = binary.connectedComponentsWithStats(4, cv.CV_32S);
+  const s = new Int32Array(stats.getData().buffer.slice(0));
+  const blobs: CharBlob[] = [];
+  for (let label = 1; label < stats.rows; label++) {
+    const o = label * 5;
+    const x = s[o]!, y = s[o + 1]!, w = s[o + 2]!, h = s[o + 3]!, area = s[o + 4]!;
+    if (h < minH || h > maxH) continue;
+    const aspect = w / h;
+    if (aspect < 0.08 || aspect > 1.25) continue;
+    const fill = area / (w * h);
+    if (fill < 0.15 || fill > (aspect < 0.35 ? 1.0 : 0.92)) continue;
+    blobs.push({ x, y, w, h, area, label });
+  }
+  return { blobs, labels };
+}
+
+/** Groups character blobs into lines: neighbours of similar height, aligned, with small gaps. */
+export function groupLines(blobs: CharBlob[], minChars: number, maxChars: number): CharBlob[][] {
+  const sorted = [...blobs].sort((a, b) => a.x - b.x);
+  const parent = sorted.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  for (let i = 0; i < sorted.length; i++) {
+    const a = sorted[i]!;
+    const reach = a.x + a.w + 1.6 * a.h;
+    // Each blob joins its nearest compatible right-hand neighbour only, so lines do not bridge across rows.
+    let best = -1;
+    let bestGap = Infinity;
+    for (let j = i + 1; j < sorted.length; j++) {
+      const b = sorted[j]!;
+      if (b.x > reach) break;
+      const hi = Math.max(a.h, b.h);
+      const lo = Math.min(a.h, b.h);
+      if (hi / lo > 1.3) continue;
+      const dy = Math.abs(a.y + a.h / 2 - (b.y + b.h / 2));
+      if (dy > 0.3 * hi) continue;
+      const gap = b.x - (a.x + a.w);
+      if (gap < -0.25 * Math.min(a.w, b.w)) continue;
+      if (gap < bestGap) {
+        bestGap = gap;
+        best = j;
+      }
+    }
+    if (best >= 0) parent[find(best)] = find(i);
+  }
+  const groups = new Map<number, CharBlob[]>();
+  sorted.forEach((b, i) => {
+    const root = find(i);
+    const g = groups.get(root);
+    if (g) g.push(b);
+    else groups.set(root, [b]);
+  });
+  return [...groups.values()]
+    .map(dropContained)
+    .filter((g) => g.length >= minChars && g.length <= maxChars);
+}
+
+function dropContained(group: CharBlob[]): CharBlob[] {
+  return group.filter(
+    (b) =>
+      !group.some(
+        (o) => o !== b && o.x <= b.x && o.y <= b.y && o.x + o.w >= b.x + b.w && o.y + o.h >= b.y + b.h && o.area > b.area,
+      ),
+  );
+}
+
+export function describeLine(blobs: CharBlob[], polarity: Polarity, labels: Mat): CharLine {
+  const x0 = Math.min(...blobs.map((b) => b.x));
+  const y0 = Math.min(...blobs.map((b) => b.y));
+  const x1 = Math.max(...blobs.map((b) => b.x + b.w));
+  const y1 = Math.max(...blobs.map((b) => b.y + b.h));
+  const heights = blobs.map((b) => b.h).sort((a, b) => a - b);
+  const charHeight = heights[Math.floor(heights.length / 2)]!;
+  // Least-squares slope through the bottom centres of the characters.
+  const xs = blobs.map((b) => b.x + b.w / 2);
+  const ys = blobs.map((b) => b.y + b.h);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * (ys[i]! - my);
+    den += (x - mx) ** 2;
+  });
+  const angle = den > 0 ? Math.atan(num / den) : 0;
+  const spread = heights[heights.length - 1]! / Math.max(1, heights[0]!);
+  const n = blobs.length;
+  // Plates have 4-8 characters of one height; more or fewer is less likely a plate.
+  const countScore = n >= 4 && n <= 8 ? 1 : n === 3 || n === 9 ? 0.6 : 0.3;
+  const score = countScore * (1.5 - Math.min(0.5, spread - 1)) * Math.sqrt(charHeight) * Math.min(n, 8);
+  return { blobs, polarity, labels, x: x0, y: y0, w: x1 - x0, h: y1 - y0, charHeight, angle, score };
+}
+
+/** Every plausible line of characters in a grey image, best first. */
+export function findCharLines(gray: Mat, opts: SegmentOptions): CharLine[] {
+  const lines: CharLine[] = [];
+  for (const polarity of opts.polarities ?? ALL_POLARITIES) {
+    for (const blockSize of opts.blockSizes) {
+      const binary = binarize(gray, polarity, blockSize);
+      const { blobs, labels } = charBlobs(binary, opts.minCharHeight, opts.maxCharHeight);
+      for (const group of groupLines(blobs, opts.minChars, opts.maxChars)) {
+        lines.push(describeLine(group, polarity, labels));
+      }
+    }
+  }
+  return lines.sort((a, b) => b.score - a.score);
+}
+
+/**
+ * The line's characters alone, as black glyphs on white, straightened, scaled to `charHeight` pixels and padded:
+ * the image OCR reads best.
+ */
+export function renderLine(line: CharLine, charHeight = 40): Mat {
+  const { labels } = line;
+  const pad = Math.ceil(line.charHeight * 0.6);
+  const x0 = Math.max(0, line.x - pad);
+  const y0 = Math.max(0, line.y - pad);
+  const x1 = Math.min(labels.cols, line.x + line.w + pad);
+  const y1 = Math.min(labels.rows, line.y + line.h + pad);
+  const w = x1 - x0;
+  const h = y1 - y0;
+  const wanted = new Set(line.blobs.map((b) => b.label));
+  const lab = new Int32Array(labels.getRegion(new cv.Rect(x0, y0, w, h)).copy().getData().buffer.slice(0));
+  const mask = Buffer.alloc(w * h, 255);
+  for (let i = 0; i < lab.length; i++) if (wanted.has(lab[i]!)) mask[i] = 0;
+  let img = new cv.Mat(mask, h, w, cv.CV_8UC1);
+  if (Math.abs(line.angle) > 0.01) {
+    const rot = cv.getRotationMatrix2D(new cv.Point2(w / 2, h / 2), (line.angle * 180) / Math.PI, 1);
+    img = img.warpAffine(rot, new cv.Size(w, h), cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Vec3(255, 255, 255));
+  }
+  const scale = charHeight / line.charHeight;
+  const scaled = img.resize(
+    Math.max(1, Math.round(h * scale)),
+    Math.max(1, Math.round(w * scale)),
+    0,
+    0,
+    scale < 1 ? cv.INTER_AREA : cv.INTER_LINEAR,
+  );
+  return scaled.threshold(127, 255, cv.THRESH_BINARY);
+}

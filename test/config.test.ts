@@ -1,0 +1,85 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeConfig } from '../src/config/docs.js';
+import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
+
+function problemsOf(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('fills every default from an empty file', () => {
+    const c = parseConfig('', 'x.yaml');
+    expect(c.recognition.country).toBe('us');
+    expect(c.recognition.ocr.workers).toBe(1);
+    expect(c.unit.id).toBe('unit-01');
+  });
+
+  it('reports an unknown key with its file, line and the keys allowed there', () => {
+    const problems = problemsOf(() => parseConfig('unit:\n  id: car-7\nrecognition:\n  ocr:\n    wrokers: 2\n', 'unit.yaml'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ file: 'unit.yaml', line: 5, key: 'recognition.ocr.wrokers' });
+    expect(problems[0]!.message).toContain('workers');
+  });
+
+  it('reports a value out of bounds with the value and what is allowed', () => {
+    const problems = problemsOf(() => parseConfig('recognition:\n  ocr:\n    workers: 99\n', 'u.yaml'));
+    expect(problems[0]).toMatchObject({ line: 3, key: 'recognition.ocr.workers', value: 99 });
+    expect(problems[0]!.message).toBe('must be <= 8');
+  });
+
+  it('lists the allowed values of an enumeration', () => {
+    const problems = problemsOf(() => parseConfig('recognition:\n  country: fr\n', 'u.yaml'));
+    expect(problems[0]!.message).toContain('"us", "eu", "br"');
+    expect(problems[0]!.line).toBe(2);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const problems = problemsOf(() => parseConfig('unit:\n  id: [unclosed\n', 'bad.yaml'));
+    expect(problems[0]!.message).toMatch(/YAML syntax/);
+    expect(problems[0]!.line).toBeGreaterThanOrEqual(2);
+  });
+
+  it('takes overrides from environment variables and names the variable when one is wrong', () => {
+    const c = parseConfig('', 'u.yaml', { ALPR_EDGE__RECOGNITION__OCR__WORKERS: '3', ALPR_EDGE__UNIT__ID: 'pole-4' });
+    expect(c.recognition.ocr.workers).toBe(3);
+    expect(c.unit.id).toBe('pole-4');
+    const problems = problemsOf(() => parseConfig('', 'u.yaml', { ALPR_EDGE__RECOGNITION__TOP_N: '0' }));
+    expect(problems[0]!.file).toBe('environment ALPR_EDGE__RECOGNITION__TOP_N');
+    expect(() => parseConfig('', 'u.yaml', { ALPR_EDGE__NO_SUCH_KEY: '1' })).toThrow(/no config key/);
+  });
+
+  it('says clearly when the file cannot be read', () => {
+    const problems = problemsOf(() => loadConfig('/nonexistent/alpr-edge.yaml', {}));
+    expect(problems[0]!.message).toMatch(/cannot read the file/);
+  });
+
+  it('accepts the shipped example config', () => {
+    const c = loadConfig(path.join(import.meta.dirname, '..', 'config', 'alpr-edge.yaml'), {});
+    expect(c.recognition.ocr.workers).toBeGreaterThanOrEqual(1);
+  });
+
+  it('documents every key with a description, default and environment variable', () => {
+    const rows = describeConfig();
+    expect(rows.map((r) => r.key)).toContain('recognition.ocr.minConfidence');
+    for (const r of rows) {
+      expect(r.description, r.key).not.toBe('');
+      expect(r.env).toMatch(/^ALPR_EDGE__/);
+    }
+  });
+
+  it('loads a file from disk', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'u.yaml');
+    writeFileSync(file, 'recognition:\n  country: br\n  topN: 5\n');
+    expect(loadConfig(file, {}).recognition).toMatchObject({ country: 'br', topN: 5 });
+  });
+});
