@@ -118,7 +118,11 @@ export function parseHocrChars(hocr: string): CharReading[] {
     if (!ch || !/^[A-Z0-9]$/.test(ch)) continue;
     if (!id.startsWith('choice_')) {
       const conf = Number(/x_conf ([0-9.]+)/.exec(title)?.[1] ?? 0);
-      out.push({ choices: [{ ch, p: clampP(conf / 100) }] });
+      const box = /x_bboxes (-?\d+) -?\d+ (-?\d+)/.exec(title);
+      out.push({
+        choices: [{ ch, p: clampP(conf / 100) }],
+        ...(box ? { x0: Number(box[1]), x1: Number(box[2]) } : {}),
+      });
       continue;
     }
     const current = out[out.length - 1];

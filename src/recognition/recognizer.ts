@@ -1,5 +1,5 @@
 import type { Country, RecognitionConfig } from '../config/schema.js';
-import { rankCandidates } from './candidates.js';
+import { alignToGlyphs, rankCandidates } from './candidates.js';
 import { cv, type Mat } from './cv.js';
 import { LENGTH_BOUNDS } from './formats.js';
 import { decodeImage, readImageFile } from './image.js';
@@ -193,10 +193,9 @@ export class Recognizer {
     country: Country,
     topN: number,
   ): Promise<Omit<PlateRead, 'box'> | undefined> {
-    const image = renderLine(line, OCR_CHAR_HEIGHT);
-    const bordered = image.copyMakeBorder(16, 16, 24, 24, cv.BORDER_CONSTANT, 255);
-    const ocr = await this.ocr.readLine(cv.imencode('.png', bordered));
-    const candidates = rankCandidates(ocr.chars, country, topN);
+    const { image, glyphs } = renderLine(line, OCR_CHAR_HEIGHT);
+    const ocr = await this.ocr.readLine(cv.imencode('.png', image));
+    const candidates = rankCandidates(alignToGlyphs(ocr.chars, glyphs, OCR_CHAR_HEIGHT), country, topN);
     const top = candidates[0];
     if (!top) return undefined;
     const bounds = LENGTH_BOUNDS[country];
