@@ -36,7 +36,7 @@ describe('plate text post-processing', () => {
 
   it('offers confusion alternates in the top N for an uncertain character', () => {
     const chars = read('8OB5120');
-    chars[0] = { choices: [{ ch: '8', p: 0.6 }] };
+    chars[0] = { choices: [{ ch: '8', p: 0.8 }] };
     const texts = rankCandidates(chars, 'us', 10).map((x) => x.text);
     expect(texts[0]).toBe('8OB5120');
     expect(texts).toContain('BOB5120');

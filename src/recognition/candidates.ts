@@ -1,5 +1,5 @@
 import type { Country } from '../config/schema.js';
-import { LENGTH_BOUNDS, matchFormat } from './formats.js';
+import { FORMATS, fitsClass, LENGTH_BOUNDS, matchFormat } from './formats.js';
 
 /** What the OCR saw at one character position: its choices with probabilities (0-1), best first. */
 export interface CharReading {
@@ -93,7 +93,7 @@ const ALTERNATE_FLOOR = 0.02;
 const FORMAT_BONUS = 4;
 const NO_FORMAT_FACTOR = 0.6;
 
-/** Per-position choices, OCR's own plus confusion alternates, normalised to sum to at most 1. */
+/** Per-position choices, OCR's own plus confusion alternates. */
 export function expandPosition(reading: CharReading): { ch: string; p: number }[] {
   const out = new Map<string, number>();
   for (const c of reading.choices) out.set(c.ch, Math.max(out.get(c.ch) ?? 0, c.p));
@@ -107,31 +107,60 @@ export function expandPosition(reading: CharReading): { ch: string; p: number }[
   return [...out.entries()].map(([ch, p]) => ({ ch, p: Math.min(1, Math.max(1e-4, p)) })).sort((a, b) => b.p - a.p);
 }
 
-/**
- * Ranked top-N texts for one plate. A beam search over the positions (OCR choices and confusion alternates),
- * then the region's layouts rank the survivors: a text that fits a layout is raised, one that fits none lowered.
- */
-export function rankCandidates(readings: CharReading[], country: Country, topN: number): Candidate[] {
-  const bounds = LENGTH_BOUNDS[country];
-  if (readings.length === 0) return [];
-  const positions = readings.map(expandPosition);
-  const beamWidth = Math.max(64, topN * 8);
-  let beam: { text: string; logp: number }[] = [{ text: '', logp: 0 }];
+type Choices = { ch: string; p: number }[];
+
+function beamSearch(positions: Choices[], width: number, prior = 0): { text: string; logp: number }[] {
+  let beam: { text: string; logp: number }[] = [{ text: '', logp: prior }];
   for (const choices of positions) {
     const next: { text: string; logp: number }[] = [];
     for (const partial of beam) {
       for (const c of choices) next.push({ text: partial.text + c.ch, logp: partial.logp + Math.log(c.p) });
     }
     next.sort((a, b) => b.logp - a.logp);
-    beam = next.slice(0, beamWidth);
+    beam = next.slice(0, width);
   }
-  const scored = beam
-    .filter((b) => b.text.length >= bounds.min && b.text.length <= bounds.max)
-    .map((b) => {
-      const format = matchFormat(b.text, country);
-      const meanP = Math.exp(b.logp / b.text.length);
-      const score = meanP * (format ? FORMAT_BONUS : NO_FORMAT_FACTOR);
-      return { text: b.text, score, meanP, region: format?.region };
+  return beam;
+}
+
+/**
+ * Ranked top-N texts for one plate. Candidates come from a beam search over each position's choices (the OCR's
+ * own and confusion alternates), from the same search restricted to each layout of the region (a letter where
+ * the layout has a letter, a digit where it has a digit), and from dropping a doubtful first or last character
+ * (a bolt, a sticker or a frame edge read as a character). Each is scored by its mean character probability,
+ * raised by the prior of the layout it fits, lowered when it fits none.
+ */
+export function rankCandidates(readings: CharReading[], country: Country, topN: number): Candidate[] {
+  const bounds = LENGTH_BOUNDS[country];
+  if (readings.length === 0) return [];
+  const positions = readings.map(expandPosition);
+  const width = Math.max(64, topN * 8);
+  const variants: { positions: Choices[]; prior: number }[] = [{ positions, prior: 0 }];
+  if (positions.length > bounds.min) {
+    const first = readings[0]!.choices[0]!.p;
+    const last = readings[readings.length - 1]!.choices[0]!.p;
+    variants.push({ positions: positions.slice(1), prior: Math.log(Math.max(0.02, 1 - first)) });
+    variants.push({ positions: positions.slice(0, -1), prior: Math.log(Math.max(0.02, 1 - last)) });
+  }
+  const pool = new Map<string, number>();
+  const add = (text: string, logp: number) => {
+    if (text.length < bounds.min || text.length > bounds.max) return;
+    if ((pool.get(text) ?? -Infinity) < logp) pool.set(text, logp);
+  };
+  for (const v of variants) {
+    for (const b of beamSearch(v.positions, width, v.prior)) add(b.text, b.logp);
+    for (const f of FORMATS[country]) {
+      if (f.template.length !== v.positions.length) continue;
+      const constrained = v.positions.map((choices, i) => restrict(choices, f.template[i]!));
+      if (constrained.some((c) => c.length === 0)) continue;
+      for (const b of beamSearch(constrained, Math.max(8, topN * 2), v.prior)) add(b.text, b.logp);
+    }
+  }
+  const scored = [...pool.entries()]
+    .map(([text, logp]) => {
+      const format = matchFormat(text, country);
+      const meanP = Math.exp(logp / text.length);
+      const factor = format ? FORMAT_BONUS * format.weight : NO_FORMAT_FACTOR;
+      return { text, score: meanP * factor, meanP, region: format?.region };
     })
     .sort((a, b) => b.score - a.score);
   return scored.slice(0, topN).map((s) => ({
@@ -140,6 +169,18 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
     confidence: round1(100 * s.meanP * (s.region ? 1 : NO_FORMAT_FACTOR)),
     ...(s.region ? { region: s.region } : {}),
   }));
+}
+
+/** The choices at one position that fit a layout class, with cross-class confusions (O for 0, 5 for S...). */
+function restrict(choices: Choices, cls: string): Choices {
+  const kept = choices.filter((c) => fitsClass(c.ch, cls));
+  if (kept.length > 0) return kept;
+  const best = choices[0];
+  if (!best) return [];
+  const doubt = Math.max(ALTERNATE_FLOOR, 1 - best.p);
+  return confusableWith(best.ch)
+    .filter((ch) => fitsClass(ch, cls))
+    .map((ch) => ({ ch, p: doubt * ALTERNATE_WEIGHT }));
 }
 
 function round1(x: number): number {

@@ -1,54 +1,43 @@
 import type { Country } from '../config/schema.js';
 
 /**
- * Plate layouts per region. They rank candidate texts that the OCR could have meant (a text that fits a layout
- * of the region is more likely than one that does not); they never add or invent characters.
- * L = letter, D = digit in the comments.
+ * Plate layouts per region, as templates: L a letter, D a digit, X either. They rank candidate texts that the OCR
+ * could have meant (a text that fits a common layout of the region is more likely than one that fits none); they
+ * never add or invent characters: a template can only choose among what the OCR read at each position and the
+ * characters that OCR is known to confuse with it.
  */
 export interface PlateFormat {
   region: string;
-  pattern: RegExp;
+  template: string;
+  /** Prior weight, 0-1: how common the layout is in its region. */
+  weight: number;
 }
 
-const US: PlateFormat[] = [
-  { region: 'us', pattern: /^[0-9][A-Z]{3}[0-9]{3}$/ }, // DLLLDDD (California and others)
-  { region: 'us', pattern: /^[A-Z]{3}[0-9]{4}$/ }, // LLLDDDD (New York, Pennsylvania, Texas, Ohio, ...)
-  { region: 'us', pattern: /^[A-Z]{3}[0-9]{3}$/ }, // LLLDDD
-  { region: 'us', pattern: /^[0-9]{3}[A-Z]{3}$/ }, // DDDLLL
-  { region: 'us', pattern: /^[0-9]{3}[A-Z]{4}$/ }, // DDDLLLL
-  { region: 'us', pattern: /^[A-Z]{2}[0-9]{4,5}$/ }, // LLDDDD(D)
-  { region: 'us', pattern: /^[0-9]{1,2}[A-Z]{1,2}[0-9]{3,4}$/ }, // county-prefixed layouts
-  { region: 'us', pattern: /^[0-9][A-Z]{2}[0-9]{4}$/ }, // DLLDDDD
-  { region: 'us', pattern: /^[A-Z]{3}[0-9]{2}[A-Z]$/ }, // LLLDDL
-  { region: 'us', pattern: /^[0-9]{4}[A-Z]{2,3}$/ }, // DDDDLL(L)
-  { region: 'us', pattern: /^[A-Z][0-9]{2,3}[A-Z]{2,3}$/ }, // LDDLL(L)
-  { region: 'us', pattern: /^[0-9]{3}[A-Z][0-9]{3}$/ }, // DDDLDDD
-  { region: 'us', pattern: /^[0-9][A-Z][0-9]{4}[A-Z]?$/ }, // DLDDDD(L)
-  { region: 'us', pattern: /^[A-Z]{4}[0-9]{2,3}$/ }, // LLLLDD(D)
-  { region: 'us', pattern: /^[0-9]{5,7}$/ }, // all digits
-];
+function formats(region: string, weight: number, ...templates: string[]): PlateFormat[] {
+  return templates.map((template) => ({ region, template, weight }));
+}
 
-const EU: PlateFormat[] = [
-  { region: 'eu-fr-it', pattern: /^[A-Z]{2}[0-9]{3}[A-Z]{2}$/ }, // France, Italy: LLDDDLL
-  { region: 'eu-es', pattern: /^[0-9]{4}[A-Z]{3}$/ }, // Spain: DDDDLLL
-  { region: 'eu-gb', pattern: /^[A-Z]{2}[0-9]{2}[A-Z]{3}$/ }, // United Kingdom: LLDDLLL
-  { region: 'eu-de', pattern: /^[A-Z]{1,3}[A-Z]{1,2}[0-9]{1,4}[EH]?$/ }, // Germany: city, letters, digits
-  { region: 'eu-pl', pattern: /^[A-Z]{2,3}[0-9]{4,5}$/ }, // Poland: LL(L)DDDD(D)
-  { region: 'eu-pl', pattern: /^[A-Z]{2,3}[0-9]{1,3}[A-Z]{1,2}[0-9]?$/ }, // Poland, Czechia mixed
-  { region: 'eu-pl', pattern: /^[A-Z]{2,3}[A-Z0-9]{4,5}$/ }, // Poland personalised series
-  { region: 'eu-cz', pattern: /^[0-9][A-Z][0-9A-Z][0-9]{4}$/ }, // Czechia, Slovakia: DLX DDDD
-  { region: 'eu-nl', pattern: /^([A-Z]{2}[0-9]{2}[A-Z]{2}|[0-9]{2}[A-Z]{3}[0-9]|[0-9][A-Z]{3}[0-9]{2}|[A-Z]{2}[0-9]{3}[A-Z]|[A-Z][0-9]{3}[A-Z]{2}|[A-Z]{3}[0-9]{2}[A-Z]|[0-9][A-Z]{2}[0-9]{3}|[A-Z]{2}[0-9]{4})$/ }, // Netherlands side codes
-  { region: 'eu-at-ch', pattern: /^[A-Z]{1,2}[0-9]{1,6}[A-Z]{0,2}$/ }, // Austria, Switzerland and similar
-  { region: 'eu-nordic', pattern: /^[A-Z]{3}[0-9]{2}[0-9A-Z]$/ }, // Sweden, Finland, Denmark-like: LLLDD(D|L)
-  { region: 'eu-pt-ro', pattern: /^([0-9]{2}[A-Z]{2}[0-9]{2}|[A-Z]{2}[0-9]{2}[A-Z]{2}|[A-Z]{1,2}[0-9]{2,3}[A-Z]{3})$/ }, // Portugal, Romania
-];
-
-const BR: PlateFormat[] = [
-  { region: 'br', pattern: /^[A-Z]{3}[0-9]{4}$/ }, // LLLDDDD (before Mercosur)
-  { region: 'br-mercosur', pattern: /^[A-Z]{3}[0-9][A-Z][0-9]{2}$/ }, // LLLDLDD (Mercosur)
-];
-
-export const FORMATS: Record<Country, PlateFormat[]> = { us: US, eu: EU, br: BR };
+export const FORMATS: Record<Country, PlateFormat[]> = {
+  us: [
+    ...formats('us', 1, 'DLLLDDD', 'LLLDDDD'),
+    ...formats('us', 0.8, 'LLLDDD', 'DDDLLL', 'DDDLLLL', 'LLDDDDD', 'DLLDDDD', 'LLLLDDD'),
+    ...formats('us', 0.6, 'LLDDDD', 'DDDDLL', 'DDDDLLL', 'LDDLLL', 'LDDDLLL', 'DDDLDDD', 'DLDDDD', 'DLDDDDL', 'DLLLDD', 'LLLDDL'),
+    ...formats('us', 0.5, 'LLLLDD', 'DDLLLDD', 'DDLDDDD', 'LDDDDD', 'DDDDDD', 'DDDDDDD', 'LLDLDDD', 'DDDDDL'),
+  ],
+  eu: [
+    ...formats('eu-fr-it', 1, 'LLDDDLL'),
+    ...formats('eu-es', 1, 'DDDDLLL'),
+    ...formats('eu-gb', 1, 'LLDDLLL'),
+    ...formats('eu-pl', 0.8, 'LLDDDDD', 'LLLDDDD', 'LLDDDLL', 'LLLDDLL', 'LLDDDDL', 'LLLDLLD', 'LLLDDDL'),
+    ...formats('eu-cz-sk', 0.7, 'DLDDDDD', 'DLLDDDD', 'LLDDDLL'),
+    ...formats('eu-nl', 0.6, 'LLDDLL', 'DDLLLD', 'DLLLDD', 'LLDDDL', 'LDDDLL', 'LLLDDL', 'DDLLDD', 'LLDLLL'),
+    ...formats('eu-de', 0.6, 'LLDDDD', 'LLLDDD', 'LLLLDDD', 'LLLLDD', 'LLLDD', 'LLDDD', 'LLLLDDDD', 'LLLDDDD', 'LLLLLDDD'),
+    ...formats('eu-nordic', 0.6, 'LLLDDD', 'LLLDDL', 'LLDDDDD'),
+    ...formats('eu-at-ch', 0.5, 'LLDDDDDD', 'LDDDDDD', 'LLDDDDLL', 'LDDDDLL'),
+    ...formats('eu-pt-ro', 0.5, 'DDLLDD', 'LLDDLL', 'LLDDDLLL', 'LDDDLLL'),
+  ],
+  br: [...formats('br', 1, 'LLLDDDD'), ...formats('br-mercosur', 1, 'LLLDLDD')],
+};
 
 /** Plate text lengths accepted per country (vanity plates in the US may be short). */
 export const LENGTH_BOUNDS: Record<Country, { min: number; max: number }> = {
@@ -57,8 +46,25 @@ export const LENGTH_BOUNDS: Record<Country, { min: number; max: number }> = {
   br: { min: 7, max: 7 },
 };
 
+export function fitsTemplate(text: string, template: string): boolean {
+  if (text.length !== template.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    if (!fitsClass(text[i]!, template[i]!)) return false;
+  }
+  return true;
+}
+
+export function fitsClass(ch: string, cls: string): boolean {
+  if (cls === 'L') return ch >= 'A' && ch <= 'Z';
+  if (cls === 'D') return ch >= '0' && ch <= '9';
+  return true;
+}
+
+/** The most likely layout of the region that the text fits, if any. */
 export function matchFormat(text: string, country: Country): PlateFormat | undefined {
-  return FORMATS[country].find((f) => f.pattern.test(text));
+  let best: PlateFormat | undefined;
+  for (const f of FORMATS[country]) if (fitsTemplate(text, f.template) && (!best || f.weight > best.weight)) best = f;
+  return best;
 }
 
 /** Upper case, A-Z and 0-9 only: spaces, dashes, dots and anything else removed. */
