@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { confusableWith, rankCandidates, type CharReading } from '../src/recognition/candidates.js';
+import { alignToGlyphs, confusableWith, rankCandidates, type CharReading } from '../src/recognition/candidates.js';
 import { matchFormat, normalizePlate } from '../src/recognition/formats.js';
 import { parseHocrChars } from '../src/recognition/ocr.js';
 
@@ -65,5 +65,17 @@ describe('plate text post-processing', () => {
     expect(chars.map((c) => c.choices[0]!.ch).join('')).toBe('5B');
     expect(chars[0]!.choices.map((c) => c.ch)).toEqual(['5', 'S']);
     expect(chars[0]!.choices[1]!.p).toBeCloseTo(0.095 * 0.5, 3);
+  });
+
+  it('aligns OCR characters to glyphs: a glyph read twice keeps one reading, a skipped glyph is reported empty', () => {
+    const glyphs = [{ x0: 0, x1: 30 }, { x0: 40, x1: 70 }, { x0: 80, x1: 110 }];
+    const chars: CharReading[] = [
+      { choices: [{ ch: 'O', p: 0.9 }], x0: 0, x1: 14 },
+      { choices: [{ ch: 'D', p: 0.6 }], x0: 15, x1: 30 },
+      { choices: [{ ch: '9', p: 0.8 }], x0: 40, x1: 70 },
+    ];
+    const aligned = alignToGlyphs(chars, glyphs, 40)!;
+    expect(aligned.map((g) => g.map((c) => c.choices[0]!.ch).join(''))).toEqual(['O', '9', '']);
+    expect(aligned[0]![0]!.choices.map((c) => c.ch)).toContain('D');
   });
 });

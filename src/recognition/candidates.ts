@@ -9,63 +9,59 @@ export interface CharReading {
   x1?: number;
 }
 
-/**
- * Aligns OCR characters to the glyphs the segmentation found: two characters read inside one narrow glyph are one
- * character read twice (the LSTM's habit on wide glyphs); the more confident is kept and the other becomes its
- * alternate. A wide glyph (two touching characters) may keep two.
- */
-export function alignToGlyphs(chars: CharReading[], glyphs: { x0: number; x1: number }[], charHeight: number): CharReading[] {
-  if (glyphs.length === 0 || chars.some((c) => c.x0 === undefined || c.x1 === undefined)) return chars;
-  const byGlyph = new Map<number, CharReading[]>();
-  const out: { at: number; reading: CharReading }[] = [];
-  chars.forEach((c, i) => {
-    const cx = (c.x0! + c.x1!) / 2;
-    let best = -1;
-    let bestDist = Infinity;
-    glyphs.forEach((g, gi) => {
-      const d = cx < g.x0 ? g.x0 - cx : cx > g.x1 ? cx - g.x1 : 0;
-      if (d < bestDist) {
-        bestDist = d;
-        best = gi;
-      }
-    });
-    if (best < 0 || bestDist > charHeight * 0.3) {
-      out.push({ at: i, reading: c });
-      return;
-    }
-    const list = byGlyph.get(best) ?? [];
-    list.push(c);
-    byGlyph.set(best, list);
-  });
-  for (const [gi, list] of byGlyph) {
-    const g = glyphs[gi]!;
-    const keep = g.x1 - g.x0 > charHeight * 0.95 ? 2 : 1;
-    if (list.length <= keep) {
-      for (const c of list) out.push({ at: chars.indexOf(c), reading: c });
-      continue;
-    }
-    const ranked = [...list].sort((a, b) => b.choices[0]!.p - a.choices[0]!.p).slice(0, keep);
-    for (const main of ranked) {
-      const merged = new Map(main.choices.map((c) => [c.ch, c.p]));
-      for (const other of list) {
-        if (ranked.includes(other)) continue;
-        for (const c of other.choices) merged.set(c.ch, Math.max(merged.get(c.ch) ?? 0, c.p * 0.5));
-      }
-      const choices = [...merged.entries()].map(([ch, p]) => ({ ch, p })).sort((a, b) => b.p - a.p);
-      // The kept character stays first even when an alternate was scored higher by the other reading.
-      const first = choices.findIndex((c) => c.ch === main.choices[0]!.ch);
-      if (first > 0) choices.unshift(...choices.splice(first, 1));
-      out.push({ at: chars.indexOf(main), reading: { ...main, choices } });
-    }
-  }
-  return out.sort((a, b) => a.at - b.at).map((o) => o.reading);
-}
-
 export interface Candidate {
   text: string;
   /** 0-100 */
   confidence: number;
   region?: string;
+}
+
+/**
+ * Aligns OCR characters to the glyphs the segmentation found, one list per glyph. Each character goes to the glyph
+ * it overlaps most. Two characters read inside one narrow glyph are one character read twice (the LSTM's habit on
+ * wide glyphs): the more confident is kept and the other becomes its alternate; a wide glyph (two touching
+ * characters) may keep two. A glyph left with no character was missed by the line reading (it was swallowed into a
+ * neighbour's character) and is read again on its own by the caller.
+ */
+export function alignToGlyphs(
+  chars: CharReading[],
+  glyphs: { x0: number; x1: number }[],
+  charHeight: number,
+): CharReading[][] | undefined {
+  if (glyphs.length === 0 || chars.some((c) => c.x0 === undefined || c.x1 === undefined)) return undefined;
+  const perGlyph: CharReading[][] = glyphs.map(() => []);
+  for (const c of chars) {
+    let best = -1;
+    let bestOverlap = 0;
+    glyphs.forEach((g, gi) => {
+      const overlap = Math.min(g.x1, c.x1!) - Math.max(g.x0, c.x0!);
+      if (overlap > bestOverlap) {
+        bestOverlap = overlap;
+        best = gi;
+      }
+    });
+    if (best >= 0) perGlyph[best]!.push(c);
+  }
+  return perGlyph.map((list, gi) => {
+    const g = glyphs[gi]!;
+    const keep = g.x1 - g.x0 > charHeight * 0.95 ? 2 : 1;
+    if (list.length <= keep) return list;
+    const ranked = [...list].sort((a, b) => b.choices[0]!.p - a.choices[0]!.p).slice(0, keep);
+    return list
+      .filter((c) => ranked.includes(c))
+      .map((main) => {
+        const merged = new Map(main.choices.map((c) => [c.ch, c.p]));
+        for (const other of list) {
+          if (ranked.includes(other)) continue;
+          for (const c of other.choices) merged.set(c.ch, Math.max(merged.get(c.ch) ?? 0, c.p * 0.5));
+        }
+        const choices = [...merged.entries()].map(([ch, p]) => ({ ch, p })).sort((a, b) => b.p - a.p);
+        // The kept character stays first even when the other reading scored an alternate higher.
+        const first = choices.findIndex((c) => c.ch === main.choices[0]!.ch);
+        if (first > 0) choices.unshift(...choices.splice(first, 1));
+        return { ...main, choices };
+      });
+  });
 }
 
 /**
@@ -100,9 +96,8 @@ export function expandPosition(reading: CharReading): { ch: string; p: number }[
   const best = reading.choices[0];
   if (best) {
     const doubt = Math.max(ALTERNATE_FLOOR, 1 - best.p);
-    for (const alt of confusableWith(best.ch)) {
-      if (!out.has(alt)) out.set(alt, doubt * ALTERNATE_WEIGHT);
-    }
+    // A confusable character is at least as likely as the OCR's doubt allows, even when the OCR listed it lower.
+    for (const alt of confusableWith(best.ch)) out.set(alt, Math.max(out.get(alt) ?? 0, doubt * ALTERNATE_WEIGHT));
   }
   return [...out.entries()].map(([ch, p]) => ({ ch, p: Math.min(1, Math.max(1e-4, p)) })).sort((a, b) => b.p - a.p);
 }

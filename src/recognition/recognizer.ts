@@ -195,7 +195,24 @@ export class Recognizer {
   ): Promise<Omit<PlateRead, 'box'> | undefined> {
     const { image, glyphs } = renderLine(line, OCR_CHAR_HEIGHT);
     const ocr = await this.ocr.readLine(cv.imencode('.png', image));
-    const candidates = rankCandidates(alignToGlyphs(ocr.chars, glyphs, OCR_CHAR_HEIGHT), country, topN);
+    const aligned = alignToGlyphs(ocr.chars, glyphs, OCR_CHAR_HEIGHT);
+    let chars = ocr.chars;
+    if (aligned) {
+      // Glyphs the line reading skipped are read one by one, so a character is never silently lost.
+      for (let i = 0; i < aligned.length; i++) {
+        if (aligned[i]!.length > 0) continue;
+        const g = glyphs[i]!;
+        const margin = OCR_CHAR_HEIGHT;
+        const w = g.x1 - g.x0;
+        const single = new cv.Mat(image.rows, w + 2 * margin, cv.CV_8UC1, 255);
+        image.getRegion(new cv.Rect(g.x0, 0, w, image.rows)).copyTo(single.getRegion(new cv.Rect(margin, 0, w, image.rows)));
+        const alone = await this.ocr.readLine(cv.imencode('.png', single));
+        const best = [...alone.chars].sort((a, b) => b.choices[0]!.p - a.choices[0]!.p)[0];
+        if (best) aligned[i] = [best];
+      }
+      chars = aligned.flat();
+    }
+    const candidates = rankCandidates(chars, country, topN);
     const top = candidates[0];
     if (!top) return undefined;
     const bounds = LENGTH_BOUNDS[country];
