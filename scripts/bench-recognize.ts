@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { configSchema } from '../src/config/schema.js';
+import { loadConfig } from '../src/config/load.js';
 import { normalizePlate } from '../src/recognition/formats.js';
 import { readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
@@ -71,6 +71,7 @@ const { values, positionals } = parseArgs({
     limit: { type: 'string' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    config: { type: 'string' },
   },
 });
 const dir = positionals[0];
@@ -83,7 +84,9 @@ const items = values.limit ? all.slice(0, Number(values.limit)) : all;
 const base = path.basename(path.resolve(dir));
 const country = (values.country ?? (base === 'br' ? 'br' : base === 'eu' ? 'eu' : 'us')) as 'us' | 'eu' | 'br';
 const topN = Number(values.topn);
-const config = configSchema.parse({ recognition: { country, topN, ocr: { workers: 1 } } });
+// The unit's configuration (--config FILE and ALPR_EDGE__* variables apply), with one OCR worker: one core.
+const config = loadConfig(values.config);
+config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1 } };
 const recognizer = await Recognizer.create(config.recognition);
 
 let top1 = 0;

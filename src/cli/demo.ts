@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { Recognizer } from '../recognition/recognizer.js';
-import { packageRoot } from './paths.js';
+import { packageRoot } from '../util/paths.js';
 
 /**
  * The bundled demo: the recognizer over the generated frames in test-fixtures/plates, each read printed as it

@@ -6,7 +6,7 @@ import { createLogger } from '../log/logger.js';
 import { OcrSetupError } from '../recognition/ocr.js';
 import { UsageError } from './args.js';
 import { configCommand, CONFIG_USAGE } from './config-cmd.js';
-import { packageRoot } from './paths.js';
+import { packageRoot } from '../util/paths.js';
 import { RECOGNIZE_USAGE } from './recognize.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units

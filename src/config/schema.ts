@@ -47,6 +47,14 @@ const ocr = z
       .max(100)
       .default(45)
       .describe('Plates read with a lower confidence (0-100) are dropped as garbage.'),
+    glyphWeight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        "Weight of the per-glyph classifier (models/glyph-mlp.json) blended with tesseract's reading of each character; 0 turns it off.",
+      ),
   })
   .describe('Optical character recognition (tesseract.js, offline).');
 

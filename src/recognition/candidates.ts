@@ -65,6 +65,19 @@ export function alignToGlyphs(
 }
 
 /**
+ * Blends tesseract's reading of one glyph with the glyph classifier's probabilities: weight 0 is tesseract alone,
+ * 1 the classifier alone. The classifier's five most likely characters join the choices.
+ */
+export function blendReading(reading: CharReading, classifier: Map<string, number>, weight: number): CharReading {
+  const tess = new Map(reading.choices.map((c) => [c.ch, c.p]));
+  const top = [...classifier.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([ch]) => ch);
+  const choices = [...new Set([...tess.keys(), ...top])]
+    .map((ch) => ({ ch, p: (1 - weight) * (tess.get(ch) ?? 0) + weight * (classifier.get(ch) ?? 0) }))
+    .sort((a, b) => b.p - a.p);
+  return { ...reading, choices };
+}
+
+/**
  * Characters that OCR confuses on plates. Each group is symmetric: reading one of them makes the others plausible
  * alternates at that position.
  */

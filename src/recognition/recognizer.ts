@@ -1,9 +1,14 @@
 import type { Country, RecognitionConfig } from '../config/schema.js';
-import { alignToGlyphs, rankCandidates } from './candidates.js';
+import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
+import { GlyphClassifier } from './glyph-classifier.js';
+import { glyphInk } from './glyph-features.js';
+import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
 import { LENGTH_BOUNDS } from './formats.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
+import { packageRoot } from '../util/paths.js';
+import path from 'node:path';
 import { findCharLines, renderLine, type CharLine, type Polarity } from './segment.js';
 import type { Box, FrameResult, PlateRead } from './types.js';
 
@@ -41,6 +46,7 @@ export class Recognizer {
     private readonly config: RecognitionConfig,
     private readonly ocr: OcrPool,
     private readonly cascade: InstanceType<typeof cv.CascadeClassifier> | undefined,
+    private readonly glyphs: GlyphClassifier | undefined,
   ) {}
 
   static async create(config: RecognitionConfig): Promise<Recognizer> {
@@ -53,7 +59,8 @@ export class Recognizer {
         cascade = undefined;
       }
     }
-    return new Recognizer(config, ocr, cascade);
+    const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
+    return new Recognizer(config, ocr, cascade, glyphs);
   }
 
   get ocrWorkers(): number {
@@ -210,6 +217,13 @@ export class Recognizer {
         const best = [...alone.chars].sort((a, b) => b.choices[0]!.p - a.choices[0]!.p)[0];
         if (best) aligned[i] = [best];
       }
+      if (this.glyphs && this.config.ocr.glyphWeight > 0) {
+        aligned.forEach((list, i) => {
+          if (list.length !== 1) return;
+          const ink = glyphInk(image, glyphs[i]!.x0, glyphs[i]!.x1);
+          if (ink) list[0] = blendReading(list[0]!, this.glyphs!.predict(ink), this.config.ocr.glyphWeight);
+        });
+      }
       chars = aligned.flat();
     }
     const candidates = rankCandidates(chars, country, topN);
@@ -219,6 +233,18 @@ export class Recognizer {
     if (top.text.length < bounds.min || top.text.length > bounds.max) return undefined;
     if (top.confidence < this.config.ocr.minConfidence) return undefined;
     return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}) };
+  }
+}
+
+/** The per-glyph classifier shipped in models/ (trained by scripts/train-glyphs.ts from rendered fonts). */
+function loadGlyphClassifier(): GlyphClassifier {
+  const file = path.join(packageRoot(), 'models', 'glyph-mlp.json');
+  try {
+    return GlyphClassifier.load(file);
+  } catch (err) {
+    throw new OcrSetupError(
+      `cannot load the glyph classifier ${file}: ${(err as Error).message} (set recognition.ocr.glyphWeight to 0 to run without it)`,
+    );
   }
 }
 
