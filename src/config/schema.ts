@@ -64,8 +64,10 @@ const detector = z
       .int()
       .min(320)
       .max(4096)
-      .default(1280)
-      .describe('Frames wider than this are scaled down before plate finding (pixels).'),
+      .default(960)
+      .describe(
+        'Frames wider than this are scaled down before plate finding (pixels); regions found are then read at full resolution.',
+      ),
     minCharHeight: z
       .int()
       .min(6)

@@ -12,7 +12,7 @@ export interface DecodeLimits {
 /** Smallest image that can hold a readable plate. */
 const MIN_SIDE = 16;
 
-/** Decodes an encoded image into a BGR Mat, refusing what is not an image, is cut short, or is too big. */
+/** Decodes an encoded image into a grey Mat (all the recognizer uses; JPEG decodes twice as fast so), refusing what is not an image, is cut short, or is too big. */
 export function decodeImage(buf: Buffer, limits: DecodeLimits): Mat {
   if (buf.length > limits.maxImageBytes) {
     throw new ImageError(`file too large (${buf.length} bytes; the limit is recognition.maxImageBytes = ${limits.maxImageBytes})`);
@@ -21,7 +21,7 @@ export function decodeImage(buf: Buffer, limits: DecodeLimits): Mat {
   if (header.width !== undefined && header.height !== undefined) checkSize(header.width, header.height, limits);
   let mat: Mat;
   try {
-    mat = cv.imdecode(buf, cv.IMREAD_COLOR);
+    mat = cv.imdecode(buf, cv.IMREAD_GRAYSCALE);
   } catch (err) {
     throw new ImageError(`cannot decode ${header.format.toUpperCase()}: ${(err as Error).message}`);
   }
