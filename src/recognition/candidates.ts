@@ -99,8 +99,21 @@ export function confusableWith(ch: string): readonly string[] {
 const ALTERNATE_WEIGHT = 0.6;
 const ALTERNATE_FLOOR = 0.02;
 /** Multiplier for a text that fits one of the region's layouts, and for one that fits none. */
-const FORMAT_BONUS = 4;
-const NO_FORMAT_FACTOR = 0.6;
+/**
+ * How much a layout counts, per country: Brazilian plates all have one of two layouts, European ones a few per
+ * country, while American vanity plates may be any text.
+ */
+const LAYOUT_EVIDENCE: Record<Country, { bonus: number; none: number }> = {
+  us: { bonus: 2.5, none: 0.8 },
+  eu: { bonus: 4, none: 0.6 },
+  br: { bonus: 4, none: 0.25 },
+};
+/**
+ * Letters that most issuers leave out of standard series because they are confused with digits (O, I and Q in
+ * most US states): there a reading with them is a little less likely.
+ */
+const RARE_LETTERS = /[OIQ]/g;
+const RARE_LETTER_FACTOR = 0.85;
 
 /** Per-position choices, OCR's own plus confusion alternates. */
 export function expandPosition(reading: CharReading): { ch: string; p: number }[] {
@@ -167,14 +180,16 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
     .map(([text, logp]) => {
       const format = matchFormat(text, country);
       const meanP = Math.exp(logp / text.length);
-      const factor = format ? FORMAT_BONUS * format.weight : NO_FORMAT_FACTOR;
-      return { text, score: meanP * factor, meanP, region: format?.region };
+      const evidence = LAYOUT_EVIDENCE[country];
+      const factor = format ? evidence.bonus * format.weight : evidence.none;
+      const rare = country === 'us' ? (text.match(RARE_LETTERS)?.length ?? 0) : 0;
+      return { text, score: meanP * factor * RARE_LETTER_FACTOR ** rare, meanP, region: format?.region };
     })
     .sort((a, b) => b.score - a.score);
   return scored.slice(0, topN).map((s) => ({
     text: s.text,
     // The shown confidence is the OCR's mean character probability, lowered when the text fits no layout.
-    confidence: round1(100 * s.meanP * (s.region ? 1 : NO_FORMAT_FACTOR)),
+    confidence: round1(100 * s.meanP * (s.region ? 1 : Math.min(1, LAYOUT_EVIDENCE[country].none))),
     ...(s.region ? { region: s.region } : {}),
   }));
 }

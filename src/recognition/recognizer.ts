@@ -4,7 +4,6 @@ import { GlyphClassifier } from './glyph-classifier.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
-import { LENGTH_BOUNDS } from './formats.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
 import { packageRoot } from '../util/paths.js';
@@ -226,12 +225,10 @@ export class Recognizer {
       }
       chars = aligned.flat();
     }
-    const candidates = rankCandidates(chars, country, topN);
+    // Texts below the confidence floor are garbage, however well they fit a layout.
+    const candidates = rankCandidates(chars, country, topN).filter((c) => c.confidence >= this.config.ocr.minConfidence);
     const top = candidates[0];
     if (!top) return undefined;
-    const bounds = LENGTH_BOUNDS[country];
-    if (top.text.length < bounds.min || top.text.length > bounds.max) return undefined;
-    if (top.confidence < this.config.ocr.minConfidence) return undefined;
     return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}) };
   }
 }
