@@ -108,12 +108,6 @@ const LAYOUT_EVIDENCE: Record<Country, { bonus: number; none: number }> = {
   eu: { bonus: 4, none: 0.6 },
   br: { bonus: 4, none: 0.25 },
 };
-/**
- * Letters that most issuers leave out of standard series because they are confused with digits (O, I and Q in
- * most US states): there a reading with them is a little less likely.
- */
-const RARE_LETTERS = /[OIQ]/g;
-const RARE_LETTER_FACTOR = 0.85;
 
 /** Per-position choices, OCR's own plus confusion alternates. */
 export function expandPosition(reading: CharReading): { ch: string; p: number }[] {
@@ -182,8 +176,7 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
       const meanP = Math.exp(logp / text.length);
       const evidence = LAYOUT_EVIDENCE[country];
       const factor = format ? evidence.bonus * format.weight : evidence.none;
-      const rare = country === 'us' ? (text.match(RARE_LETTERS)?.length ?? 0) : 0;
-      return { text, score: meanP * factor * RARE_LETTER_FACTOR ** rare, meanP, region: format?.region };
+      return { text, score: meanP * factor, meanP, region: format?.region };
     })
     .sort((a, b) => b.score - a.score);
   return scored.slice(0, topN).map((s) => ({
