@@ -152,6 +152,41 @@ export function describeLine(blobs: CharBlob[], polarity: Polarity, labels: Mat)
   return { blobs, polarity, labels, x: x0, y: y0, w: x1 - x0, h: y1 - y0, charHeight, angle, score };
 }
 
+/**
+ * Joins groups of the same row that a wide gap split: a plate's halves around a seal, a flag, an emblem or a
+ * dash ("DZ = 1555", "RK · 857 · AI"). Only groups of two or more characters join, so a bolt or a sticker
+ * beside a plate stays out.
+ */
+function mergeAcrossGaps(groups: CharBlob[][], maxChars: number): CharBlob[][] {
+  const boxes = groups.map((g) => {
+    const x0 = Math.min(...g.map((b) => b.x));
+    const x1 = Math.max(...g.map((b) => b.x + b.w));
+    const y0 = Math.min(...g.map((b) => b.y));
+    const y1 = Math.max(...g.map((b) => b.y + b.h));
+    const hs = g.map((b) => b.h).sort((a, b) => a - b);
+    return { g, x0, x1, cy: (y0 + y1) / 2, h: hs[Math.floor(hs.length / 2)]! };
+  });
+  boxes.sort((a, b) => a.x0 - b.x0);
+  const out: typeof boxes = [];
+  for (const box of boxes) {
+    const prev = box.g.length >= 2 ? out.findLast((o) => o.g.length >= 2) : undefined;
+    if (
+      prev &&
+      Math.max(prev.h, box.h) / Math.min(prev.h, box.h) < 1.2 &&
+      Math.abs(prev.cy - box.cy) < 0.25 * Math.max(prev.h, box.h) &&
+      box.x0 - prev.x1 > 0 &&
+      box.x0 - prev.x1 < 3 * Math.max(prev.h, box.h) &&
+      prev.g.length + box.g.length <= maxChars
+    ) {
+      prev.g = [...prev.g, ...box.g];
+      prev.x1 = box.x1;
+      continue;
+    }
+    out.push({ ...box });
+  }
+  return out.map((o) => o.g);
+}
+
 /** Every plausible line of characters in a grey image, best first. */
 export function findCharLines(gray: Mat, opts: SegmentOptions): CharLine[] {
   const lines: CharLine[] = [];
@@ -159,8 +194,9 @@ export function findCharLines(gray: Mat, opts: SegmentOptions): CharLine[] {
     for (const blockSize of opts.blockSizes) {
       const binary = binarize(gray, polarity, blockSize);
       const { blobs, labels } = charBlobs(binary, opts.minCharHeight, opts.maxCharHeight);
-      for (const group of groupLines(blobs, opts.minChars, opts.maxChars)) {
-        lines.push(describeLine(group, polarity, labels));
+      const groups = mergeAcrossGaps(groupLines(blobs, 1, opts.maxChars), opts.maxChars);
+      for (const group of groups) {
+        if (group.length >= opts.minChars) lines.push(describeLine(group, polarity, labels));
       }
     }
   }
