@@ -189,6 +189,17 @@ describe('recognizer: whole frames', () => {
     expect(new Set(hits).size).toBe(e.plates.length);
   });
 
+  it.each(cleanFrames.filter((e) => e.country === 'us'))(
+    'does not report the state name or slogan printed on the plate of $file as a plate of its own',
+    async (e) => {
+      const r = await recognizeEntry(e);
+      for (const truth of e.plates) {
+        const onPlate = r.plates.filter((p) => p.text !== truth.text && iou(p.box, truth.box) > 0 && p.box.height < truth.box.height * 0.6);
+        expect(onPlate, `${e.file}: small print read as plates: ${describeReads(onPlate)}`).toEqual([]);
+      }
+    },
+  );
+
   it('reports the frame size and honours topN', async () => {
     const e = cleanFrames[0]!;
     const r = await recognizer.recognizeFile(path.join(FIXTURES, e.file), { country: e.country, topN: 3 });

@@ -96,6 +96,10 @@ export class Recognizer {
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
     for (const r of reads) if (!plates.some((p) => iou(p.box, r.box) > 0.3)) plates.push(r);
+    // Small print on a plate (the state's name, a slogan, a dealer's frame) is not a plate of its own.
+    const kept = plates.filter((small) => !plates.some((big) => small !== big && isSmallPrintOf(small.box, big.box)));
+    plates.length = 0;
+    plates.push(...kept);
     return { width: frame.cols, height: frame.rows, ms: round1(performance.now() - t0), plates };
   }
 
@@ -250,6 +254,14 @@ interface Region {
   charHeight: number;
   polarity?: Polarity;
   crop: boolean;
+}
+
+/** True when `small` is a line of much smaller text just above, below or inside the plate `big`. */
+function isSmallPrintOf(small: Box, big: Box): boolean {
+  if (small.height > 0.7 * big.height) return false;
+  const cx = small.x + small.width / 2;
+  const cy = small.y + small.height / 2;
+  return cx > big.x && cx < big.x + big.width && cy > big.y - big.height * 0.6 && cy < big.y + big.height * 1.6;
 }
 
 function scaleBox(b: Box, f: number): Box {
