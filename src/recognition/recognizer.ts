@@ -181,6 +181,7 @@ export class Recognizer {
       minChars,
       maxChars: 10,
       blockSizes: [odd(READ_CHAR_HEIGHT * 1.6), 0],
+      band: true,
       ...(region.polarity ? { polarities: [region.polarity] } : {}),
     });
     const tried = new Set<string>();

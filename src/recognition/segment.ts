@@ -42,6 +42,8 @@ export interface SegmentOptions {
   maxChars: number;
   /** Odd block sizes for the adaptive threshold; 0 means Otsu's global threshold. */
   blockSizes: number[];
+  /** Segment the best lines again inside their own band (plate crops and candidate regions; costs a little). */
+  band?: boolean;
   polarities?: Polarity[];
 }
 
@@ -195,12 +197,47 @@ export function findCharLines(gray: Mat, opts: SegmentOptions): CharLine[] {
       const binary = binarize(gray, polarity, blockSize);
       const { blobs, labels } = charBlobs(binary, opts.minCharHeight, opts.maxCharHeight);
       const groups = mergeAcrossGaps(groupLines(blobs, 1, opts.maxChars), opts.maxChars);
+      const found: CharLine[] = [];
       for (const group of groups) {
-        if (group.length >= opts.minChars) lines.push(describeLine(group, polarity, labels));
+        if (group.length >= opts.minChars) found.push(describeLine(group, polarity, labels));
       }
+      if (opts.band) {
+        found.sort((a, b) => b.score - a.score);
+        for (const [i, line] of found.slice(0, 2).entries()) found[i] = withinBand(binary, line, opts) ?? line;
+      }
+      lines.push(...found);
     }
   }
   return lines.sort((a, b) => b.score - a.score);
+}
+
+/**
+ * The line segmented again inside its own horizontal band: a character joined to something above or below it (a
+ * sticker, a bolt, the state's name, the plate's edge) separates from it when the band cuts the join. Returns a
+ * line with more characters than the original, or undefined.
+ */
+function withinBand(binary: Mat, line: CharLine, opts: SegmentOptions): CharLine | undefined {
+  const drift = Math.abs(Math.tan(line.angle)) * line.w;
+  const y0 = Math.max(0, Math.floor(line.y - 0.06 * line.charHeight - drift / 2));
+  const y1 = Math.min(binary.rows, Math.ceil(line.y + line.h + 0.06 * line.charHeight + drift / 2));
+  const mask = new cv.Mat(binary.rows, binary.cols, cv.CV_8UC1, 0);
+  mask.getRegion(new cv.Rect(0, y0, binary.cols, y1 - y0)).setTo(255);
+  const band = binary.bitwiseAnd(mask);
+  const { blobs, labels } = charBlobs(band, Math.round(line.charHeight * 0.7), Math.min(opts.maxCharHeight, y1 - y0));
+  // Solid blocks (a colour strip, a sticker cut by the band) are not characters.
+  // Something cut at both edges of the band (a border, a frame's edge) is not a character either.
+  const glyphLike = blobs.filter(
+    (b) => (b.w < 0.3 * b.h || b.area / (b.w * b.h) < 0.75) && !(b.y <= y0 && b.y + b.h >= y1),
+  );
+  const covers = (group: CharBlob[], b: CharBlob) => group.some((g) => g.x < b.x + b.w && g.x + g.w > b.x);
+  let best: CharBlob[] | undefined;
+  for (const group of mergeAcrossGaps(groupLines(glyphLike, 1, opts.maxChars), opts.maxChars)) {
+    // Keep every character the line had; add at most two.
+    if (!line.blobs.every((b) => covers(group, b))) continue;
+    if (group.length > line.blobs.length + 2) continue;
+    if (group.length > (best?.length ?? line.blobs.length)) best = group;
+  }
+  return best ? describeLine(best, line.polarity, labels) : undefined;
 }
 
 export interface RenderedLine {
