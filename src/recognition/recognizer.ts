@@ -87,11 +87,10 @@ export class Recognizer {
     const topN = opts.topN ?? this.config.topN;
     const gray = frame.channels === 1 ? frame : frame.bgrToGray();
     const regions = this.proposeRegions(gray);
-    const reads: PlateRead[] = [];
-    for (const region of regions) {
-      const read = await this.readRegion(gray, region, country, topN, 4);
-      if (read) reads.push(read);
-    }
+    // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads.
+    const reads = (await Promise.all(regions.map((r) => this.readRegion(gray, r, country, topN, 4)))).filter(
+      (r): r is PlateRead => r !== undefined,
+    );
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
