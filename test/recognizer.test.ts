@@ -200,6 +200,17 @@ describe('recognizer: whole frames', () => {
     },
   );
 
+  it('also reads plates with the optional plate cascade switched on', async () => {
+    const withCascade = await Recognizer.create(configSchema.parse({ recognition: { detector: { cascade: true } } }).recognition);
+    try {
+      const e = cleanFrames.find((f) => f.file.includes('eu-fr-clean')) ?? cleanFrames[0]!;
+      const r = await withCascade.recognizeFile(path.join(FIXTURES, e.file), { country: e.country });
+      expect(r.plates.map((p) => p.text)).toContain(e.plates[0]!.text);
+    } finally {
+      await withCascade.close();
+    }
+  });
+
   it('reports the frame size and honours topN', async () => {
     const e = cleanFrames[0]!;
     const r = await recognizer.recognizeFile(path.join(FIXTURES, e.file), { country: e.country, topN: 3 });

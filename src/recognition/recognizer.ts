@@ -7,6 +7,7 @@ import { cv, type Mat } from './cv.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
 import { packageRoot } from '../util/paths.js';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { findCharLines, renderLine, type CharLine, type Polarity } from './segment.js';
 import type { Box, FrameResult, PlateRead } from './types.js';
@@ -50,14 +51,7 @@ export class Recognizer {
 
   static async create(config: RecognitionConfig): Promise<Recognizer> {
     const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata);
-    let cascade: InstanceType<typeof cv.CascadeClassifier> | undefined;
-    if (config.detector.cascade) {
-      try {
-        cascade = new cv.CascadeClassifier(cv.HAAR_RUSSIAN_PLATE_NUMBER);
-      } catch {
-        cascade = undefined;
-      }
-    }
+    const cascade = config.detector.cascade ? loadPlateCascade() : undefined;
     const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
     return new Recognizer(config, ocr, cascade, glyphs);
   }
@@ -235,6 +229,18 @@ export class Recognizer {
     if (!top) return undefined;
     return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}) };
   }
+}
+
+/** The system's plate cascade (Debian's opencv-data), else the copy in the OpenCV binding's package. */
+function loadPlateCascade(): InstanceType<typeof cv.CascadeClassifier> {
+  const candidates = [
+    '/usr/share/opencv4/haarcascades/haarcascade_russian_plate_number.xml',
+    '/usr/share/opencv/haarcascades/haarcascade_russian_plate_number.xml',
+    cv.HAAR_RUSSIAN_PLATE_NUMBER,
+  ];
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) throw new OcrSetupError('recognition.detector.cascade is on but no plate cascade file exists (install opencv-data)');
+  return new cv.CascadeClassifier(file);
 }
 
 /** The per-glyph classifier shipped in models/ (trained by scripts/train-glyphs.ts from rendered fonts). */
