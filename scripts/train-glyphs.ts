@@ -13,7 +13,8 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/util/paths.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { GlyphClassifier, type GlyphModelFile } from '../src/recognition/glyph-classifier.js';
-import { GLYPH_FEATURES, glyphFeatures } from '../src/recognition/glyph-features.js';
+import { GLYPH_FEATURES, glyphFeatures, glyphInk } from '../src/recognition/glyph-features.js';
+import { findCharLines, renderLine } from '../src/recognition/segment.js';
 
 const CLASSES = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const FONT_DIRS = '/usr/share/fonts';
@@ -50,10 +51,15 @@ const FONTS = [
 const HELD_OUT = 3;
 
 const { values } = parseArgs({
-  options: { 'per-font': { type: 'string', default: '40' }, epochs: { type: 'string', default: '20' } },
+  options: {
+    'per-font': { type: 'string', default: '30' },
+    'lines-per-font': { type: 'string', default: '30' },
+    epochs: { type: 'string', default: '15' },
+  },
 });
 const perFont = Number(values['per-font']);
 const epochs = Number(values.epochs);
+const linesPerFont = Number(values['lines-per-font']);
 
 let seed = 12345;
 function rand(): number {
@@ -137,8 +143,73 @@ function samplesFor(fonts: string[], copies: number): Sample[] {
   return out;
 }
 
+/**
+ * Glyphs as the recognizer itself cuts them: a random plate text rendered as one line, degraded (contrast, shear,
+ * rotation, low resolution, blur, noise), then found by the recognizer's own segmentation and rendering. Labels
+ * come from the text when the segmentation finds exactly its characters.
+ */
+function lineSamplesFor(fonts: string[], lines: number): Sample[] {
+  const out: Sample[] = [];
+  for (const f of fonts) {
+    const file = path.join(FONT_DIRS, f);
+    if (!existsSync(file)) continue;
+    for (let n = 0; n < lines; n++) {
+      const length = 5 + Math.floor(rand() * 3);
+      let text = '';
+      for (let i = 0; i < length; i++) text += CLASSES[Math.floor(rand() * CLASSES.length)]!;
+      const spacing = String(Math.round(uniform(-4, 16)));
+      const png = execFileSync('convert', ['-background', 'white', '-fill', 'black', '-font', file, '-kerning', spacing,
+        '-pointsize', '72', `label:${text}`, 'png:-']);
+      let img = cv.imdecode(png, cv.IMREAD_GRAYSCALE);
+      const ink = uniform(0, 90);
+      const paper = uniform(150, 255);
+      img = img.convertTo(cv.CV_8U, (paper - ink) / 255, ink);
+      const pad = 40;
+      img = img.copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, paper);
+      const shear = uniform(-0.15, 0.15);
+      const angle = uniform(-0.05, 0.05);
+      const sx = uniform(0.75, 1.15);
+      const cx = img.cols / 2, cy = img.rows / 2;
+      const a = Math.cos(angle), b = Math.sin(angle);
+      const m00 = a * sx, m01 = a * shear - b, m10 = b * sx, m11 = b * shear + a;
+      const M = new cv.Mat([[m00, m01, cx - m00 * cx - m01 * cy], [m10, m11, cy - m10 * cx - m11 * cy]], cv.CV_64F);
+      img = img.warpAffine(M, new cv.Size(img.cols, img.rows), cv.INTER_LINEAR, cv.BORDER_REPLICATE);
+      // The rendered capitals are about 52 px tall; degrade to 12-40 px, then scale to the recognizer's 48 px.
+      const low = uniform(12, 40) / 52;
+      img = img.resize(Math.round(img.rows * low), Math.round(img.cols * low), 0, 0, cv.INTER_AREA);
+      const sigma = uniform(0, 1);
+      if (sigma > 0.3) img = img.gaussianBlur(new cv.Size(0, 0), sigma);
+      const up = 48 / 52 / low;
+      img = img.resize(Math.round(img.rows * up), Math.round(img.cols * up), 0, 0, cv.INTER_CUBIC);
+      const noiseBuf = Buffer.alloc(img.rows * img.cols);
+      const sd = uniform(0, 12);
+      for (let i = 0; i < noiseBuf.length; i++) noiseBuf[i] = Math.max(0, Math.min(255, 128 + sd * (rand() + rand() + rand() - 1.5) * 2));
+      img = img.convertTo(cv.CV_16S).add(new cv.Mat(noiseBuf, img.rows, img.cols, cv.CV_8UC1).convertTo(cv.CV_16S)).convertTo(cv.CV_8U, 1, -128);
+      const found = findCharLines(img, {
+        minCharHeight: 29,
+        maxCharHeight: 77,
+        minChars: 3,
+        maxChars: 10,
+        blockSizes: [77, 0],
+        polarities: ['dark-on-light'],
+        band: true,
+      });
+      const line = found[0];
+      if (!line || line.blobs.length !== text.length) continue;
+      const rendered = renderLine(line, 36);
+      rendered.glyphs.forEach((g, i) => {
+        const glyph = glyphInk(rendered.image, g.x0, g.x1);
+        if (glyph) out.push({ x: glyphFeatures(glyph), y: CLASSES.indexOf(text[i]!) });
+      });
+    }
+  }
+  return out;
+}
+
 const t0 = Date.now();
-const train = samplesFor(FONTS.slice(0, -HELD_OUT), perFont);
+const fromLines = lineSamplesFor(FONTS.slice(0, -HELD_OUT), linesPerFont);
+console.log(`${fromLines.length} glyphs cut by the recognizer's own segmentation from rendered lines`);
+const train = [...samplesFor(FONTS.slice(0, -HELD_OUT), perFont), ...fromLines];
 const test = samplesFor(FONTS.slice(-HELD_OUT), 10);
 console.log(`${train.length} training and ${test.length} held-out glyphs in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 
@@ -261,7 +332,7 @@ const model: GlyphModelFile = {
   b1: [...params.b1].map((v) => +v.toFixed(5)),
   w2: [...params.w2].map((v) => +v.toFixed(5)),
   b2: [...params.b2].map((v) => +v.toFixed(5)),
-  trainedOn: `${FONTS.length - HELD_OUT} rendered fonts x ${CLASSES.length} characters x ${perFont} distortions (scripts/train-glyphs.ts)`,
+  trainedOn: `${FONTS.length - HELD_OUT} rendered fonts: ${CLASSES.length} characters x ${perFont} distortions, and ${fromLines.length} glyphs from ${linesPerFont} rendered lines per font cut by the recognizer (scripts/train-glyphs.ts)`,
   heldOutAccuracy: +(100 * accuracy(test)).toFixed(1),
 };
 const outDir = path.join(packageRoot(), 'models');
