@@ -21,6 +21,8 @@ export interface RecognizeOptions {
 const READ_CHAR_HEIGHT = 48;
 /** Character height of the image given to tesseract. */
 const OCR_CHAR_HEIGHT = 36;
+/** Confidence at which a region's other candidate lines are not read. */
+const CONFIDENT_READ = 85;
 
 function odd(n: number): number {
   const r = Math.max(3, Math.round(n));
@@ -173,7 +175,7 @@ export class Recognizer {
       maxCharHeight: Math.round(READ_CHAR_HEIGHT * (region.crop ? 1.7 : 1.6)),
       minChars,
       maxChars: 10,
-      blockSizes: [odd(READ_CHAR_HEIGHT * 1.6), 0],
+      blockSizes: [odd(READ_CHAR_HEIGHT * 1.6), odd(READ_CHAR_HEIGHT * 0.65), 0],
       band: true,
       ...(region.polarity ? { polarities: [region.polarity] } : {}),
     });
@@ -188,6 +190,8 @@ export class Recognizer {
       const box = plateBox(line, x0, y0, scale, gray);
       const plate: PlateRead = { ...read, box };
       if (!best || plate.confidence > best.confidence) best = plate;
+      // A confident read that fits a layout of the region is not bettered by reading the next line.
+      if (best.region && best.confidence >= CONFIDENT_READ) break;
     }
     return best;
   }
