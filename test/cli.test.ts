@@ -219,3 +219,22 @@ describe('alpr-edge config, version and usage', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
   });
 });
+
+describe('alpr-edge demo', () => {
+  it('reads the bundled frames and logs each read as a JSON line on stdout', () => {
+    const r = cli(['demo'], { ALPR_EDGE__LOG__LEVEL: 'info' });
+    expect(r.status, r.stderr).toBe(0);
+    const logs = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { msg: string; plate?: string; images?: number; plates?: number });
+    const reads = logs.filter((l) => l.msg === 'read').map((l) => l.plate);
+    // The demo frames are the generated fixtures; the clean US ones are read with the default (us) layouts.
+    for (const file of ['plates/us-ca-clean.jpg', 'plates/us-tx-rotated.jpg']) {
+      for (const text of truthOf(file)) expect(reads).toContain(text);
+    }
+    const done = logs.find((l) => l.msg === 'demo: done');
+    expect(done?.images).toBeGreaterThanOrEqual(10);
+    expect(done?.plates).toBe(reads.length);
+  });
+});
