@@ -12,7 +12,7 @@ import { loadConfig } from '../src/config/load.js';
 import { normalizePlate } from '../src/recognition/formats.js';
 import { readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
-import type { Box } from '../src/recognition/types.js';
+import { iou, type Box } from '../src/recognition/types.js';
 
 interface Truth {
   file: string;
@@ -47,15 +47,6 @@ function loadTruth(dir: string): { mode: 'crops' | 'frames'; items: Truth[] } {
     }
   }
   return { mode: 'frames', items };
-}
-
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  return inter / (a.width * a.height + b.width * b.height - inter);
 }
 
 function percentile(sorted: number[], q: number): number {

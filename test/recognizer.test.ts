@@ -7,7 +7,7 @@ import { configSchema, type Country } from '../src/config/schema.js';
 import { cv } from '../src/recognition/cv.js';
 import { ImageError, readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
-import type { Box, FrameResult, PlateRead } from '../src/recognition/types.js';
+import { iou, type Box, type FrameResult, type PlateRead } from '../src/recognition/types.js';
 
 /**
  * What a user of the recognizer notices: the plates in the generated fixtures are read with boxes where the plates
@@ -38,15 +38,6 @@ const confusableCrops = crops.filter((e) => has(e, 'confusable'));
 
 const config = configSchema.parse({});
 const TOP_N = config.recognition.topN;
-
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
 
 /** What was read, for failure messages: text, confidence, box and the first candidates of every plate. */
 function describeReads(plates: PlateRead[]): string {

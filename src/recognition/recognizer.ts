@@ -10,7 +10,7 @@ import { packageRoot } from '../util/paths.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { findCharLines, renderLine, type CharLine, type Polarity } from './segment.js';
-import type { Box, FrameResult, PlateRead } from './types.js';
+import { iou, type Box, type FrameResult, type PlateRead } from './types.js';
 
 export interface RecognizeOptions {
   country?: Country;
@@ -27,15 +27,6 @@ const CONFIDENT_READ = 85;
 function odd(n: number): number {
   const r = Math.max(3, Math.round(n));
   return r % 2 === 1 ? r : r + 1;
-}
-
-function iou(a: Box, b: Box): number {
-  const x0 = Math.max(a.x, b.x);
-  const y0 = Math.max(a.y, b.y);
-  const x1 = Math.min(a.x + a.width, b.x + b.width);
-  const y1 = Math.min(a.y + a.height, b.y + b.height);
-  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  return inter / (a.width * a.height + b.width * b.height - inter);
 }
 
 /**

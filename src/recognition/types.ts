@@ -23,3 +23,13 @@ export interface FrameResult {
   ms: number;
   plates: PlateRead[];
 }
+
+/** Intersection over union of two boxes (0: apart, 1: the same box). */
+export function iou(a: Box, b: Box): number {
+  const x0 = Math.max(a.x, b.x);
+  const y0 = Math.max(a.y, b.y);
+  const x1 = Math.min(a.x + a.width, b.x + b.width);
+  const y1 = Math.min(a.y + a.height, b.y + b.height);
+  const inter = Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
