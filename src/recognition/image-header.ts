@@ -34,16 +34,10 @@ export function sniffImage(buf: Buffer): ImageHeader {
 }
 
 function jpegHeader(buf: Buffer): ImageHeader {
-  // A complete JPEG ends with the EOI marker (FF D9); some cameras pad after it, so look near the end.
-  const tail = buf.subarray(Math.max(0, buf.length - 4096));
-  let complete = false;
-  for (let i = tail.length - 2; i >= 0; i--) {
-    if (tail[i] === 0xff && tail[i + 1] === 0xd9) {
-      complete = true;
-      break;
-    }
-    if (tail[i + 1] !== 0x00 && tail.length - i > 64) break;
-  }
+  // A complete JPEG has its end-of-image marker (FF D9) near the end; cameras may append a trailer after it. In the
+  // compressed data FF is always followed by 00 or a restart marker, so FF D9 there means the end.
+  const tail = buf.subarray(Math.max(0, buf.length - 65536));
+  const complete = tail.lastIndexOf(Buffer.from([0xff, 0xd9])) >= 0;
   if (!complete) throw new ImageError('truncated JPEG (no end-of-image marker): the file was cut short');
   let i = 2;
   while (i + 9 < buf.length) {
