@@ -251,8 +251,9 @@ export interface RenderedLine {
  * baseline and laid out with even gaps: the image OCR reads best. Borders, bolts, stickers and small text are gone;
  * even spacing keeps the LSTM from reading a wide gap or a wide glyph as two characters.
  */
-const GAP_MIN = Number(process.env.ALPR_GAP_MIN ?? 0.12);
-const GAP_MAX = Number(process.env.ALPR_GAP_MAX ?? 0.45);
+/** Narrowest and widest gap between glyphs in the OCR image, in character heights. */
+const GAP_MIN = 0.12;
+const GAP_MAX = 0.45;
 export function renderLine(line: CharLine, charHeight = 40): RenderedLine {
   const { labels } = line;
   const scale = charHeight / line.charHeight;
