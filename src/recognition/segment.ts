@@ -246,14 +246,16 @@ export interface RenderedLine {
   glyphs: { x0: number; x1: number }[];
 }
 
-/**
- * The line's characters alone, as black glyphs on white, scaled to `charHeight` pixels, set on one straight
- * baseline and laid out with even gaps: the image OCR reads best. Borders, bolts, stickers and small text are gone;
- * even spacing keeps the LSTM from reading a wide gap or a wide glyph as two characters.
- */
 /** Narrowest and widest gap between glyphs in the OCR image, in character heights. */
 const GAP_MIN = 0.12;
 const GAP_MAX = 0.45;
+
+/**
+ * The line's characters alone, as black glyphs on white, scaled to `charHeight` pixels, set on one straight
+ * baseline, with the printed spacing clamped (a wide gap shrinks, touching glyphs part): the image OCR reads best.
+ * Borders, bolts, stickers and small text are gone; bounded gaps keep the LSTM from reading a wide gap or a wide
+ * glyph as two characters.
+ */
 export function renderLine(line: CharLine, charHeight = 40): RenderedLine {
   const { labels } = line;
   const scale = charHeight / line.charHeight;
