@@ -191,6 +191,11 @@ describe('recognizer: whole frames', () => {
     },
   );
 
+  it.each(plainCrops)('reads the close-up $file handed over as a whole frame', async (e) => {
+    const r = await recognizer.recognizeFile(path.join(FIXTURES, e.file), { country: e.country });
+    expect(r.plates.map((p) => p.text), `${e.file}: read ${describeReads(r.plates)}`).toContain(e.plates[0]!.text);
+  });
+
   it('also reads plates with the optional plate cascade switched on', async () => {
     const withCascade = await Recognizer.create(configSchema.parse({ recognition: { detector: { cascade: true } } }).recognition);
     try {

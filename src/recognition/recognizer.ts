@@ -110,7 +110,8 @@ export class Recognizer {
     const minH = det.minCharHeight;
     const lines = findCharLines(work, {
       minCharHeight: minH,
-      maxCharHeight: Math.max(minH + 1, Math.round(work.rows / 4)),
+      // Up to most of the frame: a close-up or a plate crop handed over as a frame is read too.
+      maxCharHeight: Math.max(minH + 1, Math.round(work.rows * 0.9)),
       minChars: 4,
       maxChars: 10,
       blockSizes: [odd(minH * 2.5)],
