@@ -84,9 +84,7 @@ export class Recognizer {
     for (const r of reads) if (!plates.some((p) => iou(p.box, r.box) > 0.3)) plates.push(r);
     // Small print on a plate (the state's name, a slogan, a dealer's frame) is not a plate of its own.
     const kept = plates.filter((small) => !plates.some((big) => small !== big && isSmallPrintOf(small.box, big.box)));
-    plates.length = 0;
-    plates.push(...kept);
-    return { width: frame.cols, height: frame.rows, ms: round1(performance.now() - t0), plates };
+    return { width: frame.cols, height: frame.rows, ms: round1(performance.now() - t0), plates: kept };
   }
 
   /**
@@ -105,6 +103,8 @@ export class Recognizer {
   /** Candidate regions in original-frame coordinates, with the character height seen there. */
   private proposeRegions(gray: Mat): Region[] {
     const det = this.config.detector;
+    // Large frames are scaled down to find plates quickly; small ones (under 900 px) are doubled, so that their
+    // small characters are still several pixels wide.
     const scale = Math.min(1, det.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
     const work = scale === 1 ? gray : gray.rescale(scale);
     const minH = det.minCharHeight;
