@@ -47,6 +47,12 @@ const ocr = z
       .max(100)
       .default(45)
       .describe('Plates read with a lower confidence (0-100) are dropped as garbage.'),
+    timeoutMs: z
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(10_000)
+      .describe('Longest one OCR job may take (ms); a worker that takes longer is terminated and replaced.'),
     glyphWeight: z
       .number()
       .min(0)

@@ -53,54 +53,147 @@ export function locateTessdata(folder: string): TessdataLocation {
   return { langPath: dir, gzip: true };
 }
 
+export class OcrTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`OCR took longer than ${ms} ms; its worker was replaced`);
+    this.name = 'OcrTimeoutError';
+  }
+}
+
+interface Job {
+  png: Buffer;
+  timeoutMs: number;
+  resolve: (line: OcrLine) => void;
+  reject: (err: Error) => void;
+}
+
 /**
  * A pool of tesseract.js workers (each a worker thread running tesseract's WebAssembly build), reading single
- * lines of plate characters. The pool never fetches anything: traineddata comes from a local folder.
+ * lines of plate characters. The pool never fetches anything: traineddata comes from a local folder. A job that
+ * takes longer than its time limit is refused with OcrTimeoutError and its worker is terminated and replaced, so a
+ * stuck worker never stalls the unit; a worker that fails is replaced the same way.
  */
 export class OcrPool {
+  private readonly idle: Tesseract.Worker[] = [];
+  private readonly live = new Set<Tesseract.Worker>();
+  private readonly queue: Job[] = [];
+  private closed = false;
+  private replacing = 0;
+
   private constructor(
-    private readonly scheduler: Tesseract.Scheduler,
+    private readonly where: TessdataLocation,
     readonly size: number,
+    private readonly timeoutMs: number,
   ) {}
 
-  static async create(size: number, tessdata: string): Promise<OcrPool> {
-    const where = locateTessdata(tessdata);
-    const scheduler = Tesseract.createScheduler();
-    const workers = await Promise.all(
-      Array.from({ length: size }, async () => {
-        const worker = await Tesseract.createWorker('eng', Tesseract.OEM.LSTM_ONLY, {
-          langPath: where.langPath,
-          gzip: where.gzip,
-          cacheMethod: 'none',
-          errorHandler: () => undefined,
-        });
-        await worker.setParameters({
-          tessedit_pageseg_mode: Tesseract.PSM.SINGLE_LINE,
-          tessedit_char_whitelist: PLATE_CHARSET,
-          // Per-character alternatives from the LSTM, written into the hOCR output.
-          lstm_choice_mode: '2',
-          hocr_char_boxes: '1',
-          user_defined_dpi: '300',
-        });
-        return worker;
-      }),
-    );
-    for (const w of workers) scheduler.addWorker(w);
-    return new OcrPool(scheduler, size);
+  static async create(size: number, tessdata: string, timeoutMs = 10_000): Promise<OcrPool> {
+    const pool = new OcrPool(locateTessdata(tessdata), size, timeoutMs);
+    const workers = await Promise.all(Array.from({ length: size }, () => pool.startWorker()));
+    pool.idle.push(...workers);
+    return pool;
+  }
+
+  private async startWorker(): Promise<Tesseract.Worker> {
+    const worker = await Tesseract.createWorker('eng', Tesseract.OEM.LSTM_ONLY, {
+      langPath: this.where.langPath,
+      gzip: this.where.gzip,
+      cacheMethod: 'none',
+      errorHandler: () => undefined,
+    });
+    await worker.setParameters({
+      tessedit_pageseg_mode: Tesseract.PSM.SINGLE_LINE,
+      tessedit_char_whitelist: PLATE_CHARSET,
+      // Per-character alternatives from the LSTM, written into the hOCR output.
+      lstm_choice_mode: '2',
+      hocr_char_boxes: '1',
+      user_defined_dpi: '300',
+    });
+    this.live.add(worker);
+    return worker;
   }
 
   /** Reads one line of plate characters from an encoded image (PNG). */
-  async readLine(png: Buffer): Promise<OcrLine> {
-    const result = await this.scheduler.addJob('recognize', png, {}, { hocr: true, text: true, blocks: false });
-    const chars = parseHocrChars(result.data.hocr ?? '');
-    const text = chars.map((c) => c.choices[0]?.ch ?? '').join('');
-    const confidence = chars.length ? chars.reduce((s, c) => s + (c.choices[0]?.p ?? 0), 0) / chars.length : 0;
-    return { text, confidence: Math.round(confidence * 1000) / 10, chars };
+  readLine(png: Buffer, timeoutMs = this.timeoutMs): Promise<OcrLine> {
+    if (this.closed) return Promise.reject(new Error('the OCR pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ png, timeoutMs, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      this.run(this.idle.pop()!, this.queue.shift()!);
+    }
+  }
+
+  private run(worker: Tesseract.Worker, job: Job): void {
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      job.reject(new OcrTimeoutError(job.timeoutMs));
+      this.replace(worker);
+    }, job.timeoutMs);
+    worker.recognize(job.png, {}, { hocr: true, text: false, blocks: false }).then(
+      (result) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        job.resolve(lineFromHocr(result.data.hocr ?? ''));
+        this.idle.push(worker);
+        this.dispatch();
+      },
+      (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        job.reject(new Error(`OCR failed: ${(err as Error)?.message ?? String(err)}`));
+        this.replace(worker);
+      },
+    );
+  }
+
+  private replace(worker: Tesseract.Worker): void {
+    this.live.delete(worker);
+    void worker.terminate().catch(() => undefined);
+    if (this.closed) return;
+    this.replacing++;
+    this.startWorker().then(
+      (fresh) => {
+        this.replacing--;
+        if (this.closed) {
+          this.live.delete(fresh);
+          void fresh.terminate().catch(() => undefined);
+          return;
+        }
+        this.idle.push(fresh);
+        this.dispatch();
+      },
+      (err: unknown) => {
+        this.replacing--;
+        // Without a worker the queued jobs would wait forever: refuse them.
+        if (this.idle.length === 0 && this.replacing === 0) {
+          for (const job of this.queue.splice(0)) job.reject(new Error(`no OCR worker could be started: ${String(err)}`));
+        }
+      },
+    );
   }
 
   async close(): Promise<void> {
-    await this.scheduler.terminate();
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new Error('the OCR pool is closed'));
+    this.idle.length = 0;
+    const workers = [...this.live];
+    this.live.clear();
+    await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
   }
+}
+
+function lineFromHocr(hocr: string): OcrLine {
+  const chars = parseHocrChars(hocr);
+  const text = chars.map((c) => c.choices[0]?.ch ?? '').join('');
+  const confidence = chars.length ? chars.reduce((s, c) => s + (c.choices[0]?.p ?? 0), 0) / chars.length : 0;
+  return { text, confidence: Math.round(confidence * 1000) / 10, chars };
 }
 
 const CHAR_SPAN = /<span class='ocrx_cinfo'(?: id='([^']*)')? title='([^']*)'>([^<]*)<\/span>/g;

@@ -43,7 +43,7 @@ export class Recognizer {
   ) {}
 
   static async create(config: RecognitionConfig): Promise<Recognizer> {
-    const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata);
+    const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata, config.ocr.timeoutMs);
     const cascade = config.detector.cascade ? loadPlateCascade() : undefined;
     const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
     return new Recognizer(config, ocr, cascade, glyphs);
