@@ -72,8 +72,49 @@ describe('configuration', () => {
     expect(rows.map((r) => r.key)).toContain('recognition.ocr.minConfidence');
     for (const r of rows) {
       expect(r.description, r.key).not.toBe('');
-      expect(r.env).toMatch(/^ALPR_EDGE__/);
+      // list entries (cameras) are set in the file only; every other key has its variable
+      if (r.key.startsWith('cameras[')) expect(r.env).toBe('');
+      else expect(r.env).toMatch(/^ALPR_EDGE__/);
     }
+    // each camera type's own keys are documented under its tag
+    expect(rows.map((r) => r.key)).toEqual(
+      expect.arrayContaining(['cameras[].id', 'cameras[].maxFps', 'cameras[type=directory].afterProcessing', 'cameras[type=opencv].stallTimeoutMs']),
+    );
+  });
+
+  it('camera entries: an unknown type, an unknown key or a duplicate id is a clear error with its line', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'u.yaml');
+    writeFileSync(
+      file,
+      [
+        'cameras:',
+        '  - id: front',
+        '    type: webcam',
+        '  - id: rear',
+        '    type: replay',
+        '    source: /tmp/x',
+        '    fsp: 5',
+        '',
+      ].join('\n'),
+    );
+    let err: unknown;
+    try {
+      loadConfig(file, {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as Error).message;
+    expect(text).toContain(`${file}:3:11: cameras.0.type: unknown type; must be one of "replay", "directory", "opencv", "gphoto2" (value: "webcam")`);
+    expect(text).toMatch(/:7:5: cameras\.1\.fsp: unknown key; allowed here: type, id, .*fps/);
+    // once each entry is valid on its own, the list is checked as a whole
+    writeFileSync(
+      file,
+      'cameras:\n  - { id: rear, type: replay, source: /tmp/x }\n  - { id: rear, type: directory, path: /srv/ftp, afterProcessing: move }\n',
+    );
+    expect(() => loadConfig(file, {})).toThrow(/cameras\.1\.id: camera id "rear" is used twice/);
+    expect(() => loadConfig(file, {})).toThrow(/cameras\.1\.moveTo: required when afterProcessing is "move"/);
   });
 
   it('loads a file from disk', () => {

@@ -123,7 +123,7 @@ function describeIssue(
         file,
         ...pos,
         key: keyPath.join('.'),
-        message: `unknown key; allowed here: ${allowedKeys(path).join(', ')}`,
+        message: `unknown key; allowed here: ${allowedKeys(path, overrides.value).join(', ')}`,
       };
     });
   }
@@ -132,8 +132,12 @@ function describeIssue(
   const value = valueAt(overrides.value, path);
   const message = issue.code === 'invalid_type' && value === undefined ? 'required' : allowedText(issue);
   if (envName !== undefined) return [{ file: `environment ${envName}`, key: dotted, value, message }];
-  const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-  const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+  // A key that is missing has no position of its own: point at the nearest enclosing key that is in the file.
+  let pos: { line: number; col: number } | undefined;
+  for (let n = path.length; n >= 1 && pos === undefined; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) pos = lines.linePos(node.range[0]);
+  }
   return [{ file, line: pos?.line, column: pos?.col, key: dotted, value, message }];
 }
 
@@ -145,6 +149,14 @@ function allowedText(issue: z.core.$ZodIssue): string {
       return `must be ${issue.inclusive === false ? '>' : '>='} ${String(issue.minimum)}${issue.origin === 'string' ? ' characters long' : ''}`;
     case 'too_big':
       return `must be ${issue.inclusive === false ? '<' : '<='} ${String(issue.maximum)}${issue.origin === 'string' ? ' characters long' : ''}`;
+    case 'invalid_union':
+      {
+        const u = issue as { discriminator?: string; options?: unknown[] };
+        if (u.discriminator && Array.isArray(u.options)) {
+          return `unknown ${u.discriminator}; must be one of ${u.options.map((v) => JSON.stringify(v)).join(', ')}`;
+        }
+      }
+      return issue.message;
     case 'invalid_type':
       return `must be ${issue.expected === 'int' ? 'a whole number' : `of type ${issue.expected}`}`;
     default:
@@ -174,14 +186,24 @@ function valueAt(root: unknown, path: string[]): unknown {
   return node;
 }
 
-/** The keys the schema allows in the object at `path`. */
-export function allowedKeys(path: string[]): string[] {
+/** The keys the schema allows in the object at `path` (`raw`: the configuration, to pick a union's variant). */
+export function allowedKeys(path: string[], raw?: unknown): string[] {
   let schema: unknown = configSchema;
+  let value = raw;
+  const pick = (s: unknown): unknown => {
+    const u = unwrap(s) as { def?: { type?: string; element?: unknown; options?: unknown[]; discriminator?: string } };
+    if (u?.def?.type === 'union' && u.def.discriminator && u.def.options) {
+      const tag = (value as Record<string, unknown> | undefined)?.[u.def.discriminator];
+      return u.def.options.find((o) => (objectShape(o)?.[u.def!.discriminator!] as { def?: { values?: unknown[] } })?.def?.values?.includes(tag));
+    }
+    return s;
+  };
   for (const key of path) {
-    const shape = objectShape(schema);
-    schema = shape?.[key];
+    const u = unwrap(pick(schema)) as { def?: { type?: string; element?: unknown } } | undefined;
+    schema = u?.def?.type === 'array' ? u.def.element : objectShape(u)?.[key];
+    value = (value as Record<string, unknown> | undefined)?.[key];
   }
-  return Object.keys(objectShape(schema) ?? {});
+  return Object.keys(objectShape(pick(schema)) ?? {});
 }
 
 function unwrap(schema: unknown): unknown {
