@@ -1,0 +1,481 @@
+import Database from 'better-sqlite3';
+import { mkdirSync, chmodSync, statSync, existsSync } from 'node:fs';
+import { open, unlink, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Position } from '../gps/types.js';
+import type { Box } from '../recognition/types.js';
+import { MIGRATIONS } from './migrations.js';
+
+/**
+ * The read store: one SQLite database (WAL, synchronous=FULL) and a folder of image files.
+ *
+ * Images are files referenced from rows, not blobs: the database stays small enough to back up, vacuum and
+ * query quickly on an SD card; evicting a frame image to keep the budget is an unlink, not a rewrite of database
+ * pages; the write-ahead log is not pushed through megabytes of image data on every read; and the upload of a
+ * read can stream its files. The price is two places to keep consistent: a read's image files are written and
+ * fsynced before its row is committed, so a row never points at a missing file (a crash in between leaves only an
+ * unreferenced file).
+ */
+
+export interface ImageData {
+  bytes: Buffer;
+  format: 'jpeg' | 'png';
+}
+
+export interface CandidateText {
+  text: string;
+  confidence: number;
+}
+
+export interface NewRead {
+  uuid: string;
+  unitId: string;
+  cameraId: string;
+  plate: string;
+  confidence: number;
+  candidates: CandidateText[];
+  region: string | null;
+  box: Box;
+  firstSeen: number;
+  lastSeen: number;
+  bestSeen: number;
+  frameCount: number;
+  clockSource: 'system' | 'gps';
+  position: Position;
+  closed: boolean;
+  crop: ImageData;
+  frame?: ImageData;
+}
+
+export type ReadUpdate = Pick<
+  NewRead,
+  'plate' | 'confidence' | 'candidates' | 'box' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'closed' | 'position'
+> & { crop?: ImageData; frame?: ImageData };
+
+export interface StoredRead {
+  id: number;
+  uuid: string;
+  unitId: string;
+  cameraId: string;
+  plate: string;
+  confidence: number;
+  candidates: CandidateText[];
+  region: string | null;
+  box: Box;
+  firstSeen: number;
+  lastSeen: number;
+  bestSeen: number;
+  frameCount: number;
+  clockSource: string;
+  position: Position;
+  closed: boolean;
+  syncState: 'pending' | 'synced';
+  /** Image files of the read, relative to the images folder; null once evicted. */
+  cropPath: string | null;
+  framePath: string | null;
+}
+
+export interface StoreStats {
+  reads: number;
+  pendingSync: number;
+  lastReadAt: number | null;
+  imageBytes: number;
+  frameImages: number;
+  evictedFrames: number;
+  databaseBytes: number;
+}
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+interface ReadRow {
+  id: number;
+  uuid: string;
+  unit_id: string;
+  camera_id: string;
+  plate: string;
+  confidence: number;
+  candidates: string;
+  region: string | null;
+  box: string;
+  first_seen: number;
+  last_seen: number;
+  best_seen: number;
+  frame_count: number;
+  clock_source: string;
+  latitude: number | null;
+  longitude: number | null;
+  position_valid: number;
+  position_source: string;
+  speed_kmh: number | null;
+  heading_deg: number | null;
+  fix_time: number | null;
+  closed: number;
+  sync_state: 'pending' | 'synced';
+  crop_path: string | null;
+  frame_path: string | null;
+}
+
+export interface StoreOptions {
+  /** Most bytes of image files kept; over it, frame images are deleted oldest first. */
+  imageBudgetBytes: number;
+  /** Told when the budget cannot be kept by evicting frames (only crops are left). */
+  onBudgetExceeded?: (imageBytes: number, budget: number) => void;
+}
+
+export class ReadStore {
+  readonly dbPath: string;
+  readonly imagesDir: string;
+  private readonly db: Database.Database;
+  private imageBytes: number;
+  private budgetWarned = false;
+  private closed = false;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly options: StoreOptions,
+  ) {
+    this.dbPath = path.join(dataDir, 'alpr-edge.db');
+    this.imagesDir = path.join(dataDir, 'images');
+    for (const dir of [dataDir, this.imagesDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      chmodSync(dir, 0o700);
+    }
+    try {
+      this.db = new Database(this.dbPath);
+    } catch (err) {
+      throw new StoreError(`cannot open the database ${this.dbPath}: ${(err as Error).message}`);
+    }
+    // WAL: readers (status, sync, queries) never block the writer. synchronous=FULL: a committed read survives a
+    // power cut, not only a crash of the process.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(this.dbPath + suffix)) chmodSync(this.dbPath + suffix, 0o600);
+    }
+    this.imageBytes = (
+      this.db.prepare('SELECT coalesce(sum(bytes), 0) AS n FROM images WHERE evicted_at IS NULL').get() as { n: number }
+    ).n;
+  }
+
+  /** Opens (creating if needed) the store under `dataDir` (folders 0700, files 0600) and applies migrations. */
+  static open(dataDir: string, options: StoreOptions): ReadStore {
+    return new ReadStore(dataDir, options);
+  }
+
+  /** The schema version the database is at. */
+  get schemaVersion(): number {
+    return (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
+  }
+
+  private migrate(): void {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const current = this.schemaVersion;
+    const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > known) {
+      throw new StoreError(
+        `the database ${this.dbPath} is at schema version ${current}, newer than this alpr-edge knows (${known}); run a newer alpr-edge`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      })();
+    }
+  }
+
+  /**
+   * Stores a new read: its image files are written and fsynced, then its row and image rows are committed in one
+   * transaction. When this resolves the read is on disk; only then may anything be told it exists.
+   */
+  async insertRead(read: NewRead): Promise<StoredRead> {
+    this.assertOpen();
+    const now = Date.now();
+    const crop = await this.writeImage(read.uuid, 'crop', read.crop, read.bestSeen);
+    const frame = read.frame ? await this.writeImage(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
+    const p = read.position;
+    const id = this.db.transaction(() => {
+      const info = this.db
+        .prepare(
+          `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, box, first_seen, last_seen,
+             best_seen, frame_count, clock_source, latitude, longitude, position_valid, position_source, speed_kmh,
+             heading_deg, fix_time, closed, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          read.uuid,
+          read.unitId,
+          read.cameraId,
+          read.plate,
+          read.confidence,
+          JSON.stringify(read.candidates),
+          read.region,
+          JSON.stringify(read.box),
+          read.firstSeen,
+          read.lastSeen,
+          read.bestSeen,
+          read.frameCount,
+          read.clockSource,
+          p.latitude,
+          p.longitude,
+          p.valid ? 1 : 0,
+          p.source,
+          p.speedKmh,
+          p.headingDeg,
+          p.fixTime,
+          read.closed ? 1 : 0,
+          now,
+          now,
+        );
+      const readId = Number(info.lastInsertRowid);
+      this.insertImageRow(readId, 'crop', crop, now);
+      if (frame) this.insertImageRow(readId, 'frame', frame, now);
+      return readId;
+    })();
+    this.imageBytes += crop.bytes + (frame?.bytes ?? 0);
+    await this.keepBudget();
+    return this.getRead(id)!;
+  }
+
+  /** Updates a read still in view (more frames, a better crop, or closing it); replaced image files are deleted. */
+  async updateRead(id: number, u: ReadUpdate): Promise<StoredRead> {
+    this.assertOpen();
+    const now = Date.now();
+    const existing = this.db.prepare('SELECT uuid FROM reads WHERE id = ?').get(id) as { uuid: string } | undefined;
+    if (!existing) throw new StoreError(`no read with id ${id}`);
+    const crop = u.crop ? await this.writeImage(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
+    const frame = u.frame ? await this.writeImage(existing.uuid, 'frame', u.frame, u.bestSeen) : undefined;
+    const replaced: string[] = [];
+    const p = u.position;
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, box = ?, last_seen = ?, best_seen = ?,
+             frame_count = ?, closed = ?, latitude = ?, longitude = ?, position_valid = ?, position_source = ?,
+             speed_kmh = ?, heading_deg = ?, fix_time = ?, updated_at = ?
+           WHERE id = ?`,
+        )
+        .run(
+          u.plate,
+          u.confidence,
+          JSON.stringify(u.candidates),
+          JSON.stringify(u.box),
+          u.lastSeen,
+          u.bestSeen,
+          u.frameCount,
+          u.closed ? 1 : 0,
+          p.latitude,
+          p.longitude,
+          p.valid ? 1 : 0,
+          p.source,
+          p.speedKmh,
+          p.headingDeg,
+          p.fixTime,
+          now,
+          id,
+        );
+      for (const [kind, img] of [
+        ['crop', crop],
+        ['frame', frame],
+      ] as const) {
+        if (!img) continue;
+        const old = this.db
+          .prepare('SELECT id, path, bytes FROM images WHERE read_id = ? AND kind = ? AND evicted_at IS NULL')
+          .all(id, kind) as Array<{ id: number; path: string; bytes: number }>;
+        for (const o of old) {
+          this.db.prepare('DELETE FROM images WHERE id = ?').run(o.id);
+          replaced.push(o.path);
+          this.imageBytes -= o.bytes;
+        }
+        this.insertImageRow(id, kind, img, now);
+        this.imageBytes += img.bytes;
+      }
+    })();
+    for (const rel of replaced) await unlink(path.join(this.imagesDir, rel)).catch(() => undefined);
+    await this.keepBudget();
+    return this.getRead(id)!;
+  }
+
+  getRead(id: number): StoredRead | undefined {
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.id = ?`).get(id) as ReadRow | undefined;
+    return row && toStoredRead(row);
+  }
+
+  getReadByUuid(uuid: string): StoredRead | undefined {
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.uuid = ?`).get(uuid) as ReadRow | undefined;
+    return row && toStoredRead(row);
+  }
+
+  /** Reads in the order they were stored (for tests, replay checks and, later, sync). */
+  listReads(opts: { afterId?: number; limit?: number } = {}): StoredRead[] {
+    const rows = this.db
+      .prepare(`${READ_SELECT} WHERE r.id > ? ORDER BY r.id LIMIT ?`)
+      .all(opts.afterId ?? 0, opts.limit ?? 1000) as ReadRow[];
+    return rows.map(toStoredRead);
+  }
+
+  /** Absolute path of an image file of the store. */
+  imagePath(rel: string): string {
+    return path.join(this.imagesDir, rel);
+  }
+
+  stats(): StoreStats {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS reads, coalesce(sum(sync_state = 'pending'), 0) AS pending, max(first_seen) AS last FROM reads`,
+      )
+      .get() as { reads: number; pending: number; last: number | null };
+    const img = this.db
+      .prepare(
+        `SELECT coalesce(sum(kind = 'frame' AND evicted_at IS NULL), 0) AS frames,
+                coalesce(sum(kind = 'frame' AND evicted_at IS NOT NULL), 0) AS evicted FROM images`,
+      )
+      .get() as { frames: number; evicted: number };
+    let databaseBytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        databaseBytes += statSync(this.dbPath + suffix).size;
+      } catch {
+        // no WAL file at this moment
+      }
+    }
+    return {
+      reads: r.reads,
+      pendingSync: r.pending,
+      lastReadAt: r.last,
+      imageBytes: this.imageBytes,
+      frameImages: img.frames,
+      evictedFrames: img.evicted,
+      databaseBytes,
+    };
+  }
+
+  /** Whether a watched folder's file (by name, size and modification time) has been processed already. */
+  isFileDone(cameraId: string, name: string, size: number, mtimeMs: number): boolean {
+    return (
+      this.db
+        .prepare('SELECT 1 FROM directory_files WHERE camera_id = ? AND name = ? AND size = ? AND mtime_ms = ?')
+        .get(cameraId, name, size, Math.trunc(mtimeMs)) !== undefined
+    );
+  }
+
+  markFileDone(cameraId: string, name: string, size: number, mtimeMs: number, outcome: 'processed' | 'failed'): void {
+    this.assertOpen();
+    this.db
+      .prepare(
+        `INSERT OR REPLACE INTO directory_files (camera_id, name, size, mtime_ms, outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(cameraId, name, size, Math.trunc(mtimeMs), outcome, Date.now());
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('the read store is closed');
+  }
+
+  private async writeImage(
+    uuid: string,
+    kind: 'crop' | 'frame',
+    img: ImageData,
+    time: number,
+  ): Promise<{ rel: string; bytes: number; format: string }> {
+    const d = new Date(time);
+    const dir = path.join(
+      String(d.getUTCFullYear()),
+      String(d.getUTCMonth() + 1).padStart(2, '0'),
+      String(d.getUTCDate()).padStart(2, '0'),
+    );
+    await mkdir(path.join(this.imagesDir, dir), { recursive: true, mode: 0o700 });
+    // A new name each time: an update never overwrites a file a committed row still points at.
+    const rel = path.join(dir, `${uuid}-${kind}-${time}-${Math.random().toString(36).slice(2, 8)}.${img.format === 'png' ? 'png' : 'jpg'}`);
+    const fh = await open(path.join(this.imagesDir, rel), 'wx', 0o600);
+    try {
+      await fh.writeFile(img.bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { rel, bytes: img.bytes.length, format: img.format };
+  }
+
+  private insertImageRow(readId: number, kind: 'crop' | 'frame', img: { rel: string; bytes: number; format: string }, now: number): void {
+    this.db
+      .prepare('INSERT INTO images (read_id, kind, path, format, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(readId, kind, img.rel, img.format, img.bytes, now);
+  }
+
+  /** Deletes frame images, oldest first, until the images fit the budget. Crops and rows are never evicted here. */
+  private async keepBudget(): Promise<void> {
+    const budget = this.options.imageBudgetBytes;
+    while (this.imageBytes > budget) {
+      const victims = this.db
+        .prepare(`SELECT id, path, bytes FROM images WHERE kind = 'frame' AND evicted_at IS NULL ORDER BY id LIMIT 64`)
+        .all() as Array<{ id: number; path: string; bytes: number }>;
+      if (victims.length === 0) {
+        if (!this.budgetWarned) this.options.onBudgetExceeded?.(this.imageBytes, budget);
+        this.budgetWarned = true;
+        return;
+      }
+      const now = Date.now();
+      for (const v of victims) {
+        if (this.imageBytes <= budget) break;
+        // The row is marked first: a crash after it leaves a stray file, never a row pointing at nothing.
+        this.db.prepare('UPDATE images SET evicted_at = ? WHERE id = ?').run(now, v.id);
+        this.imageBytes -= v.bytes;
+        await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
+      }
+    }
+    this.budgetWarned = false;
+  }
+}
+
+const READ_SELECT = `
+  SELECT r.*,
+    (SELECT path FROM images WHERE read_id = r.id AND kind = 'crop' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS crop_path,
+    (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
+  FROM reads r`;
+
+function toStoredRead(row: ReadRow): StoredRead {
+  return {
+    id: row.id,
+    uuid: row.uuid,
+    unitId: row.unit_id,
+    cameraId: row.camera_id,
+    plate: row.plate,
+    confidence: row.confidence,
+    candidates: JSON.parse(row.candidates) as CandidateText[],
+    region: row.region,
+    box: JSON.parse(row.box) as Box,
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+    bestSeen: row.best_seen,
+    frameCount: row.frame_count,
+    clockSource: row.clock_source,
+    position: {
+      latitude: row.latitude,
+      longitude: row.longitude,
+      valid: row.position_valid === 1,
+      source: row.position_source as Position['source'],
+      speedKmh: row.speed_kmh,
+      headingDeg: row.heading_deg,
+      fixTime: row.fix_time,
+    },
+    closed: row.closed === 1,
+    syncState: row.sync_state,
+    cropPath: row.crop_path,
+    framePath: row.frame_path,
+  };
+}
