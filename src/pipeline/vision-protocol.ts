@@ -1,0 +1,36 @@
+/** Messages between the main thread and the recognition worker (src/pipeline/vision-worker.ts). */
+import type { Country } from '../config/schema.js';
+import type { Box } from '../recognition/types.js';
+
+export interface VisionJob {
+  type: 'frame';
+  id: number;
+  image: Uint8Array;
+  country: Country;
+  /** Region of interest, fractions of the frame; plates whose centre is outside are dropped. */
+  roi?: Array<[number, number]>;
+}
+
+export interface VisionPlate {
+  text: string;
+  confidence: number;
+  box: Box;
+  region: string;
+  candidates: Array<{ text: string; confidence: number }>;
+  /** JPEG of the plate with a margin. */
+  crop: Uint8Array;
+}
+
+export type VisionReply =
+  | { type: 'ready'; ocrWorkers: number }
+  | { type: 'fatal'; error: string }
+  | { type: 'error'; id: number; error: string }
+  | {
+      type: 'result';
+      id: number;
+      width: number;
+      height: number;
+      decodeMs: number;
+      ms: number;
+      plates: VisionPlate[];
+    };
