@@ -215,6 +215,12 @@ const gphoto2Camera = z.strictObject({
     .string()
     .default('')
     .describe('libgphoto2 port (e.g. "usb:001,004", or "disk:/path" for the Directory Browse camera); empty: any.'),
+  trigger: z
+    .enum(['auto', 'unit', 'camera'])
+    .default('auto')
+    .describe(
+      '"unit": the unit triggers each shot; "camera": the camera shoots on its own (hardware trigger) and new pictures are downloaded; "auto": "camera" for disk: ports, else "unit". Pictures are deleted from the camera once downloaded.',
+    ),
   intervalMs: z
     .int()
     .min(0)

@@ -1,0 +1,27 @@
+import type { CameraConfig } from '../config/schema.js';
+import { DirectoryCamera, type FileLedger } from './directory.js';
+import { ReplayCamera } from './replay.js';
+import type { Camera } from './types.js';
+
+export type { Camera } from './types.js';
+
+/**
+ * Makes the camera a config entry describes. The gphoto2 and OpenCV types are loaded only when configured, so a
+ * unit without libgphoto2 cameras never loads that binding.
+ */
+export async function createCamera(config: CameraConfig, deps: { ledger: FileLedger }): Promise<Camera> {
+  switch (config.type) {
+    case 'replay':
+      return new ReplayCamera(config);
+    case 'directory':
+      return new DirectoryCamera(config, deps.ledger);
+    case 'opencv': {
+      const { OpencvCamera } = await import('./opencv.js');
+      return new OpencvCamera(config);
+    }
+    case 'gphoto2': {
+      const { Gphoto2Camera } = await import('./gphoto2.js');
+      return new Gphoto2Camera(config, config.trigger === 'auto' ? {} : { trigger: config.trigger });
+    }
+  }
+}
