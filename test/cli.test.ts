@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -221,20 +222,39 @@ describe('alpr-edge config, version and usage', () => {
 });
 
 describe('alpr-edge demo', () => {
-  it('reads the bundled frames and logs each read as a JSON line on stdout', () => {
-    const r = cli(['demo'], { ALPR_EDGE__LOG__LEVEL: 'info' });
-    expect(r.status, r.stderr).toBe(0);
-    const logs = r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { msg: string; plate?: string; images?: number; plates?: number });
-    const reads = logs.filter((l) => l.msg === 'read').map((l) => l.plate);
-    // The demo frames are the generated fixtures; the clean US ones are read with the default (us) layouts.
-    for (const file of ['plates/us-ca-clean.jpg', 'plates/us-tx-rotated.jpg']) {
-      for (const text of truthOf(file)) expect(reads).toContain(text);
+  it('runs the whole unit on the bundled replay cameras: each plate read, stored, printed, then it stops by itself', () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'alpr-demo-'));
+    try {
+      const r = cli(['demo', '--json'], { ALPR_EDGE__DATA__DIR: data });
+      expect(r.status, r.stderr).toBe(0);
+      const events = r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { event: string; id: number; plate: string; camera: string; crop: string; position: { latitude: number; valid: boolean } });
+      const reads = events.filter((e) => e.event === 'new');
+      const plates = reads.map((e) => e.plate);
+      // each camera reads its own country's layouts (regionHint), so the clean frames of all three are read
+      for (const file of ['plates/us-ca-clean.jpg', 'plates/us-tx-rotated.jpg', 'plates/eu-fr-clean.jpg', 'plates/br-old-clean.jpg']) {
+        for (const text of truthOf(file)) expect(plates).toContain(text);
+      }
+      expect(new Set(reads.map((e) => e.camera))).toEqual(new Set(['front-us', 'rear-eu', 'side-br']));
+      // every printed read is in the database with its crop on disk, at the demo's fixed position
+      const db = new Database(path.join(data, 'alpr-edge.db'), { readonly: true });
+      const rows = db.prepare('SELECT id, plate FROM reads ORDER BY id').all() as Array<{ id: number; plate: string }>;
+      db.close();
+      expect(rows.map((x) => x.id).sort((a, b) => a - b)).toEqual(reads.map((e) => e.id).sort((a, b) => a - b));
+      for (const e of reads) {
+        expect(existsSync(path.join(data, 'images', e.crop))).toBe(true);
+        expect(e.position.latitude).toBeCloseTo(33.9164, 3);
+        expect(e.position.valid).toBe(true);
+      }
+      // and the technician's status command describes the stopped unit
+      const st = cli(['status', '--config', 'config/demo.yaml'], { ALPR_EDGE__DATA__DIR: data });
+      expect(st.stdout).toContain('unit demo-unit: NOT RUNNING');
+      expect(st.stdout).toContain(`reads: ${rows.length} stored`);
+      expect(st.stdout).not.toContain(reads[0]!.plate);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
     }
-    const done = logs.find((l) => l.msg === 'demo: done');
-    expect(done?.images).toBeGreaterThanOrEqual(10);
-    expect(done?.plates).toBe(reads.length);
   });
 });

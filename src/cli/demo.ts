@@ -1,35 +1,32 @@
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
+import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { Logger } from '../log/logger.js';
-import { Recognizer } from '../recognition/recognizer.js';
+import { createLogger } from '../log/logger.js';
 import { packageRoot } from '../util/paths.js';
+import { runCommand } from './run.js';
+
+export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
+                                      run the unit on the bundled demo (replay cameras, no hardware)`;
 
 /**
- * The bundled demo: the recognizer over the generated frames in test-fixtures/plates, each read printed as it
- * happens and logged as JSON. Needs no camera and no network.
+ * The bundled demo: the whole unit (cameras, recognition worker, grouping, GPS, read store) on config/demo.yaml,
+ * whose replay cameras play the generated frames in test-fixtures/. Reads are printed as they are stored; the
+ * unit stops by itself when the replays are over.
  */
-export async function demoCommand(config: Config, log: Logger): Promise<number> {
-  const dir = path.join(packageRoot(), 'test-fixtures', 'plates');
-  const images = readdirSync(dir)
-    .filter((f) => /\.(jpe?g|png)$/i.test(f))
-    .sort()
-    .map((f) => path.join(dir, f));
-  const recognizer = await Recognizer.create(config.recognition);
-  log.info({ images: images.length, ocrWorkers: recognizer.ocrWorkers, dir }, 'demo: reading bundled frames');
-  let plates = 0;
-  try {
-    for (const image of images) {
-      const result = await recognizer.recognizeFile(image);
-      for (const p of result.plates) {
-        plates++;
-        log.info({ image: path.basename(image), plate: p.text, confidence: p.confidence, box: p.box, ms: result.ms }, 'read');
-      }
-      if (result.plates.length === 0) log.info({ image: path.basename(image), ms: result.ms }, 'no plate');
-    }
-  } finally {
-    await recognizer.close();
+export async function demoCommand(argv: string[], configFile: string | undefined): Promise<number> {
+  const root = packageRoot();
+  const config: Config = loadConfig(configFile ?? path.join(root, 'config', 'demo.yaml'));
+  // the bundled replay folders are named relative to the package, wherever the demo is started from
+  for (const cam of config.cameras) {
+    if (cam.type === 'replay' && !path.isAbsolute(cam.source)) cam.source = path.join(root, cam.source);
   }
-  log.info({ images: images.length, plates }, 'demo: done');
-  return 0;
+  const log = createLogger(config.log.level, 2);
+  process.stderr.write(
+    `alpr-edge demo: ${config.cameras.length} replay camera(s) over ${root}/test-fixtures, data in ${path.resolve(config.data.dir)}\n`,
+  );
+  const code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
+  process.stderr.write(
+    `alpr-edge demo: done. The reads are in ${path.resolve(config.data.dir)}/alpr-edge.db; see \`alpr-edge status --config config/demo.yaml\`.\n`,
+  );
+  return code;
 }

@@ -8,13 +8,18 @@ import { UsageError } from './args.js';
 import { configCommand, CONFIG_USAGE } from './config-cmd.js';
 import { packageRoot } from '../util/paths.js';
 import { RECOGNIZE_USAGE } from './recognize.js';
+import { RUN_USAGE } from './run.js';
+import { STATUS_USAGE } from './status.js';
+import { DEMO_USAGE } from './demo.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
 
 usage:
+  ${RUN_USAGE}
+  ${STATUS_USAGE}
+  ${DEMO_USAGE}
   ${RECOGNIZE_USAGE}
   ${CONFIG_USAGE}
-  alpr-edge demo [--config FILE]      read the bundled demo frames (test-fixtures/plates)
   alpr-edge version
 
 The config file comes from --config FILE, else $ALPR_EDGE_CONFIG, else the built-in defaults.
@@ -50,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   const configFile = file ?? process.env.ALPR_EDGE_CONFIG;
   if (command === 'config') return configCommand(rest, configFile);
+  if (command === 'demo') {
+    const { demoCommand } = await import('./demo.js');
+    return demoCommand(rest, file);
+  }
 
   const config = loadConfig(configFile);
   switch (command) {
@@ -59,10 +68,13 @@ async function main(argv: string[]): Promise<number> {
       const { recognizeCommand } = await import('./recognize.js');
       return recognizeCommand(rest, config, log);
     }
-    case 'demo': {
-      const log = createLogger(config.log.level, 1);
-      const { demoCommand } = await import('./demo.js');
-      return demoCommand(config, log);
+    case 'run': {
+      const { runCommand } = await import('./run.js');
+      return runCommand(rest, config, (fd) => createLogger(config.log.level, fd));
+    }
+    case 'status': {
+      const { statusCommand } = await import('./status.js');
+      return statusCommand(rest, config);
     }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

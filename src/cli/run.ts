@@ -1,0 +1,96 @@
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { StoredRead } from '../store/read-store.js';
+import { Unit, type ReadEvent } from '../unit/unit.js';
+import { parse } from './args.js';
+
+export const RUN_USAGE = `alpr-edge run [--config FILE] [--print-reads | --json] [--exit-when-done]
+                                      run the unit (what systemd starts)`;
+
+/**
+ * `alpr-edge run`: the long-running unit. Logs are JSON lines on stdout (the journal under systemd); they never
+ * carry plate text, since the log is not an access-controlled path to the data. With --print-reads (a person
+ * watching, e.g. the demo) or --json (a program watching) each stored read is also printed, and logs move to
+ * stderr.
+ */
+export async function runCommand(
+  argv: string[],
+  config: Config,
+  makeLogger: (fd: 1 | 2) => Logger,
+  opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json' } = {},
+): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    'print-reads': { type: 'boolean' },
+    json: { type: 'boolean' },
+    'exit-when-done': { type: 'boolean' },
+  });
+  if (positionals.length > 0) throw new Error(`run takes no arguments (got ${positionals.join(' ')})`);
+  const print = values.json ? 'json' : values['print-reads'] ? 'text' : opts.printReads;
+  const exitWhenDone = values['exit-when-done'] ?? opts.exitWhenDone ?? false;
+  const log = makeLogger(print ? 2 : 1);
+  // Everything the unit writes (database, images, status) is for its own user only.
+  process.umask(0o077);
+
+  const unit = await Unit.start(config, log);
+  unit.on('read', (e) => {
+    log.info(
+      { read: e.read.id, camera: e.read.cameraId, kind: e.kind, confidence: e.read.confidence, frames: e.read.frameCount },
+      e.kind === 'new' ? 'read stored' : e.kind === 'closed' ? 'read closed' : 'read updated',
+    );
+    if (print === 'json') process.stdout.write(`${JSON.stringify(readLine(e))}\n`);
+    else if (print === 'text' && e.kind === 'new') process.stdout.write(`${readText(e)}\n`);
+  });
+
+  let signals = 0;
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (why: string) => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: why }, 'second stop request: exiting now');
+        process.exit(130);
+      }
+      log.info({ signal: why }, 'stop requested');
+      unit.stop().then(
+        () => resolve(0),
+        (err: Error) => {
+          log.error({ err: err.message }, 'unit did not stop cleanly');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    if (exitWhenDone) unit.once('idle', () => stop('all cameras finished'));
+  });
+  return stopped;
+}
+
+function readLine(e: ReadEvent): Record<string, unknown> {
+  const r: StoredRead = e.read;
+  return {
+    event: e.kind,
+    id: r.id,
+    uuid: r.uuid,
+    camera: r.cameraId,
+    plate: r.plate,
+    confidence: r.confidence,
+    candidates: r.candidates.slice(0, 5),
+    firstSeen: new Date(r.firstSeen).toISOString(),
+    lastSeen: new Date(r.lastSeen).toISOString(),
+    frames: r.frameCount,
+    position: r.position,
+    crop: r.cropPath,
+    frame: r.framePath,
+  };
+}
+
+function readText(e: ReadEvent): string {
+  const r = e.read;
+  const time = new Date(r.firstSeen).toISOString().slice(11, 23);
+  const where =
+    r.position.latitude !== null && r.position.longitude !== null
+      ? `${r.position.latitude.toFixed(5)},${r.position.longitude.toFixed(5)}${r.position.valid ? '' : ' (no valid fix)'}`
+      : 'no position';
+  const tag = e.kind === 'closed' ? 'left ' : 'read ';
+  return `${tag} ${time}Z  ${r.cameraId.padEnd(10)} ${r.plate.padEnd(9)} ${r.confidence.toFixed(1).padStart(5)}%  ${String(r.frameCount).padStart(3)} frame(s)  ${where}  #${r.id}`;
+}

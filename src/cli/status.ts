@@ -1,0 +1,124 @@
+import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { STATUS_FILE, type UnitStatus } from '../unit/unit.js';
+import { parse } from './args.js';
+
+export const STATUS_USAGE = `alpr-edge status [--config FILE] [--json]
+                                      health of the running unit, for a technician`;
+
+/** A status file older than this means the unit is not running (it rewrites it every 2 s). */
+const STALE_MS = 10_000;
+
+/**
+ * `alpr-edge status`: reads the status file the running unit keeps in its data folder and prints the unit's
+ * health at a glance: cameras, recognition, last read time, GPS, storage, disk. It shows no plate data.
+ * Exit 0: running; 1: not running or not healthy (a camera not connected, a stale status file).
+ */
+export function statusCommand(argv: string[], config: Config): number {
+  const { values } = parse(argv, { json: { type: 'boolean' } });
+  const dataDir = path.resolve(config.data.dir);
+  const file = path.join(dataDir, STATUS_FILE);
+  if (!existsSync(file)) {
+    process.stdout.write(`alpr-edge is not running here: no status file at ${file} (data.dir = ${config.data.dir})\n`);
+    return 1;
+  }
+  let status: UnitStatus;
+  try {
+    status = JSON.parse(readFileSync(file, 'utf8')) as UnitStatus;
+  } catch (err) {
+    process.stdout.write(`cannot read ${file}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const now = Date.now();
+  const alive = isAlive(status.pid);
+  const running = status.state !== 'stopped' && alive && now - status.updatedAt < STALE_MS;
+  // sizes are measured now, whether or not the unit is running
+  const dbBytes = ['alpr-edge.db', 'alpr-edge.db-wal'].reduce((n, f) => n + sizeOf(path.join(dataDir, f)), 0);
+  let disk = status.disk;
+  try {
+    const s = statfsSync(dataDir);
+    disk = { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  } catch {
+    // keep the unit's last figure
+  }
+  const healthy = running && status.cameras.every((c) => c.connected || c.finished);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ running, healthy, status: { ...status, disk } }, null, 2)}\n`);
+    return healthy ? 0 : 1;
+  }
+  const ago = (t: number | null) => (t === null ? 'never' : `${fmtAge(now - t)} ago (${new Date(t).toISOString()})`);
+  const lines: string[] = [];
+  lines.push(
+    `unit ${status.unitId}: ${running ? `running (pid ${status.pid}, up ${fmtAge(now - status.startedAt)})` : `NOT RUNNING (state ${status.state}${alive ? '' : ', process gone'}; status written ${ago(status.updatedAt)})`}`,
+  );
+  lines.push('cameras:');
+  if (status.cameras.length === 0) lines.push('  (none configured)');
+  for (const c of status.cameras) {
+    const state = c.connected ? 'connected' : c.finished ? 'finished' : 'NOT CONNECTED';
+    lines.push(
+      `  ${c.id.padEnd(12)} ${c.type.padEnd(9)} ${state.padEnd(13)} fps in ${c.fps.in.toFixed(1)} / processed ${c.fps.processed.toFixed(1)} / dropped ${c.fps.dropped.toFixed(1)}` +
+        `  frames ${c.counters.offered} (dropped ${c.counters.dropped}, failed ${c.counters.failed})  last frame ${ago(c.lastFrameAt)}`,
+    );
+    if (c.detail) lines.push(`  ${''.padEnd(12)} ${c.detail}`);
+    if (c.lastError) lines.push(`  ${''.padEnd(12)} last error: ${c.lastError}`);
+  }
+  const r = status.recognition;
+  lines.push(
+    `recognition: ${r.ocrWorkers} OCR worker(s), ${r.framesInRecognition} frame(s) in recognition, ${r.framesWaiting} waiting, capture-to-read p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms, worker restarts ${r.workerRestarts}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
+  );
+  lines.push(`reads: ${status.reads.stored} stored, ${status.reads.pendingSync} not yet synced, last read ${ago(status.reads.lastReadAt)}`);
+  const g = status.gps;
+  const fix = g.lastFix;
+  lines.push(
+    `gps: ${g.source}${g.source === 'gps' ? (g.connected ? ' (receiver connected)' : ' (RECEIVER NOT CONNECTED)') : ''}` +
+      (fix
+        ? `, last fix ${fix.valid ? 'valid' : 'INVALID'} ${fix.latitude.toFixed(5)},${fix.longitude.toFixed(5)} ${ago(fix.time)}${fix.satellites !== undefined ? `, ${fix.satellites} satellites` : ''}`
+        : ', no fix') +
+      (g.badSentences ? `, ${g.badSentences} bad sentence(s)` : '') +
+      (g.lastError ? `, last error: ${g.lastError}` : ''),
+  );
+  const s = status.store;
+  lines.push(
+    `store: ${s.dataDir}: database ${fmtBytes(dbBytes)}, images ${fmtBytes(s.imageBytes)} of ${fmtBytes(s.imageBudgetBytes)} budget (${s.frameImages} frame images, ${s.evictedFrames} evicted)`,
+  );
+  lines.push(disk ? `disk: ${fmtBytes(disk.freeBytes)} free of ${fmtBytes(disk.totalBytes)}` : 'disk: unknown');
+  if (status.systemd.notify) lines.push(`systemd: notify on, watchdog ${status.systemd.watchdogMs ?? 'off'} ms`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return healthy ? 0 : 1;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by another user
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function fmtBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+function fmtAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}

@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { mkdirSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createCamera } from '../camera/index.js';
+import type { Camera, CameraEvent, CameraStatus, Frame, FrameSink } from '../camera/types.js';
+import type { CameraConfig, Config } from '../config/schema.js';
+import { createPositionSource } from '../gps/index.js';
+import type { GpsStatus, PositionSource } from '../gps/types.js';
+import type { Logger } from '../log/logger.js';
+import { Grouper, type TrackView } from '../pipeline/grouper.js';
+import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
+import { Vision } from '../pipeline/vision.js';
+import { sniffImage } from '../recognition/image-header.js';
+import { ReadStore, type StoredRead } from '../store/read-store.js';
+import { SystemdNotifier } from './systemd.js';
+
+/** What the unit keeps of the best sighting of a plate until its read is stored. */
+interface SightingImages {
+  crop: Buffer;
+  frame: Buffer;
+  frameFormat: 'jpeg' | 'png';
+  recognizedAt: number;
+}
+
+export interface ReadEvent {
+  kind: 'new' | 'update' | 'closed';
+  read: StoredRead;
+  /** Time the store took to write it (ms). */
+  storeMs: number;
+}
+
+/** One frame through recognition (for benchmarks and diagnostics). */
+export interface FrameEvent {
+  cameraId: string;
+  capturedAt: number;
+  recognizedAt: number;
+  plates: number;
+}
+
+export interface CameraHealth extends CameraStatus {
+  name: string;
+  direction: string;
+  fps: { in: number; processed: number; dropped: number };
+  counters: CameraCounters;
+  finished: boolean;
+}
+
+export interface UnitStatus {
+  unitId: string;
+  pid: number;
+  state: 'starting' | 'running' | 'stopping' | 'stopped';
+  startedAt: number;
+  updatedAt: number;
+  cameras: CameraHealth[];
+  recognition: {
+    ocrWorkers: number;
+    framesWaiting: number;
+    framesInRecognition: number;
+    workerRestarts: number;
+    lastError: string | null;
+    /** Capture to recognised, over the last frames (ms). */
+    latencyMs: { p50: number | null; p99: number | null };
+  };
+  grouping: { openPlates: number };
+  reads: { stored: number; pendingSync: number; lastReadAt: number | null };
+  gps: GpsStatus;
+  store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number };
+  disk: { freeBytes: number; totalBytes: number } | null;
+  systemd: { notify: boolean; watchdogMs: number | null };
+}
+
+export const STATUS_FILE = 'status.json';
+
+/**
+ * The running unit: cameras -> scheduler (bounded queues, latest wins) -> recognition worker -> grouping ->
+ * read store (on disk before anyone hears of it) -> 'read' events. Owns the lifecycle: start, status, a
+ * graceful stop that finishes frames already taken within a bound.
+ */
+export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; idle: [] }> {
+  private readonly cameras = new Map<string, { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string }>();
+  private readonly latestFrameAt = new Map<string, number>();
+  private readonly readIds = new Map<number, { id: number; best: unknown }>();
+  private readonly latencies: number[] = [];
+  private tickTimer: NodeJS.Timeout | undefined;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private state: UnitStatus['state'] = 'starting';
+  private readonly startedAt = Date.now();
+  private readonly notifier = new SystemdNotifier();
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+    readonly store: ReadStore,
+    private readonly gps: PositionSource,
+    private readonly vision: Vision,
+    private readonly scheduler: Scheduler,
+    private readonly grouper: Grouper<SightingImages>,
+  ) {
+    super();
+  }
+
+  static async start(config: Config, logger: Logger): Promise<Unit> {
+    const dataDir = path.resolve(config.data.dir);
+    const store = ReadStore.open(dataDir, {
+      imageBudgetBytes: config.store.imageBudgetMB * 1024 * 1024,
+      onBudgetExceeded: (bytes, budget) =>
+        logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict'),
+    });
+    const gps = createPositionSource(config.gps, logger.child({ part: 'gps' }));
+    let vision: Vision;
+    try {
+      await gps.start();
+      vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
+    } catch (err) {
+      await gps.stop().catch(() => undefined);
+      store.close();
+      throw err;
+    }
+    // The scheduler and grouper call back into the unit, which does not exist yet: bind late.
+    let unit: Unit | undefined;
+    const scheduler = new Scheduler((frame) => unit!.processFrame(frame), {
+      queueDepth: config.pipeline.queueDepth,
+      concurrency: config.pipeline.concurrency,
+    });
+    const grouper = new Grouper<SightingImages>(config.grouping, {
+      emit: (t) => unit!.storeTrack(t),
+      update: (t) => unit!.storeTrack(t),
+    });
+    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper);
+    await unit.startCameras();
+    unit.tickTimer = setInterval(() => unit.tick(), 100);
+    unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
+    unit.state = 'running';
+    unit.writeStatus();
+    unit.notifier.ready(unit.summary());
+    unit.notifier.startWatchdog(() => unit.state === 'running' || unit.state === 'stopping');
+    logger.info(
+      { unit: config.unit.id, cameras: [...unit.cameras.keys()], dataDir, ocrWorkers: vision.ocrWorkers, gps: config.gps.source },
+      'unit running',
+    );
+    return unit;
+  }
+
+  private async startCameras(): Promise<void> {
+    for (const config of this.config.cameras) {
+      const entry: { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string } = { config, finished: false };
+      this.cameras.set(config.id, entry);
+      if (!config.enabled) {
+        entry.finished = true;
+        continue;
+      }
+      const log = this.logger.child({ camera: config.id });
+      try {
+        const camera = await createCamera(config, { ledger: this.store });
+        entry.camera = camera;
+        this.scheduler.addCamera(config.id, camera.delivery);
+        const sink: FrameSink = {
+          offer: (frame) => this.scheduler.offer(frame),
+          report: (event) => this.onCameraEvent(config.id, event, log),
+        };
+        await camera.start(sink);
+      } catch (err) {
+        // one camera that cannot start does not stop the others
+        entry.startError = (err as Error).message;
+        entry.finished = true;
+        log.error({ type: config.type, err: entry.startError }, 'camera cannot start');
+      }
+    }
+    if (this.config.cameras.length === 0) this.logger.warn('no cameras configured (cameras: [] in the config)');
+  }
+
+  private onCameraEvent(cameraId: string, event: CameraEvent, log: Logger): void {
+    switch (event.kind) {
+      case 'connected':
+        log.info({ detail: event.detail }, 'camera connected');
+        break;
+      case 'disconnected':
+        log.warn({ err: event.error, retryInMs: event.retryInMs }, 'camera disconnected');
+        if (event.retryInMs === undefined) this.cameras.get(cameraId)!.finished = true;
+        break;
+      case 'error':
+        log.warn({ err: event.error }, 'camera problem');
+        break;
+      case 'finished':
+        log.info('camera source finished');
+        this.cameras.get(cameraId)!.finished = true;
+        break;
+    }
+  }
+
+  /** Recognises one frame and hands its plates to the grouper. */
+  private async processFrame(frame: Frame): Promise<void> {
+    const entry = this.cameras.get(frame.cameraId)!;
+    let result;
+    try {
+      result = await this.vision.recognize(frame.image, {
+        country: entry.config.regionHint ?? this.config.recognition.country,
+        roi: entry.config.roi,
+      });
+    } catch (err) {
+      this.logger.warn({ camera: frame.cameraId, frame: frame.origin, err: (err as Error).message }, 'frame not read');
+      frame.settle?.('failed');
+      throw err;
+    }
+    const recognizedAt = Date.now();
+    this.latencies.push(recognizedAt - frame.capturedAt);
+    if (this.latencies.length > 1000) this.latencies.splice(0, this.latencies.length - 1000);
+    this.latestFrameAt.set(frame.cameraId, Math.max(this.latestFrameAt.get(frame.cameraId) ?? 0, frame.capturedAt));
+    this.emit('frame', { cameraId: frame.cameraId, capturedAt: frame.capturedAt, recognizedAt, plates: result.plates.length });
+    const frameFormat = sniffImage(frame.image).format === 'png' ? 'png' : 'jpeg';
+    this.grouper.add(
+      frame.cameraId,
+      frame.capturedAt,
+      result.plates.map((p) => ({
+        plate: p,
+        extra: { crop: Buffer.from(p.crop), frame: frame.image, frameFormat, recognizedAt },
+      })),
+      () => frame.settle?.('processed'),
+    );
+  }
+
+  /** Stores (or updates) the read of a track; only after the write does anything hear of it. */
+  private async storeTrack(t: TrackView<SightingImages>): Promise<void> {
+    const known = this.readIds.get(t.key);
+    const best = t.best;
+    const position = this.gps.positionAt(best.capturedAt);
+    const images = {
+      crop: { bytes: best.extra.crop, format: 'jpeg' as const },
+      frame: this.config.store.frameImages ? { bytes: best.extra.frame, format: best.extra.frameFormat } : undefined,
+    };
+    const t0 = performance.now();
+    try {
+      let read: StoredRead;
+      if (!known) {
+        read = await this.store.insertRead({
+          uuid: randomUUID(),
+          unitId: this.config.unit.id,
+          cameraId: t.cameraId,
+          plate: t.text,
+          confidence: t.confidence,
+          candidates: t.candidates,
+          region: best.plate.region,
+          box: best.plate.box,
+          firstSeen: t.firstSeen,
+          lastSeen: t.lastSeen,
+          bestSeen: best.capturedAt,
+          frameCount: t.frameCount,
+          clockSource: 'system',
+          position,
+          closed: t.closed,
+          ...images,
+        });
+        if (!t.closed) this.readIds.set(t.key, { id: read.id, best });
+        this.emit('read', { kind: 'new', read, storeMs: performance.now() - t0 });
+      } else {
+        const newBest = known.best !== best;
+        read = await this.store.updateRead(known.id, {
+          plate: t.text,
+          confidence: t.confidence,
+          candidates: t.candidates,
+          box: best.plate.box,
+          lastSeen: t.lastSeen,
+          bestSeen: best.capturedAt,
+          frameCount: t.frameCount,
+          closed: t.closed,
+          position,
+          ...(newBest ? images : {}),
+        });
+        known.best = best;
+        if (t.closed) this.readIds.delete(t.key);
+        this.emit('read', { kind: t.closed ? 'closed' : 'update', read, storeMs: performance.now() - t0 });
+      }
+    } catch (err) {
+      this.logger.error({ camera: t.cameraId, err: (err as Error).message }, 'read could not be stored; will retry');
+      throw err;
+    }
+  }
+
+  private tick(): void {
+    this.grouper.tick(
+      Date.now(),
+      (id) => this.scheduler.busy(id),
+      (id) => this.latestFrameAt.get(id),
+    );
+    if (this.state === 'running' && this.finished) this.emit('idle');
+  }
+
+  /** Every camera has finished (finite replays) and every frame and plate has been dealt with. */
+  get finished(): boolean {
+    return [...this.cameras.values()].every((c) => c.finished) && this.scheduler.idle && this.grouper.openTracks === 0 && this.grouper.failing === 0;
+  }
+
+  status(): UnitStatus {
+    const now = Date.now();
+    const stats = this.store.stats();
+    let disk: UnitStatus['disk'] = null;
+    try {
+      const s = statfsSync(this.store.dataDir);
+      disk = { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    } catch {
+      // not every file system reports it
+    }
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const pct = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
+    return {
+      unitId: this.config.unit.id,
+      pid: process.pid,
+      state: this.state,
+      startedAt: this.startedAt,
+      updatedAt: now,
+      cameras: [...this.cameras.values()].map(({ config, camera, finished, startError }) => {
+        const base: CameraStatus = camera?.status() ?? {
+          id: config.id,
+          type: config.type,
+          connected: false,
+          frames: 0,
+          lastFrameAt: null,
+          lastError: startError ?? (config.enabled ? null : 'disabled in the config'),
+          detail: '',
+        };
+        return {
+          ...base,
+          name: config.name,
+          direction: config.direction,
+          fps: this.scheduler.rates(config.id, 10_000, now),
+          counters: this.scheduler.counters(config.id) ?? { offered: 0, processed: 0, dropped: 0, failed: 0 },
+          finished,
+        };
+      }),
+      recognition: {
+        ocrWorkers: this.vision.ocrWorkers,
+        framesWaiting: this.scheduler.waitingFrames,
+        framesInRecognition: this.scheduler.inflightFrames,
+        workerRestarts: this.vision.restarts,
+        lastError: this.vision.lastError,
+        latencyMs: { p50: pct(0.5), p99: pct(0.99) },
+      },
+      grouping: { openPlates: this.grouper.openTracks },
+      reads: { stored: stats.reads, pendingSync: stats.pendingSync, lastReadAt: stats.lastReadAt },
+      gps: this.gps.status(),
+      store: {
+        dataDir: this.store.dataDir,
+        databaseBytes: stats.databaseBytes,
+        imageBytes: stats.imageBytes,
+        imageBudgetBytes: this.config.store.imageBudgetMB * 1024 * 1024,
+        frameImages: stats.frameImages,
+        evictedFrames: stats.evictedFrames,
+      },
+      disk,
+      systemd: { notify: this.notifier.enabled, watchdogMs: this.notifier.watchdogMs ?? null },
+    };
+  }
+
+  /** Writes status.json in the data folder (atomically), for `alpr-edge status`. */
+  private writeStatus(): void {
+    try {
+      const status = this.status();
+      const file = path.join(this.store.dataDir, STATUS_FILE);
+      mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      if (this.state === 'running') this.notifier.status(this.summary(status));
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot write status file');
+    }
+  }
+
+  private summary(status = this.status()): string {
+    const connected = status.cameras.filter((c) => c.connected).length;
+    return `${connected}/${status.cameras.length} cameras connected, ${status.reads.stored} reads stored`;
+  }
+
+  /**
+   * Graceful stop: cameras stop, frames already taken finish within pipeline.stopTimeoutMs, open plates are
+   * closed and stored, recognition and GPS stop, the database is closed.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = 'stopping';
+    this.notifier.stopping();
+    this.logger.info('unit stopping');
+    await Promise.all(
+      [...this.cameras.values()].map(async ({ camera, config }) => {
+        try {
+          await withTimeout(camera?.stop(), 5000, `camera ${config.id} did not stop`);
+        } catch (err) {
+          this.logger.warn({ camera: config.id, err: (err as Error).message }, 'camera stop');
+        }
+      }),
+    );
+    const drained = await this.scheduler.drain(this.config.pipeline.stopTimeoutMs);
+    if (!drained) this.logger.warn({ timeoutMs: this.config.pipeline.stopTimeoutMs }, 'frames still in recognition at stop were abandoned');
+    clearInterval(this.tickTimer);
+    await this.grouper.flush();
+    await this.vision.close();
+    await this.gps.stop().catch(() => undefined);
+    clearInterval(this.statusTimer);
+    this.state = 'stopped';
+    this.writeStatus();
+    this.store.close();
+    this.notifier.close();
+    this.logger.info('unit stopped');
+  }
+}
+
+async function withTimeout<T>(p: Promise<T> | undefined, ms: number, message: string): Promise<T | undefined> {
+  if (!p) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
