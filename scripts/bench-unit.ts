@@ -27,16 +27,21 @@ const { values } = parseArgs({
     offered: { type: 'string', default: '25' },
     'ocr-workers': { type: 'string', default: '1' },
     out: { type: 'string' },
+    // internal: run one configuration (OpenCV can be loaded once per process, so each runs in its own)
+    one: { type: 'string' },
+    frames: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const offered = Number(values.offered);
 const root = packageRoot();
-const work = mkdtempSync(path.join(tmpdir(), 'alpr-bench-unit-'));
+const work = values.frames ? path.dirname(values.frames) : mkdtempSync(path.join(tmpdir(), 'alpr-bench-unit-'));
 
-// 1080p traffic frames, made in a child process (OpenCV belongs to the unit's recognition worker here)
-execFileSync(process.execPath, [path.join(root, 'dist', 'scripts', 'make-traffic.js'), '--out', work, '--jpeg', '--fps', '25', '--frames-per-car', '20', '--gap', '10', '--repeat', '2'], { stdio: 'pipe' });
+if (!values.frames) {
+  // 1080p traffic frames, made in a child process (OpenCV belongs to the unit's recognition worker)
+  execFileSync(process.execPath, [path.join(root, 'dist', 'scripts', 'make-traffic.js'), '--out', work, '--jpeg', '--fps', '25', '--frames-per-car', '20', '--gap', '10', '--repeat', '2'], { stdio: 'pipe' });
+}
 const manifest = JSON.parse(readFileSync(path.join(work, 'traffic.json'), 'utf8')) as { jpegDir: string; frames: number; cars: unknown[] };
 
 const pct = (xs: number[], q: number) => {
@@ -64,7 +69,16 @@ interface Row {
 }
 
 const rows: Row[] = [];
-for (const n of values.cameras.split(',').map(Number)) {
+if (values.one === undefined) {
+  for (const n of values.cameras.split(',').map(Number)) {
+    const args = [process.argv[1]!, '--one', String(n), '--frames', path.join(work, 'traffic.json'), '--seconds', String(seconds), '--warmup', String(warmup), '--offered', String(offered), '--ocr-workers', values['ocr-workers']];
+    const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const row = JSON.parse(out.trim().split('\n').at(-1)!) as Row;
+    rows.push(row);
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+  }
+} else {
+  const n = Number(values.one);
   const dataDir = path.join(work, `data-${n}`);
   const config = configSchema.parse({
     unit: { id: 'bench' },
@@ -85,19 +99,25 @@ for (const n of values.cameras.split(',').map(Number)) {
   let measuring = false;
   const recog: number[] = [];
   const storeMs: number[] = [];
-  const lastRecognized = new Map<string, number>();
+  // capture time -> recognition time of each camera's recent frames, to time each read from its first frame
+  const recognizedAt = new Map<string, Map<number, number>>();
   let reads = 0;
   unit.on('frame', (f) => {
-    if (!measuring) return;
-    recog.push(f.recognizedAt - f.capturedAt);
-    lastRecognized.set(f.cameraId, f.recognizedAt - f.capturedAt);
+    let m = recognizedAt.get(f.cameraId);
+    if (!m) recognizedAt.set(f.cameraId, (m = new Map()));
+    m.set(f.capturedAt, f.recognizedAt);
+    if (m.size > 2000) m.delete(m.keys().next().value!);
+    if (measuring) recog.push(f.recognizedAt - f.capturedAt);
   });
+  // frame -> stored read, grouping delay excluded: the read's first frame from capture to recognised, plus the
+  // time the store took to write the read
   const readLatency: number[] = [];
   unit.on('read', (e) => {
     if (!measuring || e.kind !== 'new') return;
     reads++;
     storeMs.push(e.storeMs);
-    readLatency.push((lastRecognized.get(e.read.cameraId) ?? 0) + e.storeMs);
+    const rec = recognizedAt.get(e.read.cameraId)?.get(e.read.firstSeen);
+    if (rec !== undefined) readLatency.push(rec - e.read.firstSeen + e.storeMs);
   });
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const before = unit.status().cameras.map((c) => ({ ...c.counters }));
@@ -141,9 +161,9 @@ for (const n of values.cameras.split(',').map(Number)) {
     rssEndMB: Math.round(rss.at(-1)![1]),
     rssSlopeMBperMin: Math.round(slope * 100) / 100,
   };
-  rows.push(row);
   process.stdout.write(`${JSON.stringify(row)}\n`);
   rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

@@ -88,7 +88,7 @@ data: { dir: ${JSON.stringify(path.join(dir, 'data'))} }
 log: { level: info }
 gps: { source: serial, port: ${JSON.stringify(`${dir}/gps`)}, baudRate: 9600, maxAgeMs: 1000 }
 grouping: { maxDelayMs: 600, leaveAfterMs: 600 }
-pipeline: { queueDepth: 4 }
+pipeline: { queueDepth: 16 }    # replayed frames wait rather than drop on a busy test machine
 cameras:
   - { id: lane1, type: replay, source: ${JSON.stringify(manifest.video)}, fps: 10, maxFps: 10 }
 `,

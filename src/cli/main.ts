@@ -95,6 +95,9 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof OcrSetupError) {
       process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
       process.exitCode = 1;
+    } else if (err instanceof Error && ['VisionError', 'StoreError'].includes(err.name)) {
+      process.stderr.write(`alpr-edge: the unit cannot start: ${err.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`alpr-edge: ${(err as Error)?.stack ?? String(err)}\n`);
       process.exitCode = 1;

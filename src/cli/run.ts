@@ -61,6 +61,10 @@ export async function runCommand(
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     if (exitWhenDone) unit.once('idle', () => stop('all cameras finished'));
+    unit.once('fatal', () => {
+      signals++; // a signal now exits at once
+      void unit.stop().finally(() => resolve(1));
+    });
   });
   return stopped;
 }

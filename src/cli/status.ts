@@ -65,12 +65,13 @@ export function statusCommand(argv: string[], config: Config): number {
   }
   const r = status.recognition;
   lines.push(
-    `recognition: ${r.ocrWorkers} OCR worker(s), ${r.framesInRecognition} frame(s) in recognition, ${r.framesWaiting} waiting, capture-to-read p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms, worker restarts ${r.workerRestarts}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
+    `recognition: ${r.ocrWorkers} OCR worker(s), ${r.framesInRecognition} frame(s) in recognition, ${r.framesWaiting} waiting, capture-to-read p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${r.workerAlive ? '' : ', WORKER NOT RUNNING'}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
   );
   lines.push(`reads: ${status.reads.stored} stored, ${status.reads.pendingSync} not yet synced, last read ${ago(status.reads.lastReadAt)}`);
   const g = status.gps;
   const fix = g.lastFix;
-  lines.push(
+  if (g.source === 'fixed' && fix) lines.push(`gps: fixed position ${fix.latitude.toFixed(5)},${fix.longitude.toFixed(5)}`);
+  else lines.push(
     `gps: ${g.source}${g.source === 'gps' ? (g.connected ? ' (receiver connected)' : ' (RECEIVER NOT CONNECTED)') : ''}` +
       (fix
         ? `, last fix ${fix.valid ? 'valid' : 'INVALID'} ${fix.latitude.toFixed(5)},${fix.longitude.toFixed(5)} ${ago(fix.time)}${fix.satellites !== undefined ? `, ${fix.satellites} satellites` : ''}`

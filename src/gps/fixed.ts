@@ -31,6 +31,8 @@ export class FixedPosition implements PositionSource {
   }
 
   status(): GpsStatus {
-    return { source: 'fixed', connected: true, lastFix: null, sentences: 0, badSentences: 0, lastError: null };
+    const p = this.position;
+    const lastFix = { time: Date.now(), latitude: p.latitude!, longitude: p.longitude!, valid: true, headingDeg: p.headingDeg ?? undefined };
+    return { source: 'fixed', connected: true, lastFix, sentences: 0, badSentences: 0, lastError: null };
   }
 }

@@ -23,8 +23,8 @@ interface Pending {
 }
 
 /**
- * The main thread's handle on the recognition worker (vision-worker.ts). A worker that dies (a native crash in
- * OpenCV, out of memory) fails the frames it held and is replaced, with a growing pause if it keeps dying.
+ * The main thread's handle on the recognition worker (vision-worker.ts). A worker that dies (an uncaught error,
+ * out of memory) fails the frames it held and calls `onFatal`: it cannot be replaced in the same process.
  */
 export class Vision {
   private worker: Worker | undefined;
@@ -32,7 +32,8 @@ export class Vision {
   private nextId = 1;
   private closing = false;
   private starting: Promise<void> | undefined;
-  restarts = 0;
+  /** Called when the worker dies after it was ready; recognition cannot continue in this process. */
+  onFatal: ((err: Error) => void) | undefined;
   ocrWorkers = 0;
   lastError: string | null = null;
 
@@ -69,10 +70,13 @@ export class Vision {
         this.worker!.postMessage(job, [job.image.buffer as ArrayBuffer]);
       };
       if (this.worker && !this.starting) send();
-      else {
-        void this.starting?.then(() => {
+      else if (this.starting) {
+        void this.starting.then(() => {
           if (this.pending.has(id) && this.worker) send();
         });
+      } else {
+        this.pending.delete(id);
+        reject(new VisionError(this.lastError ?? 'recognition is not running'));
       }
     });
   }
@@ -128,18 +132,12 @@ export class Vision {
           return;
         }
         if (this.closing) return;
-        this.restarts++;
-        this.failAll(new VisionError(`recognition worker died (exit code ${code}); the frame was not read`));
-        const wait = Math.min(30_000, 500 * 2 ** Math.min(6, this.restarts - 1));
-        this.logger?.error({ code, restarts: this.restarts, retryInMs: wait }, 'recognition worker died; restarting it');
-        this.starting = new Promise<void>((r) => setTimeout(r, wait)).then(() =>
-          this.closing
-            ? undefined
-            : this.spawn().catch((err: Error) => {
-                this.lastError = err.message;
-                this.logger?.error({ err: err.message }, 'recognition worker could not restart');
-              }),
-        );
+        // OpenCV's binding cannot be loaded again in a new thread of the same process (it crashes), so a dead
+        // worker is not replaced here: the unit is told, stores what it has, and exits for systemd to restart it.
+        const err = new VisionError(`recognition worker died (exit code ${code})${this.lastError ? `: ${this.lastError}` : ''}`);
+        this.lastError = err.message;
+        this.failAll(err);
+        this.onFatal?.(err);
       });
     });
     return this.starting;

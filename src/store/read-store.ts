@@ -167,6 +167,11 @@ export class ReadStore {
     return new ReadStore(dataDir, options);
   }
 
+  /** The database handle, for parts of the unit that keep their own tables in it (hot lists). */
+  get database(): Database.Database {
+    return this.db;
+  }
+
   /** The schema version the database is at. */
   get schemaVersion(): number {
     return (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;

@@ -57,7 +57,7 @@ export interface UnitStatus {
     ocrWorkers: number;
     framesWaiting: number;
     framesInRecognition: number;
-    workerRestarts: number;
+    workerAlive: boolean;
     lastError: string | null;
     /** Capture to recognised, over the last frames (ms). */
     latencyMs: { p50: number | null; p99: number | null };
@@ -77,7 +77,7 @@ export const STATUS_FILE = 'status.json';
  * read store (on disk before anyone hears of it) -> 'read' events. Owns the lifecycle: start, status, a
  * graceful stop that finishes frames already taken within a bound.
  */
-export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; idle: [] }> {
+export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; idle: []; fatal: [Error] }> {
   private readonly cameras = new Map<string, { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string }>();
   private readonly latestFrameAt = new Map<string, number>();
   private readonly readIds = new Map<number, { id: number; best: unknown }>();
@@ -129,6 +129,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       update: (t) => unit!.storeTrack(t),
     });
     unit = new Unit(config, logger, store, gps, vision, scheduler, grouper);
+    vision.onFatal = (err) => {
+      logger.fatal({ err: err.message }, 'recognition stopped working; the unit stops (systemd restarts it)');
+      unit.emit('fatal', err);
+    };
     await unit.startCameras();
     unit.tickTimer = setInterval(() => unit.tick(), 100);
     unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
@@ -333,7 +337,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         ocrWorkers: this.vision.ocrWorkers,
         framesWaiting: this.scheduler.waitingFrames,
         framesInRecognition: this.scheduler.inflightFrames,
-        workerRestarts: this.vision.restarts,
+        workerAlive: this.vision.ready,
         lastError: this.vision.lastError,
         latencyMs: { p50: pct(0.5), p99: pct(0.99) },
       },
