@@ -11,6 +11,7 @@ import { RECOGNIZE_USAGE } from './recognize.js';
 import { RUN_USAGE } from './run.js';
 import { STATUS_USAGE } from './status.js';
 import { DEMO_USAGE } from './demo.js';
+import { HOTLIST_USAGE } from './hotlist.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
 
@@ -19,6 +20,7 @@ usage:
   ${STATUS_USAGE}
   ${DEMO_USAGE}
   ${RECOGNIZE_USAGE}
+  ${HOTLIST_USAGE}
   ${CONFIG_USAGE}
   alpr-edge version
 
@@ -76,6 +78,10 @@ async function main(argv: string[]): Promise<number> {
       const { statusCommand } = await import('./status.js');
       return statusCommand(rest, config);
     }
+    case 'hotlist': {
+      const { hotlistCommand } = await import('./hotlist.js');
+      return hotlistCommand(rest, config);
+    }
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
@@ -95,8 +101,8 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof OcrSetupError) {
       process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof Error && ['VisionError', 'StoreError'].includes(err.name)) {
-      process.stderr.write(`alpr-edge: the unit cannot start: ${err.message}\n`);
+    } else if (err instanceof Error && ['VisionError', 'StoreError', 'HotlistError'].includes(err.name)) {
+      process.stderr.write(`alpr-edge: ${err.message}\n`);
       process.exitCode = 1;
     } else {
       process.stderr.write(`alpr-edge: ${(err as Error)?.stack ?? String(err)}\n`);

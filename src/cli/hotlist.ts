@@ -1,0 +1,265 @@
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { NCIC_CODES } from '../hotlist/formats/ncic.js';
+import {
+  explainHit,
+  FORMAT_NAMES,
+  HotlistError,
+  HotlistImportError,
+  Hotlists,
+  type EntryRecord,
+  type FormatName,
+  type ListSummary,
+} from '../hotlist/index.js';
+import { ReadStore } from '../store/read-store.js';
+import { intOption, parse, UsageError } from './args.js';
+
+export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9]
+                          [--covert] [--source S] [--user U]      import a file as the list's new version
+  alpr-edge hotlist ls [NAME] [--json]                      the lists; with NAME, its manual and cancelled entries
+  alpr-edge hotlist add PLATE --list NAME --reason R --case N --user U [--state XX] [--expires ISO-DATE]
+                                                            add a plate, or a partial one (7AB?12*: ? one, * any)
+  alpr-edge hotlist cancel ENTRY_ID --reason R --user U     an entry stops matching at once
+  alpr-edge hotlist test PLATE [--candidates T1,T2,..] [--json]
+                                                            what a read of PLATE would match, and why
+  alpr-edge hotlist purge [--user U]                        delete expired lists and entries now`;
+
+/**
+ * `alpr-edge hotlist ...`: the hot lists in the database under data.dir. The user given with --user is recorded
+ * with each change; who may make changes is checked from issue #6 on (access control), not yet.
+ * Exit 0: done; 1: refused or rejected (the message says why; nothing changed); 2: usage.
+ */
+export function hotlistCommand(argv: string[], config: Config): number {
+  const [sub, ...rest] = argv;
+  if (sub === undefined) throw new UsageError(`which hotlist command?\nusage:\n  ${HOTLIST_USAGE}`);
+  const store = ReadStore.open(path.resolve(config.data.dir), { imageBudgetBytes: config.store.imageBudgetMB * 1024 * 1024 });
+  try {
+    const hotlists = Hotlists.open(store.database, { config: config.hotlists });
+    switch (sub) {
+      case 'import':
+        return importCmd(hotlists, rest);
+      case 'ls':
+        return lsCmd(hotlists, rest);
+      case 'add':
+        return addCmd(hotlists, rest);
+      case 'cancel':
+        return cancelCmd(hotlists, rest);
+      case 'test':
+        return testCmd(hotlists, rest);
+      case 'purge':
+        return purgeCmd(hotlists, rest);
+      default:
+        throw new UsageError(`unknown hotlist command ${JSON.stringify(sub)}\nusage:\n  ${HOTLIST_USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof HotlistImportError) {
+      for (const p of err.problems) process.stderr.write(`${err.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}\n`);
+      process.stderr.write(`alpr-edge: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof HotlistError) {
+      process.stderr.write(`alpr-edge: hotlist ${sub}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    store.close();
+  }
+}
+
+function required(value: string | undefined, flag: string, usage: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`${flag} is required\nusage: ${usage}`);
+  return value;
+}
+
+function osUser(): string {
+  return process.env.SUDO_USER ?? userInfo().username;
+}
+
+const IMPORT_USAGE = 'alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9] [--covert] [--source S] [--user U]';
+
+function importCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, {
+    list: { type: 'string' },
+    format: { type: 'string' },
+    category: { type: 'string' },
+    priority: { type: 'string' },
+    covert: { type: 'boolean' },
+    source: { type: 'string' },
+    user: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new UsageError(`give one file to import\nusage: ${IMPORT_USAGE}`);
+  const format = values.format as FormatName | undefined;
+  if (format !== undefined && !FORMAT_NAMES.includes(format)) {
+    throw new UsageError(`--format must be one of ${FORMAT_NAMES.join(', ')} (got ${JSON.stringify(format)})`);
+  }
+  const file = positionals[0]!;
+  const r = hotlists.importFile(file, {
+    list: required(values.list, '--list', IMPORT_USAGE),
+    format,
+    category: values.category,
+    priority: intOption(values.priority, '--priority', 1, 9),
+    covert: values.covert,
+    source: values.source,
+    user: values.user ?? osUser(),
+    fileName: file,
+  });
+  if (r.status === 'unchanged') {
+    process.stdout.write(`list ${r.list}: ${file} is unchanged since version ${r.versionId} (${r.entries} entries): nothing imported\n`);
+    return 0;
+  }
+  const left: string[] = [];
+  if (r.skipped.junk) left.push(`${r.skipped.junk} junk plate(s)`);
+  if (r.skipped.state) left.push(`${r.skipped.state} of other states`);
+  process.stdout.write(
+    `list ${r.list}: version ${r.versionId} imported from ${file}: ${r.entries} entries` +
+      (r.wildcards ? ` (${r.wildcards} partial plates)` : '') +
+      (left.length ? `, left out ${left.join(' and ')}` : '') +
+      (r.keptCancelled ? `, ${r.keptCancelled} still cancelled` : '') +
+      ` in ${(r.ms / 1000).toFixed(1)} s` +
+      (r.replacedVersionId !== null ? ` (replaces version ${r.replacedVersionId})` : '') +
+      '\n',
+  );
+  for (const w of r.warnings) process.stdout.write(`warning: ${w}\n`);
+  return 0;
+}
+
+function lsCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
+  if (positionals.length > 1) throw new UsageError('usage: alpr-edge hotlist ls [NAME] [--json]');
+  const lists = hotlists.lists();
+  if (positionals.length === 1) {
+    const name = positionals[0]!;
+    const list = lists.find((l) => l.name === name);
+    if (!list) throw new HotlistError(`no list named ${JSON.stringify(name)} (lists: ${lists.map((l) => l.name).join(', ') || 'none'})`);
+    const entries = hotlists.manualAndCancelled(name);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ list, entries }, null, 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(`${describeList(list)}\n`);
+    if (entries.length === 0) process.stdout.write('  no manual or cancelled entries\n');
+    for (const e of entries) process.stdout.write(`  ${describeEntry(e)}\n`);
+    return 0;
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ lists }, null, 2)}\n`);
+    return 0;
+  }
+  if (lists.length === 0) {
+    process.stdout.write('no hot lists (import one with `alpr-edge hotlist import`)\n');
+    return 0;
+  }
+  for (const l of lists) process.stdout.write(`${describeList(l)}\n`);
+  return 0;
+}
+
+function describeList(l: ListSummary): string {
+  const policy = l.policy === 'distance' ? `distance ${l.maxDistance}` : l.policy;
+  const version = l.version
+    ? `version ${l.version.id} from ${l.version.file} (${new Date(l.version.importedAt).toISOString()} by ${l.version.importedBy}, sha256 ${l.version.checksum.slice(0, 12)})`
+    : 'no file imported';
+  const expires = l.expiresAt === null ? '' : `, expires ${new Date(l.expiresAt).toISOString()}`;
+  return (
+    `${l.name}: ${l.entries} entries${l.cancelled ? ` (${l.cancelled} cancelled)` : ''}, ${l.manualEntries} manual; ` +
+    `${l.format}, ${l.category}, priority ${l.priority}${l.covert ? ', covert' : ''}, match ${policy}${expires}\n  ${version}` +
+    (l.source ? `; source ${l.source}` : '')
+  );
+}
+
+function describeEntry(e: EntryRecord): string {
+  const parts = [`#${e.id}`, e.plate, e.state ?? '--', e.origin];
+  if (e.caseNumber) parts.push(`case ${e.caseNumber}`);
+  if (e.reason) parts.push(JSON.stringify(e.reason));
+  if (e.addedBy) parts.push(`added by ${e.addedBy} ${new Date(e.addedAt).toISOString()}`);
+  if (e.expiresAt !== null) parts.push(`expires ${new Date(e.expiresAt).toISOString()}`);
+  if (e.cancelledAt !== null) parts.push(`CANCELLED ${new Date(e.cancelledAt).toISOString()} by ${e.cancelledBy}: ${e.cancelReason}`);
+  return parts.join('  ');
+}
+
+const ADD_USAGE = 'alpr-edge hotlist add PLATE --list NAME --reason R --case N --user U [--state XX] [--expires ISO-DATE]';
+
+function addCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, {
+    list: { type: 'string' },
+    reason: { type: 'string' },
+    case: { type: 'string' },
+    state: { type: 'string' },
+    expires: { type: 'string' },
+    user: { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new UsageError(`give one plate\nusage: ${ADD_USAGE}`);
+  let expiresAt: number | undefined;
+  if (values.expires !== undefined) {
+    expiresAt = Date.parse(values.expires);
+    if (Number.isNaN(expiresAt)) throw new UsageError(`--expires must be an ISO date or time, e.g. 2026-12-31 or 2026-12-31T18:00:00Z (got ${JSON.stringify(values.expires)})`);
+  }
+  const e = hotlists.addEntry({
+    list: required(values.list, '--list', ADD_USAGE),
+    plate: positionals[0]!,
+    reason: required(values.reason, '--reason', ADD_USAGE),
+    caseNumber: required(values.case, '--case', ADD_USAGE),
+    user: required(values.user, '--user', ADD_USAGE),
+    state: values.state,
+    expiresAt,
+  });
+  const partial = /[?*]/.test(e.plate) ? ' (partial plate)' : '';
+  process.stdout.write(
+    `entry #${e.id} added to list ${e.list}: ${e.plate}${partial}${e.state ? ` ${e.state}` : ''}, case ${e.caseNumber}, by ${e.addedBy}, expires ${new Date(e.expiresAt!).toISOString()}\n`,
+  );
+  return 0;
+}
+
+const CANCEL_USAGE = 'alpr-edge hotlist cancel ENTRY_ID --reason R --user U';
+
+function cancelCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, { reason: { type: 'string' }, user: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError(`give one entry id\nusage: ${CANCEL_USAGE}`);
+  const id = intOption(positionals[0]!.replace(/^#/, ''), 'ENTRY_ID', 1, Number.MAX_SAFE_INTEGER)!;
+  const e = hotlists.cancelEntry(id, { user: required(values.user, '--user', CANCEL_USAGE), reason: required(values.reason, '--reason', CANCEL_USAGE) });
+  process.stdout.write(`entry #${e.id} (${e.plate}, list ${e.list}) cancelled by ${e.cancelledBy}: ${e.cancelReason}\n`);
+  return 0;
+}
+
+function testCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, { candidates: { type: 'string' }, json: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('usage: alpr-edge hotlist test PLATE [--candidates T1,T2,..] [--json]');
+  const plate = positionals[0]!;
+  const candidates = (values.candidates ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .map((text) => ({ text }));
+  const hits = hotlists.match({ plate, candidates });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ plate, hits: hits.map((h) => ({ ...h, why: explainHit(h) })) })}\n`);
+    return 0;
+  }
+  if (hits.length === 0) {
+    const s = hotlists.matcher.stats;
+    process.stdout.write(`${plate}: no match (${s.lists} list(s), ${s.entries} entries in use)\n`);
+    return 0;
+  }
+  process.stdout.write(`${plate}: ${hits.length} hit(s)\n`);
+  for (const h of hits) {
+    const code = h.code ? ` ${h.code}${NCIC_CODES[h.code] ? ` ${NCIC_CODES[h.code]}` : ''}` : '';
+    process.stdout.write(
+      `  list ${h.list} (${h.category}, priority ${h.priority}${h.covert ? ', covert' : ''}): entry #${h.entryId} ${h.plate}${h.state ? ` ${h.state}` : ''}${code}\n` +
+        `    ${h.how}${h.how === 'distance' ? ` ${h.distance}` : ''}: ${explainHit(h)}\n`,
+    );
+  }
+  return 0;
+}
+
+function purgeCmd(hotlists: Hotlists, argv: string[]): number {
+  const { values, positionals } = parse(argv, { user: { type: 'string' } });
+  if (positionals.length > 0) throw new UsageError('usage: alpr-edge hotlist purge [--user U]');
+  const r = hotlists.purgeExpired(values.user ?? osUser());
+  process.stdout.write(
+    `purged ${r.lists.length} expired list(s)${r.lists.length ? ` (${r.lists.join(', ')})` : ''} and ${r.entries} expired entr${r.entries === 1 ? 'y' : 'ies'}` +
+      (r.leftovers ? `; deleted ${r.leftovers} leftover row(s) of replaced versions` : '') +
+      '\n',
+  );
+  return 0;
+}
