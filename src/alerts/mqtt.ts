@@ -1,0 +1,491 @@
+import { readFileSync, statSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { MqttChannelConfig } from './config.js';
+import { EmbeddedBroker, type BrokerCredentials } from './embedded-broker.js';
+import {
+  ackFilter,
+  encodePayload,
+  parseAck,
+  topicLevelProblem,
+  TOPICS,
+  unitTopic,
+  type HealthPayload,
+  type MqttTopicMap,
+  type ReadPayload,
+} from './mqtt-topics.js';
+import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from './types.js';
+
+/**
+ * Alerts over MQTT. The unit publishes each alert once per deliver() call on `alpr/<unit>/alerts` (QoS 1) and
+ * resolves on the broker's PUBACK; officers' answers come back on `alpr/<unit>/alerts/<id>/ack`.
+ *
+ * Never twice on its own: mqtt.js keeps every unacknowledged QoS 1 publish in its outgoing store and sends it
+ * again after a reconnect. The outbox also sends an alert again after deliver() rejects. Both together would
+ * put the same alert on the wire twice, so this channel lets the outbox own retries alone:
+ * - while the link is down deliver() rejects at once and publishes nothing (mqtt.js's offline queue is never
+ *   used for alerts; `queueQoSZero: false` keeps reads and health out of it too);
+ * - a publish that has no PUBACK when the link drops, or after `ackTimeoutMs`, is taken out of mqtt.js's store
+ *   (`removeOutgoingMessage`) before deliver() rejects, so only the outbox's retry will carry it.
+ * A broker that took the publish but whose PUBACK was lost can still forward it twice (QoS 1 is at least
+ * once); the payload carries the alert id, and a terminal drops an id it has shown (terminal-mqtt.ts does).
+ */
+
+export interface ChannelLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface MqttChannelOptions {
+  /** How long deliver() waits for the PUBACK of a connected broker before giving the alert back. */
+  ackTimeoutMs?: number;
+  /** Reconnect back-off: first wait, doubled after each failed try up to the maximum. */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** How long a CONNECT may wait for its CONNACK. */
+  connectTimeoutMs?: number;
+  /** Keep-alive (seconds): how soon a silently dead link is noticed. */
+  keepaliveS?: number;
+}
+
+/** How long an external broker keeps the unit's session (and the acks sent to it) while the unit is away. */
+const SESSION_EXPIRY_S = 24 * 3600;
+
+const DEFAULTS: Required<MqttChannelOptions> = {
+  ackTimeoutMs: 5000,
+  reconnectMinMs: 1000,
+  reconnectMaxMs: 30_000,
+  connectTimeoutMs: 10_000,
+  keepaliveS: 15,
+};
+
+/**
+ * Reads a "username:password" file (one line; the password may hold ':'). The error names the file and what
+ * is wrong with it, never its content.
+ */
+export function readCredentialsFile(path: string, what = 'mqtt.credentialsFile'): BrokerCredentials & { looseMode: boolean } {
+  if (path === '') throw new Error(`${what} is not set: the broker must authenticate every client (a file holding "username:password")`);
+  let text: string;
+  let looseMode = false;
+  try {
+    text = readFileSync(path, 'utf8');
+    looseMode = (statSync(path).mode & 0o077) !== 0;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${what} ${path}: cannot read it (${code ?? (err as Error).message})`);
+  }
+  const lines = text.split(/\r?\n/).filter((line) => line.length > 0);
+  if (lines.length !== 1) {
+    throw new Error(`${what} ${path}: expected one line "username:password", found ${lines.length} non-empty lines`);
+  }
+  const line = lines[0]!;
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new Error(`${what} ${path}: expected "username:password" (no username before a ':')`);
+  const username = line.slice(0, colon);
+  const password = line.slice(colon + 1);
+  if (password.length === 0) throw new Error(`${what} ${path}: the password after ':' is empty`);
+  return { username, password, looseMode };
+}
+
+/** The URL as it may be shown: no user info. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+interface PendingDelivery {
+  alertId: string;
+  /** The callback handed to mqtt.js; also how its outgoing entry is found again. */
+  callback: (err?: Error) => void;
+  timer: NodeJS.Timeout;
+  settle(err: Error | null): void;
+}
+
+export class MqttAlertChannel implements AlertChannel {
+  readonly name = 'mqtt' as const;
+  private readonly config: MqttChannelConfig;
+  private readonly unitId: string;
+  private readonly logger: ChannelLogger | undefined;
+  private readonly options: Required<MqttChannelOptions>;
+  private readonly clientId: string;
+  private client: MqttClient | null = null;
+  private broker: EmbeddedBroker | null = null;
+  private connectUrl = '';
+  private online = false;
+  private stopping = false;
+  private reconnectTries = 0;
+  private readonly pending = new Set<PendingDelivery>();
+  private readonly ackHandlers: Array<(ack: AlertAck) => void> = [];
+  private delivered = 0;
+  private malformed = 0;
+  private lastError: string | null = null;
+  private lastMalformed: string | null = null;
+  private connectWaiters: Array<() => void> = [];
+
+  constructor(config: MqttChannelConfig, unitId: string, logger?: ChannelLogger, options: MqttChannelOptions = {}) {
+    const problem = topicLevelProblem(unitId);
+    if (problem !== null) throw new Error(`unit id ${JSON.stringify(unitId)} cannot be an MQTT topic level: it ${problem}`);
+    this.config = config;
+    this.unitId = unitId;
+    this.logger = logger;
+    this.options = { ...DEFAULTS, ...options };
+    this.clientId = config.clientId !== '' ? config.clientId : `alpr-edge-${unitId}`;
+  }
+
+  async start(): Promise<void> {
+    if (this.client !== null) throw new Error('mqtt channel already started');
+    this.stopping = false;
+    const base: IClientOptions = {
+      clientId: this.clientId,
+      // A persistent session: acks a terminal sends while the unit's link is down wait at the broker.
+      clean: false,
+      keepalive: this.options.keepaliveS,
+      connectTimeout: this.options.connectTimeoutMs,
+      reconnectPeriod: this.options.reconnectMinMs,
+      // See the top of the file: nothing is queued while offline; subscriptions are made again on each connect.
+      queueQoSZero: false,
+      resubscribe: false,
+      will: {
+        topic: unitTopic(this.unitId, 'status'),
+        payload: encodePayload('status', 'offline'),
+        qos: TOPICS.status.qos,
+        retain: TOPICS.status.retain,
+      },
+    };
+    let options: IClientOptions;
+    if (this.config.mode === 'embedded') {
+      const terminal = readCredentialsFile(this.config.credentialsFile);
+      this.warnLooseMode(terminal.looseMode);
+      const broker = new EmbeddedBroker({
+        unitId: this.unitId,
+        users: [{ username: terminal.username, password: terminal.password }],
+        unitClientId: this.clientId,
+        ...(this.logger !== undefined ? { logger: this.logger } : {}),
+      });
+      await broker.start(this.config.listenHost, this.config.listenPort);
+      this.broker = broker;
+      const listening = broker.address()!;
+      const host = listening.host === '0.0.0.0' || listening.host === '::' ? '127.0.0.1' : listening.host;
+      this.connectUrl = `mqtt://${host.includes(':') ? `[${host}]` : host}:${listening.port}`;
+      // aedes speaks 3.1.1 only.
+      options = { ...base, protocolVersion: 4, username: broker.unitCredentials.username, password: broker.unitCredentials.password };
+    } else {
+      const url = parseBrokerUrl(this.config.url);
+      const credentials = readCredentialsFile(this.config.credentialsFile);
+      this.warnLooseMode(credentials.looseMode);
+      const tls = url.protocol === 'mqtts:' || url.protocol === 'wss:';
+      let ca: Buffer | undefined;
+      if (this.config.caFile !== '') {
+        if (!tls) this.logger?.warn({ url: displayUrl(this.config.url) }, 'mqtt.caFile is set but the URL is not mqtts:// or wss://; it is not used');
+        try {
+          ca = readFileSync(this.config.caFile);
+        } catch (err) {
+          throw new Error(`mqtt.caFile ${this.config.caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+        }
+      }
+      if (!tls && !isLoopback(url.hostname)) {
+        this.logger?.warn({ url: displayUrl(this.config.url) }, 'MQTT broker without TLS: the password and the alerts cross the network in clear');
+      }
+      this.connectUrl = this.config.url;
+      // MQTT 5 so that a broker refusing a publish (e.g. an ACL) says so in the PUBACK instead of dropping it.
+      options = {
+        ...base,
+        protocolVersion: 5,
+        // Under MQTT 5 a session without an expiry ends with the connection; keep it a day.
+        properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
+        username: credentials.username,
+        password: credentials.password,
+        ...(tls ? { rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}) } : {}),
+      };
+    }
+    const client = mqtt.connect(this.connectUrl, options);
+    this.client = client;
+    client.on('connect', () => this.onConnect(client));
+    client.on('close', () => this.onClose());
+    client.on('reconnect', () => this.onReconnect(client));
+    client.on('error', (err) => this.noteError(err.message));
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    // On a loopback broker of our own the first connection takes milliseconds; let callers start with it up.
+    if (this.config.mode === 'embedded') await this.waitUntilConnected(2000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.abandonAll('mqtt channel stopped');
+    const client = this.client;
+    this.client = null;
+    if (client !== null) {
+      if (this.online) {
+        // A clean DISCONNECT suppresses the last will, so say "offline" ourselves first.
+        await withTimeout(
+          client.publishAsync(unitTopic(this.unitId, 'status'), encodePayload('status', 'offline'), {
+            qos: TOPICS.status.qos,
+            retain: TOPICS.status.retain,
+          }),
+          1000,
+        ).catch(() => undefined);
+      }
+      await withTimeout(client.endAsync(), 2000).catch(() => client.end(true));
+    }
+    this.online = false;
+    if (this.broker !== null) {
+      await this.broker.stop();
+      this.broker = null;
+    }
+    this.wakeConnectWaiters();
+  }
+
+  /**
+   * Drops the connection without a DISCONNECT and without saying "offline", as a crash or a cut cable would:
+   * the broker then publishes the last will. The channel does not reconnect; stop() still cleans up. For
+   * tests and fault drills.
+   */
+  kill(): void {
+    const client = this.client;
+    if (client === null) return;
+    this.stopping = true;
+    this.abandonAll('mqtt channel killed');
+    this.client = null;
+    this.online = false;
+    client.end(true);
+  }
+
+  deliver(d: AlertDelivery): Promise<void> {
+    const client = this.client;
+    if (client === null || this.stopping) return Promise.reject(new Error('mqtt channel not started'));
+    const alertId = d.alert.id;
+    const problem = topicLevelProblem(alertId);
+    if (problem !== null) return Promise.reject(new Error(`alert id ${JSON.stringify(alertId)} cannot be an MQTT topic level: it ${problem}`));
+    if (!this.online || !client.connected) {
+      return Promise.reject(new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`));
+    }
+    const payload = encodePayload('alerts', { ...d, sentAt: Date.now() });
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const entry: PendingDelivery = {
+        alertId,
+        callback: (err?: Error) => entry.settle(err ?? null),
+        timer: setTimeout(() => this.abandon(entry, `no PUBACK within ${this.options.ackTimeoutMs} ms`), this.options.ackTimeoutMs),
+        settle: (err) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(entry.timer);
+          this.pending.delete(entry);
+          if (err === null) {
+            this.delivered += 1;
+            resolve();
+          } else {
+            this.noteError(err.message);
+            reject(err);
+          }
+        },
+      };
+      this.pending.add(entry);
+      client.publish(unitTopic(this.unitId, 'alerts'), payload, { qos: TOPICS.alerts.qos, retain: TOPICS.alerts.retain }, entry.callback);
+    });
+  }
+
+  onAck(handler: (ack: AlertAck) => void): void {
+    this.ackHandlers.push(handler);
+  }
+
+  /** Publishes a read on `reads` when `publishReads` is on; false when it is off or the link is down. */
+  publishRead(read: ReadPayload): boolean {
+    if (!this.config.publishReads) return false;
+    return this.publishNow('reads', read);
+  }
+
+  /** Publishes the unit's health on `health` (retained); false when the link is down (the next one will do). */
+  publishHealth(health: HealthPayload): boolean {
+    return this.publishNow('health', health);
+  }
+
+  /** Resolves once connected, or false after `timeoutMs`. */
+  async waitUntilConnected(timeoutMs: number): Promise<boolean> {
+    if (this.online) return true;
+    if (this.client === null) return false;
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.connectWaiters = this.connectWaiters.filter((w) => w !== wake);
+        resolve(this.online);
+      }, timeoutMs);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(this.online);
+      };
+      this.connectWaiters.push(wake);
+    });
+  }
+
+  /** Ack payloads refused as malformed since start. */
+  get malformedAcks(): number {
+    return this.malformed;
+  }
+
+  status(): ChannelStatus {
+    const where =
+      this.config.mode === 'embedded'
+        ? `embedded broker ${formatAddress(this.broker?.address() ?? null, this.config.listenHost, this.config.listenPort)}`
+        : `broker ${displayUrl(this.config.url)}`;
+    const parts = [where, `client ${this.clientId}`];
+    if (this.broker !== null) parts.push(`${this.broker.stats().clients} clients`);
+    if (this.malformed > 0) parts.push(`${this.malformed} malformed acks (last: ${this.lastMalformed ?? ''})`);
+    return {
+      name: 'mqtt',
+      connected: this.online,
+      inFlight: this.pending.size,
+      delivered: this.delivered,
+      lastError: this.lastError,
+      detail: parts.join(', '),
+    };
+  }
+
+  private publishNow<K extends 'reads' | 'health'>(key: K, payload: MqttTopicMap[K]): boolean {
+    const client = this.client;
+    if (client === null || !this.online) return false;
+    const spec = TOPICS[key];
+    client.publish(unitTopic(this.unitId, key), encodePayload(key, payload), { qos: spec.qos, retain: spec.retain });
+    return true;
+  }
+
+  private onConnect(client: MqttClient): void {
+    if (client !== this.client) return;
+    this.reconnectTries = 0;
+    client.options.reconnectPeriod = this.options.reconnectMinMs;
+    this.online = true;
+    this.lastError = null;
+    this.logger?.info({ url: displayUrl(this.connectUrl), clientId: this.clientId }, 'MQTT connected');
+    client.publish(unitTopic(this.unitId, 'status'), encodePayload('status', 'online'), {
+      qos: TOPICS.status.qos,
+      retain: TOPICS.status.retain,
+    });
+    client.subscribe(ackFilter(this.unitId), { qos: TOPICS['alerts/+/ack'].qos }, (err) => {
+      if (err) {
+        this.noteError(`cannot subscribe to acks: ${err.message}`);
+        this.logger?.warn({ err: err.message }, 'MQTT: subscription to acks refused');
+      }
+    });
+    this.wakeConnectWaiters();
+  }
+
+  private onClose(): void {
+    const wasOnline = this.online;
+    this.online = false;
+    // Whatever was sent and not acknowledged goes back to the outbox, and out of mqtt.js's store.
+    this.abandonAll('connection to the MQTT broker closed before its PUBACK');
+    if (wasOnline && !this.stopping) {
+      this.lastError ??= 'connection to the MQTT broker lost';
+      this.logger?.warn({ url: displayUrl(this.connectUrl), lastError: this.lastError }, 'MQTT connection lost');
+    }
+  }
+
+  private onReconnect(client: MqttClient): void {
+    // mqtt.js reconnects at options.reconnectPeriod, read when the next wait is set up: double it each try.
+    this.reconnectTries += 1;
+    client.options.reconnectPeriod = Math.min(
+      this.options.reconnectMaxMs,
+      this.options.reconnectMinMs * 2 ** Math.min(this.reconnectTries, 16),
+    );
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseAck(topic, payload);
+    if (!parsed.ok || parsed.value.unitId !== this.unitId) {
+      this.malformed += 1;
+      this.lastMalformed = parsed.ok ? `ack for unit ${parsed.value.unitId}` : parsed.reason;
+      this.logger?.warn({ topic, reason: this.lastMalformed }, 'MQTT: malformed ack ignored');
+      return;
+    }
+    const ack: AlertAck = {
+      alertId: parsed.value.alertId,
+      accepted: parsed.value.accepted,
+      receivedAt: Date.now(),
+      channel: 'mqtt',
+    };
+    if (parsed.value.reasonCode !== undefined) ack.reasonCode = parsed.value.reasonCode;
+    if (parsed.value.by !== undefined) ack.by = parsed.value.by;
+    for (const handler of this.ackHandlers) {
+      try {
+        handler(ack);
+      } catch (err) {
+        this.logger?.warn({ alertId: ack.alertId, err: (err as Error).message }, 'MQTT: ack handler failed');
+      }
+    }
+  }
+
+  /** Gives one alert back to the outbox, and takes it out of mqtt.js's store so it is never resent behind its back. */
+  private abandon(entry: PendingDelivery, reason: string): void {
+    // settle() first: removeOutgoingMessage calls the callback with its own "Message removed".
+    entry.settle(new Error(reason));
+    const client = this.client;
+    if (client === null) return;
+    for (const [id, outgoing] of Object.entries(client.outgoing)) {
+      if (outgoing.cb === entry.callback) client.removeOutgoingMessage(Number(id));
+    }
+  }
+
+  private abandonAll(reason: string): void {
+    for (const entry of [...this.pending]) this.abandon(entry, reason);
+  }
+
+  private noteError(message: string): void {
+    if (message !== this.lastError && !this.stopping) this.logger?.warn({ err: message }, 'MQTT error');
+    this.lastError = message;
+  }
+
+  private warnLooseMode(loose: boolean): void {
+    if (loose) this.logger?.warn({ file: this.config.credentialsFile }, 'mqtt.credentialsFile is readable by group or others; chmod 600 it');
+  }
+
+  private wakeConnectWaiters(): void {
+    const waiters = this.connectWaiters;
+    this.connectWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function parseBrokerUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`mqtt.url ${JSON.stringify(url)} is not a URL (e.g. mqtts://broker.example:8883)`);
+  }
+  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) {
+    throw new Error(`mqtt.url ${displayUrl(url)}: scheme ${parsed.protocol} is not one of mqtt://, mqtts://, ws://, wss://`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new Error(`mqtt.url ${displayUrl(url)} holds a username or password: put "username:password" in mqtt.credentialsFile instead`);
+  }
+  return parsed;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+function formatAddress(address: { host: string; port: number } | null, host: string, port: number): string {
+  const a = address ?? { host, port };
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
