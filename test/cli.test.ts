@@ -238,6 +238,9 @@ describe('alpr-edge demo', () => {
         for (const text of truthOf(file)) expect(plates).toContain(text);
       }
       expect(new Set(reads.map((e) => e.camera))).toEqual(new Set(['front-us', 'rear-eu', 'side-br']));
+      // the demo's hot list holds three of the plates driven past: each is a hit, once
+      const hits = events.filter((e) => e.event === 'hit').map((e) => e.plate).sort();
+      expect(hits).toEqual(['7ABC123', 'DK481PT', 'KLM4567']);
       // every printed read is in the database with its crop on disk, at the demo's fixed position
       const db = new Database(path.join(data, 'alpr-edge.db'), { readonly: true });
       const rows = db.prepare('SELECT id, plate FROM reads ORDER BY id').all() as Array<{ id: number; plate: string }>;

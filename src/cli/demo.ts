@@ -3,6 +3,8 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { packageRoot } from '../util/paths.js';
+import { Hotlists } from '../hotlist/index.js';
+import { ReadStore } from '../store/read-store.js';
 import { runCommand } from './run.js';
 
 export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
@@ -21,6 +23,21 @@ export async function demoCommand(argv: string[], configFile: string | undefined
     if (cam.type === 'replay' && !path.isAbsolute(cam.source)) cam.source = path.join(root, cam.source);
   }
   const log = createLogger(config.log.level, 2);
+  // the demo's hot list (made-up plates, some of which the replayed cars carry), so that hits show too
+  const store = ReadStore.open(path.resolve(config.data.dir), { imageBudgetBytes: config.store.imageBudgetMB * 2 ** 20 });
+  try {
+    const lists = Hotlists.open(store.database, { config: config.hotlists });
+    const r = lists.importFile(path.join(root, 'test-fixtures', 'demo', 'demo-hotlist.txt'), {
+      list: 'demo-stolen',
+      format: 'lines',
+      category: 'stolen vehicle (demo)',
+      priority: 2,
+      user: 'demo',
+    });
+    process.stderr.write(`alpr-edge demo: hot list demo-stolen ${r.status === 'imported' ? `imported (${r.entries} plates)` : 'unchanged'}\n`);
+  } finally {
+    store.close();
+  }
   process.stderr.write(
     `alpr-edge demo: ${config.cameras.length} replay camera(s) over ${root}/test-fixtures, data in ${path.resolve(config.data.dir)}\n`,
   );

@@ -12,6 +12,7 @@ import { RUN_USAGE } from './run.js';
 import { STATUS_USAGE } from './status.js';
 import { DEMO_USAGE } from './demo.js';
 import { HOTLIST_USAGE } from './hotlist.js';
+import { TERMINAL_USAGE } from './terminal.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
 
@@ -21,6 +22,7 @@ usage:
   ${DEMO_USAGE}
   ${RECOGNIZE_USAGE}
   ${HOTLIST_USAGE}
+  ${TERMINAL_USAGE}
   ${CONFIG_USAGE}
   alpr-edge version
 
@@ -57,6 +59,10 @@ async function main(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   const configFile = file ?? process.env.ALPR_EDGE_CONFIG;
   if (command === 'config') return configCommand(rest, configFile);
+  if (command === 'terminal') {
+    const { terminalCommand } = await import('./terminal.js');
+    return terminalCommand(rest);
+  }
   if (command === 'demo') {
     const { demoCommand } = await import('./demo.js');
     return demoCommand(rest, file);

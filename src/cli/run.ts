@@ -41,6 +41,17 @@ export async function runCommand(
     else if (print === 'text' && e.kind === 'new') process.stdout.write(`${readText(e)}\n`);
   });
 
+  unit.on('hit', (e) => {
+    if (print === 'json') {
+      process.stdout.write(
+        `${JSON.stringify({ event: 'hit', read: e.read.id, uuid: e.read.uuid, plate: e.read.plate, list: e.hit.list, category: e.hit.category, priority: e.hit.priority, how: e.hit.how, entry: e.hit.plate, alert: e.alert.alert.id, suppressed: e.alert.suppressed })}\n`,
+      );
+    } else if (print === 'text') {
+      const note = e.alert.suppressed ? ` (no alert: ${e.alert.suppressed})` : '';
+      process.stdout.write(`HIT   ${e.read.plate} on list ${e.hit.list} (${e.hit.category || 'no category'}, priority ${e.hit.priority}, ${e.hit.how} match of ${e.hit.plate})${note}  #${e.read.id}\n`);
+    }
+  });
+
   let signals = 0;
   const stopped = new Promise<number>((resolve) => {
     const stop = (why: string) => {

@@ -56,8 +56,13 @@ export function describeConfig(): KeyDoc[] {
       }
       return;
     }
+    if (node.type === 'array' && node.items?.properties) {
+      // a list of objects of one kind (hot lists): their keys, set in the file only
+      for (const [key, child] of Object.entries(node.items.properties)) walk(child, [...path, '[]', key], false);
+      return;
+    }
     if (node.properties) {
-      for (const [key, child] of Object.entries(node.properties)) walk(child, [...path, key]);
+      for (const [key, child] of Object.entries(node.properties)) walk(child, [...path, key], env);
       return;
     }
     let def: unknown = defaults;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertsSchema } from '../alerts/config.js';
 
 /**
  * The one schema of the unit's configuration. The TypeScript type, the defaults, the bounds, the documentation
@@ -459,6 +460,7 @@ export const configSchema = z
     grouping: grouping.prefault({}),
     pipeline: pipeline.prefault({}),
     hotlists: hotlists.prefault({}),
+    alerts: alertsSchema.prefault({}),
   })
   .describe('alpr-edge unit configuration.');
 

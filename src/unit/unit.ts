@@ -14,6 +14,11 @@ import { Vision } from '../pipeline/vision.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { ReadStore, type StoredRead } from '../store/read-store.js';
 import { SystemdNotifier } from './systemd.js';
+import { createChannels } from '../alerts/channels.js';
+import { readPayload } from '../alerts/mqtt-topics.js';
+import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbox.js';
+import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
+import { Hotlists, type StoredHit } from '../hotlist/index.js';
 
 /** What the unit keeps of the best sighting of a plate until its read is stored. */
 interface SightingImages {
@@ -28,6 +33,13 @@ export interface ReadEvent {
   read: StoredRead;
   /** Time the store took to write it (ms). */
   storeMs: number;
+}
+
+/** A read that matched a hot list entry, and the alert raised for it. */
+export interface HitEvent {
+  read: StoredRead;
+  hit: StoredHit;
+  alert: RaiseResult;
 }
 
 /** One frame through recognition (for benchmarks and diagnostics). */
@@ -63,6 +75,8 @@ export interface UnitStatus {
     latencyMs: { p50: number | null; p99: number | null };
   };
   grouping: { openPlates: number };
+  hotlists: { lists: number; entries: number };
+  alerts: OutboxStats & { channels: ChannelStatus[] };
   reads: { stored: number; pendingSync: number; lastReadAt: number | null };
   gps: GpsStatus;
   store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number };
@@ -77,7 +91,7 @@ export const STATUS_FILE = 'status.json';
  * read store (on disk before anyone hears of it) -> 'read' events. Owns the lifecycle: start, status, a
  * graceful stop that finishes frames already taken within a bound.
  */
-export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; idle: []; fatal: [Error] }> {
+export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; hit: [HitEvent]; idle: []; fatal: [Error] }> {
   private readonly cameras = new Map<string, { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string }>();
   private readonly latestFrameAt = new Map<string, number>();
   private readonly readIds = new Map<number, { id: number; best: unknown }>();
@@ -88,6 +102,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly startedAt = Date.now();
   private readonly notifier = new SystemdNotifier();
   private stopping: Promise<void> | undefined;
+  private healthPublishedAt = 0;
 
   private constructor(
     readonly config: Config,
@@ -97,6 +112,9 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     private readonly vision: Vision,
     private readonly scheduler: Scheduler,
     private readonly grouper: Grouper<SightingImages>,
+    private readonly hotlists: Hotlists,
+    private readonly outbox: AlertOutbox,
+    private readonly channels: AlertChannel[],
   ) {
     super();
   }
@@ -110,13 +128,23 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     });
     const gps = createPositionSource(config.gps, logger.child({ part: 'gps' }));
     let vision: Vision;
+    let hotlists: Hotlists;
+    let channels: AlertChannel[];
     try {
+      hotlists = Hotlists.open(store.database, { config: config.hotlists, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
+      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }));
       await gps.start();
       vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
     } catch (err) {
       await gps.stop().catch(() => undefined);
       store.close();
       throw err;
+    }
+    const outbox = new AlertOutbox(store.database, config.alerts, logger.child({ part: 'alerts' }));
+    for (const channel of channels) {
+      outbox.attach(channel);
+      // a terminal or broker that is not there yet is not a failure: the channel keeps trying
+      await channel.start().catch((err: Error) => logger.warn({ channel: channel.name, err: err.message }, 'alert channel not started'));
     }
     // The scheduler and grouper call back into the unit, which does not exist yet: bind late.
     let unit: Unit | undefined;
@@ -128,7 +156,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       emit: (t) => unit!.storeTrack(t),
       update: (t) => unit!.storeTrack(t),
     });
-    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper);
+    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels);
+    // hits found when a list or entry arrives and recent reads are checked again
+    hotlists.on('hits', (hits) => unit.alertOn(hits));
+    hotlists.start();
     vision.onFatal = (err) => {
       logger.fatal({ err: err.message }, 'recognition stopped working; the unit stops (systemd restarts it)');
       unit.emit('fatal', err);
@@ -258,6 +289,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         });
         if (!t.closed) this.readIds.set(t.key, { id: read.id, best });
         this.emit('read', { kind: 'new', read, storeMs: performance.now() - t0 });
+        this.publishRead(read);
+        this.matchRead(read);
       } else {
         const newBest = known.best !== best;
         read = await this.store.updateRead(known.id, {
@@ -275,10 +308,69 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         known.best = best;
         if (t.closed) this.readIds.delete(t.key);
         this.emit('read', { kind: t.closed ? 'closed' : 'update', read, storeMs: performance.now() - t0 });
+        // a read whose text or candidates changed with more frames may hit now (each hit is recorded once)
+        this.matchRead(read);
       }
     } catch (err) {
       this.logger.error({ camera: t.cameraId, err: (err as Error).message }, 'read could not be stored; will retry');
       throw err;
+    }
+  }
+
+  /** Publishes a stored read on MQTT when alerts.mqtt.publishReads is on (the channel checks). */
+  private publishRead(read: StoredRead): void {
+    for (const c of this.channels) {
+      const publish = (c as { publishRead?: (r: unknown) => boolean }).publishRead;
+      publish?.call(c, readPayload(read));
+    }
+  }
+
+  /** Checks a stored read against the hot lists; new hits are recorded and alerted on. */
+  private matchRead(read: StoredRead): void {
+    try {
+      const hits = this.hotlists.match(read);
+      if (hits.length === 0) return;
+      this.alertOn(this.hotlists.recordHits(read.id, hits), read);
+    } catch (err) {
+      this.logger.error({ read: read.id, err: (err as Error).message }, 'hot list check failed');
+    }
+  }
+
+  /** Raises an alert for each new hit (the outbox records it before any channel hears of it). */
+  private alertOn(hits: StoredHit[], known?: StoredRead): void {
+    for (const hit of hits) {
+      const read = known?.id === hit.readId ? known : this.store.getRead(hit.readId);
+      if (!read) continue;
+      const alert = this.outbox.raise({
+        readId: read.id,
+        hitId: hit.id,
+        unitId: this.config.unit.id,
+        plate: read.plate,
+        confidence: read.confidence,
+        cameraId: read.cameraId,
+        seenAt: read.firstSeen,
+        latitude: read.position.latitude,
+        longitude: read.position.longitude,
+        positionValid: read.position.valid,
+        cropRef: read.cropPath,
+        frameRef: read.framePath,
+        covert: hit.covert,
+        hit: {
+          list: hit.list,
+          category: hit.category,
+          priority: hit.priority,
+          matchKind: hit.how,
+          distance: hit.how === 'distance' ? hit.distance : undefined,
+          entryPlate: hit.plate,
+          entryId: hit.entryId,
+          entryState: hit.state ?? undefined,
+        },
+      });
+      this.logger.info(
+        { read: read.id, list: hit.list, how: hit.how, alert: alert.alert.id, suppressed: alert.suppressed },
+        alert.suppressed ? 'hot list hit recorded (no alert to the terminal)' : 'hot list hit: alert raised',
+      );
+      this.emit('hit', { read, hit, alert });
     }
   }
 
@@ -342,6 +434,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         latencyMs: { p50: pct(0.5), p99: pct(0.99) },
       },
       grouping: { openPlates: this.grouper.openTracks },
+      hotlists: (() => {
+        const lists = this.hotlists.lists();
+        return { lists: lists.length, entries: lists.reduce((n, l) => n + l.entries - l.cancelled + l.manualEntries, 0) };
+      })(),
+      alerts: { ...this.outbox.stats(), channels: this.channels.map((c) => c.status()) },
       reads: { stored: stats.reads, pendingSync: stats.pendingSync, lastReadAt: stats.lastReadAt },
       gps: this.gps.status(),
       store: {
@@ -366,6 +463,22 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
       renameSync(`${file}.tmp`, file);
       if (this.state === 'running') this.notifier.status(this.summary(status));
+      // the unit's health for the car network and the agency (no plate data), every 10 s
+      if (Date.now() - this.healthPublishedAt >= 10_000) {
+        this.healthPublishedAt = Date.now();
+        const health = {
+          unitId: status.unitId,
+          state: status.state,
+          at: new Date(status.updatedAt).toISOString(),
+          cameras: status.cameras.map((c) => ({ id: c.id, connected: c.connected, fpsProcessed: c.fps.processed, lastError: c.lastError })),
+          recognition: { workerAlive: status.recognition.workerAlive, latencyP99Ms: status.recognition.latencyMs.p99 },
+          gps: { source: status.gps.source, connected: status.gps.connected, fixValid: status.gps.lastFix?.valid ?? false },
+          store: { reads: status.reads.stored, pendingSync: status.reads.pendingSync, imageBytes: status.store.imageBytes },
+          disk: status.disk,
+          alerts: { pending: status.alerts.pending, unacknowledged: status.alerts.unacknowledged },
+        };
+        for (const c of this.channels) (c as { publishHealth?: (h: object) => boolean }).publishHealth?.(health);
+      }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'cannot write status file');
     }
@@ -402,6 +515,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     if (!drained) this.logger.warn({ timeoutMs: this.config.pipeline.stopTimeoutMs }, 'frames still in recognition at stop were abandoned');
     clearInterval(this.tickTimer);
     await this.grouper.flush();
+    // alerts already raised stay in the outbox on disk; channels are closed after the last reads are matched
+    await this.outbox.stop();
+    await Promise.allSettled(this.channels.map((c) => c.stop()));
+    this.hotlists.stop();
     await this.vision.close();
     await this.gps.stop().catch(() => undefined);
     clearInterval(this.statusTimer);

@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/** Configuration of the alert channels (wired into the unit's schema as `alerts`). */
+
+export const serialChannelSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Send alerts to the patrol terminal over a serial line.'),
+    port: z.string().default('').describe('Serial device of the terminal link (e.g. /dev/ttyUSB0).'),
+    baudRate: z.int().min(300).max(921_600).default(115_200).describe('Baud rate of the terminal link.'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8).describe('Data bits (7 or 8).'),
+    parity: z.enum(['none', 'even', 'odd']).default('none').describe('Parity.'),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1).describe('Stop bits (1 or 2).'),
+    ackTimeoutMs: z
+      .int()
+      .min(50)
+      .max(60_000)
+      .default(1000)
+      .describe('How long to wait for the terminal to ACK an alert frame before sending it again (doubling).'),
+    maxRetries: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(5)
+      .describe('Retransmissions of one alert before it is handed back to the outbox for a later try.'),
+    heartbeatMs: z
+      .int()
+      .min(200)
+      .max(600_000)
+      .default(5000)
+      .describe('Heartbeat interval; a terminal silent for three intervals is considered gone.'),
+  })
+  .describe('Alerts over a serial line (see docs/serial-protocol.md).');
+
+export const mqttChannelSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Publish alerts, status and health over MQTT.'),
+    mode: z
+      .enum(['external', 'embedded'])
+      .default('external')
+      .describe('"external": connect to a broker at url; "embedded": run a broker on the unit for the car network (MQTT 3.1.1).'),
+    url: z.string().default('mqtt://127.0.0.1:1883').describe('External broker URL (mqtt://, mqtts://, ws://, wss://).'),
+    credentialsFile: z
+      .string()
+      .default('')
+      .describe('File holding "username:password" (one line) for the broker; never put the password in this config.'),
+    caFile: z.string().default('').describe('CA certificate (PEM) to verify an mqtts:// broker.'),
+    clientId: z.string().default('').describe('MQTT client id; empty: alpr-edge-<unit id>.'),
+    listenHost: z.string().default('0.0.0.0').describe('Embedded broker: address to listen on.'),
+    listenPort: z.int().min(1).max(65_535).default(1883).describe('Embedded broker: TCP port.'),
+    publishReads: z
+      .boolean()
+      .default(false)
+      .describe('Also publish every read (plate text) on alpr/<unit>/reads. Off by default: reads are data whose access is controlled.'),
+  })
+  .describe('Alerts over MQTT (topics under alpr/<unit id>/, see README).');
+
+export const alertsSchema = z
+  .strictObject({
+    dedupWindowMs: z
+      .int()
+      .min(0)
+      .max(7 * 24 * 3_600_000)
+      .default(600_000)
+      .describe('The same vehicle against the same entry alerts once in this window (again if the entry’s priority is raised).'),
+    maxUnacknowledged: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(50)
+      .describe('Most alerts waiting for an officer’s acknowledgement; beyond it new hits are recorded and sent upstream only.'),
+    lateAfterMs: z
+      .int()
+      .min(0)
+      .max(3_600_000)
+      .default(2000)
+      .describe('An alert delivered more than this after it was raised is marked late (with how late).'),
+    expireAfterMs: z
+      .int()
+      .min(1000)
+      .max(7 * 24 * 3_600_000)
+      .default(900_000)
+      .describe('An alert older than this when it is finally delivered is delivered as expired, not as a live hit.'),
+    serial: serialChannelSchema.prefault({}),
+    mqtt: mqttChannelSchema.prefault({}),
+  })
+  .describe('Alerts to the patrol terminal.');
+
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+export type SerialChannelConfig = z.infer<typeof serialChannelSchema>;
+export type MqttChannelConfig = z.infer<typeof mqttChannelSchema>;

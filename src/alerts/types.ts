@@ -1,0 +1,98 @@
+/**
+ * Alerts to the patrol terminal: what an alert says, and what a delivery channel (serial line, MQTT) must do.
+ * The outbox (src/alerts/outbox.ts) decides what to send and when; a channel only moves one alert to its far
+ * end and reports what the terminal answered.
+ */
+
+/** The fixed reminder every alert carries (P12: a hit is unverified until confirmed). */
+export const VERIFY_NOTICE =
+  'UNVERIFIED HIT: confirm with the state telecommunications system (e.g. CLETS) before any enforcement action.';
+
+export type MatchKind = 'exact' | 'equivalent' | 'distance' | 'wildcard';
+
+export interface AlertHit {
+  /** Hot list name, its category/reason and priority (1 = highest). */
+  list: string;
+  category: string;
+  priority: number;
+  matchKind: MatchKind;
+  /** Differing characters for a 'distance' match. */
+  distance?: number;
+  /** The entry as listed (may hold wildcards). */
+  entryPlate: string;
+  entryId: number;
+  /** The state of the entry, if the list gives one. */
+  entryState?: string;
+}
+
+export interface AlertMessage {
+  /** Unique id of the alert (also its MQTT topic level and the serial ACK key). */
+  id: string;
+  /** Per-unit increasing number: the order alerts were raised in. */
+  seq: number;
+  unitId: string;
+  /** When the hit was stored (ms since the epoch, UTC). */
+  raisedAt: number;
+  plate: string;
+  confidence: number;
+  cameraId: string;
+  /** When the car was seen (the read's first frame). */
+  seenAt: number;
+  latitude: number | null;
+  longitude: number | null;
+  positionValid: boolean;
+  hit: AlertHit;
+  /** References to the read's images (paths in the unit's image store), for the terminal to fetch later. */
+  cropRef: string | null;
+  frameRef: string | null;
+  notice: string;
+}
+
+/** One attempt to send an alert on a channel, as the outbox hands it over. */
+export interface AlertDelivery {
+  alert: AlertMessage;
+  /** Set when the alert is sent later than it was raised by more than the outbox's "late" threshold. */
+  lateMs?: number;
+  /** Older than the configured live age: shown as expired, not as a live hit. */
+  expired: boolean;
+}
+
+/** The officer's answer to an alert, from the terminal. */
+export interface AlertAck {
+  alertId: string;
+  accepted: boolean;
+  /** Why it was rejected (free text code from the terminal, e.g. "NOT-MATCH", "CLEARED"). */
+  reasonCode?: string;
+  /** Officer or terminal id, if the terminal gives one. */
+  by?: string;
+  /** When the unit received it (ms). */
+  receivedAt: number;
+  channel: 'serial' | 'mqtt';
+}
+
+export interface ChannelStatus {
+  name: 'serial' | 'mqtt';
+  /** The far end is reachable (serial port open and heartbeats answered; MQTT connected). */
+  connected: boolean;
+  /** Alerts handed to deliver() and not yet resolved. */
+  inFlight: number;
+  delivered: number;
+  lastError: string | null;
+  detail: string;
+}
+
+export interface AlertChannel {
+  readonly name: 'serial' | 'mqtt';
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /**
+   * Sends one alert. Resolves once the far end has taken it (serial: the terminal's ACK frame for this id;
+   * MQTT: the broker's PUBACK for QoS 1). Rejects when it cannot be delivered now (port gone, broker down, NAKs
+   * beyond the retry budget): the outbox keeps it and tries again later. Must never deliver the same alert twice
+   * on its own initiative within one call.
+   */
+  deliver(d: AlertDelivery): Promise<void>;
+  /** Registers the handler for officers' acknowledgements. */
+  onAck(handler: (ack: AlertAck) => void): void;
+  status(): ChannelStatus;
+}

@@ -1,0 +1,133 @@
+import Database from 'better-sqlite3';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SerialTerminal, type ReceivedAlert } from '../src/alerts/terminal-serial.js';
+
+/**
+ * Hot list hits through the whole unit to the patrol terminal: the compiled unit replays plates, some of which
+ * are on an imported hot list; the terminal (the simulator, on the far end of a real socat serial line) is off
+ * when the hits happen, comes on later, gets every alert once, marked late, and answers; the answers are recorded.
+ */
+
+const ROOT = path.join(import.meta.dirname, '..');
+const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const PLATES = path.join(ROOT, 'test-fixtures', 'plates');
+
+let dir: string;
+let socat: ChildProcess | undefined;
+let unit: ChildProcess | undefined;
+let terminal: SerialTerminal | undefined;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'alpr-alerts-'));
+});
+afterAll(async () => {
+  await terminal?.stop();
+  unit?.kill('SIGKILL');
+  socat?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('alerts from the whole unit to the terminal over a serial line', () => {
+  it('every hit reaches the terminal once, late when the terminal was off, covert hits never; answers are recorded', async () => {
+    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/unit-tty`, `pty,raw,echo=0,link=${dir}/term-tty`], { stdio: 'ignore' });
+    await until(() => existsSync(`${dir}/unit-tty`) && existsSync(`${dir}/term-tty`), 5000, 'socat');
+
+    const config = path.join(dir, 'unit.yaml');
+    writeFileSync(
+      config,
+      `unit: { id: car-12 }
+data: { dir: ${JSON.stringify(path.join(dir, 'data'))} }
+log: { level: info }
+grouping: { maxDelayMs: 300, leaveAfterMs: 600 }
+pipeline: { queueDepth: 16 }
+alerts:
+  lateAfterMs: 500
+  serial: { enabled: true, port: ${JSON.stringify(`${dir}/unit-tty`)}, ackTimeoutMs: 300, maxRetries: 1, heartbeatMs: 500 }
+cameras:
+  - { id: front, type: replay, source: ${JSON.stringify(PLATES)}, pattern: "us-*", fps: 4 }
+`,
+    );
+    // the hot lists, imported as a technician would before the shift
+    writeFileSync(path.join(dir, 'stolen.txt'), '7ABC123\nABC1234\n6TRJ244\n');
+    writeFileSync(path.join(dir, 'watch.txt'), '5KDW837\n');
+    const cli = (...args: string[]) => execFileSync(process.execPath, [MAIN, ...args, '--config', config], { encoding: 'utf8' });
+    cli('hotlist', 'import', path.join(dir, 'stolen.txt'), '--list', 'stolen', '--format', 'lines', '--category', 'stolen vehicle', '--priority', '2', '--user', 'tech');
+    cli('hotlist', 'import', path.join(dir, 'watch.txt'), '--list', 'watch', '--format', 'lines', '--covert', '--user', 'tech');
+
+    const events: Array<{ event: string; plate: string; list?: string; alert?: string; suppressed?: string | null }> = [];
+    let stderr = '';
+    unit = spawn(process.execPath, [MAIN, 'run', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    unit.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) events.push(JSON.parse(l));
+    });
+    unit.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const hits = () => events.filter((e) => e.event === 'hit');
+    await until(() => hits().length >= 4, 60_000, 'four hits', () => stderr.slice(-3000));
+    expect(hits().map((h) => h.plate).sort()).toEqual(['5KDW837', '6TRJ244', '7ABC123', 'ABC1234']);
+    expect(hits().find((h) => h.plate === '5KDW837')!.suppressed).toBe('covert');
+
+    // the terminal is switched on only now
+    await new Promise((r) => setTimeout(r, 800));
+    const shown: ReceivedAlert[] = [];
+    let repeats = 0;
+    terminal = new SerialTerminal({ path: `${dir}/term-tty`, heartbeatMs: 500 });
+    terminal.on('alert', (a) => shown.push(a));
+    terminal.on('repeat', () => repeats++);
+    await terminal.start();
+    await until(() => shown.length >= 3, 30_000, 'three alerts at the terminal', () => stderr.slice(-3000));
+    await new Promise((r) => setTimeout(r, 1000));
+    // each once, in the order raised, late, never the covert one, with the reminder to verify
+    expect(shown.map((a) => a.delivery.alert.plate)).toEqual(
+      hits().filter((h) => !h.suppressed).map((h) => h.plate),
+    );
+    for (const a of shown) {
+      expect(a.delivery.lateMs).toBeGreaterThanOrEqual(500);
+      expect(a.delivery.alert.hit).toMatchObject({ list: 'stolen', category: 'stolen vehicle', priority: 2, matchKind: 'exact' });
+      expect(a.delivery.alert.notice).toMatch(/UNVERIFIED/);
+    }
+    // the officer answers two of them
+    await terminal.respond(shown[0]!.delivery.alert.id, true, null, 'officer-4411');
+    await terminal.respond(shown[1]!.delivery.alert.id, false, 'NOT-MATCH', 'officer-4411');
+
+    unit.kill('SIGTERM');
+    expect(await new Promise((r) => unit!.on('exit', r))).toBe(0);
+    const db = new Database(path.join(dir, 'data', 'alpr-edge.db'), { readonly: true });
+    const alerts = db.prepare('SELECT id, suppressed, ack_accepted, ack_reason, ack_by FROM alerts ORDER BY seq').all() as Array<{
+      id: string;
+      suppressed: string | null;
+      ack_accepted: number | null;
+      ack_reason: string | null;
+      ack_by: string | null;
+    }>;
+    expect(alerts).toHaveLength(4);
+    expect(alerts.filter((a) => a.suppressed === 'covert')).toHaveLength(1);
+    const byId = new Map(alerts.map((a) => [a.id, a]));
+    expect(byId.get(shown[0]!.delivery.alert.id)).toMatchObject({ ack_accepted: 1, ack_by: 'officer-4411' });
+    expect(byId.get(shown[1]!.delivery.alert.id)).toMatchObject({ ack_accepted: 0, ack_reason: 'NOT-MATCH' });
+    const delivered = db.prepare(`SELECT count(*) AS n FROM alert_deliveries WHERE channel = 'serial' AND state = 'delivered'`).get() as { n: number };
+    expect(delivered.n).toBe(3);
+    const audit = db.prepare(`SELECT kind, count(*) AS n FROM alert_events GROUP BY kind`).all() as Array<{ kind: string; n: number }>;
+    const count = (k: string) => audit.find((a) => a.kind === k)?.n ?? 0;
+    expect(count('raised')).toBe(4);
+    expect(count('delivered')).toBe(3);
+    expect(count('attempt-failed')).toBeGreaterThanOrEqual(1); // the terminal was off
+    expect(count('ack')).toBe(2);
+    db.close();
+  });
+});
