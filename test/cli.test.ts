@@ -261,3 +261,14 @@ describe('alpr-edge demo', () => {
     }
   });
 });
+
+describe('alpr-edge terminal', () => {
+  it('says what it needs when started without a serial line or a broker', () => {
+    const r = cli(['terminal']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('give --serial PATH or --mqtt URL');
+    const m = cli(['terminal', '--mqtt', 'mqtt://127.0.0.1:1']);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toContain('--mqtt needs --unit');
+  });
+});

@@ -42,7 +42,8 @@ export function statusCommand(argv: string[], config: Config): number {
   } catch {
     // keep the unit's last figure
   }
-  const healthy = running && status.cameras.every((c) => c.connected || c.finished);
+  const healthy =
+    running && status.cameras.every((c) => c.connected || c.finished) && (status.alerts?.channels ?? []).every((c) => c.connected);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ running, healthy, status: { ...status, disk } }, null, 2)}\n`);
     return healthy ? 0 : 1;
@@ -67,6 +68,12 @@ export function statusCommand(argv: string[], config: Config): number {
   lines.push(
     `recognition: ${r.ocrWorkers} OCR worker(s), ${r.framesInRecognition} frame(s) in recognition, ${r.framesWaiting} waiting, capture-to-read p50 ${r.latencyMs.p50 ?? '-'} ms p99 ${r.latencyMs.p99 ?? '-'} ms${r.workerAlive ? '' : ', WORKER NOT RUNNING'}${r.lastError ? `, last error: ${r.lastError}` : ''}`,
   );
+  if (status.hotlists) lines.push(`hot lists: ${status.hotlists.lists} list(s), ${status.hotlists.entries} entries that can match`);
+  if (status.alerts) {
+    const a = status.alerts;
+    const chans = a.channels.length === 0 ? 'no channel enabled' : a.channels.map((c) => `${c.name} ${c.connected ? 'connected' : 'NOT CONNECTED'} (${a.pending[c.name] ?? 0} pending${c.lastError ? `; ${c.lastError}` : ''})`).join(', ');
+    lines.push(`alerts: ${a.raised} raised (${a.suppressed} not sent to the terminal), ${a.unacknowledged} unacknowledged; ${chans}`);
+  }
   lines.push(`reads: ${status.reads.stored} stored, ${status.reads.pendingSync} not yet synced, last read ${ago(status.reads.lastReadAt)}`);
   const g = status.gps;
   const fix = g.lastFix;
