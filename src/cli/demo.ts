@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { packageRoot } from '../util/paths.js';
 import { Hotlists } from '../hotlist/index.js';
-import { ReadStore } from '../store/read-store.js';
+import { openStore } from '../store/open.js';
 import { runCommand } from './run.js';
 
 export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
@@ -24,7 +24,7 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   }
   const log = createLogger(config.log.level, 2);
   // the demo's hot list (made-up plates, some of which the replayed cars carry), so that hits show too
-  const store = ReadStore.open(path.resolve(config.data.dir), { imageBudgetBytes: config.store.imageBudgetMB * 2 ** 20 });
+  const { store } = openStore(config);
   try {
     const lists = Hotlists.open(store.database, { config: config.hotlists });
     const r = lists.importFile(path.join(root, 'test-fixtures', 'demo', 'demo-hotlist.txt'), {

@@ -12,7 +12,7 @@ import {
   type FormatName,
   type ListSummary,
 } from '../hotlist/index.js';
-import { ReadStore } from '../store/read-store.js';
+import { openStore } from '../store/open.js';
 import { intOption, parse, UsageError } from './args.js';
 
 export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9]
@@ -33,7 +33,7 @@ export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--forma
 export function hotlistCommand(argv: string[], config: Config): number {
   const [sub, ...rest] = argv;
   if (sub === undefined) throw new UsageError(`which hotlist command?\nusage:\n  ${HOTLIST_USAGE}`);
-  const store = ReadStore.open(path.resolve(config.data.dir), { imageBudgetBytes: config.store.imageBudgetMB * 1024 * 1024 });
+  const { store } = openStore(config);
   try {
     const hotlists = Hotlists.open(store.database, { config: config.hotlists });
     switch (sub) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
+import { accessSchema } from '../access/schema.js';
 
 /**
  * The one schema of the unit's configuration. The TypeScript type, the defaults, the bounds, the documentation
@@ -275,6 +276,12 @@ const store = z
         'Most disk space for stored images (MB). Over it, frame images are deleted oldest first; plate crops and read rows are kept.',
       ),
     frameImages: z.boolean().default(true).describe('Keep the whole frame of each read, not only the plate crop.'),
+    keyFile: z
+      .string()
+      .default('')
+      .describe(
+        "File holding the unit's data key (64 hex characters, mode 0600): the database and image files are encrypted with it. Empty: the systemd credential alpr-edge-data-key if present, else no encryption (see docs/data-at-rest.md).",
+      ),
   })
   .describe('The read store (SQLite database and image files under data.dir).');
 
@@ -461,6 +468,7 @@ export const configSchema = z
     pipeline: pipeline.prefault({}),
     hotlists: hotlists.prefault({}),
     alerts: alertsSchema.prefault({}),
+    access: accessSchema.prefault({}),
   })
   .describe('alpr-edge unit configuration.');
 

@@ -1,9 +1,11 @@
-import Database from 'better-sqlite3';
+import Database from 'better-sqlite3-multiple-ciphers';
 import { mkdirSync, chmodSync, statSync, existsSync } from 'node:fs';
-import { open, unlink, mkdir } from 'node:fs/promises';
+import { open, unlink, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Position } from '../gps/types.js';
 import type { Box } from '../recognition/types.js';
+import { decryptImage, encryptImage, ImageIntegrityError, isEncryptedImage } from './image-crypto.js';
+import { databaseKey, imageKey } from './keys.js';
 import { MIGRATIONS } from './migrations.js';
 
 /**
@@ -15,6 +17,9 @@ import { MIGRATIONS } from './migrations.js';
  * read can stream its files. The price is two places to keep consistent: a read's image files are written and
  * fsynced before its row is committed, so a row never points at a missing file (a crash in between leaves only an
  * unreferenced file).
+ *
+ * With a data key (docs/data-at-rest.md) the database is encrypted by SQLite3 Multiple Ciphers (the WAL too) and
+ * every image file with AES-256-GCM bound to its path; image files are then only readable through readImage.
  */
 
 export interface ImageData {
@@ -122,12 +127,28 @@ export interface StoreOptions {
   imageBudgetBytes: number;
   /** Told when the budget cannot be kept by evicting frames (only crops are left). */
   onBudgetExceeded?: (imageBytes: number, budget: number) => void;
+  /**
+   * The unit's data key (keys.ts loadDataKey). Given: the database and the image files are encrypted with keys
+   * derived from it. Absent or null: both are plain, as a store created without a key must stay.
+   */
+  dataKey?: Buffer | null;
 }
+
+/** What ReadStore.encryptExisting did. */
+export interface EncryptExistingReport {
+  database: 'encrypted' | 'already encrypted';
+  imagesEncrypted: number;
+  imagesAlreadyEncrypted: number;
+}
+
+const DB_FILE = 'alpr-edge.db';
+const TMP_SUFFIX = '.enc-tmp';
 
 export class ReadStore {
   readonly dbPath: string;
   readonly imagesDir: string;
   private readonly db: Database.Database;
+  private readonly imageKey: Buffer | null;
   private imageBytes: number;
   private budgetWarned = false;
   private closed = false;
@@ -136,24 +157,27 @@ export class ReadStore {
     readonly dataDir: string,
     private readonly options: StoreOptions,
   ) {
-    this.dbPath = path.join(dataDir, 'alpr-edge.db');
+    this.dbPath = path.join(dataDir, DB_FILE);
     this.imagesDir = path.join(dataDir, 'images');
     for (const dir of [dataDir, this.imagesDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     }
+    const dataKey = options.dataKey ?? null;
+    this.imageKey = dataKey && imageKey(dataKey);
+    this.db = openDatabase(this.dbPath, dataKey && databaseKey(dataKey));
     try {
-      this.db = new Database(this.dbPath);
+      // WAL: readers (status, sync, queries) never block the writer. synchronous=FULL: a committed read survives a
+      // power cut, not only a crash of the process.
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('foreign_keys = ON');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
     } catch (err) {
-      throw new StoreError(`cannot open the database ${this.dbPath}: ${(err as Error).message}`);
+      this.db.close();
+      throw err;
     }
-    // WAL: readers (status, sync, queries) never block the writer. synchronous=FULL: a committed read survives a
-    // power cut, not only a crash of the process.
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('busy_timeout = 5000');
-    this.migrate();
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(this.dbPath + suffix)) chmodSync(this.dbPath + suffix, 0o600);
     }
@@ -162,9 +186,46 @@ export class ReadStore {
     ).n;
   }
 
-  /** Opens (creating if needed) the store under `dataDir` (folders 0700, files 0600) and applies migrations. */
+  /**
+   * Opens (creating if needed) the store under `dataDir` (folders 0700, files 0600) and applies migrations. With
+   * `options.dataKey` the database must be encrypted with it (a new one is); without, it must be plain.
+   */
   static open(dataDir: string, options: StoreOptions): ReadStore {
     return new ReadStore(dataDir, options);
+  }
+
+  /**
+   * Encrypts an existing plain store in place, once, with the unit stopped: the database is rekeyed (its WAL
+   * folded in first) and every plain image file is replaced by its encrypted form. Safe to run again after an
+   * interruption: what is encrypted already is left as it is.
+   */
+  static async encryptExisting(dataDir: string, dataKey: Buffer): Promise<EncryptExistingReport> {
+    const dbPath = path.join(dataDir, DB_FILE);
+    if (!existsSync(dbPath)) throw new StoreError(`there is no read store in ${dataDir} (no ${DB_FILE})`);
+    let database: EncryptExistingReport['database'] = 'already encrypted';
+    if (isPlainDatabase(dbPath)) {
+      const db = new Database(dbPath);
+      try {
+        // Rekeying rewrites the main file page by page; it is not done through a WAL, so the WAL is folded in
+        // and switched off for it. Leaving WAL needs the only connection: a running unit makes this fail (busy).
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.pragma('journal_mode = DELETE');
+        keyDatabase(db, databaseKey(dataKey), 'rekey');
+        db.pragma('journal_mode = WAL');
+      } catch (err) {
+        throw new StoreError(`cannot encrypt the database ${dbPath} (is the unit still running? stop it first): ${(err as Error).message}`);
+      } finally {
+        db.close();
+      }
+      database = 'encrypted';
+    }
+    // Opening with the key proves the database took it.
+    const store = new ReadStore(dataDir, { imageBudgetBytes: Number.POSITIVE_INFINITY, dataKey });
+    try {
+      return { database, ...(await store.encryptPlainImages()) };
+    } finally {
+      store.close();
+    }
   }
 
   /** The database handle, for parts of the unit that keep their own tables in it (hot lists). */
@@ -327,9 +388,40 @@ export class ReadStore {
     return rows.map(toStoredRead);
   }
 
-  /** Absolute path of an image file of the store. */
+  /**
+   * Absolute path of an image file of the store. With a data key the file is encrypted: read it with readImage,
+   * never directly.
+   */
   imagePath(rel: string): string {
     return path.join(this.imagesDir, rel);
+  }
+
+  /**
+   * The plain bytes of an image file of the store (`rel` as in cropPath / framePath). With a data key the file is
+   * decrypted and checked: a file altered on disk, or moved from another read's path, is refused.
+   */
+  async readImage(rel: string): Promise<Buffer> {
+    const normal = path.normalize(rel);
+    if (path.isAbsolute(normal) || normal === '..' || normal.startsWith('..' + path.sep)) {
+      throw new StoreError(`the image path ${rel} is outside the store's images folder`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path.join(this.imagesDir, normal));
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new StoreError(`cannot read the image file ${rel}: ${e.code === 'ENOENT' ? 'it does not exist (evicted or deleted)' : e.message}`);
+    }
+    if (!this.imageKey) {
+      if (isEncryptedImage(bytes)) throw new StoreError(`the image file ${rel} is encrypted and the store was opened without the data key`);
+      return bytes;
+    }
+    try {
+      return decryptImage(this.imageKey, normal, bytes);
+    } catch (err) {
+      if (err instanceof ImageIntegrityError) throw new StoreError(err.message);
+      throw err;
+    }
   }
 
   stats(): StoreStats {
@@ -406,14 +498,63 @@ export class ReadStore {
     await mkdir(path.join(this.imagesDir, dir), { recursive: true, mode: 0o700 });
     // A new name each time: an update never overwrites a file a committed row still points at.
     const rel = path.join(dir, `${uuid}-${kind}-${time}-${Math.random().toString(36).slice(2, 8)}.${img.format === 'png' ? 'png' : 'jpg'}`);
+    const data = this.imageKey ? encryptImage(this.imageKey, rel, img.bytes) : img.bytes;
     const fh = await open(path.join(this.imagesDir, rel), 'wx', 0o600);
     try {
-      await fh.writeFile(img.bytes);
+      await fh.writeFile(data);
       await fh.sync();
     } finally {
       await fh.close();
     }
-    return { rel, bytes: img.bytes.length, format: img.format };
+    // Bytes on disk: the image budget is about the card's space.
+    return { rel, bytes: data.length, format: img.format };
+  }
+
+  /** encryptExisting's second half: every plain file under the images folder, referenced by a row or not. */
+  private async encryptPlainImages(): Promise<Omit<EncryptExistingReport, 'database'>> {
+    const key = this.imageKey;
+    if (!key) throw new StoreError('encrypting images needs the data key');
+    let imagesEncrypted = 0;
+    let imagesAlreadyEncrypted = 0;
+    const setBytes = this.db.prepare('UPDATE images SET bytes = ? WHERE path = ?');
+    const walk = async (dirRel: string): Promise<void> => {
+      const dirAbs = path.join(this.imagesDir, dirRel);
+      let changed = false;
+      for (const entry of await readdir(dirAbs, { withFileTypes: true })) {
+        const rel = path.join(dirRel, entry.name);
+        const abs = path.join(this.imagesDir, rel);
+        if (entry.isDirectory()) {
+          await walk(rel);
+          continue;
+        }
+        if (!entry.isFile()) continue;
+        if (entry.name.endsWith(TMP_SUFFIX)) {
+          // Left by an interrupted run; the original beside it is still there.
+          await rm(abs, { force: true });
+          continue;
+        }
+        const plain = await readFile(abs);
+        if (isEncryptedImage(plain)) {
+          imagesAlreadyEncrypted++;
+          continue;
+        }
+        const data = encryptImage(key, rel, plain);
+        const fh = await open(abs + TMP_SUFFIX, 'w', 0o600);
+        try {
+          await fh.writeFile(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(abs + TMP_SUFFIX, abs);
+        setBytes.run(data.length, rel);
+        imagesEncrypted++;
+        changed = true;
+      }
+      if (changed) await fsyncDir(dirAbs);
+    };
+    await walk('');
+    return { imagesEncrypted, imagesAlreadyEncrypted };
   }
 
   private insertImageRow(readId: number, kind: 'crop' | 'frame', img: { rel: string; bytes: number; format: string }, now: number): void {
@@ -444,6 +585,64 @@ export class ReadStore {
       }
     }
     this.budgetWarned = false;
+  }
+}
+
+/** Opens the database file, keying it first when a key is given; a missing or wrong key is a StoreError. */
+function openDatabase(dbPath: string, key: Buffer | null): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath);
+  } catch (err) {
+    throw new StoreError(`cannot open the database ${dbPath}: ${(err as Error).message}`);
+  }
+  try {
+    // The key must come before anything reads a page.
+    if (key) keyDatabase(db, key, 'key');
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return db;
+  } catch (err) {
+    db.close();
+    const e = err as Error & { code?: string };
+    if (e.code !== 'SQLITE_NOTADB') throw new StoreError(`cannot open the database ${dbPath}: ${e.message}`);
+    if (key && isPlainDatabase(dbPath)) {
+      throw new StoreError(
+        `the database ${dbPath} is not encrypted but a data key is configured: encrypt it once with the unit stopped ` +
+          `(ReadStore.encryptExisting, see docs/data-at-rest.md), or remove the key`,
+      );
+    }
+    throw new StoreError(
+      `cannot open the database ${dbPath}: the database is encrypted and the key is missing or wrong ` +
+        `(or the file is not an alpr-edge database: ${e.message})`,
+    );
+  }
+}
+
+/** PRAGMA key / rekey with a raw 256-bit key (no passphrase stretching: the key is random already). */
+function keyDatabase(db: Database.Database, key: Buffer, pragma: 'key' | 'rekey'): void {
+  const result = db.pragma(`${pragma}="x'${key.toString('hex')}'"`, { simple: true });
+  if (result !== 'ok') throw new StoreError(`PRAGMA ${pragma} was refused: ${String(result)}`);
+}
+
+/** Whether the database file opens as plain SQLite (false: encrypted, or not a database at all). */
+function isPlainDatabase(dbPath: string): boolean {
+  const db = new Database(dbPath, { fileMustExist: true });
+  try {
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    db.close();
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

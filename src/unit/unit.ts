@@ -12,7 +12,8 @@ import { Grouper, type TrackView } from '../pipeline/grouper.js';
 import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
 import { sniffImage } from '../recognition/image-header.js';
-import { ReadStore, type StoredRead } from '../store/read-store.js';
+import type { ReadStore, StoredRead } from '../store/read-store.js';
+import { openStore } from '../store/open.js';
 import { SystemdNotifier } from './systemd.js';
 import { createChannels } from '../alerts/channels.js';
 import { readPayload } from '../alerts/mqtt-topics.js';
@@ -121,8 +122,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   static async start(config: Config, logger: Logger): Promise<Unit> {
     const dataDir = path.resolve(config.data.dir);
-    const store = ReadStore.open(dataDir, {
-      imageBudgetBytes: config.store.imageBudgetMB * 1024 * 1024,
+    const { store } = openStore(config, {
       onBudgetExceeded: (bytes, budget) =>
         logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict'),
     });
