@@ -13,6 +13,9 @@ import { STATUS_USAGE } from './status.js';
 import { DEMO_USAGE } from './demo.js';
 import { HOTLIST_USAGE } from './hotlist.js';
 import { TERMINAL_USAGE } from './terminal.js';
+import { DATA_USAGE } from './data.js';
+import { KEY_USAGE } from './keys.js';
+import { LOGIN_USAGE, USER_USAGE } from './user.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
 
@@ -23,6 +26,10 @@ usage:
   ${RECOGNIZE_USAGE}
   ${HOTLIST_USAGE}
   ${TERMINAL_USAGE}
+  ${LOGIN_USAGE}
+  ${USER_USAGE}
+  ${DATA_USAGE}
+  ${KEY_USAGE}
   ${CONFIG_USAGE}
   alpr-edge version
 
@@ -59,6 +66,10 @@ async function main(argv: string[]): Promise<number> {
   const { file, rest } = takeConfigFlag(args);
   const configFile = file ?? process.env.ALPR_EDGE_CONFIG;
   if (command === 'config') return configCommand(rest, configFile);
+  if (command === 'key') {
+    const { keyCommand } = await import('./keys.js');
+    return keyCommand(rest);
+  }
   if (command === 'terminal') {
     const { terminalCommand } = await import('./terminal.js');
     return terminalCommand(rest);
@@ -84,6 +95,42 @@ async function main(argv: string[]): Promise<number> {
       const { statusCommand } = await import('./status.js');
       return statusCommand(rest, config);
     }
+    case 'login': {
+      const { loginCommand } = await import('./user.js');
+      return loginCommand(rest, config);
+    }
+    case 'logout': {
+      const { logoutCommand } = await import('./user.js');
+      return logoutCommand(rest, config);
+    }
+    case 'whoami': {
+      const { whoamiCommand } = await import('./user.js');
+      return whoamiCommand(rest, config);
+    }
+    case 'user': {
+      const { userCommand } = await import('./user.js');
+      return userCommand(rest, config);
+    }
+    case 'store': {
+      const { storeCommand } = await import('./keys.js');
+      return storeCommand(rest, config);
+    }
+    case 'search': {
+      const { searchCommand } = await import('./data.js');
+      return searchCommand(rest, config);
+    }
+    case 'show': {
+      const { showCommand } = await import('./data.js');
+      return showCommand(rest, config);
+    }
+    case 'release': {
+      const { releaseCommand } = await import('./data.js');
+      return releaseCommand(rest, config);
+    }
+    case 'audit': {
+      const { auditCommand } = await import('./data.js');
+      return auditCommand(rest, config);
+    }
     case 'hotlist': {
       const { hotlistCommand } = await import('./hotlist.js');
       return hotlistCommand(rest, config);
@@ -107,7 +154,10 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof OcrSetupError) {
       process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof Error && ['VisionError', 'StoreError', 'HotlistError'].includes(err.name)) {
+    } else if (err instanceof Error && ['AccessDenied', 'PurposeError'].includes(err.name)) {
+      process.stderr.write(`alpr-edge: refused: ${err.message}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof Error && ['VisionError', 'StoreError', 'HotlistError', 'KeyError'].includes(err.name)) {
       process.stderr.write(`alpr-edge: ${err.message}\n`);
       process.exitCode = 1;
     } else {

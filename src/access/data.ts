@@ -1,0 +1,226 @@
+import type Database from 'better-sqlite3';
+import { AccessDenied, can, type Permission, type Principal } from './roles.js';
+import { checkPurpose, type AccessLog } from './access-log.js';
+
+/**
+ * The only ways to stored reads for a person: search, show one read, its images. Each checks the principal's
+ * permission, requires a specific purpose with a case number, and writes the access log in the same transaction
+ * as the read of the data (P1, P2, P3). A refusal is logged too.
+ */
+
+export interface Purpose {
+  purpose?: string;
+  caseNumber?: string;
+}
+
+export interface SearchQuery {
+  /** A plate, or a partial plate: `?` one character, `*` any run. */
+  plate?: string;
+  from?: number;
+  to?: number;
+  cameraId?: string;
+  /** Reads within radiusM metres of a point (reads with a valid position only). */
+  near?: { latitude: number; longitude: number; radiusM: number };
+  /** Also logically deleted reads (administrators, with a stated reason). */
+  includeDeleted?: { reason: string };
+  limit?: number;
+}
+
+export interface ReadSummary {
+  id: number;
+  uuid: string;
+  plate: string;
+  confidence: number;
+  cameraId: string;
+  unitId: string;
+  firstSeen: number;
+  lastSeen: number;
+  frameCount: number;
+  latitude: number | null;
+  longitude: number | null;
+  positionValid: boolean;
+  deleted: boolean;
+  cropPath: string | null;
+  framePath: string | null;
+}
+
+export class DataAccess {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly log: AccessLog,
+  ) {}
+
+  /** Refuses (and logs the refusal) unless the principal's role has the permission. */
+  authorize(who: Principal, permission: Permission, action: string, query?: unknown): void {
+    if (can(who.role, permission)) return;
+    this.db.transaction(() =>
+      this.log.append({ user: who.user, agency: who.agency, role: who.role, action, query, result: { refused: `role ${who.role} lacks ${permission}` }, outcome: 'refused' }),
+    )();
+    throw new AccessDenied(`role ${who.role} may not ${DESCRIBE[permission]}`);
+  }
+
+  /** Checks the purpose; a refusal is logged. */
+  purpose(who: Principal, p: Purpose, action: string, query?: unknown): { purpose: string; caseNumber: string } {
+    try {
+      return checkPurpose(p.purpose, p.caseNumber);
+    } catch (err) {
+      this.db.transaction(() =>
+        this.log.append({ user: who.user, agency: who.agency, role: who.role, action, purpose: p.purpose ?? null, caseNumber: p.caseNumber ?? null, query, result: { refused: (err as Error).message }, outcome: 'refused' }),
+      )();
+      throw err;
+    }
+  }
+
+  search(who: Principal, p: Purpose, q: SearchQuery): ReadSummary[] {
+    const query = { ...q };
+    this.authorize(who, 'reads.search', 'search', query);
+    if (q.includeDeleted) {
+      this.authorize(who, 'reads.deleted', 'search-deleted', query);
+      if (q.includeDeleted.reason.trim().length < 5) throw new AccessDenied('seeing deleted reads needs a stated reason (--reason "...")');
+    }
+    const { purpose, caseNumber } = this.purpose(who, p, 'search', query);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (hasColumn(this.db, 'reads', 'deleted_at') && !q.includeDeleted) where.push('r.deleted_at IS NULL');
+    if (q.plate) {
+      const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
+      if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
+      where.push('r.plate GLOB ?');
+      params.push(pattern);
+    }
+    if (q.from !== undefined) {
+      where.push('r.first_seen >= ?');
+      params.push(q.from);
+    }
+    if (q.to !== undefined) {
+      where.push('r.first_seen < ?');
+      params.push(q.to);
+    }
+    if (q.cameraId) {
+      where.push('r.camera_id = ?');
+      params.push(q.cameraId);
+    }
+    if (q.near) {
+      // a bounding box in SQL, then the exact distance below
+      const dLat = q.near.radiusM / 111_320;
+      const dLon = q.near.radiusM / (111_320 * Math.max(0.01, Math.cos((q.near.latitude * Math.PI) / 180)));
+      where.push('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?');
+      params.push(q.near.latitude - dLat, q.near.latitude + dLat, q.near.longitude - dLon, q.near.longitude + dLon);
+    }
+    if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
+    const limit = Math.min(10_000, q.limit ?? 1000);
+    return this.db.transaction(() => {
+      let rows = this.db
+        .prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY r.first_seen DESC LIMIT ?`)
+        .all(...params, limit) as Row[];
+      if (q.near) rows = rows.filter((r) => metres(q.near!.latitude, q.near!.longitude, r.latitude!, r.longitude!) <= q.near!.radiusM);
+      const found = rows.map(toSummary);
+      this.log.append({
+        user: who.user,
+        agency: who.agency,
+        role: who.role,
+        action: q.includeDeleted ? 'search-deleted' : 'search',
+        purpose,
+        caseNumber,
+        query: q.includeDeleted ? { ...query, reason: q.includeDeleted.reason } : query,
+        result: { count: found.length, ids: found.map((r) => r.id) },
+        outcome: 'ok',
+      });
+      return found;
+    })();
+  }
+
+  /** One read; with `images`, its image references too (reading the files is the caller's, under 'reads.images'). */
+  show(who: Principal, p: Purpose, id: number, opts: { images?: boolean } = {}): ReadSummary {
+    this.authorize(who, 'reads.search', 'show', { id });
+    if (opts.images) this.authorize(who, 'reads.images', 'image', { id });
+    const { purpose, caseNumber } = this.purpose(who, p, opts.images ? 'image' : 'show', { id });
+    return this.db.transaction(() => {
+      const row = this.db.prepare(`${SELECT} WHERE r.id = ?`).get(id) as Row | undefined;
+      const visible = row && (!row.deleted_at || can(who.role, 'reads.deleted'));
+      this.log.append({
+        user: who.user,
+        agency: who.agency,
+        role: who.role,
+        action: opts.images ? 'image' : 'show',
+        purpose,
+        caseNumber,
+        query: { id },
+        result: visible ? { count: 1, ids: [id], images: opts.images ? [row.crop_path, row.frame_path].filter(Boolean) : [] } : { count: 0 },
+        outcome: 'ok',
+      });
+      if (!visible) throw new AccessDenied(`no read ${id}`);
+      return toSummary(row);
+    })();
+  }
+}
+
+const DESCRIBE: Record<Permission, string> = {
+  'reads.search': 'search or view stored reads',
+  'reads.images': 'view read images',
+  'reads.export': 'export reads',
+  'reads.deleted': 'see deleted reads',
+  'hits.history': 'see the history of hot list hits',
+  'hotlist.edit': 'change hot lists',
+  'alerts.ack': 'acknowledge alerts',
+  'users.manage': 'manage users',
+  'holds.manage': 'place or release holds',
+  'releases.approve': 'approve releases',
+  'unit.operate': 'operate the unit',
+  'audit.read': 'read the access log',
+};
+
+const SELECT = `
+  SELECT r.*,
+    (SELECT path FROM images WHERE read_id = r.id AND kind = 'crop' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS crop_path,
+    (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
+  FROM reads r`;
+
+interface Row {
+  id: number;
+  uuid: string;
+  plate: string;
+  confidence: number;
+  camera_id: string;
+  unit_id: string;
+  first_seen: number;
+  last_seen: number;
+  frame_count: number;
+  latitude: number | null;
+  longitude: number | null;
+  position_valid: number;
+  deleted_at?: number | null;
+  crop_path: string | null;
+  frame_path: string | null;
+}
+
+function toSummary(r: Row): ReadSummary {
+  return {
+    id: r.id,
+    uuid: r.uuid,
+    plate: r.plate,
+    confidence: r.confidence,
+    cameraId: r.camera_id,
+    unitId: r.unit_id,
+    firstSeen: r.first_seen,
+    lastSeen: r.last_seen,
+    frameCount: r.frame_count,
+    latitude: r.latitude,
+    longitude: r.longitude,
+    positionValid: r.position_valid === 1,
+    deleted: r.deleted_at !== undefined && r.deleted_at !== null,
+    cropPath: r.crop_path,
+    framePath: r.frame_path,
+  };
+}
+
+export function hasColumn(db: Database.Database, table: string, column: string): boolean {
+  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).some((c) => c.name === column);
+}
+
+/** Great-circle distance in metres. */
+function metres(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const a = Math.sin(((lat2 - lat1) * rad) / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 2 * 6_371_000 * Math.asin(Math.sqrt(a));
+}

@@ -1,0 +1,193 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { DataAccess, type SearchQuery } from '../access/data.js';
+import { Releases } from '../access/releases.js';
+import { auditReport, reportCsv } from '../access/report.js';
+import { ensureAccessTables } from '../access/schema.js';
+import { requirePrincipal } from '../access/session.js';
+import type { Config } from '../config/schema.js';
+import { openStore } from '../store/open.js';
+import { intOption, parse, UsageError } from './args.js';
+
+export const DATA_USAGE = `alpr-edge search [--plate P] [--from ISO] [--to ISO] [--camera C] [--near LAT,LON,METRES]
+                   [--include-deleted --reason R] --purpose TEXT --case NUMBER [--json] [--limit N]
+  alpr-edge show READ_ID --purpose TEXT --case NUMBER [--images DIR]
+  alpr-edge release request --agency A --requester NAME --purpose TEXT --case NUMBER --mode full|aggregate [search options]
+  alpr-edge release approve RELEASE_ID | release export RELEASE_ID --out DIR | release ls
+  alpr-edge audit verify | audit report [--from ISO] [--to ISO] [--format csv|json] [--out FILE]
+                                      stored data, for signed-in users (alpr-edge login), every access logged`;
+
+/** Opens the store and the access log for a data command. */
+function open(config: Config) {
+  const dataDir = path.resolve(config.data.dir);
+  const { store, auditKey } = openStore(config);
+  ensureAccessTables(store.database);
+  const log = new AccessLog(store.database, loadAuditKey(dataDir, auditKey));
+  return { store, log, dataDir };
+}
+
+const SEARCH_OPTIONS = {
+  plate: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  camera: { type: 'string' },
+  near: { type: 'string' },
+  'include-deleted': { type: 'boolean' },
+  reason: { type: 'string' },
+  purpose: { type: 'string' },
+  case: { type: 'string' },
+  json: { type: 'boolean' },
+  limit: { type: 'string' },
+} as const;
+
+function time(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new UsageError(`${name}: ${JSON.stringify(v)} is not a date/time (ISO 8601, e.g. 2026-11-22T08:00Z)`);
+  return t;
+}
+
+function searchQuery(values: Record<string, string | boolean | undefined>): SearchQuery {
+  const q: SearchQuery = {};
+  if (values.plate) q.plate = String(values.plate);
+  q.from = time(values.from as string | undefined, '--from');
+  q.to = time(values.to as string | undefined, '--to');
+  if (values.camera) q.cameraId = String(values.camera);
+  if (values.near) {
+    const parts = String(values.near).split(',').map(Number);
+    if (parts.length !== 3 || parts.some((n) => !Number.isFinite(n))) throw new UsageError('--near LAT,LON,METRES (e.g. 33.9164,-118.4041,200)');
+    q.near = { latitude: parts[0]!, longitude: parts[1]!, radiusM: parts[2]! };
+  }
+  if (values['include-deleted']) q.includeDeleted = { reason: String(values.reason ?? '') };
+  q.limit = intOption(values.limit as string | undefined, '--limit', 1, 10_000);
+  return q;
+}
+
+export async function searchCommand(argv: string[], config: Config): Promise<number> {
+  const { values, positionals } = parse(argv, SEARCH_OPTIONS);
+  if (positionals.length) throw new UsageError(`search takes options only\n${DATA_USAGE}`);
+  const { store, log } = open(config);
+  try {
+    const who = requirePrincipal(config, store.database, log, null);
+    const reads = new DataAccess(store.database, log).search(who, { purpose: values.purpose, caseNumber: values.case }, searchQuery(values));
+    if (values.json) for (const r of reads) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else {
+      for (const r of reads) {
+        process.stdout.write(
+          `#${r.id}  ${new Date(r.firstSeen).toISOString()}  ${r.plate.padEnd(9)} ${r.confidence.toFixed(1).padStart(5)}%  ${r.cameraId.padEnd(10)} ${r.latitude !== null ? `${r.latitude.toFixed(5)},${r.longitude!.toFixed(5)}` : 'no position'}${r.deleted ? '  (deleted)' : ''}\n`,
+        );
+      }
+      process.stdout.write(`${reads.length} read(s); this search is recorded in the access log\n`);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function showCommand(argv: string[], config: Config): Promise<number> {
+  const { values, positionals } = parse(argv, { purpose: { type: 'string' }, case: { type: 'string' }, images: { type: 'string' } });
+  const id = intOption(positionals[0], 'READ_ID', 1, Number.MAX_SAFE_INTEGER);
+  if (id === undefined) throw new UsageError(`show needs a read id\n${DATA_USAGE}`);
+  const { store, log } = open(config);
+  try {
+    const who = requirePrincipal(config, store.database, log, null);
+    const read = new DataAccess(store.database, log).show(who, { purpose: values.purpose, caseNumber: values.case }, id, { images: values.images !== undefined });
+    process.stdout.write(`${JSON.stringify(read, null, 2)}\n`);
+    if (values.images !== undefined) {
+      mkdirSync(values.images, { recursive: true, mode: 0o700 });
+      for (const rel of [read.cropPath, read.framePath]) {
+        if (!rel) continue;
+        const out = path.join(values.images, `${read.id}-${path.basename(rel)}`);
+        writeFileSync(out, await store.readImage(rel), { mode: 0o600 });
+        process.stdout.write(`wrote ${out}\n`);
+      }
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function releaseCommand(argv: string[], config: Config): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { store, log } = open(config);
+  try {
+    const who = requirePrincipal(config, store.database, log, null);
+    const releases = new Releases(store.database, log);
+    switch (sub) {
+      case 'request': {
+        const { values } = parse(rest, { ...SEARCH_OPTIONS, agency: { type: 'string' }, requester: { type: 'string' }, mode: { type: 'string' } });
+        if (values.mode !== 'full' && values.mode !== 'aggregate') throw new UsageError('--mode full|aggregate');
+        const r = releases.request(who, {
+          mode: values.mode,
+          agency: values.agency ?? '',
+          requester: values.requester ?? '',
+          purpose: values.purpose ?? '',
+          caseNumber: values.case ?? '',
+          selector: searchQuery(values),
+        });
+        process.stdout.write(`release ${r.id} requested (${r.mode}, to ${r.agency}); it needs the approval of another user: alpr-edge release approve ${r.id}\n`);
+        return 0;
+      }
+      case 'approve': {
+        const id = intOption(rest[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
+        if (id === undefined) throw new UsageError('release approve RELEASE_ID');
+        releases.approve(who, id);
+        process.stdout.write(`release ${id} approved by ${who.user}\n`);
+        return 0;
+      }
+      case 'export': {
+        const { values, positionals } = parse(rest, { out: { type: 'string' } });
+        const id = intOption(positionals[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
+        if (id === undefined || !values.out) throw new UsageError('release export RELEASE_ID --out DIR');
+        const r = await releases.export(who, id, values.out, (rel) => store.readImage(rel));
+        process.stdout.write(`release ${id}: ${r.reads} read(s), ${r.files.length} file(s) in ${values.out}\n`);
+        return 0;
+      }
+      case 'ls': {
+        for (const r of releases.list()) {
+          process.stdout.write(
+            `${r.id}  ${r.mode.padEnd(9)} to ${r.agency} (${r.requester}), case ${r.caseNumber}, requested by ${r.requestedBy} ${new Date(r.requestedAt).toISOString()}, ${r.approvedBy ? `approved by ${r.approvedBy}` : 'NOT APPROVED'}${r.exportedAt ? ', exported' : ''}\n`,
+          );
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`release request|approve|export|ls\n${DATA_USAGE}`);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+export async function auditCommand(argv: string[], config: Config): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { store, log } = open(config);
+  try {
+    const who = requirePrincipal(config, store.database, log, 'audit.read');
+    if (sub === 'verify') {
+      const v = log.verify();
+      store.database.transaction(() =>
+        log.append({ user: who.user, agency: who.agency, role: who.role, action: 'audit-verify', result: { ok: v.ok, checked: v.checked }, outcome: 'ok' }),
+      )();
+      if (v.ok) process.stdout.write(`access log intact: ${v.checked} record(s), chain and MACs verified\n`);
+      else for (const p of v.problems) process.stdout.write(`access log record ${p.id}: ${p.problem}\n`);
+      return v.ok ? 0 : 1;
+    }
+    if (sub === 'report') {
+      const { values } = parse(rest, { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
+      const to = time(values.to, '--to') ?? Date.now();
+      const from = time(values.from, '--from') ?? to - 30 * 86_400_000;
+      const report = auditReport(store.database, log, who, from, to);
+      const text = values.format === 'csv' ? reportCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
+      if (values.out) writeFileSync(values.out, text, { mode: 0o600 });
+      else process.stdout.write(text);
+      return report.chain.ok ? 0 : 1;
+    }
+    throw new UsageError(`audit verify | audit report\n${DATA_USAGE}`);
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,147 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AccessLog, PurposeError } from '../src/access/access-log.js';
+import { DataAccess } from '../src/access/data.js';
+import { Releases } from '../src/access/releases.js';
+import { auditReport, reportCsv } from '../src/access/report.js';
+import { AccessDenied, type Principal, type Role } from '../src/access/roles.js';
+import { ReadStore } from '../src/store/read-store.js';
+
+/** Each rule of who may see stored reads, tried against the code that enforces it, with the access log checked. */
+
+let dir: string;
+let store: ReadStore;
+let log: AccessLog;
+const key = Buffer.alloc(32, 7);
+const who = (user: string, role: Role): Principal => ({ user, agency: 'ESPD', role, sessionId: `s-${user}` });
+const good = { purpose: 'burglary suspect vehicle', caseNumber: '26-004512' };
+
+beforeEach(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'alpr-access-'));
+  store = ReadStore.open(dir, { imageBudgetBytes: 1e8 });
+  log = new AccessLog(store.database, key);
+  const t0 = Date.UTC(2026, 10, 20, 12);
+  for (const [i, plate, cam, lat] of [[1, '7ABC123', 'front', 33.9164], [2, '7ABC124', 'rear', 33.9200], [3, '5XYZ987', 'front', 34.5]] as const) {
+    await store.insertRead({
+      uuid: `r${i}`, unitId: 'car-12', cameraId: cam, plate, confidence: 90, candidates: [], region: 'us',
+      box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: t0 + i * 60_000, lastSeen: t0 + i * 60_000, bestSeen: t0 + i * 60_000,
+      frameCount: 3, clockSource: 'system',
+      position: { latitude: lat, longitude: -118.4041, valid: true, speedKmh: 0, headingDeg: 0, fixTime: t0, source: 'gps' },
+      closed: true, crop: { bytes: Buffer.from(`crop-${plate}`), format: 'jpeg' },
+    });
+  }
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('access to stored reads', () => {
+  it('a data user searches by partial plate, time and place, with a purpose; the access is logged with what came back', () => {
+    const data = new DataAccess(store.database, log);
+    const found = data.search(who('dana', 'data-user'), good, { plate: '7ABC12?' });
+    expect(found.map((r) => r.plate).sort()).toEqual(['7ABC123', '7ABC124']);
+    const near = data.search(who('dana', 'data-user'), good, { near: { latitude: 33.9164, longitude: -118.4041, radiusM: 100 } });
+    expect(near.map((r) => r.plate)).toEqual(['7ABC123']);
+    const rows = log.list();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatchObject({ user: 'dana', action: 'search', purpose: good.purpose, caseNumber: good.caseNumber, query: { plate: '7ABC12?' }, outcome: 'ok' });
+    expect((rows[0]!.result as { count: number; ids: number[] }).count).toBe(2);
+  });
+
+  it('an officer cannot search history, a technician cannot see an image; both refusals are logged', () => {
+    const data = new DataAccess(store.database, log);
+    expect(() => data.search(who('olly', 'officer'), good, { plate: '7ABC123' })).toThrow(AccessDenied);
+    expect(() => data.show(who('tech', 'technician'), good, 1, { images: true })).toThrow(/role technician may not/);
+    expect(() => data.search(who('audrey', 'auditor'), good, { plate: '7ABC123' })).toThrow(AccessDenied);
+    const refused = log.list().filter((r) => r.outcome === 'refused');
+    expect(refused.map((r) => r.user)).toEqual(['olly', 'tech', 'audrey']);
+  });
+
+  it('"investigation" alone, or no case number, is refused with a clear message, and logged', () => {
+    const data = new DataAccess(store.database, log);
+    const dana = who('dana', 'data-user');
+    expect(() => data.search(dana, { purpose: 'investigation', caseNumber: '26-1' }, { plate: '7ABC123' })).toThrow(/not a specific purpose/);
+    expect(() => data.search(dana, { purpose: 'stolen car' }, { plate: '7ABC123' })).toThrow(PurposeError);
+    expect(() => data.search(dana, { purpose: 'stolen car', caseNumber: 'none' }, { plate: '7ABC123' })).toThrow(/case or incident number/);
+    expect(log.list().filter((r) => r.outcome === 'refused')).toHaveLength(3);
+  });
+
+  it('the access log is append-only and tamper-evident: edits, deletions and forged rows are detected', () => {
+    const data = new DataAccess(store.database, log);
+    for (let i = 0; i < 5; i++) data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });
+    expect(log.verify()).toMatchObject({ ok: true, checked: 5 });
+    expect(() => store.database.prepare(`UPDATE access_log SET user_name = 'someone' WHERE id = 2`).run()).toThrow(/append-only/);
+    expect(() => store.database.prepare('DELETE FROM access_log WHERE id = 3').run()).toThrow(/append-only/);
+    // someone with the sqlite3 tool drops the triggers and edits a row, then deletes another
+    const raw = new Database(store.dbPath);
+    raw.exec('DROP TRIGGER access_log_no_update; DROP TRIGGER access_log_no_delete;');
+    raw.prepare(`UPDATE access_log SET purpose = 'routine' WHERE id = 2`).run();
+    raw.prepare('DELETE FROM access_log WHERE id = 4').run();
+    raw.close();
+    const v = log.verify();
+    expect(v.ok).toBe(false);
+    expect(v.problems.map((p) => p.id)).toEqual(expect.arrayContaining([2, 5]));
+    expect(v.problems.find((p) => p.id === 2)!.problem).toMatch(/changed/);
+    expect(v.problems.find((p) => p.id === 5)!.problem).toMatch(/does not follow/);
+  });
+
+  it('purging old log rows keeps the rest verifiable', () => {
+    const data = new DataAccess(store.database, log);
+    for (let i = 0; i < 4; i++) data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });
+    const cut = log.list()[2]!.at;
+    expect(log.purgeBefore(cut)).toBeGreaterThanOrEqual(1);
+    expect(log.verify().ok).toBe(true);
+    data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });
+    expect(log.verify().ok).toBe(true);
+  });
+});
+
+describe('releases to other agencies', () => {
+  it('needs an approver other than the requester; then exports reads and images, recorded', async () => {
+    const rel = new Releases(store.database, log);
+    const dana = who('dana', 'data-user');
+    const req = rel.request(dana, { mode: 'full', agency: 'Hawthorne PD', requester: 'Det. Ruiz', ...good, selector: { plate: '7ABC12*' } });
+    await expect(rel.export(dana, req.id, path.join(dir, 'out'), (p) => readFile(store.imagePath(p)))).rejects.toThrow(/not approved/);
+    expect(() => rel.approve(who('dana', 'admin'), req.id)).toThrow(/someone other than the user who requested it/);
+    expect(() => rel.approve(who('olly', 'officer'), req.id)).toThrow(AccessDenied);
+    rel.approve(who('ada', 'admin'), req.id);
+    const out = await rel.export(dana, req.id, path.join(dir, 'out'), (p) => readFile(store.imagePath(p)));
+    expect(out.reads).toBe(2);
+    const json = JSON.parse(readFileSync(path.join(dir, 'out', 'release.json'), 'utf8')) as { data: Array<{ plate: string }> };
+    expect(json.data.map((r) => r.plate).sort()).toEqual(['7ABC123', '7ABC124']);
+    expect(out.files.filter((f) => f.endsWith('.jpg'))).toHaveLength(2);
+    expect(rel.get(req.id)).toMatchObject({ approvedBy: 'ada', agency: 'Hawthorne PD', requester: 'Det. Ruiz' });
+    expect(rel.get(req.id)!.exportedAt).not.toBeNull();
+  });
+
+  it('an aggregate release holds counts only: no plate text, no image', async () => {
+    const rel = new Releases(store.database, log);
+    const req = rel.request(who('dana', 'data-user'), { mode: 'aggregate', agency: 'City of Calabasas', requester: 'Traffic study', purpose: 'traffic counts per camera', caseNumber: 'REQ-2026-17', selector: { from: 0 } });
+    rel.approve(who('ada', 'admin'), req.id);
+    const out = await rel.export(who('dana', 'data-user'), req.id, path.join(dir, 'agg'), () => Promise.reject(new Error('no image may be read')));
+    const text = readFileSync(path.join(dir, 'agg', 'release.json'), 'utf8');
+    expect(text).not.toMatch(/7ABC|5XYZ/);
+    expect(out.files).toEqual(['release.json']);
+    expect(JSON.parse(text).data).toEqual(expect.arrayContaining([{ day: '2026-11-20', camera: 'front', reads: 2 }]));
+  });
+
+  it('the audit report lists accesses, refusals and releases for a period (CSV and JSON), for auditors only', () => {
+    const data = new DataAccess(store.database, log);
+    data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });
+    expect(() => data.search(who('olly', 'officer'), good, { plate: '7ABC123' })).toThrow();
+    expect(() => auditReport(store.database, log, who('dana', 'data-user'), 0, Date.now() + 1)).toThrow(AccessDenied);
+    const r = auditReport(store.database, log, who('audrey', 'auditor'), 0, Date.now() + 1);
+    expect(r.chain.ok).toBe(true);
+    expect(r.accesses.map((a) => a.user)).toContain('dana');
+    expect(r.refusals.map((a) => a.user)).toContain('olly');
+    const csv = reportCsv(r);
+    expect(csv.split('\n')[0]).toBe('id,time,user,agency,role,action,purpose,case,query,result,outcome');
+    expect(csv).toContain('burglary suspect vehicle');
+    expect(existsSync(store.dbPath)).toBe(true);
+  });
+});
