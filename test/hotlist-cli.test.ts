@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminSession } from './session-helper.js';
 
 /**
  * `alpr-edge hotlist ...` as a technician runs it: the compiled CLI in child processes on one data folder.
@@ -17,10 +18,13 @@ const STACK_LINE = /^\s+at .+[(:]/m;
 
 let tmp: string;
 let configFile: string;
+/** The session of sgt.lopez, an administrator: hot list commands need a signed-in user with the right role. */
+let session = '';
 
 function cli(...args: string[]) {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ALPR_EDGE')) env[k] = v;
+  if (session) env.ALPR_EDGE_SESSION = session;
   const r = spawnSync(process.execPath, [MAIN, ...args, '--config', configFile], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -37,7 +41,7 @@ const testJson = (...args: string[]) => JSON.parse(cli('hotlist', 'test', '--jso
 const lsJson = () =>
   JSON.parse(cli('hotlist', 'ls', '--json').stdout) as { lists: Array<{ name: string; entries: number; manualEntries: number; version: { id: number } | null }> };
 
-beforeAll(() => {
+beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${path.relative(ROOT, MAIN)} is missing: build first with \`npx tsc --project tsconfig.build.json\``);
   tmp = mkdtempSync(path.join(tmpdir(), 'alpr-hotlist-cli-'));
   configFile = path.join(tmp, 'unit.yaml');
@@ -55,6 +59,11 @@ beforeAll(() => {
       '',
     ].join('\n'),
   );
+  // without a session nothing works, whatever the OS user
+  const none = cli('hotlist', 'ls');
+  expect(none.status).toBe(1);
+  expect(none.stderr).toContain('not signed in');
+  session = await adminSession(path.join(tmp, 'data'), 'sgt.lopez');
 });
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -62,7 +71,7 @@ afterAll(() => {
 
 describe('alpr-edge hotlist', () => {
   it('imports, skips an unchanged file, rejects a broken one with its lines and keeps the list, then tests plates', () => {
-    const first = cli('hotlist', 'import', `${FIX}/stolen.csv`, '--list', 'stolen', '--user', 'tech1');
+    const first = cli('hotlist', 'import', `${FIX}/stolen.csv`, '--list', 'stolen');
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^list stolen: version \d+ imported from test-fixtures\/hotlists\/stolen.csv: 3 entries/);
 
@@ -106,13 +115,13 @@ describe('alpr-edge hotlist', () => {
     expect(testJson('7ABX12').hits).toEqual([]);
     expect(cli('hotlist', 'ls', 'partials').stdout).toContain('CANCELLED');
 
-    const twice = cli('hotlist', 'cancel', String(id), '--user', 'x', '--reason', 'y');
+    const twice = cli('hotlist', 'cancel', String(id), '--reason', 'y');
     expect(twice.status).toBe(1);
     expect(twice.stderr).toMatch(/already cancelled .* by sgt\.lopez/);
   });
 
   it('usage errors exit 2 and say what is missing; a list with no format in the config needs --format', () => {
-    const noCase = cli('hotlist', 'add', '7ABC123', '--list', 'partials', '--reason', 'r', '--user', 'u');
+    const noCase = cli('hotlist', 'add', '7ABC123', '--list', 'partials', '--reason', 'r');
     expect(noCase.status).toBe(2);
     expect(noCase.stderr).toContain('--case is required');
     const badFormat = cli('hotlist', 'import', `${FIX}/plates.txt`, '--list', 'x', '--format', 'xml');
@@ -131,7 +140,7 @@ describe('alpr-edge hotlist', () => {
   });
 
   it('purge reports what it deleted; the usage lists the hotlist commands', () => {
-    const p = cli('hotlist', 'purge', '--user', 'admin');
+    const p = cli('hotlist', 'purge');
     expect(p.status).toBe(0);
     expect(p.stdout).toMatch(/^purged 0 expired list\(s\) and 0 expired entries/);
     const help = cli('help');

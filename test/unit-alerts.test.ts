@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialTerminal, type ReceivedAlert } from '../src/alerts/terminal-serial.js';
+import { adminSession } from './session-helper.js';
 
 /**
  * Hot list hits through the whole unit to the patrol terminal: the compiled unit replays plates, some of which
@@ -62,9 +63,11 @@ cameras:
     // the hot lists, imported as a technician would before the shift
     writeFileSync(path.join(dir, 'stolen.txt'), '7ABC123\nABC1234\n6TRJ244\n');
     writeFileSync(path.join(dir, 'watch.txt'), '5KDW837\n');
-    const cli = (...args: string[]) => execFileSync(process.execPath, [MAIN, ...args, '--config', config], { encoding: 'utf8' });
-    cli('hotlist', 'import', path.join(dir, 'stolen.txt'), '--list', 'stolen', '--format', 'lines', '--category', 'stolen vehicle', '--priority', '2', '--user', 'tech');
-    cli('hotlist', 'import', path.join(dir, 'watch.txt'), '--list', 'watch', '--format', 'lines', '--covert', '--user', 'tech');
+    const session = await adminSession(path.join(dir, 'data'));
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [MAIN, ...args, '--config', config], { encoding: 'utf8', env: { ...process.env, ALPR_EDGE_SESSION: session } });
+    cli('hotlist', 'import', path.join(dir, 'stolen.txt'), '--list', 'stolen', '--format', 'lines', '--category', 'stolen vehicle', '--priority', '2');
+    cli('hotlist', 'import', path.join(dir, 'watch.txt'), '--list', 'watch', '--format', 'lines', '--covert');
 
     const events: Array<{ event: string; plate: string; list?: string; alert?: string; suppressed?: string | null }> = [];
     let stderr = '';

@@ -13,6 +13,9 @@ import {
   type ListSummary,
 } from '../hotlist/index.js';
 import { openStore } from '../store/open.js';
+import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { ensureAccessTables } from '../access/schema.js';
+import { requirePrincipal } from '../access/session.js';
 import { intOption, parse, UsageError } from './args.js';
 
 export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9]
@@ -31,11 +34,22 @@ export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--forma
  * Exit 0: done; 1: refused or rejected (the message says why; nothing changed); 2: usage.
  */
 export function hotlistCommand(argv: string[], config: Config): number {
-  const [sub, ...rest] = argv;
+  const [sub, ...args] = argv;
+  let rest = args;
   if (sub === undefined) throw new UsageError(`which hotlist command?\nusage:\n  ${HOTLIST_USAGE}`);
-  const { store } = openStore(config);
+  const { store, auditKey } = openStore(config);
   try {
+    // Hot lists are data whose access is controlled (P1, P4): a signed-in user with the right role, and changes
+    // are recorded under that user's name, not one typed on the command line.
+    ensureAccessTables(store.database);
+    const log = new AccessLog(store.database, loadAuditKey(path.resolve(config.data.dir), auditKey));
+    const changes = ['import', 'add', 'cancel', 'purge'].includes(sub);
+    const who = requirePrincipal(config, store.database, log, changes ? 'hotlist.edit' : ['hotlist.edit', 'reads.search', 'audit.read']);
+    if (changes) rest = withUser(rest, who.user);
     const hotlists = Hotlists.open(store.database, { config: config.hotlists });
+    store.database.transaction(() =>
+      log.append({ user: who.user, agency: who.agency, role: who.role, action: `hotlist ${sub}`, query: { args: rest }, outcome: 'ok' }),
+    )();
     switch (sub) {
       case 'import':
         return importCmd(hotlists, rest);
@@ -66,6 +80,18 @@ export function hotlistCommand(argv: string[], config: Config): number {
   } finally {
     store.close();
   }
+}
+
+/** Sets --user to the signed-in user; a different name given with --user is refused. */
+function withUser(args: string[], user: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const given = a === '--user' ? args[++i] : a.startsWith('--user=') ? a.slice(7) : undefined;
+    if (given === undefined) out.push(a);
+    else if (given !== user) throw new UsageError(`--user ${given}: changes are recorded under the signed-in user (${user}); sign in as ${given} instead`);
+  }
+  return [...out, '--user', user];
 }
 
 function required(value: string | undefined, flag: string, usage: string): string {

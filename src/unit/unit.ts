@@ -14,6 +14,9 @@ import { Vision } from '../pipeline/vision.js';
 import { sniffImage } from '../recognition/image-header.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
+import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { purgeSessions } from '../access/session.js';
+import { suspendInactive } from '../access/users.js';
 import { SystemdNotifier } from './systemd.js';
 import { createChannels } from '../alerts/channels.js';
 import { readPayload } from '../alerts/mqtt-topics.js';
@@ -99,6 +102,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly latencies: number[] = [];
   private tickTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
   private state: UnitStatus['state'] = 'starting';
   private readonly startedAt = Date.now();
   private readonly notifier = new SystemdNotifier();
@@ -122,7 +126,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   static async start(config: Config, logger: Logger): Promise<Unit> {
     const dataDir = path.resolve(config.data.dir);
-    const { store } = openStore(config, {
+    const { store, auditKey } = openStore(config, {
       onBudgetExceeded: (bytes, budget) =>
         logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict'),
     });
@@ -166,6 +170,19 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     };
     await unit.startCameras();
     unit.tickTimer = setInterval(() => unit.tick(), 100);
+    // hourly: accounts unused for access.inactivityDays are suspended (logged), expired sessions removed
+    const accessLog = new AccessLog(store.database, loadAuditKey(dataDir, auditKey));
+    const maintain = () => {
+      try {
+        suspendInactive(store.database, accessLog, config.access.inactivityDays);
+        purgeSessions(store.database);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'account maintenance failed');
+      }
+    };
+    maintain();
+    unit.maintenanceTimer = setInterval(maintain, 3_600_000);
+    unit.maintenanceTimer.unref();
     unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
     unit.state = 'running';
     unit.writeStatus();
@@ -522,6 +539,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     await this.vision.close();
     await this.gps.stop().catch(() => undefined);
     clearInterval(this.statusTimer);
+    clearInterval(this.maintenanceTimer);
     this.state = 'stopped';
     this.writeStatus();
     this.store.close();
