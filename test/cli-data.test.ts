@@ -89,6 +89,14 @@ describe('data commands need a signed-in user, a purpose, and leave a trace', ()
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/refused: role officer may not search/);
 
+    // an evidence hold: placed by the admin, refused to the officer
+    r = cli(['hold', 'place', '--plate', '7ABC123', '--case', '26-1001', '--reason', 'evidence in burglary 26-1001', '--contact', 'Det. Ruiz x4411'], '', 'ada');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/hold 1 placed on 1 read\(s\), case 26-1001/);
+    r = cli(['hold', 'place', '--plate', '7ABC124', '--case', '26-1001', '--reason', 'x', '--contact', 'y'], '', 'olly');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused/);
+
     // the auditor: the chain verifies and the report names who looked for what and why
     expect(cli(['login', '--user', 'audrey'], `${PW}\n\n`, 'audrey').status).toBe(0);
     r = cli(['audit', 'verify'], '', 'audrey');

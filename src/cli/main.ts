@@ -15,6 +15,7 @@ import { HOTLIST_USAGE } from './hotlist.js';
 import { TERMINAL_USAGE } from './terminal.js';
 import { DATA_USAGE } from './data.js';
 import { KEY_USAGE } from './keys.js';
+import { HOLD_USAGE } from './holds.js';
 import { LOGIN_USAGE, USER_USAGE } from './user.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
@@ -29,6 +30,7 @@ usage:
   ${LOGIN_USAGE}
   ${USER_USAGE}
   ${DATA_USAGE}
+  ${HOLD_USAGE}
   ${KEY_USAGE}
   ${CONFIG_USAGE}
   alpr-edge version
@@ -111,6 +113,10 @@ async function main(argv: string[]): Promise<number> {
       const { userCommand } = await import('./user.js');
       return userCommand(rest, config);
     }
+    case 'hold': {
+      const { holdCommand } = await import('./holds.js');
+      return holdCommand(rest, config);
+    }
     case 'store': {
       const { storeCommand } = await import('./keys.js');
       return storeCommand(rest, config);
@@ -154,7 +160,7 @@ main(process.argv.slice(2)).then(
     } else if (err instanceof OcrSetupError) {
       process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
       process.exitCode = 1;
-    } else if (err instanceof Error && ['AccessDenied', 'PurposeError'].includes(err.name)) {
+    } else if (err instanceof Error && ['AccessDenied', 'PurposeError', 'HoldError', 'HoldAccessError'].includes(err.name)) {
       process.stderr.write(`alpr-edge: refused: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof Error && ['VisionError', 'StoreError', 'HotlistError', 'KeyError'].includes(err.name)) {

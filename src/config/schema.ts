@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { alertsSchema } from '../alerts/config.js';
 import { accessSchema } from '../access/schema.js';
+import { retentionSchema } from '../retention/schema.js';
 
 /**
  * The one schema of the unit's configuration. The TypeScript type, the defaults, the bounds, the documentation
@@ -469,6 +470,7 @@ export const configSchema = z
     hotlists: hotlists.prefault({}),
     alerts: alertsSchema.prefault({}),
     access: accessSchema.prefault({}),
+    retention: retentionSchema.prefault({}),
   })
   .describe('alpr-edge unit configuration.');
 

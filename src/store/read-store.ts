@@ -388,6 +388,11 @@ export class ReadStore {
     return rows.map(toStoredRead);
   }
 
+  /** Image files deleted by someone else (the retention purge): their bytes no longer count against the budget. */
+  forgetImageBytes(bytes: number): void {
+    this.imageBytes = Math.max(0, this.imageBytes - bytes);
+  }
+
   /**
    * Absolute path of an image file of the store. With a data key the file is encrypted: read it with readImage,
    * never directly.

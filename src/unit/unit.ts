@@ -17,6 +17,7 @@ import { openStore } from '../store/open.js';
 import { AccessLog, loadAuditKey } from '../access/access-log.js';
 import { purgeSessions } from '../access/session.js';
 import { suspendInactive } from '../access/users.js';
+import { Purger } from '../retention/index.js';
 import { SystemdNotifier } from './systemd.js';
 import { createChannels } from '../alerts/channels.js';
 import { readPayload } from '../alerts/mqtt-topics.js';
@@ -103,6 +104,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private tickTimer: NodeJS.Timeout | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
+  private purger: Purger | undefined;
   private state: UnitStatus['state'] = 'starting';
   private readonly startedAt = Date.now();
   private readonly notifier = new SystemdNotifier();
@@ -183,6 +185,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     maintain();
     unit.maintenanceTimer = setInterval(maintain, 3_600_000);
     unit.maintenanceTimer.unref();
+    // retention: logical then permanent deletion in small batches, held reads exempt (never stalls capture)
+    unit.purger = new Purger(store, config.retention, {
+      onImagesDeleted: (bytes) => store.forgetImageBytes(bytes),
+      accessLog,
+      log: logger.child({ part: 'retention' }),
+    });
+    unit.purger.start();
     unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
     unit.state = 'running';
     unit.writeStatus();
@@ -540,6 +549,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     await this.gps.stop().catch(() => undefined);
     clearInterval(this.statusTimer);
     clearInterval(this.maintenanceTimer);
+    await this.purger?.stop();
     this.state = 'stopped';
     this.writeStatus();
     this.store.close();
