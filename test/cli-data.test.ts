@@ -108,6 +108,11 @@ describe('data commands need a signed-in user, a purpose, and leave a trace', ()
     expect(r.stdout).toMatch(/olly,ESPD,officer,search,.*refused/);
     expect(r.stdout).toMatch(/dana,ESPD,data-user,search,investigation,26-1001.*refused/);
 
+    // watching reads go by on a unit in service needs a session that may search reads too
+    r = cli(['run', '--json', '--exit-when-done'], '', 'nobody');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: not signed in/);
+
     // on disk, without the key, nothing of it can be read
     const db = readFileSync(path.join(dir, 'data', 'alpr-edge.db'));
     expect(db.includes(Buffer.from('7ABC123'))).toBe(false);

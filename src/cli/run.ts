@@ -2,6 +2,8 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { StoredRead } from '../store/read-store.js';
 import { Unit, type ReadEvent } from '../unit/unit.js';
+import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { requirePrincipal } from '../access/session.js';
 import { parse } from './args.js';
 
 export const RUN_USAGE = `alpr-edge run [--config FILE] [--print-reads | --json] [--exit-when-done]
@@ -32,6 +34,16 @@ export async function runCommand(
   process.umask(0o077);
 
   const unit = await Unit.start(config, log);
+  if (print) {
+    // Printing reads shows plate text: on a unit in service (one with users), only to a signed-in user who may
+    // search reads, and it is logged. A unit with no user yet (the demo, a bench test) prints freely.
+    try {
+      authorizePrinting(config, unit);
+    } catch (err) {
+      await unit.stop();
+      throw err;
+    }
+  }
   unit.on('read', (e) => {
     log.info(
       { read: e.read.id, camera: e.read.cameraId, kind: e.kind, confidence: e.read.confidence, frames: e.read.frameCount },
@@ -78,6 +90,17 @@ export async function runCommand(
     });
   });
   return stopped;
+}
+
+function authorizePrinting(config: Config, unit: Unit): void {
+  const db = unit.store.database;
+  const users = db.prepare(`SELECT count(*) AS n FROM users`).get() as { n: number };
+  if (users.n === 0) return;
+  const log = new AccessLog(db, loadAuditKey(unit.store.dataDir, unit.auditKey));
+  const who = requirePrincipal(config, db, log, 'reads.search');
+  db.transaction(() =>
+    log.append({ user: who.user, agency: who.agency, role: who.role, action: 'watch-reads', query: { printReads: true }, outcome: 'ok' }),
+  )();
 }
 
 function readLine(e: ReadEvent): Record<string, unknown> {

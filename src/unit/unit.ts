@@ -122,6 +122,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     private readonly hotlists: Hotlists,
     private readonly outbox: AlertOutbox,
     private readonly channels: AlertChannel[],
+    /** The access log's MAC key derived from the data key (undefined without one). */
+    readonly auditKey: Buffer | undefined,
   ) {
     super();
   }
@@ -162,7 +164,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       emit: (t) => unit!.storeTrack(t),
       update: (t) => unit!.storeTrack(t),
     });
-    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels);
+    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey);
     // hits found when a list or entry arrives and recent reads are checked again
     hotlists.on('hits', (hits) => unit.alertOn(hits));
     hotlists.start();
