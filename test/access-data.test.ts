@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessLog, PurposeError } from '../src/access/access-log.js';
-import { DataAccess } from '../src/access/data.js';
+import { DataAccess, hitHistory } from '../src/access/data.js';
 import { Releases } from '../src/access/releases.js';
 import { auditReport, reportCsv } from '../src/access/report.js';
 import { AccessDenied, type Principal, type Role } from '../src/access/roles.js';
@@ -98,6 +98,27 @@ describe('access to stored reads', () => {
     expect(log.verify().ok).toBe(true);
     data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });
     expect(log.verify().ok).toBe(true);
+  });
+});
+
+describe('the history of hot list hits', () => {
+  it('is for data users with a purpose, never for officers; each query is logged', () => {
+    store.database
+      .prepare(
+        `INSERT INTO hotlist_hits (read_id, list_id, list_name, entry_id, entry_plate, how, matched_text, candidate, category, priority, covert, created_at)
+         VALUES (1, 1, 'stolen', 7, '7ABC123', 'exact', '7ABC123', 0, 'stolen vehicle', 2, 0, ?)`,
+      )
+      .run(Date.now());
+    expect(() => hitHistory(store.database, log, who('olly', 'officer'), good, { plate: '7ABC*' })).toThrow(/may not see the history/);
+    expect(() => hitHistory(store.database, log, who('dana', 'data-user'), { purpose: 'investigation', caseNumber: '26-1' }, {})).toThrow(PurposeError);
+    const hits = hitHistory(store.database, log, who('dana', 'data-user'), good, { plate: '7ABC*' });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatchObject({ plate: '7ABC123', list: 'stolen', how: 'exact', entryPlate: '7ABC123', alert: null });
+    expect(log.list().map((r) => [r.user, r.action, r.outcome])).toEqual([
+      ['olly', 'hits', 'refused'],
+      ['dana', 'hits', 'refused'],
+      ['dana', 'hits', 'ok'],
+    ]);
   });
 });
 

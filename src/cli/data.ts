@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AccessLog, loadAuditKey } from '../access/access-log.js';
-import { DataAccess, type SearchQuery } from '../access/data.js';
+import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
 import { Releases } from '../access/releases.js';
 import { auditReport, reportCsv } from '../access/report.js';
 import { ensureAccessTables } from '../access/schema.js';
@@ -13,6 +13,7 @@ import { intOption, parse, UsageError } from './args.js';
 export const DATA_USAGE = `alpr-edge search [--plate P] [--from ISO] [--to ISO] [--camera C] [--near LAT,LON,METRES]
                    [--include-deleted --reason R] --purpose TEXT --case NUMBER [--json] [--limit N]
   alpr-edge show READ_ID --purpose TEXT --case NUMBER [--images DIR]
+  alpr-edge hits [--plate P] [--list L] [--from ISO] [--to ISO] --purpose TEXT --case NUMBER [--json]
   alpr-edge release request --agency A --requester NAME --purpose TEXT --case NUMBER --mode full|aggregate [search options]
   alpr-edge release approve RELEASE_ID | release export RELEASE_ID --out DIR | release ls
   alpr-edge audit verify | audit report [--from ISO] [--to ISO] [--format csv|json] [--out FILE]
@@ -104,6 +105,36 @@ export async function showCommand(argv: string[], config: Config): Promise<numbe
         process.stdout.write(`wrote ${out}\n`);
       }
     }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+export async function hitsCommand(argv: string[], config: Config): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    plate: { type: 'string' }, list: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+    purpose: { type: 'string' }, case: { type: 'string' }, json: { type: 'boolean' }, limit: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`hits takes options only\n${DATA_USAGE}`);
+  const { store, log } = open(config);
+  try {
+    const who = requirePrincipal(config, store.database, log, null);
+    const hits = hitHistory(store.database, log, who, { purpose: values.purpose, caseNumber: values.case }, {
+      plate: values.plate,
+      list: values.list,
+      from: time(values.from, '--from'),
+      to: time(values.to, '--to'),
+      limit: intOption(values.limit, '--limit', 1, 10_000),
+    });
+    for (const h of hits) {
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify(h)}\n`
+          : `${new Date(h.seenAt).toISOString()}  ${h.plate.padEnd(9)} ${h.list} (${h.category || '-'}, priority ${h.priority}, ${h.how} ${h.entryPlate})  read #${h.readId}${h.alert ? `  alert ${h.alert.suppressed ? `not sent (${h.alert.suppressed})` : h.alert.ackAccepted === null ? 'unanswered' : `${h.alert.ackAccepted ? 'accepted' : 'rejected'} by ${h.alert.ackBy ?? '?'}`}` : ''}\n`,
+      );
+    }
+    if (!values.json) process.stdout.write(`${hits.length} hit(s); this query is recorded in the access log\n`);
     return 0;
   } finally {
     store.close();

@@ -129,6 +129,10 @@ async function main(argv: string[]): Promise<number> {
       const { showCommand } = await import('./data.js');
       return showCommand(rest, config);
     }
+    case 'hits': {
+      const { hitsCommand } = await import('./data.js');
+      return hitsCommand(rest, config);
+    }
     case 'release': {
       const { releaseCommand } = await import('./data.js');
       return releaseCommand(rest, config);
