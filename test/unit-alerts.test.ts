@@ -71,7 +71,8 @@ cameras:
 
     const events: Array<{ event: string; plate: string; list?: string; alert?: string; suppressed?: string | null }> = [];
     let stderr = '';
-    unit = spawn(process.execPath, [MAIN, 'run', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // the admin watches the reads go by (a unit with users prints reads only to a signed-in user who may search)
+    unit = spawn(process.execPath, [MAIN, 'run', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALPR_EDGE_SESSION: session } });
     let buf = '';
     unit.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
