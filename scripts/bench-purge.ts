@@ -15,7 +15,7 @@ import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Purger, RETENTION_SQL, retentionSchema } from '../src/retention/index.js';
+import { Purger, retentionSchema } from '../src/retention/index.js';
 import { ReadStore, type NewRead } from '../src/store/read-store.js';
 
 const { values } = parseArgs({
@@ -41,8 +41,6 @@ const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 
 
 const store = ReadStore.open(dataDir, { imageBudgetBytes: 1e12 });
 const db = store.database;
-const hasColumn = (db.prepare('PRAGMA table_info(reads)').all() as Array<{ name: string }>).some((c) => c.name === 'deleted_at');
-if (!hasColumn) db.exec(RETENTION_SQL); // until the retention migration is in MIGRATIONS
 
 // --- Seed: N reads first seen 800-1000 days ago (past both default ages), synced, each with a 200-byte crop file.
 const now = Date.now();

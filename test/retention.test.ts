@@ -6,7 +6,6 @@ import {
   HoldAccessError,
   HoldError,
   Purger,
-  RETENTION_SQL,
   isHeld,
   listHolds,
   placeHold,
@@ -25,9 +24,6 @@ let store: ReadStore;
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-retention-'));
   store = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
-  // Until the retention tables are a migration of the store.
-  const cols = store.database.prepare('PRAGMA table_info(reads)').all() as Array<{ name: string }>;
-  if (!cols.some((c) => c.name === 'deleted_at')) store.database.exec(RETENTION_SQL);
 });
 afterEach(() => {
   store.close();

@@ -4,7 +4,6 @@
  * session but are not about signing in (test/access-users.test.ts and test/cli-data.test.ts test that).
  */
 import { AccessLog, loadAuditKey } from '../src/access/access-log.js';
-import { ensureAccessTables } from '../src/access/schema.js';
 import { totpCode } from '../src/access/totp.js';
 import { addUser, signIn } from '../src/access/users.js';
 import { ReadStore } from '../src/store/read-store.js';
@@ -12,7 +11,6 @@ import { ReadStore } from '../src/store/read-store.js';
 export async function adminSession(dataDir: string, name = 'admin', password = 'test password 123'): Promise<string> {
   const store = ReadStore.open(dataDir, { imageBudgetBytes: 1e8 });
   try {
-    ensureAccessTables(store.database);
     const log = new AccessLog(store.database, loadAuditKey(dataDir));
     const { totp } = await addUser(store.database, log, 'bootstrap', { name, agency: 'TEST', role: 'admin', password });
     const r = await signIn(store.database, log, { name, password, totp: totpCode(totp!.secret, Date.now()) });

@@ -3,41 +3,8 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-/**
- * The access log (P2): every access to stored data — and every sign-in, refused or not — is one row, written in
- * the same transaction as the access itself (the caller wraps both in `db.transaction`). Append-only: triggers
- * refuse UPDATE and DELETE (the retention purge of rows older than the configured period is the one exception,
- * and it deletes strictly oldest first). Tamper-evident: each row carries an HMAC over its content and the
- * previous row's MAC, keyed with the unit's audit key, so an edited, deleted, inserted or reordered row breaks
- * the chain for `alpr-edge audit verify`, and the chain cannot be recomputed without the key.
- */
+// The table, its append-only triggers and the purge flag are migration 4 (src/store/migrations.ts).
 
-export const ACCESS_LOG_SQL = `
-CREATE TABLE access_log (
-  id          INTEGER PRIMARY KEY AUTOINCREMENT,
-  at          INTEGER NOT NULL,                 -- ms since the epoch, UTC
-  user_name   TEXT    NOT NULL,
-  agency      TEXT    NOT NULL,
-  role        TEXT,
-  action      TEXT    NOT NULL,                 -- login, search, show, image, export, release, hold, ...
-  purpose     TEXT,
-  case_number TEXT,
-  query       TEXT,                             -- JSON: the plate or other fields used
-  result      TEXT,                             -- JSON: what came back (count, ids)
-  outcome     TEXT    NOT NULL CHECK (outcome IN ('ok', 'refused', 'failed')),
-  prev_mac    TEXT    NOT NULL,
-  mac         TEXT    NOT NULL
-);
-CREATE INDEX access_log_at ON access_log (at);
-CREATE INDEX access_log_user ON access_log (user_name, at);
--- a row may be removed only by the retention purge, which sets this flag inside its own transaction
-CREATE TABLE access_log_purge (allowed INTEGER NOT NULL);
-CREATE TRIGGER access_log_no_update BEFORE UPDATE ON access_log
-BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-CREATE TRIGGER access_log_no_delete BEFORE DELETE ON access_log
-WHEN NOT EXISTS (SELECT 1 FROM access_log_purge WHERE allowed = 1)
-BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
-`;
 
 export interface AccessEntry {
   user: string;
@@ -159,21 +126,11 @@ export class AccessLog {
     }));
   }
 
-  /**
-   * Deletes rows older than `before`, oldest first, keeping the chain verifiable: the MAC of the last deleted
-   * row is kept as the anchor the first remaining row continues from.
-   */
+  /** Deletes the rows older than `before`, oldest first, keeping the chain verifiable (see purgeAccessLogBatch). */
   purgeBefore(before: number): number {
-    return this.db.transaction(() => {
-      const last = this.db.prepare('SELECT id, mac FROM access_log WHERE at < ? ORDER BY id DESC LIMIT 1').get(before) as { id: number; mac: string } | undefined;
-      if (!last) return 0;
-      this.db.exec('CREATE TABLE IF NOT EXISTS access_log_anchor (next_id INTEGER PRIMARY KEY, mac TEXT NOT NULL)');
-      this.db.prepare('INSERT OR REPLACE INTO access_log_anchor (next_id, mac) VALUES (?, ?)').run(last.id + 1, last.mac);
-      this.db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
-      const n = this.db.prepare('DELETE FROM access_log WHERE id <= ?').run(last.id).changes;
-      this.db.prepare('DELETE FROM access_log_purge').run();
-      return n;
-    })();
+    let n = 0;
+    for (let k; (k = purgeAccessLogBatch(this.db, before, 10_000)) > 0; ) n += k;
+    return n;
   }
 
   private anchor(nextId?: number): string {
@@ -193,6 +150,28 @@ export class AccessLog {
     }
     return h.digest('hex');
   }
+}
+
+/**
+ * Deletes up to `limit` access log rows older than `before` in one transaction, strictly oldest first: the rows
+ * before the first one at or after `before` (a prefix of the chain, so a row that follows a kept one stays even if
+ * a clock step back dated it earlier). The MAC of the last deleted row is kept as the anchor the first remaining
+ * row continues from, so `verify` still checks the rest. The one path by which rows leave the log (retention).
+ */
+export function purgeAccessLogBatch(db: Database.Database, before: number, limit: number): number {
+  return db.transaction(() => {
+    const bound = (db.prepare('SELECT min(id) AS id FROM access_log WHERE at >= ?').get(before) as { id: number | null }).id;
+    const last = db
+      .prepare('SELECT id, mac FROM (SELECT id, mac FROM access_log WHERE id < ? ORDER BY id LIMIT ?) ORDER BY id DESC LIMIT 1')
+      .get(bound ?? Number.MAX_SAFE_INTEGER, limit) as { id: number; mac: string } | undefined;
+    if (!last) return 0;
+    db.exec('CREATE TABLE IF NOT EXISTS access_log_anchor (next_id INTEGER PRIMARY KEY, mac TEXT NOT NULL)');
+    db.prepare('INSERT OR REPLACE INTO access_log_anchor (next_id, mac) VALUES (?, ?)').run(last.id + 1, last.mac);
+    db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
+    const n = db.prepare('DELETE FROM access_log WHERE id <= ?').run(last.id).changes;
+    db.prepare('DELETE FROM access_log_purge').run();
+    return n;
+  })();
 }
 
 /**

@@ -81,7 +81,7 @@ export class DataAccess {
     const { purpose, caseNumber } = this.purpose(who, p, 'search', query);
     const where: string[] = [];
     const params: unknown[] = [];
-    if (hasColumn(this.db, 'reads', 'deleted_at') && !q.includeDeleted) where.push('r.deleted_at IS NULL');
+    if (!q.includeDeleted) where.push('r.deleted_at IS NULL');
     if (q.plate) {
       const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
       if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
@@ -181,9 +181,8 @@ export function hitHistory(
   const data = new DataAccess(db, log);
   data.authorize(who, 'hits.history', 'hits', q);
   const { purpose, caseNumber } = data.purpose(who, p, 'hits', q);
-  const where = ['1 = 1'];
+  const where = ['r.deleted_at IS NULL'];
   const params: unknown[] = [];
-  if (hasColumn(db, 'reads', 'deleted_at')) where.push('r.deleted_at IS NULL');
   if (q.plate) {
     where.push('r.plate GLOB ?');
     params.push(q.plate.toUpperCase().replace(/[\s-]/g, ''));
@@ -264,7 +263,7 @@ interface Row {
   latitude: number | null;
   longitude: number | null;
   position_valid: number;
-  deleted_at?: number | null;
+  deleted_at: number | null;
   crop_path: string | null;
   frame_path: string | null;
 }
@@ -283,14 +282,10 @@ function toSummary(r: Row): ReadSummary {
     latitude: r.latitude,
     longitude: r.longitude,
     positionValid: r.position_valid === 1,
-    deleted: r.deleted_at !== undefined && r.deleted_at !== null,
+    deleted: r.deleted_at !== null,
     cropPath: r.crop_path,
     framePath: r.frame_path,
   };
-}
-
-export function hasColumn(db: Database.Database, table: string, column: string): boolean {
-  return (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).some((c) => c.name === column);
 }
 
 /** Great-circle distance in metres. */

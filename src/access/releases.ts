@@ -5,30 +5,8 @@ import type { AccessLog } from './access-log.js';
 import { DataAccess, type Purpose, type SearchQuery } from './data.js';
 import { AccessDenied, type Principal } from './roles.js';
 
-/**
- * Releases (P9, P10): reads leave the unit for another agency only under a release record naming the agency, the
- * requesting person, the purpose and case, what is released, and an approver who is not the requester. Two modes:
- * `full` (reads and images, to an authorised public agency) and `aggregate` (counts per day and camera: no plate
- * text, no image). The record keeps what was released; it is kept for `releaseDays` (retention).
- */
+// The releases table is migration 4 (src/store/migrations.ts).
 
-export const RELEASES_SQL = `
-CREATE TABLE releases (
-  id            INTEGER PRIMARY KEY,
-  mode          TEXT    NOT NULL CHECK (mode IN ('full', 'aggregate')),
-  agency        TEXT    NOT NULL,             -- the receiving agency
-  requester     TEXT    NOT NULL,             -- the person at that agency who asked
-  purpose       TEXT    NOT NULL,
-  case_number   TEXT    NOT NULL,
-  selector      TEXT    NOT NULL,             -- JSON: the search that defines what is released
-  requested_by  TEXT    NOT NULL,             -- the user who entered the request
-  requested_at  INTEGER NOT NULL,
-  approved_by   TEXT,
-  approved_at   INTEGER,
-  exported_at   INTEGER,
-  released      TEXT                          -- JSON: what left (read ids, or the counts)
-);
-`;
 
 export interface ReleaseRequest {
   mode: 'full' | 'aggregate';

@@ -21,7 +21,6 @@ export interface AuditReport {
 
 export function auditReport(db: Database.Database, log: AccessLog, who: Principal, from: number, to: number): AuditReport {
   new DataAccess(db, log).authorize(who, 'audit.read', 'audit-report', { from, to });
-  const exists = (t: string) => db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(t) !== undefined;
   const all = log.list({ from, to });
   const report: AuditReport = {
     from: new Date(from).toISOString(),
@@ -30,13 +29,11 @@ export function auditReport(db: Database.Database, log: AccessLog, who: Principa
     chain: log.verify(),
     accesses: all.filter((r) => r.outcome === 'ok'),
     refusals: all.filter((r) => r.outcome !== 'ok'),
-    releases: exists('releases') ? db.prepare('SELECT * FROM releases WHERE requested_at >= ? AND requested_at < ? ORDER BY id').all(from, to) : [],
-    hotlistChanges: exists('hotlist_changes')
-      ? db.prepare('SELECT at, user_name, action, list_name, entry_id, plate, case_number, reason FROM hotlist_changes WHERE at >= ? AND at < ? ORDER BY id').all(from, to)
-      : [],
-    holdsPastReview: exists('holds')
-      ? db.prepare('SELECT * FROM holds WHERE released_at IS NULL AND review_at < ? ORDER BY review_at').all(Date.now())
-      : [],
+    releases: db.prepare('SELECT * FROM releases WHERE requested_at >= ? AND requested_at < ? ORDER BY id').all(from, to),
+    hotlistChanges: db
+      .prepare('SELECT at, user_name, action, list_name, entry_id, plate, case_number, reason FROM hotlist_changes WHERE at >= ? AND at < ? ORDER BY id')
+      .all(from, to),
+    holdsPastReview: db.prepare('SELECT * FROM holds WHERE released_at IS NULL AND review_at < ? ORDER BY review_at').all(Date.now()),
   };
   db.transaction(() =>
     log.append({ user: who.user, agency: who.agency, role: who.role, action: 'audit-report', query: { from, to }, result: { accesses: report.accesses.length, refusals: report.refusals.length }, outcome: 'ok' }),

@@ -1,59 +1,10 @@
-import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ACCESS_LOG_SQL } from './access-log.js';
 
 /**
- * Users and sessions. A user row is never deleted (a trigger refuses it): a leaver's row is marked `deleted`, its
- * password hash and TOTP secret are cleared, and the name stays so that the access log's records keep meaning.
- * Sessions keep only the SHA-256 of their token: a copy of the database does not give a usable session.
- * Written with IF NOT EXISTS so that it can run both from `ensureAccessTables` and as a numbered migration.
+ * Users and sessions are tables of migration 4 (src/store/migrations.ts). A user row is never deleted (a trigger
+ * refuses it): a leaver's row is marked `deleted`, its password hash and TOTP secret are cleared, and the name
+ * stays so that the access log's records keep meaning. Sessions keep only the SHA-256 of their token.
  */
-export const USERS_SQL = `
-CREATE TABLE IF NOT EXISTS users (
-  name             TEXT    PRIMARY KEY,        -- lower case
-  agency           TEXT    NOT NULL,
-  role             TEXT    NOT NULL,           -- a Role of src/access/roles.ts
-  password_hash    TEXT,                       -- argon2id PHC string; NULL once deleted
-  totp_secret      TEXT,                       -- base32; NULL: no second factor enrolled
-  totp_last_step   INTEGER NOT NULL DEFAULT 0, -- 30 s step of the last code accepted: no code is accepted twice
-  state            TEXT    NOT NULL DEFAULT 'active'
-                   CHECK (state IN ('active', 'suspended', 'deactivated', 'deleted')),
-  state_reason     TEXT,
-  state_changed_at INTEGER NOT NULL,           -- ms since the epoch, UTC; inactivity counts from here too
-  state_changed_by TEXT    NOT NULL,
-  created_at       INTEGER NOT NULL,
-  created_by       TEXT    NOT NULL,
-  last_login_at    INTEGER,
-  failed_logins    INTEGER NOT NULL DEFAULT 0, -- consecutive failures since the last success or lock-out
-  locked_until     INTEGER
-) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS users_no_delete BEFORE DELETE ON users
-BEGIN SELECT RAISE(ABORT, 'users are never deleted: mark them deleted (alpr-edge user delete NAME)'); END;
-CREATE TABLE IF NOT EXISTS sessions (
-  id           TEXT    PRIMARY KEY,
-  token_hash   TEXT    NOT NULL UNIQUE,        -- hex SHA-256 of the token; the token itself is never stored
-  user_name    TEXT    NOT NULL REFERENCES users (name),
-  created_at   INTEGER NOT NULL,
-  last_used_at INTEGER NOT NULL,
-  idle_ms      INTEGER NOT NULL,               -- unused this long, the session has expired
-  expires_at   INTEGER NOT NULL,               -- its end however much it is used
-  revoked_at   INTEGER                         -- signed out, or ended by an admin
-);
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_name);
-`;
-
-/**
- * Until the users tables have their numbered migration: creates them (and the access log, if it is missing) in
- * one transaction.
- */
-export function ensureAccessTables(db: Database.Database): void {
-  db.transaction(() => {
-    const hasLog = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access_log'`).get();
-    if (!hasLog) db.exec(ACCESS_LOG_SQL);
-    db.exec(USERS_SQL);
-  })();
-}
-
 export const accessSchema = z
   .strictObject({
     inactivityDays: z

@@ -1,10 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { AccessLog } from '../access/access-log.js';
 import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
 import { Releases } from '../access/releases.js';
 import { auditReport, reportCsv } from '../access/report.js';
-import { ensureAccessTables } from '../access/schema.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
@@ -21,11 +20,9 @@ export const DATA_USAGE = `alpr-edge search [--plate P] [--from ISO] [--to ISO] 
 
 /** Opens the store and the access log for a data command. */
 function open(config: Config) {
-  const dataDir = path.resolve(config.data.dir);
   const { store, auditKey } = openStore(config);
-  ensureAccessTables(store.database);
-  const log = new AccessLog(store.database, loadAuditKey(dataDir, auditKey));
-  return { store, log, dataDir };
+  const log = new AccessLog(store.database, auditKey);
+  return { store, log };
 }
 
 const SEARCH_OPTIONS = {

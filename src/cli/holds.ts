@@ -1,6 +1,4 @@
-import path from 'node:path';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
-import { ensureAccessTables } from '../access/schema.js';
+import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { listHolds, placeHold, releaseHold, reviewHold, type Hold } from '../retention/holds.js';
@@ -16,9 +14,8 @@ export function holdCommand(argv: string[], config: Config): number {
   const [sub, ...rest] = argv;
   const { store, auditKey } = openStore(config);
   try {
-    ensureAccessTables(store.database);
     const db = store.database;
-    const log = new AccessLog(db, loadAuditKey(path.resolve(config.data.dir), auditKey));
+    const log = new AccessLog(db, auditKey);
     const who = requirePrincipal(config, db, log, sub === 'ls' ? ['holds.manage', 'audit.read'] : 'holds.manage');
     const record = (action: string, query: unknown, result: unknown, caseNumber?: string) =>
       db.transaction(() => log.append({ user: who.user, agency: who.agency, role: who.role, action, caseNumber: caseNumber ?? null, query, result, outcome: 'ok' }))();

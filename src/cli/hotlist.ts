@@ -1,5 +1,4 @@
 import { userInfo } from 'node:os';
-import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { NCIC_CODES } from '../hotlist/formats/ncic.js';
 import {
@@ -13,8 +12,7 @@ import {
   type ListSummary,
 } from '../hotlist/index.js';
 import { openStore } from '../store/open.js';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
-import { ensureAccessTables } from '../access/schema.js';
+import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
 import { intOption, parse, UsageError } from './args.js';
 
@@ -41,8 +39,7 @@ export function hotlistCommand(argv: string[], config: Config): number {
   try {
     // Hot lists are data whose access is controlled (P1, P4): a signed-in user with the right role, and changes
     // are recorded under that user's name, not one typed on the command line.
-    ensureAccessTables(store.database);
-    const log = new AccessLog(store.database, loadAuditKey(path.resolve(config.data.dir), auditKey));
+    const log = new AccessLog(store.database, auditKey);
     const changes = ['import', 'add', 'cancel', 'purge'].includes(sub);
     const who = requirePrincipal(config, store.database, log, changes ? 'hotlist.edit' : ['hotlist.edit', 'reads.search', 'audit.read']);
     if (changes) rest = withUser(rest, who.user);

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { StoredRead } from '../store/read-store.js';
 import { Unit, type ReadEvent } from '../unit/unit.js';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
 import { parse } from './args.js';
 
@@ -96,7 +96,7 @@ function authorizePrinting(config: Config, unit: Unit): void {
   const db = unit.store.database;
   const users = db.prepare(`SELECT count(*) AS n FROM users`).get() as { n: number };
   if (users.n === 0) return;
-  const log = new AccessLog(db, loadAuditKey(unit.store.dataDir, unit.auditKey));
+  const log = new AccessLog(db, unit.auditKey);
   const who = requirePrincipal(config, db, log, 'reads.search');
   db.transaction(() =>
     log.append({ user: who.user, agency: who.agency, role: who.role, action: 'watch-reads', query: { printReads: true }, outcome: 'ok' }),

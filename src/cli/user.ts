@@ -1,10 +1,8 @@
 import { userInfo } from 'node:os';
-import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { AccessLog } from '../access/access-log.js';
 import { AccessDenied, permissionsOf, ROLES, type Role } from '../access/roles.js';
 import { accessConfigOf, checkSession, currentSession, removeSessionFile, requirePrincipal, revokeSession, SESSION_ENV, writeSessionFile, type SessionConfig } from '../access/session.js';
-import { ensureAccessTables } from '../access/schema.js';
 import {
   addUser,
   deleteUser,
@@ -126,8 +124,7 @@ interface AccessContext {
 function openAccess(config: UserCommandConfig): AccessContext {
   const { store, auditKey } = openStore(config);
   try {
-    ensureAccessTables(store.database);
-    const log = new AccessLog(store.database, loadAuditKey(path.resolve(config.data.dir), auditKey));
+    const log = new AccessLog(store.database, auditKey);
     return { store, db: store.database, log };
   } catch (err) {
     store.close();

@@ -1,4 +1,4 @@
-export { RETENTION_SQL, retentionSchema, type RetentionConfig } from './schema.js';
+export { retentionSchema, type RetentionConfig } from './schema.js';
 export { Purger, type PurgeResult, type PurgerOptions, type PurgeStore, type PurgeLogger } from './purge.js';
 export {
   placeHold,

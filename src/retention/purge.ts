@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { purgeAccessLogBatch } from '../access/access-log.js';
 import { HELD_SQL } from './holds.js';
 import type { RetentionConfig } from './schema.js';
 
@@ -57,11 +58,6 @@ export interface PurgeLogger {
 export interface PurgerOptions {
   /** Told how many image bytes were deleted, so the store's image budget can count them out. */
   onImagesDeleted?: (bytes: number) => void;
-  /**
-   * The access log's own purge (src/access: keeps the hash chain's anchor). Without it, rows are deleted here,
-   * strictly oldest first, following the same protocol.
-   */
-  accessLog?: { purgeBefore(before: number): number };
   log?: PurgeLogger;
 }
 
@@ -337,59 +333,24 @@ export class Purger {
     await this.batches(r, (limit) => batch(limit));
   }
 
-  private tableExists(name: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
-  }
-
-  private columns(table: string): Set<string> {
-    return new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
-  }
-
   /**
    * Access log rows older than accessLogDays, strictly oldest first (a prefix of the chain: the first row at or
    * after the cutoff and everything after it stay, even if an older timestamp follows it after a clock change).
    */
   private async purgeAccessLog(cutoff: number, r: PurgeResult): Promise<void> {
-    if (!this.tableExists('access_log')) return;
-    if (this.options.accessLog) {
-      r.accessLogDeleted += this.options.accessLog.purgeBefore(cutoff);
-    } else {
-      const cols = this.columns('access_log');
-      if (!cols.has('at')) throw new Error('access_log has no "at" column; not purged');
-      const flag = this.tableExists('access_log_purge');
-      const chained = cols.has('mac');
-      const bound = (this.db.prepare('SELECT min(id) AS id FROM access_log WHERE at >= ?').get(cutoff) as { id: number | null }).id;
-      const pick = this.db.prepare(`SELECT id${chained ? ', mac' : ''} FROM access_log WHERE id < ? ORDER BY id LIMIT ?`);
-      const batch = this.db.transaction((limit: number): Batch => {
-        const rows = pick.all(bound ?? Number.MAX_SAFE_INTEGER, limit) as Array<{ id: number; mac?: string }>;
-        const last = rows.at(-1);
-        if (!last) return { rows: 0 };
-        if (chained) {
-          // The chain's anchor: the first remaining row continues from the last deleted row's MAC.
-          this.db.exec('CREATE TABLE IF NOT EXISTS access_log_anchor (next_id INTEGER PRIMARY KEY, mac TEXT NOT NULL)');
-          this.db.prepare('INSERT OR REPLACE INTO access_log_anchor (next_id, mac) VALUES (?, ?)').run(last.id + 1, last.mac);
-        }
-        if (flag) this.db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
-        r.accessLogDeleted += this.db.prepare('DELETE FROM access_log WHERE id <= ?').run(last.id).changes;
-        if (flag) this.db.prepare('DELETE FROM access_log_purge').run();
-        return { rows: rows.length };
-      });
-      await this.batches(r, (limit) => batch(limit));
-    }
+    await this.batches(r, (limit) => {
+      const n = purgeAccessLogBatch(this.db, cutoff, limit);
+      r.accessLogDeleted += n;
+      return { rows: n };
+    });
     r.accessLogFirstId = (this.db.prepare('SELECT min(id) AS id FROM access_log').get() as { id: number | null }).id;
   }
 
-  /**
-   * Release records whose last event (exported, else approved, else requested) is older than releaseDays; a table
-   * without those columns is aged by the first of created_at, released_at, at.
-   */
+  /** Release records whose last event (exported, else approved, else requested) is older than releaseDays. */
   private async purgeReleases(cutoff: number, r: PurgeResult): Promise<void> {
-    if (!this.tableExists('releases')) return;
-    const cols = this.columns('releases');
-    const known = ['exported_at', 'approved_at', 'requested_at', 'created_at', 'released_at', 'at'].filter((c) => cols.has(c));
-    if (known.length === 0) throw new Error('releases has no time column (requested_at, created_at, at, ...); not purged');
-    const age = known.length === 1 ? known[0]! : `coalesce(${known.join(', ')})`;
-    const del = this.db.prepare(`DELETE FROM releases WHERE rowid IN (SELECT rowid FROM releases WHERE ${age} < ? LIMIT ?)`);
+    const del = this.db.prepare(
+      `DELETE FROM releases WHERE rowid IN (SELECT rowid FROM releases WHERE coalesce(exported_at, approved_at, requested_at) < ? LIMIT ?)`,
+    );
     await this.batches(r, (limit) => {
       const n = del.run(cutoff, limit).changes;
       r.releasesDeleted += n;

@@ -14,7 +14,7 @@ import { Vision } from '../pipeline/vision.js';
 import { sniffImage } from '../recognition/image-header.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
-import { AccessLog, loadAuditKey } from '../access/access-log.js';
+import { AccessLog } from '../access/access-log.js';
 import { purgeSessions } from '../access/session.js';
 import { suspendInactive } from '../access/users.js';
 import { Purger } from '../retention/index.js';
@@ -122,8 +122,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     private readonly hotlists: Hotlists,
     private readonly outbox: AlertOutbox,
     private readonly channels: AlertChannel[],
-    /** The access log's MAC key derived from the data key (undefined without one). */
-    readonly auditKey: Buffer | undefined,
+    /** The access log's MAC key. */
+    readonly auditKey: Buffer,
   ) {
     super();
   }
@@ -175,7 +175,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     await unit.startCameras();
     unit.tickTimer = setInterval(() => unit.tick(), 100);
     // hourly: accounts unused for access.inactivityDays are suspended (logged), expired sessions removed
-    const accessLog = new AccessLog(store.database, loadAuditKey(dataDir, auditKey));
+    const accessLog = new AccessLog(store.database, auditKey);
     const maintain = () => {
       try {
         suspendInactive(store.database, accessLog, config.access.inactivityDays);
@@ -190,7 +190,6 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     // retention: logical then permanent deletion in small batches, held reads exempt (never stalls capture)
     unit.purger = new Purger(store, config.retention, {
       onImagesDeleted: (bytes) => store.forgetImageBytes(bytes),
-      accessLog,
       log: logger.child({ part: 'retention' }),
     });
     unit.purger.start();
