@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { syncSchema } from '../sync/schema.js';
 import { alertsSchema } from '../alerts/config.js';
 import { accessSchema } from '../access/schema.js';
 import { retentionSchema } from '../retention/schema.js';
@@ -471,6 +472,7 @@ export const configSchema = z
     alerts: alertsSchema.prefault({}),
     access: accessSchema.prefault({}),
     retention: retentionSchema.prefault({}),
+    sync: syncSchema.prefault({}),
   })
   .describe('alpr-edge unit configuration.');
 

@@ -1,0 +1,323 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import { Cron } from 'croner';
+import type { Logger } from '../log/logger.js';
+import type { Hotlists } from '../hotlist/index.js';
+import type { ReadStore } from '../store/read-store.js';
+import { HotlistSync, type HotlistSyncReport } from './hotlist-sync.js';
+import { loadCredentials, statusError, SyncError, SyncHttp, type FailureKind } from './http.js';
+import type { SyncConfig } from './schema.js';
+import { acknowledge, backlog, cursorOf, imagesPending, imagesWaiting, markImageSent, readPage, STREAMS, type StreamName } from './streams.js';
+
+/**
+ * Upstream sync, push side: on the schedule (cron), on demand, and again after a failure with exponential
+ * back-off and jitter, one cycle at a time:
+ *   1. hot lists back from the server (cancellations first of all: they must stop alerts at once),
+ *   2. each stream (reads, hits, alert events, the access log, faults) in batches, each stream's cursor moved
+ *      only once the server has acknowledged the batch,
+ *   3. the unit's health,
+ *   4. images, in resumable chunks (with the reads, or deferred to a schedule and a network interface).
+ * Nothing is lost or doubled: an unacknowledged batch is sent again, and the server stores each item once.
+ */
+
+export type CycleTrigger = 'schedule' | 'manual' | 'retry' | 'images';
+
+export interface StreamReport {
+  sent: number;
+  batches: number;
+  stored: number;
+  duplicates: number;
+}
+
+export interface CycleReport {
+  trigger: CycleTrigger;
+  startedAt: number;
+  ms: number;
+  ok: boolean;
+  error?: { kind: FailureKind; message: string };
+  hotlists?: HotlistSyncReport;
+  streams: Partial<Record<StreamName, StreamReport>>;
+  images: { uploaded: number; bytes: number; skipped: number; resumed: number; deferred: boolean };
+}
+
+export interface SyncStatus {
+  enabled: boolean;
+  server: string;
+  running: boolean;
+  lastAttemptAt: number | null;
+  lastSuccessAt: number | null;
+  lastError: { at: number; kind: FailureKind; message: string } | null;
+  consecutiveFailures: number;
+  nextRunAt: number | null;
+  backlog: Record<StreamName | 'images', number>;
+}
+
+export interface SyncEngineOptions {
+  config: SyncConfig;
+  unitId: string;
+  store: ReadStore;
+  /** The unit's hot lists (in the running unit, the same instance that matches reads). */
+  hotlists?: Hotlists;
+  /** The unit's health, sent each cycle. */
+  health?: () => object;
+  log: Logger;
+  /** For tests: random in [0, 1) used for the jitter. */
+  random?: () => number;
+}
+
+export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
+  private readonly config: SyncConfig;
+  private readonly log: Logger;
+  private readonly hotlistSync: HotlistSync | undefined;
+  private jobs: Cron[] = [];
+  private imageJobs: Cron[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryAt: number | null = null;
+  private current: Promise<CycleReport> | undefined;
+  private stopped = false;
+  private lastAttemptAt: number | null = null;
+  private lastSuccessAt: number | null = null;
+  private lastError: SyncStatus['lastError'] = null;
+  private failures = 0;
+  private http: SyncHttp | undefined;
+
+  constructor(private readonly o: SyncEngineOptions) {
+    super();
+    this.config = o.config;
+    this.log = o.log;
+    this.hotlistSync = o.hotlists && o.config.hotlists.enabled ? new HotlistSync(o.store.database, o.hotlists, o.log.child({ part: 'hotlist-sync' })) : undefined;
+  }
+
+  /** Starts the schedule (the unit calls this when sync.enabled). */
+  start(): void {
+    this.stopped = false;
+    for (const expr of this.config.schedule) {
+      this.jobs.push(new Cron(expr, { protect: true }, () => void this.runCycle('schedule')));
+    }
+    if (this.config.images.mode === 'deferred') {
+      for (const expr of this.config.images.schedule) {
+        this.imageJobs.push(new Cron(expr, { protect: true }, () => void this.runCycle('images')));
+      }
+    }
+    this.log.info({ server: this.config.server.url, schedule: this.config.schedule, next: this.nextRunAt() }, 'upstream sync scheduled');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const j of [...this.jobs, ...this.imageJobs]) j.stop();
+    this.jobs = [];
+    this.imageJobs = [];
+    clearTimeout(this.retryTimer);
+    this.retryAt = null;
+    await this.current?.catch(() => undefined);
+    this.http?.close();
+    this.http = undefined;
+  }
+
+  /** One cycle now; a cycle already running is joined, not doubled. */
+  runCycle(trigger: CycleTrigger = 'manual'): Promise<CycleReport> {
+    if (this.current) return this.current;
+    this.current = this.cycle(trigger).finally(() => (this.current = undefined));
+    return this.current;
+  }
+
+  get running(): boolean {
+    return this.current !== undefined;
+  }
+
+  status(): SyncStatus {
+    const db = this.o.store.database;
+    const counts = Object.fromEntries(STREAMS.map((s) => [s, backlog(db, s, cursorOf(db, s))])) as Record<StreamName, number>;
+    const images = imagesWaiting(db);
+    return {
+      enabled: this.config.enabled,
+      server: this.config.server.url,
+      running: this.running,
+      lastAttemptAt: this.lastAttemptAt,
+      lastSuccessAt: this.lastSuccessAt,
+      lastError: this.lastError,
+      consecutiveFailures: this.failures,
+      nextRunAt: this.nextRunAt(),
+      backlog: { ...counts, images },
+    };
+  }
+
+  nextRunAt(): number | null {
+    const times = [...this.jobs.map((j) => j.nextRun()?.getTime() ?? null), this.retryAt].filter((t): t is number => t !== null);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  private client(): SyncHttp {
+    // credentials are read at each cycle: a renewed token or certificate needs no restart
+    const creds = loadCredentials(this.config.server);
+    this.http?.close();
+    this.http = new SyncHttp(creds, this.config.server, this.config.maxKBps);
+    return this.http;
+  }
+
+  private async cycle(trigger: CycleTrigger): Promise<CycleReport> {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    this.lastAttemptAt = startedAt;
+    const report: CycleReport = { trigger, startedAt, ms: 0, ok: false, streams: {}, images: { uploaded: 0, bytes: 0, skipped: 0, resumed: 0, deferred: false } };
+    try {
+      const http = this.client();
+      const unit = encodeURIComponent(this.o.unitId);
+      if (trigger !== 'images') {
+        if (this.hotlistSync) report.hotlists = await this.hotlistSync.run(http, this.o.unitId);
+        for (const stream of STREAMS) report.streams[stream] = await this.pushStream(http, unit, stream);
+        if (this.o.health) await http.json({ method: 'PUT', path: `v1/units/${unit}/health`, json: this.o.health() });
+      }
+      const images = this.config.images;
+      const imagesNow = images.mode === 'with-reads' || (images.mode === 'deferred' && (trigger === 'images' || trigger === 'manual') && this.interfaceUp());
+      if (images.mode === 'deferred' && !imagesNow) report.images.deferred = true;
+      if (imagesNow) await this.pushImages(http, unit, report.images);
+      report.ok = true;
+      this.failures = 0;
+      this.lastSuccessAt = Date.now();
+      this.lastError = null;
+      clearTimeout(this.retryTimer);
+      this.retryAt = null;
+    } catch (err) {
+      const e = err instanceof SyncError ? err : new SyncError((err as Error).message, 'protocol');
+      report.error = { kind: e.kind, message: e.message };
+      this.failures++;
+      this.lastError = { at: Date.now(), kind: e.kind, message: e.message };
+      this.scheduleRetry(e);
+    }
+    report.ms = performance.now() - t0;
+    const sent = Object.values(report.streams).reduce((n, s) => n + s.sent, 0);
+    if (report.ok) {
+      if (sent > 0 || report.images.uploaded > 0 || trigger === 'manual') {
+        this.log.info({ trigger, ms: Math.round(report.ms), streams: report.streams, images: report.images }, 'sync cycle done');
+      }
+    } else {
+      this.log.warn({ trigger, kind: report.error!.kind, err: report.error!.message, sentBeforeFailure: sent, retryInMs: this.retryAt ? this.retryAt - Date.now() : null }, 'sync cycle failed');
+    }
+    this.emit('cycle', report);
+    return report;
+  }
+
+  private scheduleRetry(err: SyncError): void {
+    if (this.stopped || this.jobs.length === 0) return;
+    // a misconfiguration does not heal by itself: wait for the schedule (and the technician)
+    if (err.kind === 'config') return;
+    const { initialMs, maxMs } = this.config.retry;
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(30, this.failures - 1));
+    const delay = Math.round(base / 2 + (this.o.random ?? Math.random)() * (base / 2));
+    const next = this.jobs.map((j) => j.msToNext() ?? Infinity).reduce((a, b) => Math.min(a, b), Infinity);
+    if (delay >= next) return;
+    clearTimeout(this.retryTimer);
+    this.retryAt = Date.now() + delay;
+    this.retryTimer = setTimeout(() => {
+      this.retryAt = null;
+      void this.runCycle('retry');
+    }, delay);
+    this.retryTimer.unref?.();
+  }
+
+  private async pushStream(http: SyncHttp, unit: string, stream: StreamName): Promise<StreamReport> {
+    const db = this.o.store.database;
+    const r: StreamReport = { sent: 0, batches: 0, stored: 0, duplicates: 0 };
+    for (;;) {
+      if (this.stopped) break;
+      const page = readPage(db, stream, cursorOf(db, stream), this.config.batchSize);
+      if (page.items.length === 0) break;
+      const res = await http.json<{ received?: unknown; stored?: unknown; duplicates?: unknown }>({
+        method: 'POST',
+        path: `v1/units/${unit}/batches/${stream}`,
+        json: { unit: this.o.unitId, stream, items: page.items },
+      });
+      const ack = res.data;
+      if (!ack || ack.received !== page.items.length) {
+        throw new SyncError(
+          `POST batches/${stream}: the server acknowledged ${JSON.stringify(ack?.received)} of ${page.items.length} items; the batch is sent again next time`,
+          'protocol',
+        );
+      }
+      acknowledge(db, stream, page, Date.now());
+      r.sent += page.items.length;
+      r.batches++;
+      r.stored += typeof ack.stored === 'number' ? ack.stored : 0;
+      r.duplicates += typeof ack.duplicates === 'number' ? ack.duplicates : 0;
+      if (page.items.length < this.config.batchSize) break;
+      // let capture, alerts and the event loop breathe between batches
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return r;
+  }
+
+  private async pushImages(http: SyncHttp, unit: string, r: CycleReport['images']): Promise<void> {
+    const db = this.o.store.database;
+    const chunk = this.config.images.chunkKB * 1024;
+    let after = 0;
+    for (;;) {
+      if (this.stopped) return;
+      const jobs = imagesPending(db, after, 50);
+      if (jobs.length === 0) return;
+      after = jobs[jobs.length - 1]!.id;
+      for (const job of jobs) {
+        if (this.stopped) return;
+        let bytes: Buffer;
+        try {
+          bytes = await this.o.store.readImage(job.path);
+        } catch (err) {
+          // evicted or deleted since: the read says it had the image; nothing to send
+          this.log.debug({ image: job.id, err: (err as Error).message }, 'image skipped');
+          r.skipped++;
+          markImageSent(db, job.id, Date.now());
+          continue;
+        }
+        const sha = createHash('sha256').update(bytes).digest('hex');
+        const where = `v1/units/${unit}/images/${encodeURIComponent(job.readUuid)}/${job.kind}`;
+        const head = await http.request({ method: 'HEAD', path: where });
+        let offset = 0;
+        if (head.status === 200) {
+          const theirs = head.headers['x-image-sha256'];
+          const received = Number(head.headers['x-received-bytes'] ?? 0);
+          if (theirs === sha && head.headers['x-complete'] === '1') offset = bytes.length;
+          else if (theirs === sha && received > 0 && received < bytes.length) {
+            offset = received;
+            r.resumed++;
+          }
+        } else if (head.status !== 404) {
+          throw statusError(head, `HEAD ${where}`);
+        }
+        let conflicts = 0;
+        while (offset < bytes.length) {
+          const end = Math.min(bytes.length, offset + chunk);
+          const res = await http.request({
+            method: 'PUT',
+            path: where,
+            body: bytes.subarray(offset, end),
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `bytes ${offset}-${end - 1}/${bytes.length}`,
+              'x-image-sha256': sha,
+              'x-image-format': job.format,
+            },
+          });
+          if (res.status === 409) {
+            if (++conflicts > 3) throw new SyncError(`PUT ${where}: the server keeps disagreeing about how much of the image it has`, 'protocol', 409);
+            const at = Number(res.headers['x-received-bytes'] ?? NaN);
+            offset = Number.isInteger(at) && at >= 0 && at <= bytes.length ? at : 0;
+            continue;
+          }
+          if (res.status !== 200 && res.status !== 201) throw statusError(res, `PUT ${where}`);
+          r.bytes += end - offset;
+          offset = end;
+        }
+        markImageSent(db, job.id, Date.now());
+        r.uploaded++;
+      }
+    }
+  }
+
+  private interfaceUp(): boolean {
+    const wanted = this.config.images.interfaces;
+    if (wanted.length === 0) return true;
+    const nets = networkInterfaces();
+    return wanted.some((name) => (nets[name] ?? []).some((a) => !a.internal || name === 'lo'));
+  }
+}
