@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { TOPIC_ROOT, classifyTopic, topicLevelProblem, unitFilter } from './mqtt-topics.js';
+import { TOPIC_ROOT, TOPICS, classifyTopic, topicLevelProblem, unitFilter } from './mqtt-topics.js';
 
 /**
  * An MQTT broker inside the unit, for the car's own network when there is no agency broker: the patrol
@@ -179,7 +179,7 @@ export class EmbeddedBroker {
     const own = where !== null && where.unitId === this.options.unitId;
     const allowed =
       own &&
-      ((role === 'unit' && where.key !== 'alerts/+/ack') || (role === 'terminal' && where.key === 'alerts/+/ack'));
+      ((role === 'unit' && TOPICS[where.key].from === 'unit') || (role === 'terminal' && TOPICS[where.key].from === 'terminal'));
     if (allowed) {
       done(null);
       return;

@@ -41,6 +41,15 @@ export interface ReadPayload {
   closed: boolean;
 }
 
+/**
+ * An urgent hot list entry or cancellation from the agency (docs/sync-protocol.md): the same object as in the
+ * server's manifest, with `op`. Validated by src/sync/hotlist-sync.ts. Also accepted on `alpr/all/hotlist/urgent`.
+ */
+export type UrgentHotlistPayload = Record<string, unknown>;
+
+/** Largest urgent hot list message accepted (bytes). */
+export const MAX_URGENT_BYTES = 4096;
+
 /** Whatever the unit's health monitor reports; published as JSON, retained. */
 export type HealthPayload = Record<string, unknown>;
 
@@ -51,13 +60,14 @@ export interface MqttTopicMap {
   alerts: AlertPayload;
   'alerts/+/ack': AckPayload;
   health: HealthPayload;
+  'hotlist/urgent': UrgentHotlistPayload;
 }
 
 export type MqttTopicKey = keyof MqttTopicMap;
 
 export interface TopicSpec {
   /** Who publishes: the unit, or the patrol terminal. */
-  from: 'unit' | 'terminal';
+  from: 'unit' | 'terminal' | 'central';
   qos: 0 | 1;
   retain: boolean;
   /** How the payload is written: the plain word, or JSON. */
@@ -73,6 +83,8 @@ export const TOPICS: { readonly [K in MqttTopicKey]: TopicSpec } = {
   'alerts/+/ack': { from: 'terminal', qos: 1, retain: false, encoding: 'json' },
   // Periodic, and the latest is all that matters: a newcomer gets it at once.
   health: { from: 'unit', qos: 0, retain: true, encoding: 'json' },
+  // From the agency (the broker's ACL lets only its central account publish here); never retained: applied once.
+  'hotlist/urgent': { from: 'central', qos: 1, retain: false, encoding: 'json' },
 };
 
 export const TOPIC_ROOT = 'alpr';
@@ -141,6 +153,7 @@ export function classifyTopic(
     if (key === 'status' || key === 'reads' || key === 'alerts' || key === 'health') return { key, unitId };
     return null;
   }
+  if (rest.length === 2 && rest[0] === 'hotlist' && rest[1] === 'urgent') return { key: 'hotlist/urgent', unitId };
   if (rest.length === 3 && rest[0] === 'alerts' && rest[2] === 'ack') {
     const alertId = rest[1]!;
     if (topicLevelProblem(alertId) !== null) return null;
@@ -287,4 +300,12 @@ export function readPayload(read: StoredRead): ReadPayload {
     positionValid: read.position.valid,
     closed: read.closed,
   };
+}
+
+/** Reads one message on `alpr/<unit>/hotlist/urgent` or `alpr/all/hotlist/urgent`: JSON, size-checked. */
+export function parseUrgentHotlist(payload: Buffer): Parsed<UrgentHotlistPayload> {
+  const json = parseJson(payload, MAX_URGENT_BYTES);
+  if (!json.ok) return json;
+  if (typeof json.value !== 'object' || json.value === null || Array.isArray(json.value)) return { ok: false, reason: 'not a JSON object' };
+  return { ok: true, value: json.value as UrgentHotlistPayload };
 }

@@ -4,8 +4,11 @@ import type { MqttChannelConfig } from './config.js';
 import { EmbeddedBroker, type BrokerCredentials } from './embedded-broker.js';
 import {
   ackFilter,
+  classifyTopic,
   encodePayload,
   parseAck,
+  parseUrgentHotlist,
+  TOPIC_ROOT,
   topicLevelProblem,
   TOPICS,
   unitTopic,
@@ -121,6 +124,7 @@ export class MqttAlertChannel implements AlertChannel {
   private reconnectTries = 0;
   private readonly pending = new Set<PendingDelivery>();
   private readonly ackHandlers: Array<(ack: AlertAck) => void> = [];
+  private readonly urgentHandlers: Array<(payload: Record<string, unknown>, topic: string) => void> = [];
   private delivered = 0;
   private malformed = 0;
   private lastError: string | null = null;
@@ -294,6 +298,15 @@ export class MqttAlertChannel implements AlertChannel {
     this.ackHandlers.push(handler);
   }
 
+  /**
+   * Urgent hot list entries and cancellations from the agency, on `alpr/<unit>/hotlist/urgent` and (on an external
+   * broker) `alpr/all/hotlist/urgent`. The handler validates and applies them; the broker's ACL decides who may
+   * publish there (on the embedded broker nobody may: it serves the car's own network).
+   */
+  onUrgentHotlist(handler: (payload: Record<string, unknown>, topic: string) => void): void {
+    this.urgentHandlers.push(handler);
+  }
+
   /** Publishes a read on `reads` when `publishReads` is on; false when it is off or the link is down. */
   publishRead(read: ReadPayload): boolean {
     if (!this.config.publishReads) return false;
@@ -370,6 +383,12 @@ export class MqttAlertChannel implements AlertChannel {
         this.logger?.warn({ err: err.message }, 'MQTT: subscription to acks refused');
       }
     });
+    if (this.urgentHandlers.length > 0 && this.config.mode !== 'embedded') {
+      const filters = [unitTopic(this.unitId, 'hotlist/urgent'), `${TOPIC_ROOT}/all/hotlist/urgent`];
+      client.subscribe(filters, { qos: TOPICS['hotlist/urgent'].qos }, (err) => {
+        if (err) this.logger?.warn({ err: err.message }, 'MQTT: subscription to urgent hot list messages refused');
+      });
+    }
     this.wakeConnectWaiters();
   }
 
@@ -394,6 +413,24 @@ export class MqttAlertChannel implements AlertChannel {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    const where = classifyTopic(topic);
+    if (where?.key === 'hotlist/urgent' && (where.unitId === this.unitId || where.unitId === 'all')) {
+      const urgent = parseUrgentHotlist(payload);
+      if (!urgent.ok) {
+        this.malformed += 1;
+        this.lastMalformed = urgent.reason;
+        this.logger?.warn({ topic, reason: urgent.reason }, 'MQTT: malformed urgent hot list message ignored');
+        return;
+      }
+      for (const handler of this.urgentHandlers) {
+        try {
+          handler(urgent.value, topic);
+        } catch (err) {
+          this.logger?.warn({ topic, err: (err as Error).message }, 'MQTT: urgent hot list message not applied');
+        }
+      }
+      return;
+    }
     const parsed = parseAck(topic, payload);
     if (!parsed.ok || parsed.value.unitId !== this.unitId) {
       this.malformed += 1;

@@ -17,6 +17,8 @@ import { DATA_USAGE } from './data.js';
 import { KEY_USAGE } from './keys.js';
 import { HOLD_USAGE } from './holds.js';
 import { LOGIN_USAGE, USER_USAGE } from './user.js';
+import { SYNC_USAGE } from './sync.js';
+import { CENTRAL_USAGE } from '../central/cli.js';
 
 const USAGE = `alpr-edge: licence plate reader runtime for edge units
 
@@ -32,6 +34,8 @@ usage:
   ${DATA_USAGE}
   ${HOLD_USAGE}
   ${KEY_USAGE}
+  ${SYNC_USAGE}
+  ${CENTRAL_USAGE}
   ${CONFIG_USAGE}
   alpr-edge version
 
@@ -71,6 +75,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'key') {
     const { keyCommand } = await import('./keys.js');
     return keyCommand(rest);
+  }
+  if (command === 'central') {
+    // the reference central server: its own data folder, not the unit's config
+    const { centralCommand } = await import('../central/cli.js');
+    return centralCommand(rest);
   }
   if (command === 'terminal') {
     const { terminalCommand } = await import('./terminal.js');
@@ -140,6 +149,10 @@ async function main(argv: string[]): Promise<number> {
     case 'audit': {
       const { auditCommand } = await import('./data.js');
       return auditCommand(rest, config);
+    }
+    case 'sync': {
+      const { syncCommand } = await import('./sync.js');
+      return syncCommand(rest, config);
     }
     case 'hotlist': {
       const { hotlistCommand } = await import('./hotlist.js');

@@ -43,7 +43,10 @@ export function statusCommand(argv: string[], config: Config): number {
     // keep the unit's last figure
   }
   const healthy =
-    running && status.cameras.every((c) => c.connected || c.finished) && (status.alerts?.channels ?? []).every((c) => c.connected);
+    running &&
+    status.cameras.every((c) => c.connected || c.finished) &&
+    (status.alerts?.channels ?? []).every((c) => c.connected) &&
+    (status.faults ?? []).length === 0;
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ running, healthy, status: { ...status, disk } }, null, 2)}\n`);
     return healthy ? 0 : 1;
@@ -91,6 +94,18 @@ export function statusCommand(argv: string[], config: Config): number {
     `store: ${s.dataDir}: database ${fmtBytes(dbBytes)}, images ${fmtBytes(s.imageBytes)} of ${fmtBytes(s.imageBudgetBytes)} budget (${s.frameImages} frame images, ${s.evictedFrames} evicted)`,
   );
   lines.push(disk ? `disk: ${fmtBytes(disk.freeBytes)} free of ${fmtBytes(disk.totalBytes)}` : 'disk: unknown');
+  if (status.sync) {
+    const y = status.sync;
+    const waiting = Object.entries(y.backlog).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing';
+    lines.push(
+      `sync: ${y.server}; last success ${ago(y.lastSuccessAt)}; waiting: ${waiting}` +
+        (y.lastError ? `; ${y.consecutiveFailures} FAILED in a row, last: ${y.lastError.message}` : '') +
+        (y.nextRunAt ? `; next ${new Date(y.nextRunAt).toISOString()}` : ''),
+    );
+  } else lines.push('sync: off (sync.enabled is false)');
+  const faults = status.faults ?? [];
+  lines.push(faults.length === 0 ? 'faults: none' : `FAULTS (${faults.length}):`);
+  for (const f of faults) lines.push(`  ${f.code}${f.subject ? ` ${f.subject}` : ''} since ${new Date(f.since).toISOString()}: ${f.message}`);
   if (status.systemd.notify) lines.push(`systemd: notify on, watchdog ${status.systemd.watchdogMs ?? 'off'} ms`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return healthy ? 0 : 1;

@@ -24,6 +24,10 @@ import { readPayload } from '../alerts/mqtt-topics.js';
 import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbox.js';
 import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
 import { Hotlists, type StoredHit } from '../hotlist/index.js';
+import { SyncEngine, type SyncStatus } from '../sync/engine.js';
+import { HotlistSync } from '../sync/hotlist-sync.js';
+import { startPullServer } from '../sync/pull-server.js';
+import { ClockWatch, FaultMonitor, type Fault } from './faults.js';
 
 /** What the unit keeps of the best sighting of a plate until its read is stored. */
 interface SightingImages {
@@ -87,6 +91,10 @@ export interface UnitStatus {
   store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number };
   disk: { freeBytes: number; totalBytes: number } | null;
   systemd: { notify: boolean; watchdogMs: number | null };
+  /** Upstream sync (null when sync.enabled is false). */
+  sync: SyncStatus | null;
+  /** The unit's own faults open now (P16). */
+  faults: Fault[];
 }
 
 export const STATUS_FILE = 'status.json';
@@ -110,6 +118,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly notifier = new SystemdNotifier();
   private stopping: Promise<void> | undefined;
   private healthPublishedAt = 0;
+  private sync: SyncEngine | undefined;
+  private pullServer: { url: string; close(): Promise<void> } | undefined;
+  private faultMonitor: FaultMonitor | undefined;
+  private readonly clockWatch = new ClockWatch();
+  private imageBudgetExceeded = false;
+  private openFaults: Fault[] = [];
+  private publishedFaults = '';
 
   private constructor(
     readonly config: Config,
@@ -129,10 +144,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   }
 
   static async start(config: Config, logger: Logger): Promise<Unit> {
+    let unit: Unit | undefined;
     const dataDir = path.resolve(config.data.dir);
     const { store, auditKey } = openStore(config, {
-      onBudgetExceeded: (bytes, budget) =>
-        logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict'),
+      onBudgetExceeded: (bytes, budget) => {
+        if (unit) unit.imageBudgetExceeded = true;
+        logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict');
+      },
     });
     const gps = createPositionSource(config.gps, logger.child({ part: 'gps' }));
     let vision: Vision;
@@ -149,13 +167,23 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       throw err;
     }
     const outbox = new AlertOutbox(store.database, config.alerts, logger.child({ part: 'alerts' }));
+    // urgent hot list entries and cancellations from the agency over MQTT, applied at once (and once)
+    if (config.sync.hotlists.enabled) {
+      const urgent = new HotlistSync(store.database, hotlists, logger.child({ part: 'hotlist-sync' }));
+      for (const channel of channels) {
+        (channel as { onUrgentHotlist?: (h: (p: Record<string, unknown>, topic: string) => void) => void }).onUrgentHotlist?.((payload, topic) => {
+          const r = urgent.applyUrgent(payload);
+          if (r.ok) logger.info({ topic, result: r.message }, 'urgent hot list message applied');
+          else logger.warn({ topic, err: r.message }, 'urgent hot list message refused');
+        });
+      }
+    }
     for (const channel of channels) {
       outbox.attach(channel);
       // a terminal or broker that is not there yet is not a failure: the channel keeps trying
       await channel.start().catch((err: Error) => logger.warn({ channel: channel.name, err: err.message }, 'alert channel not started'));
     }
     // The scheduler and grouper call back into the unit, which does not exist yet: bind late.
-    let unit: Unit | undefined;
     const scheduler = new Scheduler((frame) => unit!.processFrame(frame), {
       queueDepth: config.pipeline.queueDepth,
       concurrency: config.pipeline.concurrency,
@@ -193,6 +221,36 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       log: logger.child({ part: 'retention' }),
     });
     unit.purger.start();
+    // the unit's own faults (P16), recorded and sent upstream; upstream sync; the pull API
+    unit.faultMonitor = new FaultMonitor(store.database, logger.child({ part: 'faults' }));
+    if (config.sync.enabled) {
+      unit.sync = new SyncEngine({
+        config: config.sync,
+        unitId: config.unit.id,
+        store,
+        hotlists,
+        health: () => unit.health(),
+        log: logger.child({ part: 'sync' }),
+      });
+      unit.sync.start();
+    }
+    if (config.sync.pull.enabled) {
+      try {
+        unit.pullServer = await startPullServer({
+          config: config.sync.pull,
+          store,
+          accessLog,
+          unitId: config.unit.id,
+          agency: config.unit.agency,
+          health: () => unit.health(),
+          log: logger.child({ part: 'pull' }),
+        });
+        logger.info({ url: unit.pullServer.url }, 'pull API listening');
+      } catch (err) {
+        // the unit reads plates without it; the fault shows in the logs and status
+        logger.error({ err: (err as Error).message }, 'pull API cannot start');
+      }
+    }
     unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
     unit.state = 'running';
     unit.writeStatus();
@@ -478,6 +536,54 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       },
       disk,
       systemd: { notify: this.notifier.enabled, watchdogMs: this.notifier.watchdogMs ?? null },
+      sync: this.sync?.status() ?? null,
+      faults: this.openFaults,
+    };
+  }
+
+  /** Checks the unit's parts and records faults raised or cleared (every status write). */
+  private checkFaults(status: UnitStatus): void {
+    if (!this.faultMonitor) return;
+    const fix = status.gps.lastFix;
+    this.openFaults = this.faultMonitor.check({
+      now: status.updatedAt,
+      startedAt: this.startedAt,
+      cameras: status.cameras.map((c) => ({
+        id: c.id,
+        enabled: this.cameras.get(c.id)?.config.enabled ?? true,
+        finished: c.finished,
+        connected: c.connected,
+        lastFrameAt: c.lastFrameAt,
+        lastError: c.lastError,
+      })),
+      recognition: { workerAlive: status.recognition.workerAlive, lastError: status.recognition.lastError },
+      disk: status.disk,
+      imageBudgetExceeded: this.imageBudgetExceeded,
+      gps: { expected: this.config.gps.source === 'serial', connected: status.gps.connected, fixValid: fix?.valid ?? false, lastFixAt: fix?.valid ? fix.time : null },
+      clockJumpMs: this.clockWatch.jump(),
+      uplink: status.sync
+        ? { enabled: true, consecutiveFailures: status.sync.consecutiveFailures, lastError: status.sync.lastError?.message ?? null, lastSuccessAt: status.sync.lastSuccessAt }
+        : null,
+    });
+    status.faults = this.openFaults;
+  }
+
+  /** The unit's health for the terminal and the agency: no plate data. */
+  health(status: UnitStatus = this.status()): Record<string, unknown> {
+    return {
+      unitId: status.unitId,
+      state: status.state,
+      at: new Date(status.updatedAt).toISOString(),
+      cameras: status.cameras.map((c) => ({ id: c.id, connected: c.connected, fpsProcessed: c.fps.processed, lastError: c.lastError })),
+      recognition: { workerAlive: status.recognition.workerAlive, latencyP99Ms: status.recognition.latencyMs.p99 },
+      gps: { source: status.gps.source, connected: status.gps.connected, fixValid: status.gps.lastFix?.valid ?? false },
+      store: { reads: status.reads.stored, pendingSync: status.reads.pendingSync, imageBytes: status.store.imageBytes },
+      disk: status.disk,
+      alerts: { pending: status.alerts.pending, unacknowledged: status.alerts.unacknowledged },
+      sync: status.sync
+        ? { lastSuccessAt: status.sync.lastSuccessAt, consecutiveFailures: status.sync.consecutiveFailures, backlog: status.sync.backlog }
+        : null,
+      faults: status.faults.map((f) => ({ code: f.code, subject: f.subject, message: f.message, since: new Date(f.since).toISOString() })),
     };
   }
 
@@ -485,25 +591,19 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private writeStatus(): void {
     try {
       const status = this.status();
+      this.checkFaults(status);
       const file = path.join(this.store.dataDir, STATUS_FILE);
       mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
       writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
       renameSync(`${file}.tmp`, file);
       if (this.state === 'running') this.notifier.status(this.summary(status));
       // the unit's health for the car network and the agency (no plate data), every 10 s
-      if (Date.now() - this.healthPublishedAt >= 10_000) {
+      // (at once when a fault is raised or cleared: the officer learns of it without waiting)
+      const faultKey = status.faults.map((f) => `${f.code}/${f.subject}`).join(',');
+      if (Date.now() - this.healthPublishedAt >= 10_000 || faultKey !== this.publishedFaults) {
         this.healthPublishedAt = Date.now();
-        const health = {
-          unitId: status.unitId,
-          state: status.state,
-          at: new Date(status.updatedAt).toISOString(),
-          cameras: status.cameras.map((c) => ({ id: c.id, connected: c.connected, fpsProcessed: c.fps.processed, lastError: c.lastError })),
-          recognition: { workerAlive: status.recognition.workerAlive, latencyP99Ms: status.recognition.latencyMs.p99 },
-          gps: { source: status.gps.source, connected: status.gps.connected, fixValid: status.gps.lastFix?.valid ?? false },
-          store: { reads: status.reads.stored, pendingSync: status.reads.pendingSync, imageBytes: status.store.imageBytes },
-          disk: status.disk,
-          alerts: { pending: status.alerts.pending, unacknowledged: status.alerts.unacknowledged },
-        };
+        this.publishedFaults = faultKey;
+        const health = this.health(status);
         for (const c of this.channels) (c as { publishHealth?: (h: object) => boolean }).publishHealth?.(health);
       }
     } catch (err) {
@@ -551,6 +651,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     clearInterval(this.statusTimer);
     clearInterval(this.maintenanceTimer);
     await this.purger?.stop();
+    await this.sync?.stop();
+    await this.pullServer?.close().catch(() => undefined);
     this.state = 'stopped';
     this.writeStatus();
     this.store.close();
