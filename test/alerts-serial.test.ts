@@ -104,6 +104,8 @@ describe('serial protocol', () => {
       { type: 'NAK', id: 'A-1', reason: 'CHECKSUM' },
       { type: 'RESP', id: 'A-1', accepted: true, reasonCode: null, by: 'B4521' },
       { type: 'RESP', id: 'A,2', accepted: false, reasonCode: 'NOT-MATCH', by: null },
+      { type: 'FAULT', code: 'camera', subject: 'rear', state: 'RAISED', since: Date.parse('2025-03-14T09:20:00.000Z'), message: 'camera rear is not connected (62 s): ENODEV' },
+      { type: 'FAULT', code: 'clock', subject: '', state: 'CLEARED', since: Date.parse('2025-03-14T09:20:00.000Z'), message: 'cleared: the system clock jumped by -3600 s' },
     ];
     for (const frame of frames) expect(decodeFrame(encode(frame))).toEqual({ ok: true, frame });
     expect(encodeResp('A-1', true, null, 'B4521')).toBe('$ALPR,RESP,A-1,ACCEPT,,B4521*2A\r\n');
@@ -450,6 +452,33 @@ describe('alerts over a serial line', () => {
     // The terminal shows A-1 once although it got it twice.
     expect(terminal.list()).toHaveLength(1);
     expect(terminal.find('A-1')?.copies).toBe(2);
+  });
+
+  it("tells the terminal of the unit's faults as they come and go, and all open ones again after a replug", async () => {
+    const { channel, terminal } = await linked();
+    const seen: Array<{ code: string; subject: string; state: string }> = [];
+    terminal.on('fault', (f) => seen.push({ code: f.code, subject: f.subject, state: f.state }));
+    const since = Date.now();
+    channel.reportFaults([{ code: 'camera', subject: 'rear', message: 'camera rear is not connected (61 s)', since }]);
+    channel.reportFaults([
+      { code: 'camera', subject: 'rear', message: 'camera rear is not connected (63 s)', since },
+      { code: 'storage', subject: 'disk', message: 'the data disk is nearly full: 120 MiB free', since },
+    ]);
+    channel.reportFaults([{ code: 'storage', subject: 'disk', message: 'the data disk is nearly full: 120 MiB free', since }]);
+    await until(() => seen.length === 3, 3000, 'three fault frames', () => seen);
+    expect(seen).toEqual([
+      { code: 'camera', subject: 'rear', state: 'RAISED' },
+      { code: 'storage', subject: 'disk', state: 'RAISED' },
+      { code: 'camera', subject: 'rear', state: 'CLEARED' },
+    ]);
+    // a terminal plugged in later still hears of the fault that is open
+    await unplug();
+    await until(() => !channel.status().connected, 3000, 'disconnected');
+    seen.length = 0;
+    await plugIn();
+    await until(() => seen.length >= 1, 5000, 'the open fault again', () => channel.status());
+    expect(seen[0]).toEqual({ code: 'storage', subject: 'disk', state: 'RAISED' });
+    expect(terminal.status().refused).toBe(0);
   });
 
   it('marks the terminal connected while its heartbeats arrive, and gone when they stop', async () => {

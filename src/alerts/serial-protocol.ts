@@ -11,7 +11,7 @@ export const MAX_FRAME_LENGTH = 1024;
 
 export const TALKER = 'ALPR';
 
-export type FrameType = 'ALERT' | 'HB' | 'ACK' | 'NAK' | 'RESP';
+export type FrameType = 'ALERT' | 'HB' | 'ACK' | 'NAK' | 'RESP' | 'FAULT';
 
 /** Why a frame was refused; also the reason sent back in a NAK. */
 export type NakReason = 'CHECKSUM' | 'FORMAT' | 'TYPE' | 'LENGTH';
@@ -54,7 +54,23 @@ export interface RespFrame {
   by: string | null;
 }
 
-export type Frame = AlertFrame | HeartbeatFrame | AckFrame | NakFrame | RespFrame;
+/**
+ * A fault of the unit (P16: a camera, recognition, storage, GPS, the clock or the uplink stopped working), or its
+ * end (unit to terminal, not acknowledged): sent when it is raised or cleared, and every open fault again when the
+ * line (re)opens, so a terminal switched on later still learns of it.
+ */
+export interface FaultFrame {
+  type: 'FAULT';
+  code: string;
+  /** Which camera or disk; empty for the unit as a whole. */
+  subject: string;
+  state: 'RAISED' | 'CLEARED';
+  /** When it was raised (ms since the epoch, UTC). */
+  since: number;
+  message: string;
+}
+
+export type Frame = AlertFrame | HeartbeatFrame | AckFrame | NakFrame | RespFrame | FaultFrame;
 
 export type DecodeResult =
   | { ok: true; frame: Frame }
@@ -105,6 +121,7 @@ export const FIELD_COUNTS: Record<FrameType, number> = {
   ACK: 1,
   NAK: 2,
   RESP: 4,
+  FAULT: 5,
 };
 
 /** Longest alert id, reason code or officer id accepted. */
@@ -244,8 +261,15 @@ export function encodeResp(id: string, accepted: boolean, reasonCode?: string | 
   return encodeFrame('RESP', [id, accepted ? 'ACCEPT' : 'REJECT', reasonCode ?? '', by ?? '']);
 }
 
+export function encodeFault(f: Omit<FaultFrame, 'type'>): string {
+  // a long message is cut to fit the frame: the terminal shows what the fault is, the unit's status says the rest
+  return encodeFrame('FAULT', [f.code, f.subject, f.state, isoTime(f.since), f.message.slice(0, 300)]);
+}
+
 export function encode(frame: Frame): string {
   switch (frame.type) {
+    case 'FAULT':
+      return encodeFault(frame);
     case 'ALERT':
       return encodeAlert(frame.delivery);
     case 'HB':
@@ -314,6 +338,11 @@ export function decodeFrame(input: string): DecodeResult {
 function readFields(type: FrameType, f: string[]): Frame {
   const at = (i: number) => f[i]!;
   switch (type) {
+    case 'FAULT': {
+      const state = at(2);
+      if (state !== 'RAISED' && state !== 'CLEARED') throw new ProtocolError(`state "${state.slice(0, 16)}" is neither RAISED nor CLEARED`);
+      return { type, code: id(at(0), 'code'), subject: at(1).slice(0, MAX_ID_LENGTH), state, since: time(at(3), 'since'), message: text(at(4), 'message', true) };
+    }
     case 'HB':
       return { type, seq: integer(at(0), 'seq', 0, HB_SEQ_WRAP - 1), time: time(at(1), 'time') };
     case 'ACK':

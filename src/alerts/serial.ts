@@ -11,6 +11,7 @@ import {
   decodeFrame,
   encodeAck,
   encodeAlert,
+  encodeFault,
   encodeHeartbeat,
   encodeNak,
   type DecodeResult,
@@ -321,6 +322,7 @@ export class SerialAlertChannel implements AlertChannel {
   private running = false;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatSeq = 0;
+  private faults = new Map<string, { code: string; subject: string; message: string; since: number }>();
   private lastHeardAt: number | null = null;
   private delivered = 0;
   private lastDeliveryError: string | null = null;
@@ -508,6 +510,7 @@ export class SerialAlertChannel implements AlertChannel {
     this.lastHeardAt = null;
     // Say hello at once: the terminal need not wait a whole interval to know the unit is there.
     this.sendHeartbeat();
+    for (const f of this.faults.values()) this.sendFault(f, 'RAISED');
   }
 
   private onLost(reason: string): void {
@@ -553,9 +556,26 @@ export class SerialAlertChannel implements AlertChannel {
         this.onResp(frame);
         return;
       case 'ALERT':
+      case 'FAULT':
         this.counters.unexpected++;
         return;
     }
+  }
+
+  /**
+   * The unit's open faults (P16): each new one is sent as FAULT RAISED, each gone as FAULT CLEARED; all open ones
+   * again whenever the line opens. Not acknowledged: the status and the sync report carry them as well.
+   */
+  reportFaults(faults: ReadonlyArray<{ code: string; subject: string; message: string; since: number }>): void {
+    const next = new Map(faults.map((f) => [`${f.code}/${f.subject}`, f]));
+    for (const [key, f] of next) if (!this.faults.has(key)) this.sendFault(f, 'RAISED');
+    for (const [key, f] of this.faults) if (!next.has(key)) this.sendFault(f, 'CLEARED');
+    this.faults = next;
+  }
+
+  private sendFault(f: { code: string; subject: string; message: string; since: number }, state: 'RAISED' | 'CLEARED'): void {
+    if (!this.running || !this.link.isOpen) return;
+    this.link.write(encodeFault({ code: f.code, subject: f.subject, state, since: f.since, message: f.message }));
   }
 
   /** The terminal could not take the alert (damaged on the way): send it again now; it counts as a retry. */

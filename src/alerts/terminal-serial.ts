@@ -17,6 +17,7 @@ import {
   encodeNak,
   encodeResp,
   type AlertFrame,
+  type FaultFrame,
   type HeartbeatFrame,
   type NakFrame,
 } from './serial-protocol.js';
@@ -70,6 +71,8 @@ export interface SerialTerminalEvents {
   recorded: [string];
   nak: [NakFrame];
   heartbeat: [HeartbeatFrame];
+  /** The unit reports a fault of its own, or its end. */
+  fault: [FaultFrame];
   /** A line that was not a good frame, and why. */
   refused: [string];
   open: [];
@@ -296,6 +299,9 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
         // Only a terminal answers alerts; a unit sending RESP is misconfigured (two units on one line?).
         this.emit('refused', `RESP from the unit for ${frame.id}: ignored`);
         return;
+      case 'FAULT':
+        this.emit('fault', frame);
+        return;
     }
   }
 
@@ -373,6 +379,9 @@ export async function runSerialTerminal(path: string, opts: RunTerminalOptions, 
   terminal.on('open', () => print(`[${clock(Date.now())}] port ${path} open; waiting for alerts`));
   terminal.on('lost', (reason) => print(`[${clock(Date.now())}] ${reason}; reopening`));
   terminal.on('recorded', (id) => print(`answer to ${id} recorded by the unit`));
+  terminal.on('fault', (f) =>
+    print(`[${clock(Date.now())}] UNIT ${f.state === 'RAISED' ? 'FAULT' : 'fault cleared'}: ${f.code}${f.subject ? ` ${f.subject}` : ''}: ${f.message} (since ${clock(f.since)})`),
+  );
 
   let lastOpenError: string | null = null;
   const watch = setInterval(() => {

@@ -6,6 +6,10 @@ import { packageRoot } from '../util/paths.js';
 import { Hotlists } from '../hotlist/index.js';
 import { openStore } from '../store/open.js';
 import { runCommand } from './run.js';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { syncSchema } from '../sync/schema.js';
+import { SyncEngine } from '../sync/engine.js';
 
 export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
                                       run the unit on the bundled demo (replay cameras, no hardware)`;
@@ -13,7 +17,8 @@ export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
 /**
  * The bundled demo: the whole unit (cameras, recognition worker, grouping, GPS, read store) on config/demo.yaml,
  * whose replay cameras play the generated frames in test-fixtures/. Reads are printed as they are stored; the
- * unit stops by itself when the replays are over.
+ * unit stops by itself when the replays are over. A reference central server runs beside it on loopback (plain
+ * HTTP, a token made for the run), and the unit syncs its reads, hits and images to it as a real unit would.
  */
 export async function demoCommand(argv: string[], configFile: string | undefined): Promise<number> {
   const root = packageRoot();
@@ -38,12 +43,49 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   } finally {
     store.close();
   }
+  // the agency's side: the reference central server, on loopback, for the length of the demo
+  const { startCentral } = await import('../central/server.js');
+  const dataDir = path.resolve(config.data.dir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(18).toString('base64url');
+  const tokenFile = path.join(dataDir, 'demo-sync-token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const central = await startCentral({
+    dataDir: path.join(dataDir, 'demo-central'),
+    insecureHttp: true,
+    tokens: [{ token, unit: config.unit.id }],
+    log: createLogger('warn', 2),
+  });
+  config.sync = syncSchema.parse({
+    ...config.sync,
+    enabled: true,
+    schedule: ['*/5 * * * * *'],
+    server: { url: central.url, allowInsecureHttp: true, tokenFile },
+  });
   process.stderr.write(
-    `alpr-edge demo: ${config.cameras.length} replay camera(s) over ${root}/test-fixtures, data in ${path.resolve(config.data.dir)}\n`,
+    `alpr-edge demo: ${config.cameras.length} replay camera(s) over ${root}/test-fixtures, data in ${dataDir}; syncing every 5 s to a demo central server at ${central.url}\n`,
   );
-  const code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
+  let code: number;
+  try {
+    code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
+    // the last reads went in after the last scheduled cycle: one more, as `alpr-edge sync now` would
+    const { store: after } = openStore(config);
+    try {
+      const report = await new SyncEngine({ config: config.sync, unitId: config.unit.id, store: after, log }).runCycle('manual');
+      const n = (stream: 'reads' | 'hits') => central.db.count(stream, config.unit.id);
+      process.stderr.write(
+        report.ok
+          ? `alpr-edge demo: the central server holds ${n('reads')} reads and ${n('hits')} hot list hits of ${config.unit.id}; nothing is left to sync\n`
+          : `alpr-edge demo: the last sync failed: ${report.error!.message}\n`,
+      );
+    } finally {
+      after.close();
+    }
+  } finally {
+    await central.close();
+  }
   process.stderr.write(
-    `alpr-edge demo: done. The reads are in ${path.resolve(config.data.dir)}/alpr-edge.db; see \`alpr-edge status --config config/demo.yaml\`.\n`,
+    `alpr-edge demo: done. The reads are in ${dataDir}/alpr-edge.db (the central server's copy in ${dataDir}/demo-central); see \`alpr-edge status --config config/demo.yaml\`.\n`,
   );
   return code;
 }

@@ -41,6 +41,9 @@ export interface PullServer {
 }
 
 const UNAUTHENTICATED = '(unauthenticated)';
+/** Unauthenticated requests written to the access log per minute and remote address. */
+const REFUSALS_LOGGED = 10;
+const refusals = new Map<string, { minute: number; count: number }>();
 
 /** An answer that ends a request early: status and the JSON error text. */
 class Refusal extends Error {
@@ -166,6 +169,20 @@ async function handle(o: PullServerOptions, now: () => number, req: http.Incomin
   const principal = await authenticate(o, req);
   if (!principal) {
     const error = req.headers.authorization ? 'unknown token' : 'authentication required: a client certificate or a bearer token';
+    // every refusal is answered; the access log takes the first REFUSALS_LOGGED a minute from one address, so a
+    // scanner cannot bury the log (the rest are counted in the next row written)
+    const remote = req.socket.remoteAddress ?? '?';
+    const minute = Math.floor(now() / 60_000);
+    const seen = refusals.get(remote);
+    const count = seen && seen.minute === minute ? seen.count + 1 : 1;
+    const skipped = seen && seen.minute !== minute ? Math.max(0, seen.count - REFUSALS_LOGGED) : 0;
+    refusals.set(remote, { minute, count });
+    if (refusals.size > 10_000) refusals.clear();
+    if (count > REFUSALS_LOGGED) {
+      o.log.debug({ remote }, 'pull API: refused (401), not logged again this minute');
+      sendJson(res, 401, { error }, { 'WWW-Authenticate': 'Bearer' });
+      return;
+    }
     o.accessLog.append({
       user: UNAUTHENTICATED,
       agency: o.agency,
@@ -173,8 +190,8 @@ async function handle(o: PullServerOptions, now: () => number, req: http.Incomin
       action,
       purpose: header(req, 'x-alpr-purpose') ?? null,
       caseNumber: header(req, 'x-alpr-case') ?? null,
-      query: { method: req.method, path: url.pathname, search: url.search },
-      result: { status: 401, error },
+      query: { method: req.method, path: url.pathname, search: url.search, remote },
+      result: { status: 401, error, ...(skipped ? { earlierRefusalsNotLogged: skipped } : {}) },
       outcome: 'refused',
     });
     o.log.warn({ path: url.pathname, remote: req.socket.remoteAddress }, `pull API: refused (401): ${error}`);

@@ -591,7 +591,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private writeStatus(): void {
     try {
       const status = this.status();
-      this.checkFaults(status);
+      // (a unit stopping shuts its parts down on purpose: that is not a fault)
+      if (this.state === 'running') this.checkFaults(status);
       const file = path.join(this.store.dataDir, STATUS_FILE);
       mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
       writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
@@ -604,6 +605,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         this.healthPublishedAt = Date.now();
         this.publishedFaults = faultKey;
         const health = this.health(status);
+        // to the terminal on the serial line too (FAULT frames; MQTT terminals read them in health)
+        for (const c of this.channels) (c as { reportFaults?: (f: Fault[]) => void }).reportFaults?.(status.faults);
         for (const c of this.channels) (c as { publishHealth?: (h: object) => boolean }).publishHealth?.(health);
       }
     } catch (err) {
