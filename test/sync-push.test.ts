@@ -221,6 +221,20 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     await e.stop();
   });
 
+  it('after a purge that empties the store, new reads still go up: the sequence never starts again below the cursor', async () => {
+    const first = await storeReads(3);
+    const e = engine(cfg());
+    expect((await e.runCycle()).ok).toBe(true);
+    // retention deletes every read (synced, past deleteDays)
+    store.database.exec('DELETE FROM images; DELETE FROM reads;');
+    const later = await storeReads(2);
+    const r = await e.runCycle();
+    expect(r.streams.reads).toMatchObject({ sent: 2, stored: 2 });
+    expect(central.db.count('reads', UNIT)).toBe(5);
+    for (const uuid of [...first, ...later]) expect(central.db.read(UNIT, uuid)).toBeDefined();
+    await e.stop();
+  });
+
   it('hits (covert ones too), alert events, the access log and faults travel the same way, and health is reported', async () => {
     const [uuid] = await storeReads(1);
     const db = store.database;

@@ -222,6 +222,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     const r: StreamReport = { sent: 0, batches: 0, stored: 0, duplicates: 0 };
     for (;;) {
       if (this.stopped) break;
+      const t0 = performance.now();
       const page = readPage(db, stream, cursorOf(db, stream), this.config.batchSize);
       if (page.items.length === 0) break;
       const res = await http.json<{ received?: unknown; stored?: unknown; duplicates?: unknown }>({
@@ -242,8 +243,9 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       r.stored += typeof ack.stored === 'number' ? ack.stored : 0;
       r.duplicates += typeof ack.duplicates === 'number' ? ack.duplicates : 0;
       if (page.items.length < this.config.batchSize) break;
-      // let capture, alerts and the event loop breathe between batches
-      await new Promise((resolve) => setImmediate(resolve));
+      // a backlog leaves the CPU to capture, alerts and the event loop between batches (sync.dutyCycle)
+      const pause = (performance.now() - t0) * (1 / this.config.dutyCycle - 1);
+      await new Promise((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return r;
   }

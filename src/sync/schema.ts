@@ -85,6 +85,12 @@ export const syncSchema = z
       .describe('Cron expressions (minute hour day month weekday, in local time) of the sync cycles; `alpr-edge sync now` runs one at once.'),
     batchSize: z.int().min(1).max(10_000).default(1000).describe('Most items in one batch.'),
     maxKBps: z.number().min(0).max(1_000_000).default(0).describe('Upload bandwidth limit in KiB/s (0: none): a cellular link shared with the car.'),
+    dutyCycle: z
+      .number()
+      .min(0.05)
+      .max(1)
+      .default(0.5)
+      .describe('Share of the time a backlog push may work: after a batch that took t ms it pauses t × (1/dutyCycle − 1), leaving the CPU to capture (1: no pause).'),
     retry: z
       .strictObject({
         initialMs: z.int().min(10).max(3_600_000).default(2000).describe('First wait after a failed cycle.'),
