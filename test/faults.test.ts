@@ -75,6 +75,15 @@ describe('the unit watches itself (P16)', () => {
     expect(rows().map((r) => r.state)).toEqual(['raised', 'cleared']);
   });
 
+  it("a system clock that disagrees with the GPS receiver's is a clock fault", () => {
+    const m = new FaultMonitor(store.database, log);
+    const now = T0 + 600_000;
+    expect(m.check({ ...healthy(now), gps: { ...healthy(now).gps, clockSkewMs: 800 } })).toEqual([]);
+    const open = m.check({ ...healthy(now + 2000), gps: { ...healthy(now).gps, clockSkewMs: -42_000 } });
+    expect(open).toEqual([expect.objectContaining({ code: 'clock', subject: 'gps', message: expect.stringMatching(/42.0 s behind the GPS receiver's/) })]);
+    expect(m.check({ ...healthy(now + 4000), gps: { ...healthy(now).gps, clockSkewMs: 300 } })).toEqual([]);
+  });
+
   it('gives a new camera and a new GPS time to start before calling them faulty', () => {
     const m = new FaultMonitor(store.database, log);
     const justStarted: FaultInputs = {

@@ -265,6 +265,10 @@ describe('GPS receiver on a serial port', () => {
     // The fix is still there for a read taken at the receiver's time.
     expect(gps.positionAt(hourAgo).valid).toBe(true);
     expect(gps.positionAt(Date.now()).valid).toBe(false);
+    // the skew is reported, for the fault monitor and for the reads' clock source
+    const skew = gps.status().clockCheck!.skewMs;
+    expect(skew).toBeGreaterThan(3_590_000);
+    expect(skew).toBeLessThan(3_610_000);
   });
 
   it('stops cleanly: the port is released and no retry runs afterwards', async () => {

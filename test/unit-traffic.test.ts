@@ -127,13 +127,16 @@ cameras:
     // position: valid, and the receiver's position at the time of the read's best frame
     const db = new Database(path.join(dir, 'data', 'alpr-edge.db'), { readonly: true });
     for (const r of reads) {
-      const row = db.prepare('SELECT best_seen, latitude, position_valid, fix_time FROM reads WHERE uuid = ?').get(r.uuid) as {
+      const row = db.prepare('SELECT best_seen, latitude, position_valid, fix_time, clock_source FROM reads WHERE uuid = ?').get(r.uuid) as {
+        clock_source: string;
         best_seen: number;
         latitude: number;
         position_valid: number;
         fix_time: number;
       };
       expect(row.position_valid).toBe(1);
+      // the receiver's clock agreed with the unit's: the read's times are checked against GPS time
+      expect(row.clock_source).toBe('gps');
       const nearest = fixes.reduce((a, b) => (Math.abs(b.t - row.best_seen) < Math.abs(a.t - row.best_seen) ? b : a));
       expect(Math.abs(row.fix_time - row.best_seen)).toBeLessThanOrEqual(150);
       expect(row.latitude).toBeCloseTo(nearest.lat, 4);

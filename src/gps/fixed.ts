@@ -33,6 +33,6 @@ export class FixedPosition implements PositionSource {
   status(): GpsStatus {
     const p = this.position;
     const lastFix = { time: Date.now(), latitude: p.latitude!, longitude: p.longitude!, valid: true, headingDeg: p.headingDeg ?? undefined };
-    return { source: 'fixed', connected: true, lastFix, sentences: 0, badSentences: 0, lastError: null };
+    return { source: 'fixed', connected: true, lastFix, sentences: 0, badSentences: 0, lastError: null, clockCheck: null };
   }
 }

@@ -17,7 +17,7 @@ export class NoPosition implements PositionSource {
   }
 
   status(): GpsStatus {
-    return { source: 'none', connected: false, lastFix: null, sentences: 0, badSentences: 0, lastError: null };
+    return { source: 'none', connected: false, lastFix: null, sentences: 0, badSentences: 0, lastError: null, clockCheck: null };
   }
 }
 

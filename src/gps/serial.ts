@@ -59,6 +59,7 @@ export class SerialGps implements PositionSource {
   private refusedSinceLog = 0;
   private lastRefusedLogAt = -Infinity;
   private clockSkewed = false;
+  private clockCheck: GpsStatus['clockCheck'] = null;
 
   constructor(
     private readonly config: Pick<GpsConfig, 'port' | 'baudRate' | 'maxAgeMs'>,
@@ -126,6 +127,7 @@ export class SerialGps implements PositionSource {
       sentences: this.assembler.sentences,
       badSentences: this.assembler.badSentences,
       lastError,
+      clockCheck: this.clockCheck,
     };
   }
 
@@ -255,6 +257,7 @@ export class SerialGps implements PositionSource {
    */
   private checkClock(fix: Fix, now: number): void {
     const skewMs = now - fix.time;
+    this.clockCheck = { skewMs, at: now };
     const skewed = Math.abs(skewMs) > this.config.maxAgeMs;
     if (skewed && !this.clockSkewed) {
       this.logger?.warn(

@@ -38,6 +38,11 @@ export interface GpsStatus {
   /** Sentences refused: bad checksum, garbage, malformed fields. */
   badSentences: number;
   lastError: string | null;
+  /**
+   * The unit's clock against the receiver's, at the last valid fix: skewMs = unit time of arrival minus the fix's
+   * time (a few hundred ms of transmission is normal). Null without a receiver or before its first valid fix.
+   */
+  clockCheck: { skewMs: number; at: number } | null;
 }
 
 export interface PositionSource {

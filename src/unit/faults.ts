@@ -25,7 +25,8 @@ export interface FaultInputs {
   recognition: { workerAlive: boolean; lastError: string | null };
   disk: { freeBytes: number; totalBytes: number } | null;
   imageBudgetExceeded: boolean;
-  gps: { expected: boolean; connected: boolean; fixValid: boolean; lastFixAt: number | null };
+  /** clockSkewMs: the unit's clock minus the receiver's at a recent valid fix; null when there is none. */
+  gps: { expected: boolean; connected: boolean; fixValid: boolean; lastFixAt: number | null; clockSkewMs?: number | null };
   /** Wall clock minus the monotonic clock's idea of it (ms): a jump of the system clock shows here. */
   clockJumpMs: number;
   uplink: { enabled: boolean; consecutiveFailures: number; lastError: string | null; lastSuccessAt: number | null } | null;
@@ -40,6 +41,8 @@ export interface FaultThresholds {
   gpsNoFixMs: number;
   /** A clock jump larger than this (ms). */
   clockJumpMs: number;
+  /** The unit's clock differing from the GPS receiver's by more than this (ms). */
+  gpsClockSkewMs: number;
   /** Failed sync cycles in a row before the uplink is faulty. */
   uplinkFailures: number;
 }
@@ -49,6 +52,7 @@ export const DEFAULT_THRESHOLDS: FaultThresholds = {
   diskFreeFraction: 0.05,
   gpsNoFixMs: 300_000,
   clockJumpMs: 120_000,
+  gpsClockSkewMs: 5000,
   uplinkFailures: 3,
 };
 
@@ -113,6 +117,10 @@ export class FaultMonitor {
     }
     if (this.clockJumpAt !== null && i.now - this.clockJumpAt < CLOCK_FAULT_MS) {
       add('clock', '', `the system clock jumped by ${Math.round(this.clockJumpBy / 1000)} s: read times around ${new Date(this.clockJumpAt).toISOString()} may be wrong`);
+    }
+    const skew = i.gps.clockSkewMs;
+    if (skew !== undefined && skew !== null && Math.abs(skew) > t.gpsClockSkewMs) {
+      add('clock', 'gps', `the system clock is ${Math.abs(skew / 1000).toFixed(1)} s ${skew > 0 ? 'ahead of' : 'behind'} the GPS receiver's: read times may be wrong (is NTP or gpsd setting it?)`);
     }
     if (new Date(i.now).getUTCFullYear() < 2024) add('clock', 'unset', `the system clock is not set (${new Date(i.now).toISOString()})`);
     if (i.uplink?.enabled && i.uplink.consecutiveFailures >= t.uplinkFailures) {

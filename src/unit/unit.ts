@@ -99,6 +99,9 @@ export interface UnitStatus {
 
 export const STATUS_FILE = 'status.json';
 
+/** The unit's clock and the GPS receiver's agree when they differ by no more than this at a fix's arrival (ms). */
+const CLOCK_AGREES_MS = 1500;
+
 /**
  * The running unit: cameras -> scheduler (bounded queues, latest wins) -> recognition worker -> grouping ->
  * read store (on disk before anyone hears of it) -> 'read' events. Owns the lifecycle: start, status, a
@@ -367,7 +370,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           lastSeen: t.lastSeen,
           bestSeen: best.capturedAt,
           frameCount: t.frameCount,
-          clockSource: 'system',
+          clockSource: this.clockSource(),
           position,
           closed: t.closed,
           ...images,
@@ -400,6 +403,15 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       this.logger.error({ camera: t.cameraId, err: (err as Error).message }, 'read could not be stored; will retry');
       throw err;
     }
+  }
+
+  /**
+   * `gps` when the unit's clock agreed with the GPS receiver's (within CLOCK_AGREES_MS) at a valid fix in the last
+   * minute: the read's times are checked against satellite time. Else `system`: the system clock, unchecked.
+   */
+  private clockSource(): 'system' | 'gps' {
+    const c = this.gps.status().clockCheck;
+    return c !== null && Date.now() - c.at <= 60_000 && Math.abs(c.skewMs) <= CLOCK_AGREES_MS ? 'gps' : 'system';
   }
 
   /** Publishes a stored read on MQTT when alerts.mqtt.publishReads is on (the channel checks). */
@@ -559,7 +571,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       recognition: { workerAlive: status.recognition.workerAlive, lastError: status.recognition.lastError },
       disk: status.disk,
       imageBudgetExceeded: this.imageBudgetExceeded,
-      gps: { expected: this.config.gps.source === 'serial', connected: status.gps.connected, fixValid: fix?.valid ?? false, lastFixAt: fix?.valid ? fix.time : null },
+      gps: {
+        expected: this.config.gps.source === 'serial',
+        connected: status.gps.connected,
+        fixValid: fix?.valid ?? false,
+        lastFixAt: fix?.valid ? fix.time : null,
+        clockSkewMs: status.gps.clockCheck && status.updatedAt - status.gps.clockCheck.at <= 60_000 ? status.gps.clockCheck.skewMs : null,
+      },
       clockJumpMs: this.clockWatch.jump(),
       uplink: status.sync
         ? { enabled: true, consecutiveFailures: status.sync.consecutiveFailures, lastError: status.sync.lastError?.message ?? null, lastSuccessAt: status.sync.lastSuccessAt }
