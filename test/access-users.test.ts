@@ -21,7 +21,7 @@ import {
   UserError,
   type SignInResult,
 } from '../src/access/users.js';
-import { loginCommand, logoutCommand, userCommand, whoamiCommand, type CommandIO, type UserCommandConfig } from '../src/cli/user.js';
+import { loginCommand, logoutCommand, passwdCommand, userCommand, whoamiCommand, type CommandIO, type UserCommandConfig } from '../src/cli/user.js';
 import { configSchema } from '../src/config/schema.js';
 import { ReadStore } from '../src/store/read-store.js';
 
@@ -465,6 +465,54 @@ describe('alpr-edge login / user / whoami / logout', () => {
       ]);
     } finally {
       s.close();
+    }
+  });
+
+  it('passwd: a signed-in user changes their own password, giving the current one; the old one stops working', async () => {
+    const dir2 = mkdtempSync(path.join(tmpdir(), 'alpr-passwd-'));
+    mkdirSync(path.join(dir2, 'home'), { mode: 0o700 });
+    const cfg: UserCommandConfig = {
+      ...configSchema.parse({ data: { dir: path.join(dir2, 'data') }, unit: { id: 'car-12' } }),
+      access: { ...accessDefaults(), sessionFile: path.join(dir2, 'home', 'session') },
+    };
+    try {
+      let io = fakeIO([]);
+      expect(await passwdCommand([], cfg, io)).toBe(1);
+      expect(io.stderr).toMatch(/not signed in/);
+      io = fakeIO([PW]);
+      expect(await userCommand(['bootstrap', 'kim', '--agency', 'ESPD'], cfg, io)).toBe(0);
+      const secret = secretIn(io.stdout);
+      io = fakeIO([PW, totpCode(secret, Date.now())]);
+      expect(await loginCommand(['--user', 'kim'], cfg, io)).toBe(0);
+
+      // a session left open is not enough: the current password is asked for
+      io = fakeIO(['not my password at all', 'a brand new passphrase']);
+      expect(await passwdCommand([], cfg, io)).toBe(1);
+      expect(io.stderr).toMatch(/current password is wrong; nothing was changed/);
+      io = fakeIO([PW, 'short']);
+      expect(await passwdCommand([], cfg, io)).toBe(1);
+      expect(io.stderr).toMatch(/at least 12 characters/);
+      io = fakeIO([PW, 'a brand new passphrase']);
+      expect(await passwdCommand([], cfg, io)).toBe(0);
+      expect(io.stdout).toMatch(/password changed for kim/);
+      // the session in use goes on
+      io = fakeIO([]);
+      expect(await whoamiCommand([], cfg, io)).toBe(0);
+
+      const s = ReadStore.open(path.join(dir2, 'data'), { imageBudgetBytes: 2 ** 20 });
+      try {
+        const { loadAuditKey } = await import('../src/access/access-log.js');
+        const l = new AccessLog(s.database, loadAuditKey(path.join(dir2, 'data')));
+        const later = Date.now() + 31_000;
+        expectRefused(await signIn(s.database, l, { name: 'kim', password: PW, totp: totpCode(secret, later) }, later), 'wrong password');
+        expect((await signIn(s.database, l, { name: 'kim', password: 'a brand new passphrase', totp: totpCode(secret, later + 30_000) }, later + 30_000)).ok).toBe(true);
+        expect(l.list().filter((r) => r.action === 'user.passwd').map((r) => r.outcome)).toEqual(['refused', 'ok']);
+        expect(l.verify().ok).toBe(true);
+      } finally {
+        s.close();
+      }
+    } finally {
+      rmSync(dir2, { recursive: true, force: true });
     }
   });
 

@@ -285,6 +285,36 @@ export async function resetPassword(db: Database.Database, log: AccessLog, actor
   return toRecord(getRow(db, name)!);
 }
 
+/**
+ * A signed-in user changes their own password, giving the current one (a session left open on a laptop is not
+ * enough to take the account). Their other sessions end; the one in use stays. Logged, refusals too.
+ */
+export async function changeOwnPassword(
+  db: Database.Database,
+  log: AccessLog,
+  actor: Principal,
+  current: string,
+  password: string,
+  now = Date.now(),
+): Promise<UserRecord> {
+  const name = actor.user;
+  const row = getRow(db, name);
+  if (!row || row.password_hash === null) throw new UserError(`no user ${name}`);
+  if (!(await argon2.verify(row.password_hash, current))) {
+    log.append({ user: name, agency: actor.agency, role: actor.role, action: 'user.passwd', outcome: 'refused', result: { reason: 'wrong current password' } });
+    throw new UserError('the current password is wrong; nothing was changed');
+  }
+  if (current === password) throw new UserError('the new password is the current one; nothing was changed');
+  checkPassword(password, name);
+  const hash = await argon2.hash(password, HASH_OPTIONS);
+  db.transaction(() => {
+    db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(hash, name);
+    db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL AND id != ?').run(now, name, actor.sessionId);
+    log.append({ user: name, agency: actor.agency, role: actor.role, action: 'user.passwd', outcome: 'ok' });
+  }).immediate();
+  return toRecord(getRow(db, name)!);
+}
+
 /** Enrols a new TOTP secret (the old one stops working) and ends the user's sessions. Show the result once. */
 export function resetTotp(db: Database.Database, log: AccessLog, actor: Principal, nameIn: string, opts: ManageOptions = {}): TotpEnrolment {
   const now = opts.now ?? Date.now();

@@ -118,6 +118,10 @@ async function main(argv: string[]): Promise<number> {
       const { whoamiCommand } = await import('./user.js');
       return whoamiCommand(rest, config);
     }
+    case 'passwd': {
+      const { passwdCommand } = await import('./user.js');
+      return passwdCommand(rest, config);
+    }
     case 'user': {
       const { userCommand } = await import('./user.js');
       return userCommand(rest, config);

@@ -10,6 +10,7 @@ import {
   enableUser,
   listUsers,
   resetPassword,
+  changeOwnPassword,
   resetTotp,
   signIn,
   UserError,
@@ -23,7 +24,8 @@ import { parse, UsageError } from './args.js';
 
 export const LOGIN_USAGE = `alpr-edge login [--user NAME]                  sign in (password, then the one-time code); the session is kept in a 0600 file
   alpr-edge logout                                  end the session
-  alpr-edge whoami [--json]                         who is signed in, with which role, until when`;
+  alpr-edge whoami [--json]                         who is signed in, with which role, until when
+  alpr-edge passwd                                  change your own password (the current one first); your other sessions end`;
 
 export const USER_USAGE = `alpr-edge user bootstrap NAME --agency A          create the first admin of a unit that has no user
   alpr-edge user add NAME --role ROLE [--agency A]  add a user (roles: ${ROLES.join(', ')}); password from the terminal or stdin
@@ -231,6 +233,20 @@ export async function whoamiCommand(argv: string[], config: UserCommandConfig, i
     } else {
       io.out(`${p.user} (role ${p.role}, agency ${p.agency}); signed in at ${time(s.createdAt)}, session ends ${time(s.endsAt)} unless used\nmay: ${permissionsOf(p.role).join(', ')}\n`);
     }
+    return 0;
+  });
+}
+
+export async function passwdCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
+  const { positionals } = parse(argv, {});
+  if (positionals.length > 0) throw new UsageError(`passwd takes no arguments\nusage: ${LOGIN_USAGE}`);
+  return withAccess(config, io, 'passwd', async ({ db, log }) => {
+    const actor = requirePrincipal(config, db, log, null);
+    const current = await io.ask('current password: ', true);
+    if (current === undefined || current === '') throw new UsageError('no current password given');
+    const password = await newPassword(io);
+    await changeOwnPassword(db, log, actor, current, password);
+    io.out(`password changed for ${actor.user}; your other sessions are ended\n`);
     return 0;
   });
 }
