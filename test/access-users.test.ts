@@ -381,6 +381,8 @@ describe('alpr-edge login / user / whoami / logout', () => {
     io = fakeIO([PW]);
     expect(await userCommand(['bootstrap', 'ada', '--agency', 'LAPD'], config, io)).toBe(0);
     expect(io.stdout).toMatch(/otpauth:\/\/totp\/alpr-edge%20car-12:ada\?secret=/);
+    // to a script (not a terminal): the text alone, no QR code
+    expect(io.stdout).not.toMatch(/[█▀▄]/);
     const adaSecret = secretIn(io.stdout);
 
     io = fakeIO([PW]);
@@ -513,6 +515,26 @@ describe('alpr-edge login / user / whoami / logout', () => {
       }
     } finally {
       rmSync(dir2, { recursive: true, force: true });
+    }
+  });
+
+  it('on a terminal the one-time-code enrolment is also shown as a QR code', async () => {
+    const dir3 = mkdtempSync(path.join(tmpdir(), 'alpr-qr-'));
+    const cfg: UserCommandConfig = {
+      ...configSchema.parse({ data: { dir: path.join(dir3, 'data') }, unit: { id: 'car-12' } }),
+      access: { ...accessDefaults(), sessionFile: path.join(dir3, 'session') },
+    };
+    try {
+      const io = fakeIO([PW, PW]);
+      io.interactive = true;
+      expect(await userCommand(['bootstrap', 'kim', '--agency', 'ESPD'], cfg, io)).toBe(0);
+      const qr = io.stdout.split('\n').filter((l) => /[█▀▄]/.test(l));
+      // a QR symbol for the otpauth URL: at least version 3 (29 modules, two per character row) plus its border
+      expect(qr.length).toBeGreaterThanOrEqual(16);
+      expect(new Set(qr.map((l) => [...l].length)).size).toBe(1);
+      expect(io.stdout).toMatch(/url: +otpauth:\/\/totp\//);
+    } finally {
+      rmSync(dir3, { recursive: true, force: true });
     }
   });
 

@@ -20,6 +20,7 @@ import {
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { ReadStore } from '../store/read-store.js';
+import { renderUnicodeCompact } from 'uqr';
 import { parse, UsageError } from './args.js';
 
 export const LOGIN_USAGE = `alpr-edge login [--user NAME]                  sign in (password, then the one-time code); the session is kept in a 0600 file
@@ -363,6 +364,8 @@ function showEnrolment(io: CommandIO, name: string, totp: TotpEnrolment | null):
     `one-time-code secret of ${name} (shown once: enter it in an authenticator app now, then keep it nowhere else):\n` +
       `  secret: ${totp.secret}\n  url:    ${totp.url}\n`,
   );
+  // on a terminal, the same URL as a QR code for the app's camera (a script reading the output gets the text only)
+  if (io.interactive) io.out(`\n${renderUnicodeCompact(totp.url, { border: 2 })}\n`);
 }
 
 function formatUsers(users: UserRecord[]): string {
