@@ -525,8 +525,7 @@ describe('alpr-edge login / user / whoami / logout', () => {
       access: { ...accessDefaults(), sessionFile: path.join(dir3, 'session') },
     };
     try {
-      const io = fakeIO([PW, PW]);
-      io.interactive = true;
+      const io = Object.assign(fakeIO([PW, PW]), { interactive: true });
       expect(await userCommand(['bootstrap', 'kim', '--agency', 'ESPD'], cfg, io)).toBe(0);
       const qr = io.stdout.split('\n').filter((l) => /[█▀▄]/.test(l));
       // a QR symbol for the otpauth URL: at least version 3 (29 modules, two per character row) plus its border

@@ -540,6 +540,13 @@ describe('hot lists back from the server', () => {
     expect(r.hotlists!.rejected).toEqual([expect.objectContaining({ list: 'stolen', error: expect.stringMatching(/checksum mismatch/) })]);
     expect(hotlists.match({ plate: '7ABC123' })).toHaveLength(1);
     expect(hotlists.lists()[0]!.version!.checksum).toBe(sha(good));
+    // a manifest that is not what the protocol says: reported with the reason, the lists stay as they are, and
+    // the reads still go up
+    manifestSha = 'not-a-sha';
+    r = await e.runCycle();
+    expect(r.ok).toBe(true);
+    expect(r.hotlistsError).toMatch(/manifest is malformed: lists\.0\.sha256/);
+    expect(hotlists.match({ plate: '7ABC123' })).toHaveLength(1);
     hotlists.stop();
     await e.stop();
     server.close();

@@ -61,6 +61,7 @@ function describeReport(r: CycleReport, s: SyncStatus): string {
     );
     for (const x of h.rejected) lines.push(`  rejected ${x.list}: ${x.error}`);
   }
+  if (r.hotlistsError) lines.push(`hot lists NOT updated (the unit keeps its lists): ${r.hotlistsError}`);
   for (const [stream, st] of Object.entries(r.streams)) {
     lines.push(`${stream}: ${st.sent} sent in ${st.batches} batch(es), ${st.stored} stored, ${st.duplicates} already on the server`);
   }

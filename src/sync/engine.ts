@@ -37,6 +37,8 @@ export interface CycleReport {
   ok: boolean;
   error?: { kind: FailureKind; message: string };
   hotlists?: HotlistSyncReport;
+  /** The hot list step failed on what the server sent (a bad manifest, a 404): the push went on without it. */
+  hotlistsError?: string;
   streams: Partial<Record<StreamName, StreamReport>>;
   images: { uploaded: number; bytes: number; skipped: number; resumed: number; deferred: boolean };
 }
@@ -165,7 +167,17 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       const http = this.client();
       const unit = encodeURIComponent(this.o.unitId);
       if (trigger !== 'images') {
-        if (this.hotlistSync) report.hotlists = await this.hotlistSync.run(http, this.o.unitId);
+        if (this.hotlistSync) {
+          try {
+            report.hotlists = await this.hotlistSync.run(http, this.o.unitId);
+          } catch (err) {
+            // what the server sent is wrong (a malformed manifest, no hot lists published): the lists stay as they
+            // are and the reads still go up; a link or credential problem fails the whole cycle as usual
+            if (!(err instanceof SyncError) || (err.kind !== 'protocol' && err.kind !== 'refused' && err.kind !== 'server')) throw err;
+            report.hotlistsError = err.message;
+            this.log.error({ err: err.message }, 'hot lists not updated from the central server; the unit keeps the lists it has');
+          }
+        }
         for (const stream of STREAMS) report.streams[stream] = await this.pushStream(http, unit, stream);
         if (this.o.health) await http.json({ method: 'PUT', path: `v1/units/${unit}/health`, json: this.o.health() });
       }
