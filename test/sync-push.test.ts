@@ -13,6 +13,7 @@ import { Hotlists } from '../src/hotlist/index.js';
 import { createLogger } from '../src/log/logger.js';
 import { ReadStore, type NewRead } from '../src/store/read-store.js';
 import { SyncEngine } from '../src/sync/engine.js';
+import { importInWorker } from '../src/sync/hotlist-sync.js';
 import { cursorOf } from '../src/sync/streams.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { makePki, type Pki } from './tls.js';
@@ -506,6 +507,28 @@ describe('hot lists back from the server', () => {
     // applied once: the next cycle changes nothing
     r = await e.runCycle();
     expect(r.hotlists).toMatchObject({ entriesAdded: 0, cancellations: 0 });
+    hotlists.stop();
+    await e.stop();
+  });
+
+  it('the running unit imports in a worker thread (its own connection to the store); the list matches when the cycle ends', async () => {
+    const lists = path.join(dir, 'lists');
+    mkdirSync(lists);
+    const plates = Array.from({ length: 20_000 }, (_, i) => `W${String(i).padStart(6, '0')}`);
+    writeFileSync(path.join(lists, 'big.txt'), `${plates.join('\n')}\n`);
+    central = await startCentral({ dataDir: path.join(dir, 'central'), hotlistsDir: lists, insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    const cfg = config({ server: { url: central.url, allowInsecureHttp: true, tokenFile: path.join(dir, 'token') }, images: { mode: 'off' } });
+    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log });
+    const e = new SyncEngine({ config: cfg.sync, unitId: UNIT, store, hotlists, log, importer: importInWorker(cfg) });
+    const r = await e.runCycle();
+    expect(r.ok, r.error?.message).toBe(true);
+    expect(r.hotlists!.imported).toEqual([expect.objectContaining({ list: 'big', entries: 20_000 })]);
+    expect(hotlists.match({ plate: 'W019999' })).toHaveLength(1);
+    // a broken file on the server: rejected by the worker with its reason, the old version stays
+    writeFileSync(path.join(lists, 'big.txt'), 'W000001\nnot a plate!\n');
+    const bad = await e.runCycle();
+    expect(bad.hotlists!.rejected).toEqual([expect.objectContaining({ list: 'big', error: expect.stringMatching(/line 2/) })]);
+    expect(hotlists.match({ plate: 'W019999' })).toHaveLength(1);
     hotlists.stop();
     await e.stop();
   });

@@ -5,7 +5,7 @@ import { Cron } from 'croner';
 import type { Logger } from '../log/logger.js';
 import type { Hotlists } from '../hotlist/index.js';
 import type { ReadStore } from '../store/read-store.js';
-import { HotlistSync, type HotlistSyncReport } from './hotlist-sync.js';
+import { HotlistSync, type HotlistSyncReport, type Importer } from './hotlist-sync.js';
 import { loadCredentials, statusError, SyncError, SyncHttp, type FailureKind } from './http.js';
 import type { SyncConfig } from './schema.js';
 import { acknowledge, backlog, cursorOf, imagesPending, imagesWaiting, markImageSent, readPage, STREAMS, type StreamName } from './streams.js';
@@ -61,6 +61,8 @@ export interface SyncEngineOptions {
   store: ReadStore;
   /** The unit's hot lists (in the running unit, the same instance that matches reads). */
   hotlists?: Hotlists;
+  /** How downloaded lists are imported (the running unit: in a worker thread); default: in this thread. */
+  importer?: Importer;
   /** The unit's health, sent each cycle. */
   health?: () => object;
   log: Logger;
@@ -88,7 +90,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     super();
     this.config = o.config;
     this.log = o.log;
-    this.hotlistSync = o.hotlists && o.config.hotlists.enabled ? new HotlistSync(o.store.database, o.hotlists, o.log.child({ part: 'hotlist-sync' })) : undefined;
+    this.hotlistSync = o.hotlists && o.config.hotlists.enabled ? new HotlistSync(o.store.database, o.hotlists, o.log.child({ part: 'hotlist-sync' }), o.importer) : undefined;
   }
 
   /** Starts the schedule (the unit calls this when sync.enabled). */

@@ -1,8 +1,12 @@
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import { packageRoot } from '../util/paths.js';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
-import { FORMAT_NAMES, HotlistError, normalisePlate, type FormatName, type Hotlists } from '../hotlist/index.js';
+import { FORMAT_NAMES, HotlistError, normalisePlate, type FormatName, type Hotlists, type ImportOptions, type ImportResult } from '../hotlist/index.js';
 import { SyncError, type SyncHttp } from './http.js';
 
 /**
@@ -68,6 +72,43 @@ export interface HotlistSyncReport {
   entriesCancelled: number;
 }
 
+/** An import error in words, with the first lines at fault of a rejected file. */
+export function describeImportError(err: Error): string {
+  const problems = (err as { problems?: Array<{ line: number; message: string }> }).problems;
+  if (!Array.isArray(problems) || problems.length === 0) return err.message;
+  return `${err.message}: ${problems
+    .slice(0, 3)
+    .map((p) => `line ${p.line}: ${p.message}`)
+    .join('; ')}${problems.length > 3 ? '; …' : ''}`;
+}
+
+/** Imports a downloaded list file: in this thread (commands, tests) or a worker (the running unit). */
+export type Importer = (file: Buffer, opts: ImportOptions) => Promise<ImportResult>;
+
+/**
+ * The running unit's importer: the import runs in a worker thread with its own connection to the store
+ * (src/sync/import-worker.ts), so a list of a million entries does not hold up reads and alerts for seconds.
+ */
+export function importInWorker(config: Config): Importer {
+  return (file, opts) =>
+    new Promise<ImportResult>((resolve, reject) => {
+      const worker = new Worker(path.join(packageRoot(), 'dist', 'src', 'sync', 'import-worker.js'), { workerData: { config, file, opts } });
+      let answered = false;
+      worker.once('message', (m: { ok: true; result: ImportResult } | { ok: false; name: string; message: string }) => {
+        answered = true;
+        if (m.ok) resolve(m.result);
+        else reject(m.name === 'HotlistError' || m.name === 'HotlistImportError' ? new HotlistError(m.message) : new Error(m.message));
+      });
+      worker.once('error', (err) => {
+        answered = true;
+        reject(err);
+      });
+      worker.once('exit', (code) => {
+        if (!answered) reject(new Error(`the hot list import worker stopped (exit code ${code}) before it answered`));
+      });
+    });
+}
+
 export class HotlistSync {
   private etag: string | undefined;
 
@@ -75,6 +116,7 @@ export class HotlistSync {
     private readonly db: Database.Database,
     private readonly hotlists: Hotlists,
     private readonly log: Logger,
+    private readonly importer?: Importer,
   ) {}
 
   async run(http: SyncHttp, unitId: string): Promise<HotlistSyncReport> {
@@ -109,7 +151,7 @@ export class HotlistSync {
         continue;
       }
       try {
-        const r = this.hotlists.importFile(file.body, {
+        const opts: ImportOptions = {
           list: list.name,
           format: list.format,
           category: list.category,
@@ -118,11 +160,19 @@ export class HotlistSync {
           source: new URL(list.href, http.baseUrl).href,
           user: 'central',
           fileName: `${list.name} (from the central server)`,
-        });
+        };
+        let r: ImportResult;
+        if (this.importer) {
+          r = await this.importer(file.body, opts);
+          // the new version is in the database: match against it from now on (not only at the next poll)
+          this.hotlists.sync();
+        } else {
+          r = this.hotlists.importFile(file.body, opts);
+        }
         if (r.status === 'imported') report.imported.push({ list: list.name, entries: r.entries, versionId: r.versionId });
         else report.unchanged.push(list.name);
       } catch (err) {
-        report.rejected.push({ list: list.name, error: (err as Error).message });
+        report.rejected.push({ list: list.name, error: describeImportError(err as Error) });
       }
     }
     for (const r of report.rejected) this.log.error({ list: r.list, err: r.error }, 'hot list from the central server rejected; the list keeps its version');

@@ -25,7 +25,7 @@ import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbo
 import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
 import { Hotlists, type StoredHit } from '../hotlist/index.js';
 import { SyncEngine, type SyncStatus } from '../sync/engine.js';
-import { HotlistSync } from '../sync/hotlist-sync.js';
+import { HotlistSync, importInWorker } from '../sync/hotlist-sync.js';
 import { startPullServer } from '../sync/pull-server.js';
 import { ClockWatch, FaultMonitor, type Fault } from './faults.js';
 
@@ -232,6 +232,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         unitId: config.unit.id,
         store,
         hotlists,
+        importer: importInWorker(config),
         health: () => unit.health(),
         log: logger.child({ part: 'sync' }),
       });
