@@ -457,6 +457,31 @@ describe('images: resumable and rate-limited', () => {
     await e.stop();
   });
 
+  it('deferred images wait for their schedule and for the named interface (Wi-Fi at the depot); the reads do not', async () => {
+    const uuids = await storeReads(2, { images: true });
+    const deferred = (interfaces: string[]) =>
+      engine(config({ server: { url: proxy.url('http'), allowInsecureHttp: true, tokenFile: path.join(dir, 'token') }, images: { mode: 'deferred', schedule: ['0 2 * * *'], interfaces } }));
+    // on the road (no such interface up): reads go, images stay
+    let e = deferred(['wlan-depot9']);
+    let r = await e.runCycle('schedule');
+    expect(r.ok).toBe(true);
+    expect(r.streams.reads).toMatchObject({ sent: 2 });
+    expect(r.images).toMatchObject({ uploaded: 0, deferred: true });
+    expect(e.status().backlog.images).toBe(4);
+    // the image schedule fires, but the interface is still down: nothing
+    r = await e.runCycle('images');
+    expect(r.images).toMatchObject({ uploaded: 0, deferred: true });
+    await e.stop();
+    // at the depot (the loopback interface stands in for its Wi-Fi): the image run sends them
+    e = deferred(['lo']);
+    r = await e.runCycle('images');
+    expect(r.ok, r.error?.message).toBe(true);
+    expect(r.images.uploaded).toBe(4);
+    for (const uuid of uuids) expect(central.db.image(UNIT, uuid, 'frame')).toMatchObject({ complete: true });
+    expect(e.status().backlog.images).toBe(0);
+    await e.stop();
+  });
+
   it('keeps to the bandwidth limit', async () => {
     await storeReads(3, { images: true });
     const bytes = 3 * (jpeg.length + 3000);
