@@ -34,7 +34,8 @@ export interface VerifyResult {
 
 const GENESIS = '0'.repeat(64);
 
-interface Row {
+/** A row of `access_log` as stored. */
+export interface AccessLogRow {
   id: number;
   at: number;
   user_name: string;
@@ -92,7 +93,7 @@ export class AccessLog {
     let prev: string | null = null;
     let prevId = 0;
     let checked = 0;
-    for (const row of this.db.prepare('SELECT * FROM access_log ORDER BY id').iterate() as IterableIterator<Row>) {
+    for (const row of this.db.prepare('SELECT * FROM access_log ORDER BY id').iterate() as IterableIterator<AccessLogRow>) {
       checked++;
       const expectedPrev = prev ?? (row.id === 1 ? GENESIS : this.anchor(row.id));
       if (row.prev_mac !== expectedPrev) {
@@ -110,20 +111,8 @@ export class AccessLog {
   list(opts: { from?: number; to?: number; user?: string } = {}): AccessRecord[] {
     const rows = this.db
       .prepare(`SELECT * FROM access_log WHERE at >= ? AND at < ? AND (? IS NULL OR user_name = ?) ORDER BY id`)
-      .all(opts.from ?? 0, opts.to ?? Number.MAX_SAFE_INTEGER, opts.user ?? null, opts.user ?? null) as Row[];
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      user: r.user_name,
-      agency: r.agency,
-      role: r.role,
-      action: r.action,
-      purpose: r.purpose,
-      caseNumber: r.case_number,
-      query: r.query === null ? null : JSON.parse(r.query),
-      result: r.result === null ? null : JSON.parse(r.result),
-      outcome: r.outcome as AccessRecord['outcome'],
-    }));
+      .all(opts.from ?? 0, opts.to ?? Number.MAX_SAFE_INTEGER, opts.user ?? null, opts.user ?? null) as AccessLogRow[];
+    return rows.map(accessRecordOf);
   }
 
   /** Deletes the rows older than `before`, oldest first, keeping the chain verifiable (see purgeAccessLogBatch). */
@@ -150,6 +139,23 @@ export class AccessLog {
     }
     return h.digest('hex');
   }
+}
+
+/** A stored row as the record callers see (the MAC chain fields left out). */
+export function accessRecordOf(r: AccessLogRow): AccessRecord {
+  return {
+    id: r.id,
+    at: r.at,
+    user: r.user_name,
+    agency: r.agency,
+    role: r.role,
+    action: r.action,
+    purpose: r.purpose,
+    caseNumber: r.case_number,
+    query: r.query === null ? null : (JSON.parse(r.query) as unknown),
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+    outcome: r.outcome as AccessRecord['outcome'],
+  };
 }
 
 /**

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { userInfo } from 'node:os';
-import { intOption, parse, UsageError } from '../cli/args.js';
+import { intOption, osUser, parse, UsageError } from '../cli/args.js';
 import { isStream, STREAMS, type StreamName } from '../sync/streams.js';
 import type { CentralDb, UnitSummary } from './db.js';
 
@@ -140,9 +139,6 @@ async function serveCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-function osUser(): string {
-  return process.env.SUDO_USER ?? userInfo().username;
-}
 
 const PUBLISH_USAGE = 'alpr-edge central publish --data DIR --list L --plate P [--state XX] --reason R --case C [--expires ISO-DATE] [--by NAME] [--json]';
 

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 export class UsageError extends Error {
@@ -23,4 +24,9 @@ export function intOption(value: string | undefined, name: string, min: number, 
     throw new UsageError(`${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
   }
   return n;
+}
+
+/** Who runs the command: the user behind sudo, else the operating-system user (a default for --user and --by). */
+export function osUser(): string {
+  return process.env.SUDO_USER ?? userInfo().username;
 }

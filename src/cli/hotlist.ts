@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { NCIC_CODES } from '../hotlist/formats/ncic.js';
 import {
@@ -14,7 +13,7 @@ import {
 import { openStore } from '../store/open.js';
 import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
-import { intOption, parse, UsageError } from './args.js';
+import { intOption, osUser, parse, UsageError } from './args.js';
 
 export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9]
                           [--covert] [--source S] [--user U]      import a file as the list's new version
@@ -96,9 +95,6 @@ function required(value: string | undefined, flag: string, usage: string): strin
   return value;
 }
 
-function osUser(): string {
-  return process.env.SUDO_USER ?? userInfo().username;
-}
 
 const IMPORT_USAGE = 'alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9] [--covert] [--source S] [--user U]';
 

@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { AccessLog } from '../access/access-log.js';
 import { AccessDenied, permissionsOf, ROLES, type Role } from '../access/roles.js';
@@ -21,7 +20,7 @@ import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { ReadStore } from '../store/read-store.js';
 import { renderUnicodeCompact } from 'uqr';
-import { parse, UsageError } from './args.js';
+import { osUser, parse, UsageError } from './args.js';
 
 export const LOGIN_USAGE = `alpr-edge login [--user NAME]                  sign in (password, then the one-time code); the session is kept in a 0600 file
   alpr-edge logout                                  end the session
@@ -153,9 +152,6 @@ async function withAccess(config: UserCommandConfig, io: CommandIO, what: string
   }
 }
 
-function osUser(): string {
-  return process.env.SUDO_USER ?? userInfo().username;
-}
 
 const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 

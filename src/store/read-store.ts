@@ -94,7 +94,8 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
-interface ReadRow {
+/** A row of `reads` as the store selects it (READ_SELECT); src/sync/streams.ts reads the same columns. */
+export interface ReadRow {
   id: number;
   uuid: string;
   unit_id: string;

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { accessRecordOf, type AccessLogRow } from '../access/access-log.js';
+import type { ReadRow as StoreReadRow } from '../store/read-store.js';
 
 /**
  * What leaves the unit for the central server, as streams of items, each in a fixed order with a cursor: reads
@@ -60,30 +62,9 @@ const READ_COLUMNS = `r.id, r.sync_seq, r.uuid, r.unit_id, r.camera_id, r.plate,
   r.position_source, r.speed_kmh, r.heading_deg, r.fix_time, r.closed,
   (SELECT group_concat(i.kind || ':' || i.format) FROM images i WHERE i.read_id = r.id AND i.evicted_at IS NULL) AS images`;
 
-interface ReadRow {
-  id: number;
+/** The columns of the store's read rows that go upstream, with the change sequence and the images the read has. */
+interface ReadRow extends Omit<StoreReadRow, 'sync_state' | 'crop_path' | 'frame_path'> {
   sync_seq: number;
-  uuid: string;
-  unit_id: string;
-  camera_id: string;
-  plate: string;
-  confidence: number;
-  candidates: string;
-  region: string | null;
-  box: string;
-  first_seen: number;
-  last_seen: number;
-  best_seen: number;
-  frame_count: number;
-  clock_source: string;
-  latitude: number | null;
-  longitude: number | null;
-  position_valid: number;
-  position_source: string;
-  speed_kmh: number | null;
-  heading_deg: number | null;
-  fix_time: number | null;
-  closed: number;
   images: string | null;
 }
 
@@ -199,39 +180,9 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
       );
     }
     case 'access-log': {
-      const rows = db.prepare('SELECT * FROM access_log WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as Array<{
-        id: number;
-        at: number;
-        user_name: string;
-        agency: string;
-        role: string | null;
-        action: string;
-        purpose: string | null;
-        case_number: string | null;
-        query: string | null;
-        result: string | null;
-        outcome: string;
-        prev_mac: string;
-        mac: string;
-      }>;
+      const rows = db.prepare('SELECT * FROM access_log WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as AccessLogRow[];
       return page(
-        rows.map((a) => ({
-          key: String(a.id),
-          rev: 0,
-          id: a.id,
-          at: a.at,
-          user: a.user_name,
-          agency: a.agency,
-          role: a.role,
-          action: a.action,
-          purpose: a.purpose,
-          caseNumber: a.case_number,
-          query: json(a.query),
-          result: json(a.result),
-          outcome: a.outcome,
-          prevMac: a.prev_mac,
-          mac: a.mac,
-        })),
+        rows.map((a) => ({ key: String(a.id), rev: 0, ...accessRecordOf(a), prevMac: a.prev_mac, mac: a.mac })),
         rows.map((a) => a.id),
         after,
       );
@@ -280,9 +231,14 @@ export function cursorOf(db: Database.Database, stream: string): number {
  */
 export function acknowledge(db: Database.Database, stream: string, sent: Page, now: number): void {
   db.transaction(() => {
-    if (stream === 'reads') {
-      const mark = db.prepare("UPDATE reads SET sync_state = 'synced', synced_at = ? WHERE sync_seq = ? AND sync_state = 'pending'");
-      for (const seq of sent.positions) mark.run(now, seq);
+    if (stream === 'reads' && sent.positions.length > 0) {
+      // every read now in the page's range of sequence numbers is one that was sent, unchanged since: a read
+      // changed meanwhile has a new number above the range and stays pending
+      db.prepare("UPDATE reads SET sync_state = 'synced', synced_at = ? WHERE sync_seq BETWEEN ? AND ? AND sync_state = 'pending'").run(
+        now,
+        sent.positions[0],
+        sent.next,
+      );
     }
     db.prepare(
       `INSERT INTO sync_cursors (stream, cursor, sent, updated_at) VALUES (?, ?, ?, ?)
