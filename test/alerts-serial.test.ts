@@ -479,6 +479,18 @@ describe('alerts over a serial line', () => {
     await until(() => seen.length >= 1, 5000, 'the open fault again', () => channel.status());
     expect(seen[0]).toEqual({ code: 'storage', subject: 'disk', state: 'RAISED' });
     expect(terminal.status().refused).toBe(0);
+
+    // a terminal switched on well after the unit's port opened (it missed what was sent at the open)
+    await terminal.stop();
+    await until(() => !channel.status().connected, 3000, 'terminal gone', () => channel.status());
+    await new Promise((r) => setTimeout(r, 800));
+    const late = newTerminal();
+    const lateSeen: string[] = [];
+    late.on('fault', (f) => lateSeen.push(`${f.code}/${f.subject} ${f.state}`));
+    await late.start();
+    await until(() => lateSeen.length >= 1, 5000, 'the open fault for the late terminal', () => channel.status());
+    expect(lateSeen[0]).toBe('storage/disk RAISED');
+    expect(lateSeen).not.toContain('camera/rear RAISED');
   });
 
   it('marks the terminal connected while its heartbeats arrive, and gone when they stop', async () => {

@@ -535,7 +535,12 @@ export class SerialAlertChannel implements AlertChannel {
       this.refused(result, line ?? '');
       return;
     }
-    this.lastHeardAt = Date.now();
+    const now = Date.now();
+    const wasSilent = this.lastHeardAt === null || now - this.lastHeardAt > 3 * this.config.heartbeatMs;
+    this.lastHeardAt = now;
+    // A terminal switched on (or plugged in) after the unit's port opened missed what was sent at the open:
+    // the first frame heard after a silence gets it the open faults again.
+    if (wasSilent) for (const f of this.faults.values()) this.sendFault(f, 'RAISED');
     const frame = result.frame;
     switch (frame.type) {
       case 'HB':
