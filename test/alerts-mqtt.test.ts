@@ -6,8 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttChannelConfig } from '../src/alerts/config.js';
 import { EmbeddedBroker } from '../src/alerts/embedded-broker.js';
-import { MqttAlertChannel, type ChannelLogger } from '../src/alerts/mqtt.js';
-import { ackTopic, parseAck, unitTopic } from '../src/alerts/mqtt-topics.js';
+import { MqttAlertChannel, type ChannelLogger, type ReadsAccess } from '../src/alerts/mqtt.js';
+import { ackTopic, filterCovers, parseAck, unitTopic, type ReadPayload } from '../src/alerts/mqtt-topics.js';
 import { MqttTerminal, formatAlert, runMqttTerminal } from '../src/alerts/terminal-mqtt.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
 import type { Logger } from '../src/log/logger.js';
@@ -539,6 +539,104 @@ describe('embedded MQTT broker access', () => {
     input.end();
     await session;
     expect(formatAlert({ ...alert(502), expired: true, sentAt: 0 })).toContain('[EXPIRED: not a live hit]');
+  });
+});
+
+describe('who receives reads over MQTT (publishReads), for the access log', () => {
+  const read: ReadPayload = {
+    uuid: 'r-1',
+    unitId: UNIT,
+    cameraId: 'front',
+    plate: '7ABC123',
+    confidence: 91,
+    firstSeen: 1,
+    lastSeen: 2,
+    latitude: null,
+    longitude: null,
+    positionValid: false,
+    closed: true,
+  };
+
+  it('matches subscription filters as a broker does', () => {
+    const reads = unitTopic(UNIT, 'reads');
+    for (const f of ['#', 'alpr/#', `alpr/${UNIT}/#`, `alpr/+/reads`, `alpr/${UNIT}/+`, '+/+/+', reads, `alpr/${UNIT}/reads/#`]) {
+      expect(filterCovers(f, reads), f).toBe(true);
+    }
+    for (const f of [`alpr/${UNIT}/alerts`, `alpr/${UNIT}/+/ack`, 'alpr/+', `alpr/OTHER/#`, `alpr/${UNIT}/reads/x`, '+/+', `alpr/${UNIT}`]) {
+      expect(filterCovers(f, reads), f).toBe(false);
+    }
+  });
+
+  it('embedded broker: a terminal subscribing to a filter that covers reads is reported with its username; one that does not, is not', async () => {
+    const port = await freePort();
+    const credentialsFile = secretFile('reads-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const make = (publishReads: boolean) =>
+      new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile, publishReads }), UNIT, undefined, FAST);
+    const channel = make(true);
+    const seen: ReadsAccess[] = [];
+    channel.onReadsAccess((a) => seen.push(a));
+    await channel.start();
+    const officer = await rawClient(`mqtt://127.0.0.1:${port}`, { username: OFFICER, password: OFFICER_PASSWORD, clientId: 'mdt-17' });
+    try {
+      await officer.subscribeAsync(unitTopic(UNIT, 'alerts'));
+      await sleep(100);
+      expect(seen).toEqual([]);
+      await officer.subscribeAsync(`alpr/${UNIT}/#`);
+      await until('the reads subscription reported', () => seen.length === 1);
+      expect(seen[0]).toEqual({
+        who: OFFICER,
+        role: 'terminal',
+        topic: unitTopic(UNIT, 'reads'),
+        filter: `alpr/${UNIT}/#`,
+        clientId: 'mdt-17',
+        broker: `embedded broker 127.0.0.1:${port}`,
+      });
+      // and what was reported is real: the terminal gets the plate text
+      const got = new Promise<string>((resolve) => officer.on('message', (topic, payload) => topic.endsWith('/reads') && resolve(payload.toString())));
+      expect(channel.publishRead(read)).toBe(true);
+      expect(JSON.parse(await got)).toMatchObject({ plate: '7ABC123' });
+    } finally {
+      await officer.endAsync();
+      await channel.stop();
+    }
+
+    // with publishReads off nothing carries plate text, and nothing is reported
+    const quiet = make(false);
+    const none: ReadsAccess[] = [];
+    quiet.onReadsAccess((a) => none.push(a));
+    await quiet.start();
+    const other = await rawClient(`mqtt://127.0.0.1:${port}`, { username: OFFICER, password: OFFICER_PASSWORD });
+    try {
+      await other.subscribeAsync(`alpr/${UNIT}/#`);
+      await sleep(200);
+      expect(none).toEqual([]);
+      expect(quiet.publishRead(read)).toBe(false);
+    } finally {
+      await other.endAsync();
+      await quiet.stop();
+    }
+  });
+
+  it('external broker: publishing reads there is reported once, as a system access naming the broker', async () => {
+    const mosquitto = await Mosquitto.start({ users: { unit: UNIT_PASSWORD } });
+    try {
+      const credentialsFile = secretFile('reads-unit-credentials', `unit:${UNIT_PASSWORD}\n`);
+      const channel = new MqttAlertChannel(channelConfig({ mode: 'external', url: mosquitto.url, credentialsFile, publishReads: true }), UNIT, undefined, FAST);
+      const seen: ReadsAccess[] = [];
+      channel.onReadsAccess((a) => seen.push(a));
+      await channel.start();
+      try {
+        expect(await channel.waitUntilConnected(5000)).toBe(true);
+        expect(seen).toEqual([
+          { who: `mqtt broker ${mosquitto.url}`, role: 'system', topic: unitTopic(UNIT, 'reads'), filter: null, clientId: `alpr-edge-${UNIT}`, broker: mosquitto.url },
+        ]);
+        expect(JSON.stringify(seen)).not.toContain(UNIT_PASSWORD);
+      } finally {
+        await channel.stop();
+      }
+    } finally {
+      await mosquitto.dispose();
+    }
   });
 });
 

@@ -1,11 +1,14 @@
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
 import { ReadStore } from '../src/store/read-store.js';
+import { freePort } from './mosquitto.js';
+import { adminSession } from './session-helper.js';
 
 /**
  * The unit as systemd runs it: `node dist/src/cli/main.js run --config FILE`, a real child process, killed the
@@ -158,5 +161,51 @@ describe('the unit as a process', () => {
     expect(out).toContain('gps: fixed');
     u.proc.kill('SIGTERM');
     expect(await u.exited).toBe(0);
+  });
+
+  it('reads published over MQTT: the terminal that subscribes to them is in the access log, which still verifies', async () => {
+    const port = await freePort();
+    const credentials = path.join(dir, 'mqtt-terminal');
+    writeFileSync(credentials, 'mdt-officer:mdt-pw-7731\n', { mode: 0o600 });
+    const cfg = writeConfig(`alerts:
+  mqtt: { enabled: true, mode: embedded, listenHost: 127.0.0.1, listenPort: ${port}, credentialsFile: ${JSON.stringify(credentials)}, publishReads: true }
+`);
+    const u = startUnit(cfg);
+    await until(() => /embedded MQTT broker listening/.test(u.stderr()), 60_000, 'the embedded broker', u.stderr);
+    const terminal = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      clientId: 'mdt-3',
+      username: 'mdt-officer',
+      password: 'mdt-pw-7731',
+    });
+    const plates: string[] = [];
+    terminal.on('message', (topic, payload) => {
+      if (topic === 'alpr/test-unit/reads') plates.push((JSON.parse(payload.toString()) as { plate: string }).plate);
+    });
+    await terminal.subscribeAsync('alpr/test-unit/#');
+    await until(() => plates.length > 0, 60_000, 'a read over MQTT', u.stderr);
+    await terminal.endAsync();
+    u.proc.kill('SIGTERM');
+    expect(await u.exited).toBe(0);
+
+    const db = new Database(path.join(dir, 'data', 'alpr-edge.db'), { readonly: true });
+    const rows = db.prepare(`SELECT user_name, role, action, purpose, query FROM access_log WHERE action LIKE '%reads'`).all() as Array<{
+      user_name: string;
+      role: string;
+      action: string;
+      purpose: string;
+      query: string;
+    }>;
+    db.close();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ user_name: 'mdt-officer', role: 'terminal', action: 'subscribe-reads' });
+    expect(rows[0]!.purpose).toMatch(/publishReads/);
+    expect(JSON.parse(rows[0]!.query)).toMatchObject({ topic: 'alpr/test-unit/reads', filter: 'alpr/test-unit/#', clientId: 'mdt-3' });
+    // an auditor signs in afterwards and checks the chain the unit's entries are part of
+    const session = await adminSession(path.join(dir, 'data'), 'auditor');
+    const verify = spawnSync(process.execPath, [MAIN, 'audit', 'verify', '--config', cfg], { encoding: 'utf8', env: { ...process.env, ALPR_EDGE_SESSION: session } });
+    expect(verify.stdout + verify.stderr).toMatch(/access log intact/);
+    expect(verify.status).toBe(0);
   });
 });

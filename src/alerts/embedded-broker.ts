@@ -30,6 +30,8 @@ export interface EmbeddedBrokerOptions {
   /** Let clients without a username in, as terminals. For tests only: P1 forbids it on a unit. */
   allowAnonymous?: boolean;
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** Told of each subscription granted to a terminal (the unit records who subscribed to what). */
+  onSubscribed?: (s: { username: string | null; clientId: string; filter: string }) => void;
 }
 
 type Role = 'unit' | 'terminal';
@@ -52,6 +54,7 @@ export class EmbeddedBroker {
   readonly unitCredentials: BrokerCredentials;
   private readonly options: EmbeddedBrokerOptions;
   private readonly roles = new WeakMap<Client, Role>();
+  private readonly usernames = new WeakMap<Client, string>();
   private readonly userDigests: Array<{ username: string; password: Buffer }>;
   private aedes: Aedes | null = null;
   private server: Server | null = null;
@@ -154,6 +157,7 @@ export class EmbeddedBroker {
       return;
     }
     this.roles.set(client, role);
+    if (username !== undefined && username !== '') this.usernames.set(client, username);
     done(null, true);
   }
 
@@ -205,6 +209,7 @@ export class EmbeddedBroker {
           : false;
     if (allowed) {
       done(null, sub);
+      if (role === 'terminal') this.options.onSubscribed?.({ username: this.usernames.get(client) ?? null, clientId: client.id, filter });
       return;
     }
     this.refusedSubscriptions += 1;

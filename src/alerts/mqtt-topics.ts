@@ -139,6 +139,18 @@ export function unitFilter(unitId: string): string {
   return `${TOPIC_ROOT}/${unitId}/#`;
 }
 
+/** Whether an MQTT subscription filter (with `+` and `#` wildcards) receives messages published on `topic`. */
+export function filterCovers(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i < f.length - 1 ? false : true; // '#' also covers its parent level: a/# covers a
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
 /** Which of the map's topics a concrete topic name is, with its unit id (and alert id for acks). */
 export function classifyTopic(
   topic: string,

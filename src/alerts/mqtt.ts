@@ -6,6 +6,7 @@ import {
   ackFilter,
   classifyTopic,
   encodePayload,
+  filterCovers,
   parseAck,
   parseUrgentHotlist,
   TOPIC_ROOT,
@@ -36,6 +37,20 @@ import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from './typ
 export interface ChannelLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+}
+
+/**
+ * Plate text leaving the unit over MQTT (`publishReads`), for the access log: a terminal that subscribed to a
+ * filter covering `alpr/<unit>/reads` on the embedded broker (who: its broker username), or, on an external
+ * broker, the unit starting to publish reads there (who reads them is that broker's access control).
+ */
+export interface ReadsAccess {
+  who: string;
+  role: 'terminal' | 'system';
+  topic: string;
+  filter: string | null;
+  clientId: string | null;
+  broker: string;
 }
 
 export interface MqttChannelOptions {
@@ -125,6 +140,8 @@ export class MqttAlertChannel implements AlertChannel {
   private readonly pending = new Set<PendingDelivery>();
   private readonly ackHandlers: Array<(ack: AlertAck) => void> = [];
   private readonly urgentHandlers: Array<(payload: Record<string, unknown>, topic: string) => void> = [];
+  private readonly readsAccessHandlers: Array<(a: ReadsAccess) => void> = [];
+  private readsPublishingReported = false;
   private delivered = 0;
   private malformed = 0;
   private lastError: string | null = null;
@@ -170,6 +187,13 @@ export class MqttAlertChannel implements AlertChannel {
         users: [{ username: terminal.username, password: terminal.password }],
         unitClientId: this.clientId,
         ...(this.logger !== undefined ? { logger: this.logger } : {}),
+        onSubscribed: ({ username, clientId, filter }) => {
+          const topic = unitTopic(this.unitId, 'reads');
+          if (!this.config.publishReads || !filterCovers(filter, topic)) return;
+          const where = broker.address();
+          const at = where ? `embedded broker ${where.host}:${where.port}` : 'embedded broker';
+          this.tellReadsAccess({ who: username ?? '(anonymous)', role: 'terminal', topic, filter, clientId, broker: at });
+        },
       });
       await broker.start(this.config.listenHost, this.config.listenPort);
       this.broker = broker;
@@ -307,6 +331,21 @@ export class MqttAlertChannel implements AlertChannel {
     this.urgentHandlers.push(handler);
   }
 
+  /** Who receives plate text from this channel (see ReadsAccess); register before start(). */
+  onReadsAccess(handler: (a: ReadsAccess) => void): void {
+    this.readsAccessHandlers.push(handler);
+  }
+
+  private tellReadsAccess(a: ReadsAccess): void {
+    for (const h of this.readsAccessHandlers) {
+      try {
+        h(a);
+      } catch (err) {
+        this.logger?.warn({ err: (err as Error).message }, 'MQTT: recording who receives reads failed');
+      }
+    }
+  }
+
   /** Publishes a read on `reads` when `publishReads` is on; false when it is off or the link is down. */
   publishRead(read: ReadPayload): boolean {
     if (!this.config.publishReads) return false;
@@ -373,6 +412,11 @@ export class MqttAlertChannel implements AlertChannel {
     this.online = true;
     this.lastError = null;
     this.logger?.info({ url: displayUrl(this.connectUrl), clientId: this.clientId }, 'MQTT connected');
+    if (this.config.publishReads && this.config.mode !== 'embedded' && !this.readsPublishingReported) {
+      this.readsPublishingReported = true;
+      const broker = displayUrl(this.connectUrl);
+      this.tellReadsAccess({ who: `mqtt broker ${broker}`, role: 'system', topic: unitTopic(this.unitId, 'reads'), filter: null, clientId: this.clientId, broker });
+    }
     client.publish(unitTopic(this.unitId, 'status'), encodePayload('status', 'online'), {
       qos: TOPICS.status.qos,
       retain: TOPICS.status.retain,

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { Grouper, type TrackView } from '../pipeline/grouper.js';
 import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
+import type { ReadsAccess } from '../alerts/mqtt.js';
 import { sniffImage } from '../recognition/image-header.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
@@ -181,6 +182,26 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         });
       }
     }
+    const accessLog = new AccessLog(store.database, auditKey);
+    // plate text leaving over MQTT (alerts.mqtt.publishReads) is a disclosure: who receives it is logged
+    for (const channel of channels) {
+      (channel as { onReadsAccess?: (h: (a: ReadsAccess) => void) => void }).onReadsAccess?.((a) => {
+        try {
+          accessLog.append({
+            user: a.who,
+            agency: config.unit.agency,
+            role: a.role,
+            action: a.role === 'terminal' ? 'subscribe-reads' : 'publish-reads',
+            purpose: 'live reads over MQTT (alerts.mqtt.publishReads)',
+            query: { topic: a.topic, filter: a.filter, clientId: a.clientId, broker: a.broker },
+            outcome: 'ok',
+          });
+          logger.info({ who: a.who, filter: a.filter, broker: a.broker }, 'reads over MQTT: access logged');
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'cannot write the access log for reads over MQTT');
+        }
+      });
+    }
     for (const channel of channels) {
       outbox.attach(channel);
       // a terminal or broker that is not there yet is not a failure: the channel keeps trying
@@ -206,7 +227,6 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     await unit.startCameras();
     unit.tickTimer = setInterval(() => unit.tick(), 100);
     // hourly: accounts unused for access.inactivityDays are suspended (logged), expired sessions removed
-    const accessLog = new AccessLog(store.database, auditKey);
     const maintain = () => {
       try {
         suspendInactive(store.database, accessLog, config.access.inactivityDays);
