@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { SerialLink, type AlertLogger } from './serial.js';
+import { SerialLink } from '../util/serial-link.js';
+import { frameSplitter, type AlertLogger } from './serial.js';
 import {
   MAX_FRAME_LENGTH,
   decodeFrame,
@@ -143,6 +144,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
         lost: (reason) => this.emit('lost', reason),
         line: (line) => this.onLine(line),
       },
+      frameSplitter,
       logger,
       { retryMinMs: o.retryMinMs, retryMaxMs: o.retryMaxMs },
       'terminal simulator',

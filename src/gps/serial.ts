@@ -2,8 +2,8 @@
  * An NMEA receiver on a serial port (USB or UART). The port may be missing at start or vanish when a USB receiver
  * is unplugged: the source says so in status() and reopens it by itself, waiting longer between tries.
  */
-import { SerialPort } from 'serialport';
 import type { GpsConfig } from '../config/schema.js';
+import { SerialLink, type LineSplitter } from '../util/serial-link.js';
 import { NmeaAssembler } from './nmea.js';
 import { NO_POSITION, type Fix, type GpsStatus, type Position, type PositionSource } from './types.js';
 
@@ -43,16 +43,7 @@ export class SerialGps implements PositionSource {
   private readonly options: Required<SerialGpsOptions>;
   private readonly assembler: NmeaAssembler;
   private readonly history: FixHistory;
-  private readonly splitter: LineSplitter;
-  private running = false;
-  private port: SerialPort | null = null;
-  private opening: Promise<void> | null = null;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryMs: number;
-  private lastError: string | null = null;
-  /** The last open failure logged, so a port that stays missing is not logged at every retry. */
-  private loggedFailure: string | null = null;
-  private openedAt = 0;
+  private readonly link: SerialLink;
   private lastLineAt: number | null = null;
   private lastGoodAt: number | null = null;
   private lastFix: Fix | null = null;
@@ -67,29 +58,27 @@ export class SerialGps implements PositionSource {
     options: SerialGpsOptions = {},
   ) {
     this.options = { ...DEFAULTS, now: Date.now, ...options };
-    this.retryMs = this.options.retryMinMs;
     this.assembler = new NmeaAssembler(this.options.now);
     this.history = new FixHistory(this.options.historyMs, this.options.historySize);
-    this.splitter = new LineSplitter(MAX_LINE_LENGTH, (line) => this.onLine(line));
+    // NMEA receivers talk 8N1; only the speed varies.
+    this.link = new SerialLink(
+      { port: config.port, baudRate: config.baudRate, dataBits: 8, parity: 'none', stopBits: 1 },
+      { open: () => undefined, lost: () => undefined, line: (line) => this.onLine(line) },
+      (onLine) => new NmeaLineSplitter(MAX_LINE_LENGTH, onLine),
+      logger,
+      { retryMinMs: this.options.retryMinMs, retryMaxMs: this.options.retryMaxMs },
+      'GPS receiver',
+    );
   }
 
   /** Resolves after the first attempt to open the port, whether or not it opened; never rejects for a port. */
   async start(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    this.retryMs = this.options.retryMinMs;
-    await this.open();
+    await this.link.start();
   }
 
   /** Closes the port and cancels any retry. Safe to call twice. */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    await this.opening;
-    const port = this.port;
-    this.port = null;
-    if (port) await retire(port);
+    await this.link.stop();
   }
 
   positionAt(t: number): Position {
@@ -110,11 +99,12 @@ export class SerialGps implements PositionSource {
 
   status(): GpsStatus {
     const now = this.options.now();
-    const open = this.port !== null;
+    const open = this.link.isOpen;
     const hearing = this.lastGoodAt !== null && now - this.lastGoodAt <= this.options.silenceMs;
-    let lastError = this.lastError;
-    if (open && !hearing && now - this.openedAt > this.options.silenceMs) {
-      const since = Math.max(this.openedAt, this.lastGoodAt ?? 0);
+    let lastError = open ? null : this.link.lastError;
+    const openedAt = this.link.openedAt;
+    if (open && !hearing && now - openedAt > this.options.silenceMs) {
+      const since = Math.max(openedAt, this.lastGoodAt ?? 0);
       const garbled = this.lastLineAt !== null && now - this.lastLineAt <= this.options.silenceMs;
       lastError =
         `no NMEA sentences from ${this.config.port} for ${Math.round((now - since) / 1000)} s` +
@@ -129,84 +119,6 @@ export class SerialGps implements PositionSource {
       lastError,
       clockCheck: this.clockCheck,
     };
-  }
-
-  private open(): Promise<void> {
-    this.opening = new Promise<void>((resolve) => {
-      const { port: path, baudRate } = this.config;
-      let port: SerialPort;
-      try {
-        port = new SerialPort({ path, baudRate, autoOpen: false });
-      } catch (err) {
-        this.failed(`cannot open ${path}: ${messageOf(err)}`);
-        resolve();
-        return;
-      }
-      // Without a listener an 'error' event would throw out of the event loop and end the process.
-      port.on('error', (err) => this.lost(port, err.message));
-      port.open((err) => {
-        if (err) {
-          void retire(port);
-          this.failed(`cannot open ${path}: ${err.message}`);
-        } else if (!this.running) {
-          void retire(port);
-        } else {
-          this.opened(port);
-        }
-        resolve();
-      });
-    }).finally(() => {
-      this.opening = null;
-    });
-    return this.opening;
-  }
-
-  private opened(port: SerialPort): void {
-    this.port = port;
-    this.openedAt = this.options.now();
-    this.retryMs = this.options.retryMinMs;
-    this.loggedFailure = null;
-    this.splitter.reset();
-    port.on('data', (chunk: Buffer) => this.splitter.push(chunk));
-    // Zero bytes read: the other end is gone, though the binding did not call it an error.
-    port.on('end', () => this.lost(port, 'end of data'));
-    port.on('close', (err: Error | null) => this.lost(port, err?.message ?? 'closed'));
-    this.logger?.info({ port: this.config.port, baudRate: this.config.baudRate }, 'GPS receiver port open');
-  }
-
-  /** The open port failed or closed under us: close what is left and reopen later. */
-  private lost(port: SerialPort, reason: string): void {
-    if (this.port !== port) return;
-    this.port = null;
-    void retire(port);
-    if (!this.running) return;
-    this.lastError = `lost ${this.config.port}: ${reason}`;
-    this.logger?.warn({ port: this.config.port, error: reason }, 'GPS receiver port lost; reopening');
-    this.scheduleRetry();
-  }
-
-  private failed(message: string): void {
-    this.lastError = message;
-    if (message !== this.loggedFailure) {
-      this.loggedFailure = message;
-      this.logger?.warn(
-        { port: this.config.port, error: message, retryInMs: this.retryMs },
-        'cannot open GPS receiver port; retrying',
-      );
-    }
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (!this.running || this.retryTimer) return;
-    const wait = this.retryMs;
-    this.retryMs = Math.min(this.options.retryMaxMs, this.retryMs * 2);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.running) void this.open();
-    }, wait);
-    // Retries alone should not keep a process alive that is otherwise done.
-    this.retryTimer.unref();
   }
 
   private onLine(line: string | null): void {
@@ -232,7 +144,6 @@ export class SerialGps implements PositionSource {
         break;
     }
     this.lastGoodAt = now;
-    this.lastError = null;
   }
 
   private refused(error: string, line: string, now: number): void {
@@ -340,7 +251,7 @@ class FixHistory {
  * given as null (refused) and the rest of it skipped up to the next newline, so a stream without newlines
  * (wrong baud rate, a binary protocol) cannot grow memory. serialport's ReadlineParser has no such bound.
  */
-class LineSplitter {
+class NmeaLineSplitter implements LineSplitter {
   private parts: Buffer[] = [];
   private length = 0;
   private overlong = false;
@@ -390,16 +301,4 @@ class LineSplitter {
     this.reset();
     if (line !== '') this.onLine(line);
   }
-}
-
-/** Stops listening to a port we are done with and closes it if it is still open. */
-function retire(port: SerialPort): Promise<void> {
-  for (const event of ['data', 'end', 'close', 'error']) port.removeAllListeners(event);
-  // A dead port may still report an error while closing; nobody needs it, but it must not go unheard.
-  port.on('error', () => {});
-  return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
