@@ -4,7 +4,7 @@
  * whole unit on replay cameras, once without sync and once while the sync engine pushes the backlog from the
  * unit's own store and event loop, comparing processed frames per second and frame→recognised latency.
  *
- *   npm run bench:sync -- [--reads 100000] [--batch 1000] [--duty 0.5] [--seconds 40] [--cameras 2] [--offered 20] [--out FILE.json]
+ *   npm run bench:sync -- [--reads 100000] [--batch 1000] [--duty 0.5] [--capture-first on|off] [--seconds 40] [--cameras 2] [--offered 20] [--out FILE.json]
  *
  * The central server runs in its own process (`alpr-edge central serve`) at the lowest CPU priority (nice 19), so
  * that, as on its own machine, it takes only the CPU the unit leaves.
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     reads: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '1000' },
     duty: { type: 'string', default: '0.5' },
+    'capture-first': { type: 'string', default: 'on' },
     seconds: { type: 'string', default: '40' },
     warmup: { type: 'string', default: '8' },
     cameras: { type: 'string', default: '2' },
@@ -107,14 +108,23 @@ if (values.capture !== undefined) {
   const t0 = Date.now();
   let pushed = 0;
   let pushSeconds: number | null = null;
+  let yieldedMs = 0;
   if (withSync) {
     // the unit's sync engine, on the unit's own store and event loop, started once capture is warm; the window
     // measured is exactly the push of the backlog
-    const engine = new SyncEngine({ config: configSchema.parse({ unit: { id: UNIT }, sync: syncConfig(values.url!) }).sync, unitId: UNIT, store: unit.store, log: createLogger('silent') });
+    // as the running unit wires it: the push waits while capture drops frames (captureBusy)
+    const engine = new SyncEngine({
+      config: configSchema.parse({ unit: { id: UNIT }, sync: syncConfig(values.url!) }).sync,
+      unitId: UNIT,
+      store: unit.store,
+      log: createLogger('silent'),
+      ...(values['capture-first'] === 'off' ? {} : { captureBusy: () => unit.captureFallingBehind() }),
+    });
     const report = await engine.runCycle('manual');
     await engine.stop();
     if (!report.ok) throw new Error(`sync failed: ${report.error?.message}`);
     pushed = report.streams.reads?.sent ?? 0;
+    yieldedMs = report.streams.reads?.yieldedMs ?? 0;
     pushSeconds = (Date.now() - t0) / 1000;
   } else {
     await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
@@ -137,6 +147,7 @@ if (values.capture !== undefined) {
       seconds: Math.round(elapsed * 10) / 10,
       readsPushed: pushed,
       readsPerSecond: pushSeconds ? Math.round(pushed / pushSeconds) : null,
+      waitedForCaptureMs: yieldedMs,
     })}\n`,
   );
   process.exit(0);
@@ -224,7 +235,7 @@ for (const run of ['baseline', 'sync']) {
   say(`capture run: ${run}`);
   const out = execFileSync(
     process.execPath,
-    [process.argv[1]!, '--capture', run, '--work', work, '--url', c.url, '--reads', String(N), '--batch', values.batch, '--duty', values.duty, '--seconds', values.seconds, '--warmup', values.warmup, '--cameras', values.cameras, '--offered', values.offered],
+    [process.argv[1]!, '--capture', run, '--work', work, '--url', c.url, '--reads', String(N), '--batch', values.batch, '--duty', values.duty, '--capture-first', values['capture-first'], '--seconds', values.seconds, '--warmup', values.warmup, '--cameras', values.cameras, '--offered', values.offered],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
   );
   capture.push(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>);
@@ -241,11 +252,11 @@ const lines = [
   '|---|---|---|---|---|---|---|---|',
   `| ${backlog.reads} | ${backlog.batch} | ${backlog.duty} | ${backlog.seconds} | ${backlog.readsPerSecond} | ${backlog.onServer} | ${backlog.unitCpuSeconds} | ${backlog.rssStartMB} / ${backlog.rssMaxMB} |`,
   '',
-  `| capture (${values.cameras} replay cameras, ${values.offered} fps of 1080p offered) | measured s | processed fps | capture→recognised p50 / p99 ms | reads pushed meanwhile (reads/s) |`,
-  '|---|---|---|---|---|',
+  `| capture (${values.cameras} replay cameras, ${values.offered} fps of 1080p offered) | measured s | processed fps | capture→recognised p50 / p99 ms | reads pushed meanwhile (reads/s) | push waited for capture |`,
+  '|---|---|---|---|---|---|',
   ...capture.map(
     (c) =>
-      `| ${c.run === 'sync' ? `while pushing a ${N}-read backlog` : 'no sync'} | ${c.seconds} | ${c.processedFps} | ${c.recognizeP50} / ${c.recognizeP99} | ${c.run === 'sync' ? `${c.readsPushed} (${c.readsPerSecond})` : '–'} |`,
+      `| ${c.run === 'sync' ? `while pushing a ${N}-read backlog` : 'no sync'} | ${c.seconds} | ${c.processedFps} | ${c.recognizeP50} / ${c.recognizeP99} | ${c.run === 'sync' ? `${c.readsPushed} (${c.readsPerSecond})` : '–'} | ${c.run === 'sync' ? `${c.waitedForCaptureMs} ms` : '–'} |`,
   ),
 ];
 process.stdout.write(`\n${lines.join('\n')}\n`);

@@ -258,6 +258,33 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     await e.stop();
   });
 
+  it('capture first: a push waits while capture falls behind, never longer than the limit per batch, and still sends everything', async () => {
+    const uuids = await storeReads(10);
+    const busyUntil = Date.now() + 400;
+    const e = new SyncEngine({ config: cfg().sync, unitId: UNIT, store, log, captureBusy: () => Date.now() < busyUntil, captureYieldMaxMs: 5000 });
+    const t0 = Date.now();
+    const r = await e.runCycle();
+    expect(r.ok, r.error?.message).toBe(true);
+    // the first batch waited until capture caught up (400 ms), the others not at all
+    expect(r.streams.reads!.yieldedMs).toBeGreaterThanOrEqual(350);
+    expect(r.streams.reads!.yieldedMs).toBeLessThan(1500);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    expectAllSyncedOnce(uuids);
+    await e.stop();
+
+    // capture never catches up (an overloaded unit): each batch waits the limit, and the reads still go up
+    const more = await storeReads(10);
+    const overloaded = new SyncEngine({ config: cfg().sync, unitId: UNIT, store, log, captureBusy: () => true, captureYieldMaxMs: 120 });
+    const r2 = await overloaded.runCycle();
+    expect(r2.ok, r2.error?.message).toBe(true);
+    // 10 reads in batches of 7: two batches, each after a wait of the limit (120 ms; the check runs every 50 ms)
+    expect(r2.streams.reads).toMatchObject({ sent: 10, batches: 2 });
+    expect(r2.streams.reads!.yieldedMs).toBeGreaterThanOrEqual(2 * 115);
+    expect(r2.streams.reads!.yieldedMs).toBeLessThan(1000);
+    expectAllSyncedOnce([...uuids, ...more]);
+    await overloaded.stop();
+  });
+
   it('backs off after failures, then catches up by itself when the server is back', async () => {
     const uuids = await storeReads(5);
     await proxy.stop();

@@ -28,6 +28,8 @@ export interface StreamReport {
   batches: number;
   stored: number;
   duplicates: number;
+  /** How long the push waited for capture to catch up (captureBusy) before its batches. */
+  yieldedMs: number;
 }
 
 export interface CycleReport {
@@ -66,6 +68,14 @@ export interface SyncEngineOptions {
   /** The unit's health, sent each cycle. */
   health?: () => object;
   log: Logger;
+  /**
+   * True while capture is falling behind (the running unit: a camera's frames dropped in the last 2 s). A push
+   * then waits before each batch until capture keeps up again, but at most captureYieldMaxMs per batch, so an
+   * overloaded unit still syncs.
+   */
+  captureBusy?: () => boolean;
+  /** Longest wait for capture before one batch (default 2000 ms). */
+  captureYieldMaxMs?: number;
   /** For tests: random in [0, 1) used for the jitter. */
   random?: () => number;
 }
@@ -233,9 +243,10 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
 
   private async pushStream(http: SyncHttp, unit: string, stream: StreamName): Promise<StreamReport> {
     const db = this.o.store.database;
-    const r: StreamReport = { sent: 0, batches: 0, stored: 0, duplicates: 0 };
+    const r: StreamReport = { sent: 0, batches: 0, stored: 0, duplicates: 0, yieldedMs: 0 };
     for (;;) {
       if (this.stopped) break;
+      r.yieldedMs += await this.yieldToCapture();
       const t0 = performance.now();
       const page = readPage(db, stream, cursorOf(db, stream), this.config.batchSize);
       if (page.items.length === 0) break;
@@ -264,6 +275,16 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     return r;
   }
 
+  /** Waits while capture is falling behind (see captureBusy), at most captureYieldMaxMs; returns the ms waited. */
+  private async yieldToCapture(): Promise<number> {
+    const busy = this.o.captureBusy;
+    if (!busy || !busy()) return 0;
+    const t0 = performance.now();
+    const until = t0 + (this.o.captureYieldMaxMs ?? 2000);
+    while (!this.stopped && busy() && performance.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    return Math.round(performance.now() - t0);
+  }
+
   private async pushImages(http: SyncHttp, unit: string, r: CycleReport['images']): Promise<void> {
     const db = this.o.store.database;
     const chunk = this.config.images.chunkKB * 1024;
@@ -275,6 +296,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       after = jobs[jobs.length - 1]!.id;
       for (const job of jobs) {
         if (this.stopped) return;
+        await this.yieldToCapture();
         let bytes: Buffer;
         try {
           bytes = await this.o.store.readImage(job.path);

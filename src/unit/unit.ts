@@ -254,6 +254,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         hotlists,
         importer: importInWorker(config),
         health: () => unit.health(),
+        // capture first: a push waits while a camera's frames are being dropped
+        captureBusy: () => unit.captureFallingBehind(),
         log: logger.child({ part: 'sync' }),
       });
       unit.sync.start();
@@ -433,6 +435,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private clockSource(): 'system' | 'gps' {
     const c = this.gps.status().clockCheck;
     return c !== null && Date.now() - c.at <= 60_000 && Math.abs(c.skewMs) <= CLOCK_AGREES_MS ? 'gps' : 'system';
+  }
+
+  /** Whether a camera's frames were dropped in the last 2 s (the scheduler could not keep up). */
+  captureFallingBehind(): boolean {
+    const now = Date.now();
+    for (const id of this.cameras.keys()) if (this.scheduler.rates(id, 2000, now).dropped > 0) return true;
+    return false;
   }
 
   /** Publishes a stored read on MQTT when alerts.mqtt.publishReads is on (the channel checks). */
