@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,32 @@ describe('access to stored reads', () => {
     expect(v.problems.map((p) => p.id)).toEqual(expect.arrayContaining([2, 5]));
     expect(v.problems.find((p) => p.id === 2)!.problem).toMatch(/changed/);
     expect(v.problems.find((p) => p.id === 5)!.problem).toMatch(/does not follow/);
+  });
+
+  it('several processes appending at once (the unit and technicians\' commands): every record is kept, the chain verifies', async () => {
+    const lib = path.join(import.meta.dirname, '..', 'dist', 'src', 'access', 'access-log.js');
+    const script = `
+      import Database from 'better-sqlite3';
+      import { AccessLog } from ${JSON.stringify(lib)};
+      const db = new Database(process.argv[1]);
+      db.pragma('busy_timeout = 10000');
+      const log = new AccessLog(db, Buffer.alloc(32, 7));
+      for (let i = 0; i < 300; i++) log.append({ user: 'proc-' + process.argv[2], agency: 'ESPD', role: 'system', action: 'test', outcome: 'ok' });
+      db.close();`;
+    const children = [1, 2, 3].map((n) =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, store.dbPath, String(n)], { stdio: ['ignore', 'ignore', 'pipe'], cwd: path.join(import.meta.dirname, '..') }),
+    );
+    const errors: string[] = [];
+    for (const c of children) c.stderr!.on('data', (d: Buffer) => errors.push(d.toString()));
+    const exits = children.map((c) => new Promise<number | null>((r) => c.on('exit', r)));
+    // this process appends meanwhile, outside any transaction too
+    for (let i = 0; i < 300; i++) {
+      log.append({ user: 'proc-0', agency: 'ESPD', role: 'system', action: 'test', outcome: 'ok' });
+      if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await Promise.all(exits), errors.join('\n')).toEqual([0, 0, 0]);
+    expect(log.list().filter((r) => r.action === 'test')).toHaveLength(1200);
+    expect(log.verify()).toMatchObject({ ok: true, checked: 1200 });
   });
 
   it('purging old log rows keeps the rest verifiable', () => {

@@ -58,8 +58,17 @@ export class AccessLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Appends one record; call it inside the transaction of the access it records. */
+  /**
+   * Appends one record; call it inside the transaction of the access it records. Called outside one (a refusal,
+   * a subscription), it takes its own IMMEDIATE transaction, so that another process appending at the same time
+   * (a technician's command) cannot slip in between reading the last MAC and writing the next.
+   */
   append(e: AccessEntry): { id: number; mac: string } {
+    if (!this.db.inTransaction) return this.db.transaction(() => this.appendInTransaction(e)).immediate();
+    return this.appendInTransaction(e);
+  }
+
+  private appendInTransaction(e: AccessEntry): { id: number; mac: string } {
     const last = this.db.prepare('SELECT mac FROM access_log ORDER BY id DESC LIMIT 1').get() as { mac: string } | undefined;
     const prev = last?.mac ?? this.anchor();
     const at = this.now();
