@@ -148,3 +148,48 @@ describe('read store', () => {
     expect(() => ReadStore.open(dir, { imageBudgetBytes: 1e6 })).toThrow(/alpr-edge\.db|not a database/);
   });
 });
+
+describe('several connections writing the store at once', () => {
+  it("a transaction that reads, then writes, waits for another process's write instead of failing with \"database is locked\"", async () => {
+    const store = ReadStore.open(dir, { imageBudgetBytes: 1e8 });
+    const script = `
+      import Database from 'better-sqlite3';
+      const db = new Database(process.argv[1]);
+      db.pragma('busy_timeout = 10000');
+      const add = db.prepare("INSERT INTO unit_faults (at, code, subject, state, message) VALUES (?, 'test', ?, 'raised', 'from another process')");
+      const end = Date.now() + 1500;
+      while (Date.now() < end) add.run(Date.now(), process.argv[2]);
+      db.close();`;
+    const { spawn } = await import('node:child_process');
+    const children = [1, 2].map((n) =>
+      spawn(process.execPath, ['--input-type=module', '-e', script, store.dbPath, `p${n}`], { stdio: ['ignore', 'ignore', 'pipe'], cwd: path.join(import.meta.dirname, '..') }),
+    );
+    const exits = children.map((c) => new Promise<number | null>((r) => c.on('exit', r)));
+    const db = store.database;
+    const count = db.prepare("SELECT count(*) AS n FROM unit_faults WHERE code = 'test'");
+    const add = db.prepare("INSERT INTO unit_faults (at, code, subject, state, message) VALUES (?, 'test', 'unit', 'raised', ?)");
+    const readThenWrite = db.transaction(() => {
+      const { n } = count.get() as { n: number };
+      // the other processes commit while this one works between its read and its write
+      const until = Date.now() + 2;
+      while (Date.now() < until);
+      add.run(Date.now(), `after ${n}`);
+    });
+    const errors: string[] = [];
+    let done = 0;
+    const end = Date.now() + 1500;
+    while (Date.now() < end) {
+      try {
+        readThenWrite();
+        done++;
+      } catch (err) {
+        errors.push((err as Error & { code?: string }).code ?? (err as Error).message);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await Promise.all(exits)).toEqual([0, 0]);
+    expect(errors).toEqual([]);
+    expect(done, `${done} transactions`).toBeGreaterThan(50);
+    store.close();
+  });
+});

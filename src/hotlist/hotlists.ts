@@ -280,12 +280,13 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
 
   /** Loads (or reloads) every list from the database into the matcher. */
   load(): void {
+    // read only, one snapshot: deferred, so it never waits for a writer (an import in the worker thread)
     this.db.transaction(() => {
       this.lastChange = this.maxChangeId();
       const ids = (this.db.prepare('SELECT id FROM hotlists').all() as Array<{ id: number }>).map((r) => r.id);
       for (const id of [...this.segments.keys()]) if (!ids.includes(id)) this.dropList(id);
       for (const id of ids) this.loadList(id, 'all');
-    })();
+    }).deferred();
     this.loaded = true;
   }
 

@@ -606,6 +606,7 @@ function openDatabase(dbPath: string, key: Buffer | null): Database.Database {
     // The key must come before anything reads a page.
     if (key) keyDatabase(db, key, 'key');
     db.prepare('SELECT count(*) FROM sqlite_master').get();
+    immediateByDefault(db);
     return db;
   } catch (err) {
     db.close();
@@ -622,6 +623,25 @@ function openDatabase(dbPath: string, key: Buffer | null): Database.Database {
         `(or the file is not an alpr-edge database: ${e.message})`,
     );
   }
+}
+
+/**
+ * Makes `db.transaction(fn)()` begin with BEGIN IMMEDIATE (`.deferred()` is still there for a read-only one).
+ * Several connections write this file: the unit, its hot list import worker, a technician's command. A deferred
+ * transaction that reads first and writes later fails at once with SQLITE_BUSY_SNAPSHOT when another connection
+ * committed in between; an immediate one takes the write lock first and waits for it (busy_timeout) instead.
+ */
+function immediateByDefault(db: Database.Database): void {
+  const make = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: never[]) => unknown) => {
+    const t = make(fn);
+    return Object.assign((...args: never[]) => t.immediate(...args), {
+      default: t.default,
+      deferred: t.deferred,
+      immediate: t.immediate,
+      exclusive: t.exclusive,
+    });
+  }) as typeof db.transaction;
 }
 
 /** PRAGMA key / rekey with a raw 256-bit key (no passphrase stretching: the key is random already). */
