@@ -12,7 +12,7 @@ import { configSchema, type Config } from '../src/config/schema.js';
 import { Hotlists } from '../src/hotlist/index.js';
 import { createLogger } from '../src/log/logger.js';
 import { ReadStore, type NewRead } from '../src/store/read-store.js';
-import { SyncEngine } from '../src/sync/engine.js';
+import { SyncEngine, type CycleReport } from '../src/sync/engine.js';
 import { importInWorker } from '../src/sync/hotlist-sync.js';
 import { cursorOf } from '../src/sync/streams.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
@@ -91,6 +91,14 @@ async function storeReads(count: number, opts: { images?: boolean } = {}): Promi
   const uuids: string[] = [];
   for (let i = 0; i < count; i++) uuids.push((await store.insertRead(newRead(opts))).uuid);
   return uuids;
+}
+
+async function until(test: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Every read of the unit is on the server exactly once, with the unit's latest version, and the unit knows it. */
@@ -283,6 +291,42 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     expect(r2.streams.reads!.yieldedMs).toBeLessThan(1000);
     expectAllSyncedOnce([...uuids, ...more]);
     await overloaded.stop();
+  });
+
+  it('a fault raised goes up at once with the health, not at the next scheduled cycle; changes close together coalesce', async () => {
+    await storeReads(3);
+    const db = store.database;
+    const fault = db.prepare("INSERT INTO unit_faults (at, code, subject, state, message) VALUES (?, 'camera', 'rear', ?, 'camera rear is not connected (61 s)')");
+    let ok = true;
+    const e = new SyncEngine({ config: cfg().sync, unitId: UNIT, store, log, health: () => ({ unitId: UNIT, ok }), faultPushMinMs: 600 });
+    const cycles: CycleReport[] = [];
+    e.on('cycle', (r) => cycles.push(r));
+    fault.run(Date.now(), 'raised');
+    ok = false;
+    e.pushFaultsSoon();
+    await until(() => cycles.length === 1, 5000, 'the fault pushed');
+    expect(cycles[0]).toMatchObject({ trigger: 'faults', ok: true });
+    expect(Object.keys(cycles[0]!.streams)).toEqual(['faults']);
+    expect(central.db.count('faults', UNIT)).toBe(1);
+    expect(central.db.health(UNIT)!.body).toMatchObject({ ok: false });
+    // the reads wait for their schedule
+    expect(central.db.count('reads', UNIT)).toBe(0);
+
+    // cleared, raised, cleared again within the minimum interval: one more push carries all three
+    const t0 = Date.now();
+    for (const state of ['cleared', 'raised', 'cleared']) {
+      fault.run(Date.now(), state);
+      e.pushFaultsSoon();
+    }
+    ok = true;
+    await until(() => cycles.length === 2, 5000, 'the second push');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    expect(cycles[1]!.streams.faults).toMatchObject({ sent: 3 });
+    expect(central.db.count('faults', UNIT)).toBe(4);
+    expect(central.db.health(UNIT)!.body).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(cycles).toHaveLength(2);
+    await e.stop();
   });
 
   it('backs off after failures, then catches up by itself when the server is back', async () => {

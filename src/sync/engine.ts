@@ -21,7 +21,11 @@ import { acknowledge, backlog, cursorOf, imagesPending, imagesWaiting, markImage
  * Nothing is lost or doubled: an unacknowledged batch is sent again, and the server stores each item once.
  */
 
-export type CycleTrigger = 'schedule' | 'manual' | 'retry' | 'images';
+/** `faults`: a fault was raised or cleared; only the faults and the unit's health go up, at once (P16). */
+export type CycleTrigger = 'schedule' | 'manual' | 'retry' | 'images' | 'faults';
+
+/** Fault pushes are at most this often: a flapping part does not turn into a stream of requests. */
+const FAULT_PUSH_MIN_MS = 10_000;
 
 export interface StreamReport {
   sent: number;
@@ -76,6 +80,8 @@ export interface SyncEngineOptions {
   captureBusy?: () => boolean;
   /** Longest wait for capture before one batch (default 2000 ms). */
   captureYieldMaxMs?: number;
+  /** Fault pushes (pushFaultsSoon) at most this often (default 10 s). */
+  faultPushMinMs?: number;
   /** For tests: random in [0, 1) used for the jitter. */
   random?: () => number;
 }
@@ -88,6 +94,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   private imageJobs: Cron[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
   private retryAt: number | null = null;
+  private faultsTimer: NodeJS.Timeout | undefined;
+  private lastFaultPushAt = -Infinity;
   private current: Promise<CycleReport> | undefined;
   private stopped = false;
   private lastAttemptAt: number | null = null;
@@ -123,6 +131,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     this.jobs = [];
     this.imageJobs = [];
     clearTimeout(this.retryTimer);
+    clearTimeout(this.faultsTimer);
+    this.faultsTimer = undefined;
     this.retryAt = null;
     await this.current?.catch(() => undefined);
     this.http?.close();
@@ -134,6 +144,26 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     if (this.current) return this.current;
     this.current = this.cycle(trigger).finally(() => (this.current = undefined));
     return this.current;
+  }
+
+  /**
+   * A fault was raised or cleared: push the faults stream and the health now rather than at the next scheduled
+   * cycle, after a cycle already running, and at most once per FAULT_PUSH_MIN_MS (later changes wait for the next
+   * push, which carries all of them). A failed push is retried like any failed cycle.
+   */
+  pushFaultsSoon(): void {
+    if (this.stopped || this.faultsTimer) return;
+    const wait = Math.max(0, this.lastFaultPushAt + (this.o.faultPushMinMs ?? FAULT_PUSH_MIN_MS) - Date.now());
+    this.faultsTimer = setTimeout(() => {
+      void (async () => {
+        await this.current?.catch(() => undefined);
+        this.faultsTimer = undefined;
+        if (this.stopped) return;
+        this.lastFaultPushAt = Date.now();
+        await this.runCycle('faults');
+      })();
+    }, wait);
+    this.faultsTimer.unref?.();
   }
 
   get running(): boolean {
@@ -179,7 +209,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       const http = this.client();
       const unit = encodeURIComponent(this.o.unitId);
       if (trigger !== 'images') {
-        if (this.hotlistSync) {
+        if (this.hotlistSync && trigger !== 'faults') {
           try {
             report.hotlists = await this.hotlistSync.run(http, this.o.unitId);
           } catch (err) {
@@ -190,11 +220,16 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
             this.log.error({ err: err.message }, 'hot lists not updated from the central server; the unit keeps the lists it has');
           }
         }
-        for (const stream of STREAMS) report.streams[stream] = await this.pushStream(http, unit, stream);
+        for (const stream of STREAMS) {
+          if (trigger === 'faults' && stream !== 'faults') continue;
+          report.streams[stream] = await this.pushStream(http, unit, stream);
+        }
         if (this.o.health) await http.json({ method: 'PUT', path: `v1/units/${unit}/health`, json: this.o.health() });
       }
       const images = this.config.images;
-      const imagesNow = images.mode === 'with-reads' || (images.mode === 'deferred' && (trigger === 'images' || trigger === 'manual') && this.interfaceUp());
+      const imagesNow =
+        trigger !== 'faults' &&
+        (images.mode === 'with-reads' || (images.mode === 'deferred' && (trigger === 'images' || trigger === 'manual') && this.interfaceUp()));
       if (images.mode === 'deferred' && !imagesNow) report.images.deferred = true;
       if (imagesNow) await this.pushImages(http, unit, report.images);
       report.ok = true;

@@ -587,6 +587,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private checkFaults(status: UnitStatus): void {
     if (!this.faultMonitor) return;
     const fix = status.gps.lastFix;
+    const before = faultKeys(this.openFaults);
     this.openFaults = this.faultMonitor.check({
       now: status.updatedAt,
       startedAt: this.startedAt,
@@ -614,6 +615,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         : null,
     });
     status.faults = this.openFaults;
+    // raised or cleared: the agency hears of it now, not at the next scheduled cycle (P16)
+    if (faultKeys(this.openFaults) !== before) this.sync?.pushFaultsSoon();
   }
 
   /** The unit's health for the terminal and the agency: no plate data. */
@@ -720,4 +723,9 @@ async function withTimeout<T>(p: Promise<T> | undefined, ms: number, message: st
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The open faults as one comparable string (which are open, since when). */
+function faultKeys(faults: readonly Fault[]): string {
+  return faults.map((f) => `${f.code}/${f.subject}@${f.since}`).sort().join(' ');
 }
