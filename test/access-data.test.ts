@@ -117,6 +117,58 @@ describe('access to stored reads', () => {
     expect(log.verify()).toMatchObject({ ok: true, checked: 1200 });
   });
 
+  it('a long search (a partial plate over 250,000 reads) does not hold up the unit storing reads meanwhile; it is logged', async () => {
+    // grow the store to 262,144 reads with random plates (raw SQL: what months on a pole leave)
+    const db = store.database;
+    const cols = (db.prepare('PRAGMA table_info(reads)').all() as Array<{ name: string }>).map((c) => c.name).filter((c) => c !== 'id' && c !== 'sync_seq');
+    const pick = (c: string) =>
+      c === 'uuid'
+        ? 'lower(hex(randomblob(16)))'
+        : c === 'plate'
+          ? "printf('%d%s%04d', abs(random()) % 9, char(65 + abs(random()) % 26, 65 + abs(random()) % 26, 65 + abs(random()) % 26), abs(random()) % 10000)"
+          : c;
+    const grow = db.prepare(`INSERT INTO reads (${cols.join(',')}) SELECT ${cols.map(pick).join(',')} FROM reads`);
+    while ((db.prepare('SELECT count(*) AS n FROM reads').get() as { n: number }).n < 250_000) grow.run();
+    const lib = (name: string) => JSON.stringify(path.join(import.meta.dirname, '..', 'dist', 'src', ...name.split('/')));
+    const script = `
+      import Database from 'better-sqlite3';
+      import { AccessLog } from ${lib('access/access-log.js')};
+      import { DataAccess } from ${lib('access/data.js')};
+      import { ReadStore } from ${lib('store/read-store.js')};
+      const store = ReadStore.open(process.argv[1], { imageBudgetBytes: 1e8 });
+      const data = new DataAccess(store.database, new AccessLog(store.database, Buffer.alloc(32, 7)));
+      const who = { user: 'dana', agency: 'ESPD', role: 'data-user', sessionId: 's-dana' };
+      for (let i = 0; i < 3; i++) data.search(who, { purpose: 'burglary suspect vehicle', caseNumber: '26-004512' }, { plate: '*BC12*' });
+      store.close();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: ['ignore', 'ignore', 'pipe'], cwd: path.join(import.meta.dirname, '..') });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    let finished = false;
+    void exited.then(() => (finished = true));
+    // the unit meanwhile: a write every 20 ms, giving up after 150 ms of waiting for the lock (each search takes
+    // several times that; the access-log record a search appends holds the lock for about a millisecond)
+    db.pragma('busy_timeout = 150');
+    const touch = db.prepare("UPDATE sync_counters SET value = value WHERE name = 'reads'");
+    const refused: string[] = [];
+    let writes = 0;
+    while (!finished) {
+      try {
+        db.transaction(() => touch.run())();
+        writes++;
+      } catch (err) {
+        refused.push((err as Error).message);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await exited, stderr).toBe(0);
+    expect(refused).toEqual([]);
+    expect(writes).toBeGreaterThan(10);
+    const logged = log.list().filter((r) => r.action === 'search' && r.user === 'dana');
+    expect(logged).toHaveLength(3);
+    expect(log.verify().ok).toBe(true);
+  }, 60_000);
+
   it('purging old log rows keeps the rest verifiable', () => {
     const data = new DataAccess(store.database, log);
     for (let i = 0; i < 4; i++) data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { AccessDenied, can, type Permission, type Principal } from './roles.js';
-import { checkPurpose, type AccessLog } from './access-log.js';
+import { checkPurpose, type AccessEntry, type AccessLog } from './access-log.js';
 
 /**
  * The only ways to stored reads for a person: search, show one read, its images. Each checks the principal's
@@ -109,13 +109,17 @@ export class DataAccess {
     }
     if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
     const limit = Math.min(10_000, q.limit ?? 1000);
-    return this.db.transaction(() => {
-      let rows = this.db
-        .prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY r.first_seen DESC LIMIT ?`)
-        .all(...params, limit) as Row[];
-      if (q.near) rows = rows.filter((r) => metres(q.near!.latitude, q.near!.longitude, r.latitude!, r.longitude!) <= q.near!.radiusM);
-      const found = rows.map(toSummary);
-      this.log.append({
+    return readThenLog(
+      this.db,
+      this.log,
+      () => {
+        let rows = this.db
+          .prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY r.first_seen DESC LIMIT ?`)
+          .all(...params, limit) as Row[];
+        if (q.near) rows = rows.filter((r) => metres(q.near!.latitude, q.near!.longitude, r.latitude!, r.longitude!) <= q.near!.radiusM);
+        return rows.map(toSummary);
+      },
+      (found) => ({
         user: who.user,
         agency: who.agency,
         role: who.role,
@@ -125,9 +129,8 @@ export class DataAccess {
         query: q.includeDeleted ? { ...query, reason: q.includeDeleted.reason } : query,
         result: { count: found.length, ids: found.map((r) => r.id) },
         outcome: 'ok',
-      });
-      return found;
-    })();
+      }),
+    );
   }
 
   /** One read; with `images`, its image references too (reading the files is the caller's, under 'reads.images'). */
@@ -199,7 +202,7 @@ export function hitHistory(
     where.push('r.first_seen < ?');
     params.push(q.to);
   }
-  return db.transaction(() => {
+  const read = (): HitSummary[] => {
     const rows = db
       .prepare(
         `SELECT h.id AS hit_id, r.id AS read_id, r.plate, r.first_seen, r.camera_id, h.list_name, h.category, h.priority, h.how,
@@ -224,9 +227,31 @@ export function hitHistory(
         ? { id: r.alert_id as string, suppressed: (r.suppressed as string | null) ?? null, ackAccepted: r.ack_accepted === null ? null : r.ack_accepted === 1, ackBy: (r.ack_by as string | null) ?? null }
         : null,
     }));
-    log.append({ user: who.user, agency: who.agency, role: who.role, action: 'hits', purpose, caseNumber, query: q, result: { count: hits.length, ids: hits.map((h) => h.hitId) }, outcome: 'ok' });
     return hits;
-  })();
+  };
+  return readThenLog(db, log, read, (hits) => ({
+    user: who.user,
+    agency: who.agency,
+    role: who.role,
+    action: 'hits',
+    purpose,
+    caseNumber,
+    query: q,
+    result: { count: hits.length, ids: hits.map((h) => h.hitId) },
+    outcome: 'ok',
+  }));
+}
+
+/**
+ * A read of stored data and its access-log record. The read runs on one snapshot without the write lock (a
+ * partial-plate search of a million reads takes about 2 s, and the running unit must go on storing reads
+ * meanwhile); the record, with what came back, is appended right after in a short transaction of its own, and
+ * the data is handed out only once that has committed: nothing leaves without its record.
+ */
+function readThenLog<T>(db: Database.Database, log: AccessLog, read: () => T, record: (result: T) => AccessEntry): T {
+  const result = db.transaction(read).deferred();
+  log.append(record(result));
+  return result;
 }
 
 const DESCRIBE: Record<Permission, string> = {
