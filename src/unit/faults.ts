@@ -64,6 +64,7 @@ export class FaultMonitor {
   private readonly open = new Map<string, Fault>();
   private clockJumpAt: number | null = null;
   private clockJumpBy = 0;
+  private recordedRows = 0;
 
   constructor(
     private readonly db: Database.Database,
@@ -78,6 +79,11 @@ export class FaultMonitor {
       )
       .all() as Array<{ code: FaultCode; subject: string; message: string; at: number }>;
     for (const r of rows) this.open.set(`${r.code}/${r.subject}`, { code: r.code, subject: r.subject, message: r.message, since: r.at });
+  }
+
+  /** How many raised or cleared records check() has written since the unit started: a change shows as a new count. */
+  get recorded(): number {
+    return this.recordedRows;
   }
 
   /** The faults open now. */
@@ -131,12 +137,14 @@ export class FaultMonitor {
     for (const [key, f] of found) {
       if (this.open.has(key)) continue;
       insert.run(i.now, f.code, f.subject, 'raised', f.message);
+      this.recordedRows++;
       this.open.set(key, { ...f, since: i.now });
       this.log.warn({ fault: f.code, subject: f.subject }, `fault: ${f.message}`);
     }
     for (const [key, f] of this.open) {
       if (found.has(key)) continue;
       insert.run(i.now, f.code, f.subject, 'cleared', `cleared: ${f.message}`);
+      this.recordedRows++;
       this.open.delete(key);
       this.log.info({ fault: f.code, subject: f.subject }, `fault cleared: ${f.message}`);
     }

@@ -128,7 +128,6 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly clockWatch = new ClockWatch();
   private imageBudgetExceeded = false;
   private openFaults: Fault[] = [];
-  private publishedFaults = '';
 
   private constructor(
     readonly config: Config,
@@ -583,11 +582,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     };
   }
 
-  /** Checks the unit's parts and records faults raised or cleared (every status write). */
-  private checkFaults(status: UnitStatus): void {
-    if (!this.faultMonitor) return;
+  /** Checks the unit's parts and records faults raised or cleared (every status write); true when one was. */
+  private checkFaults(status: UnitStatus): boolean {
+    if (!this.faultMonitor) return false;
     const fix = status.gps.lastFix;
-    const before = faultKeys(this.openFaults);
+    const before = this.faultMonitor.recorded;
     this.openFaults = this.faultMonitor.check({
       now: status.updatedAt,
       startedAt: this.startedAt,
@@ -615,8 +614,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         : null,
     });
     status.faults = this.openFaults;
+    if (this.faultMonitor.recorded === before) return false;
     // raised or cleared: the agency hears of it now, not at the next scheduled cycle (P16)
-    if (faultKeys(this.openFaults) !== before) this.sync?.pushFaultsSoon();
+    this.sync?.pushFaultsSoon();
+    return true;
   }
 
   /** The unit's health for the terminal and the agency: no plate data. */
@@ -643,7 +644,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     try {
       const status = this.status();
       // (a unit stopping shuts its parts down on purpose: that is not a fault)
-      if (this.state === 'running') this.checkFaults(status);
+      const faultsChanged = this.state === 'running' && this.checkFaults(status);
       const file = path.join(this.store.dataDir, STATUS_FILE);
       mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
       writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
@@ -651,10 +652,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       if (this.state === 'running') this.notifier.status(this.summary(status));
       // the unit's health for the car network and the agency (no plate data), every 10 s
       // (at once when a fault is raised or cleared: the officer learns of it without waiting)
-      const faultKey = status.faults.map((f) => `${f.code}/${f.subject}`).join(',');
-      if (Date.now() - this.healthPublishedAt >= 10_000 || faultKey !== this.publishedFaults) {
+      if (Date.now() - this.healthPublishedAt >= 10_000 || faultsChanged) {
         this.healthPublishedAt = Date.now();
-        this.publishedFaults = faultKey;
         const health = this.health(status);
         // to the terminal on the serial line too (FAULT frames; MQTT terminals read them in health)
         for (const c of this.channels) (c as { reportFaults?: (f: Fault[]) => void }).reportFaults?.(status.faults);
@@ -723,9 +722,4 @@ async function withTimeout<T>(p: Promise<T> | undefined, ms: number, message: st
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The open faults as one comparable string (which are open, since when). */
-function faultKeys(faults: readonly Fault[]): string {
-  return faults.map((f) => `${f.code}/${f.subject}@${f.since}`).sort().join(' ');
 }
