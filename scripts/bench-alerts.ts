@@ -7,6 +7,7 @@
  *
  *   npm run bench:alerts -- [--alerts 1000] [--gap-ms 10]
  */
+import { systemClock } from '../src/util/clock.js';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,7 +40,7 @@ const freePort = () =>
 const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/unit`, `pty,raw,echo=0,link=${dir}/term`], { stdio: 'ignore' });
 while (!(existsSync(`${dir}/unit`) && existsSync(`${dir}/term`))) await new Promise((r) => setTimeout(r, 20));
 
-const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e8 });
 const read = await store.insertRead({
   uuid: 'bench', unitId: 'bench', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
   box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: Date.now(), lastSeen: Date.now(), bestSeen: Date.now(), frameCount: 3,
@@ -53,9 +54,9 @@ const config = alertsSchema.parse({
 });
 writeFileSync(config.mqtt.credentialsFile, 'car12:bench-secret\n', { mode: 0o600 });
 
-const serial = new SerialAlertChannel(config.serial);
-const mqtt = new MqttAlertChannel(config.mqtt, 'bench');
-const outbox = new AlertOutbox(store.database, config);
+const serial = new SerialAlertChannel(config.serial, undefined, { clock: systemClock });
+const mqtt = new MqttAlertChannel(config.mqtt, 'bench', undefined, { clock: systemClock });
+const outbox = new AlertOutbox(store.database, config, undefined, systemClock);
 outbox.attach(serial);
 outbox.attach(mqtt);
 await serial.start();
@@ -65,10 +66,10 @@ await mqtt.waitUntilConnected(10_000);
 const raisedAt = new Map<string, number>();
 const serialMs: number[] = [];
 const mqttMs: number[] = [];
-const serialTerm = new SerialTerminal({ path: `${dir}/term`, heartbeatMs: 1000 });
+const serialTerm = new SerialTerminal({ clock: systemClock, path: `${dir}/term`, heartbeatMs: 1000 });
 serialTerm.on('alert', (a) => serialMs.push(performance.now() - raisedAt.get(a.delivery.alert.id)!));
 await serialTerm.start();
-const mqttTerm = new MqttTerminal(`mqtt://127.0.0.1:${config.mqtt.listenPort}`, { unitId: 'bench', credentialsFile: config.mqtt.credentialsFile });
+const mqttTerm = new MqttTerminal(`mqtt://127.0.0.1:${config.mqtt.listenPort}`, { clock: systemClock, unitId: 'bench', credentialsFile: config.mqtt.credentialsFile });
 mqttTerm.onAlert((a) => mqttMs.push(performance.now() - raisedAt.get(a.payload.alert.id)!));
 await mqttTerm.connect();
 await mqttTerm.waitReady(10_000);

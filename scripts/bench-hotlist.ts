@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../src/util/clock.js';
 import { parseConfig } from '../src/config/load.js';
 import { Hotlists } from '../src/hotlist/index.js';
 import { ReadStore } from '../src/store/read-store.js';
@@ -117,8 +118,8 @@ function importPhase(dir: string, size: number): object {
   const listFile = path.join(dir, 'extract.txt');
   const partialFile = path.join(dir, 'partials.txt');
   const config = configFor(dir);
-  const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e9 });
-  const hotlists = Hotlists.open(store.database, { config: config.hotlists });
+  const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e9 });
+  const hotlists = Hotlists.open(store.database, { clock: systemClock, config: config.hotlists });
   let t = performance.now();
   const imported = hotlists.importFile(listFile, { list: 'ncic', user: 'bench' });
   const importS = (performance.now() - t) / 1000;
@@ -136,10 +137,10 @@ function matchPhase(dir: string, policy: 'equivalent' | 'distance', reads: numbe
   // another stream of numbers than the one the list was made from: else the "new" plates would be list plates
   seed = 7_654_321;
   const config = configFor(dir);
-  const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e9 });
+  const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e9 });
   // the same imported list, matched with another policy (a bench-only shortcut for re-importing it)
   store.database.prepare("UPDATE hotlists SET match_policy = ?, max_distance = ? WHERE name = 'ncic'").run(policy, policy === 'distance' ? 1 : 0);
-  const hotlists = Hotlists.open(store.database, { config: config.hotlists });
+  const hotlists = Hotlists.open(store.database, { clock: systemClock, config: config.hotlists });
   gc?.();
   const rssBefore = process.memoryUsage().rss;
   let t = performance.now();

@@ -9,6 +9,7 @@
  *
  *   npm run bench:purge -- [--reads 1000000] [--files N (default: all)] [--rate 50] [--batch 500] [--pause-ms 20] [--max-batch-ms 50] [--dir D]
  */
+import { systemClock } from '../src/util/clock.js';
 import { execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -39,7 +40,7 @@ const base = values.dir ?? mkdtempSync(path.join(tmpdir(), 'alpr-bench-purge-'))
 const dataDir = path.join(base, 'data');
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
-const store = ReadStore.open(dataDir, { imageBudgetBytes: 1e12 });
+const store = ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e12 });
 const db = store.database;
 
 // --- Seed: N reads first seen 800-1000 days ago (past both default ages), synced, each with a 200-byte crop file.

@@ -9,6 +9,7 @@
  * The central server runs in its own process (`alpr-edge central serve`) at the lowest CPU priority (nice 19), so
  * that, as on its own machine, it takes only the CPU the unit leaves.
  */
+import { systemClock } from '../src/util/clock.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,7 +50,7 @@ const say = (msg: string) => process.stderr.write(`[${new Date().toISOString().s
 
 /** Seeds `count` closed, unsynced reads without images straight into a store (the way a long offline spell leaves it). */
 function seed(dataDir: string, count: number): void {
-  const store = ReadStore.open(dataDir, { imageBudgetBytes: 1e12 });
+  const store = ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e12 });
   const db = store.database;
   const ins = db.prepare(
     `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, box, first_seen, last_seen, best_seen,
@@ -98,7 +99,7 @@ if (values.capture !== undefined) {
     cameras: Array.from({ length: cameras }, (_, i) => ({ id: `cam${i + 1}`, type: 'replay', source: manifest.jpegDir, fps: offered / cameras, maxFps: offered / cameras, loop: true })),
     sync: { enabled: false },
   });
-  const unit = await Unit.start(config, createLogger('silent'));
+  const unit = await Unit.start(config, createLogger('silent'), systemClock);
   const recog: number[] = [];
   let measuring = false;
   unit.on('frame', (f) => measuring && recog.push(f.recognizedAt - f.capturedAt));
@@ -195,7 +196,7 @@ const backlogDir = path.join(work, 'unit-backlog');
 seed(backlogDir, N);
 const centralDir = path.join(work, 'central-backlog');
 const central = await startCentral(centralDir);
-const store = ReadStore.open(backlogDir, { imageBudgetBytes: 1e12 });
+const store = ReadStore.open(backlogDir, { clock: systemClock, imageBudgetBytes: 1e12 });
 const config = configSchema.parse({ unit: { id: UNIT }, sync: syncConfig(central.url) });
 const engine = new SyncEngine({ config: config.sync, unitId: UNIT, store, log: createLogger('silent') });
 say(`pushing ${N} reads to ${central.url}`);

@@ -9,6 +9,7 @@
  * --offered is the total frame rate the cameras deliver (split evenly); above the unit's capacity the
  * scheduler drops the oldest waiting frames, and the processed rate is the capacity.
  */
+import { systemClock } from '../src/util/clock.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -95,7 +96,7 @@ if (values.one === undefined) {
       loop: true,
     })),
   });
-  const unit = await Unit.start(config, createLogger('silent'));
+  const unit = await Unit.start(config, createLogger('silent'), systemClock);
   let measuring = false;
   const recog: number[] = [];
   const storeMs: number[] = [];

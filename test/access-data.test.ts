@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,8 +24,8 @@ const good = { purpose: 'burglary suspect vehicle', caseNumber: '26-004512' };
 
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-access-'));
-  store = ReadStore.open(dir, { imageBudgetBytes: 1e8 });
-  log = new AccessLog(store.database, key);
+  store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e8 });
+  log = new AccessLog(store.database, key, systemClock);
   const t0 = Date.UTC(2026, 10, 20, 12);
   for (const [i, plate, cam, lat] of [[1, '7ABC123', 'front', 33.9164], [2, '7ABC124', 'rear', 33.9200], [3, '5XYZ987', 'front', 34.5]] as const) {
     await store.insertRead({
@@ -96,9 +97,10 @@ describe('access to stored reads', () => {
     const script = `
       import Database from 'better-sqlite3';
       import { AccessLog } from ${JSON.stringify(lib)};
+      import { systemClock } from ${JSON.stringify(path.join(path.dirname(lib), '..', 'util', 'clock.js'))};
       const db = new Database(process.argv[1]);
       db.pragma('busy_timeout = 10000');
-      const log = new AccessLog(db, Buffer.alloc(32, 7));
+      const log = new AccessLog(db, Buffer.alloc(32, 7), systemClock);
       for (let i = 0; i < 300; i++) log.append({ user: 'proc-' + process.argv[2], agency: 'ESPD', role: 'system', action: 'test', outcome: 'ok' });
       db.close();`;
     const children = [1, 2, 3].map((n) =>
@@ -135,8 +137,9 @@ describe('access to stored reads', () => {
       import { AccessLog } from ${lib('access/access-log.js')};
       import { DataAccess } from ${lib('access/data.js')};
       import { ReadStore } from ${lib('store/read-store.js')};
-      const store = ReadStore.open(process.argv[1], { imageBudgetBytes: 1e8 });
-      const data = new DataAccess(store.database, new AccessLog(store.database, Buffer.alloc(32, 7)));
+      import { systemClock } from ${lib('util/clock.js')};
+      const store = ReadStore.open(process.argv[1], { clock: systemClock, imageBudgetBytes: 1e8 });
+      const data = new DataAccess(store.database, new AccessLog(store.database, Buffer.alloc(32, 7), systemClock));
       const who = { user: 'dana', agency: 'ESPD', role: 'data-user', sessionId: 's-dana' };
       for (let i = 0; i < 3; i++) data.search(who, { purpose: 'burglary suspect vehicle', caseNumber: '26-004512' }, { plate: '*BC12*' });
       store.close();`;

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -44,7 +45,7 @@ let log: AccessLog;
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-access-'));
-  store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 2 ** 20 });
+  store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 2 ** 20 });
   db = store.database;
   // the tables come with the store's migration 4
   now = T0;
@@ -446,10 +447,10 @@ describe('alpr-edge login / user / whoami / logout', () => {
     expect(await userCommand(['ls'], config, io)).toBe(1);
 
     // the log of the unit verifies, with every step in it
-    const s = ReadStore.open(path.join(cliDir, 'data'), { imageBudgetBytes: 2 ** 20 });
+    const s = ReadStore.open(path.join(cliDir, 'data'), { clock: systemClock, imageBudgetBytes: 2 ** 20 });
     try {
       const { loadAuditKey } = await import('../src/access/access-log.js');
-      const l = new AccessLog(s.database, loadAuditKey(path.join(cliDir, 'data')));
+      const l = new AccessLog(s.database, loadAuditKey(path.join(cliDir, 'data')), systemClock);
       expect(l.verify().ok).toBe(true);
       expect(l.list().map((r) => `${r.action}:${r.outcome}`)).toEqual([
         'users.manage:refused',
@@ -501,10 +502,10 @@ describe('alpr-edge login / user / whoami / logout', () => {
       io = fakeIO([]);
       expect(await whoamiCommand([], cfg, io)).toBe(0);
 
-      const s = ReadStore.open(path.join(dir2, 'data'), { imageBudgetBytes: 2 ** 20 });
+      const s = ReadStore.open(path.join(dir2, 'data'), { clock: systemClock, imageBudgetBytes: 2 ** 20 });
       try {
         const { loadAuditKey } = await import('../src/access/access-log.js');
-        const l = new AccessLog(s.database, loadAuditKey(path.join(dir2, 'data')));
+        const l = new AccessLog(s.database, loadAuditKey(path.join(dir2, 'data')), systemClock);
         const later = Date.now() + 31_000;
         expectRefused(await signIn(s.database, l, { name: 'kim', password: PW, totp: totpCode(secret, later) }, later), 'wrong password');
         expect((await signIn(s.database, l, { name: 'kim', password: 'a brand new passphrase', totp: totpCode(secret, later + 30_000) }, later + 30_000)).ok).toBe(true);
@@ -565,7 +566,7 @@ describe('alpr-edge login / user / whoami / logout', () => {
     expect(r.stderr).toMatch(/sign-in refused: wrong user name, password or one-time code/);
     expect(r.status).toBe(1);
     // with dan's real code (read from the database here, as his authenticator app would show it)
-    const s = ReadStore.open(path.join(cliDir, 'data'), { imageBudgetBytes: 2 ** 20 });
+    const s = ReadStore.open(path.join(cliDir, 'data'), { clock: systemClock, imageBudgetBytes: 2 ** 20 });
     const secret = (s.database.prepare('SELECT totp_secret FROM users WHERE name = ?').get('dan') as { totp_secret: string }).totp_secret;
     s.close();
     r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,7 @@ let store: ReadStore;
 let readId: number;
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-outbox-'));
-  store = ReadStore.open(dir, { imageBudgetBytes: 1e8 });
+  store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e8 });
   const r = await store.insertRead({
     uuid: 'r1', unitId: 'u', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
     box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
@@ -114,13 +115,13 @@ describe('alert outbox', () => {
 
   it('pending alerts survive a restart of the unit', async () => {
     const config = alertsSchema.parse({});
-    const first = new AlertOutbox(store.database, config);
+    const first = new AlertOutbox(store.database, config, undefined, systemClock);
     const ch = new RecordingChannel();
     ch.down = true;
     first.attach(ch);
     const { alert } = first.raise(input());
     await first.stop();
-    const again = new AlertOutbox(store.database, config);
+    const again = new AlertOutbox(store.database, config, undefined, systemClock);
     const ch2 = new RecordingChannel();
     again.attach(ch2);
     await until(() => ch2.received.length === 1);
@@ -130,7 +131,7 @@ describe('alert outbox', () => {
   });
 
   it('the same vehicle against the same entry alerts once per window, again if the priority is raised', async () => {
-    const outbox = new AlertOutbox(store.database, alertsSchema.parse({ dedupWindowMs: 600_000 }));
+    const outbox = new AlertOutbox(store.database, alertsSchema.parse({ dedupWindowMs: 600_000 }), undefined, systemClock);
     const ch = new RecordingChannel();
     outbox.attach(ch);
     expect(outbox.raise(input({}, { priority: 3 })).suppressed).toBeNull();
@@ -145,7 +146,7 @@ describe('alert outbox', () => {
   });
 
   it('caps unacknowledged alerts; an acknowledgement is recorded and frees a place', async () => {
-    const outbox = new AlertOutbox(store.database, alertsSchema.parse({ maxUnacknowledged: 2 }));
+    const outbox = new AlertOutbox(store.database, alertsSchema.parse({ maxUnacknowledged: 2 }), undefined, systemClock);
     const ch = new RecordingChannel();
     outbox.attach(ch);
     const a = outbox.raise(input({}, { entryId: 1 }));

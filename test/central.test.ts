@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -96,6 +97,7 @@ beforeAll(async () => {
   writeFileSync(path.join(hotlistsDir, 'README'), 'not a list: no format known\n');
   writeFileSync(path.join(hotlistsDir, 'lists.json'), JSON.stringify({ bolo: { format: 'lines', category: 'BOLO', priority: 3, covert: true } }));
   central = await startCentral({
+    clock: systemClock,
     dataDir: path.join(dir, 'central'),
     hotlistsDir,
     tls: { cert: pki.server.cert, key: pki.server.key },
@@ -105,7 +107,7 @@ beforeAll(async () => {
       { token: TOKEN_CAR7, unit: 'car-7' },
     ],
   });
-  mtls = await startCentral({ dataDir: path.join(dir, 'central-mtls'), tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert } });
+  mtls = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central-mtls'), tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert } });
 });
 
 afterAll(async () => {
@@ -213,7 +215,7 @@ describe('authentication', () => {
   it('reads a tokens file again when it changes', async () => {
     const file = path.join(dir, 'tokens');
     writeFileSync(file, '# unit token [expires]\ncar-3 tok-a\ncar-4 tok-b 2000-01-01T00:00:00Z\n');
-    const s = await startCentral({ dataDir: path.join(dir, 'central-tokens'), insecureHttp: true, tokensFile: file });
+    const s = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central-tokens'), insecureHttp: true, tokensFile: file });
     try {
       expect((await push(s.url, 'car-3', 'faults', [{ key: '1', rev: 0 }], { token: 'tok-a' })).status).toBe(200);
       expect((await push(s.url, 'car-4', 'faults', [{ key: '1', rev: 0 }], { token: 'tok-b' })).json).toEqual({ error: 'token expired' });
@@ -423,7 +425,7 @@ describe('pull from a unit', () => {
     await new Promise<void>((resolve) => unitApi.listen(0, '127.0.0.1', resolve));
     const baseUrl = `https://127.0.0.1:${(unitApi.address() as AddressInfo).port}`;
     const client = pki.clientCert('central');
-    const db = CentralDb.open(path.join(dir, 'central-pull'));
+    const db = CentralDb.open(path.join(dir, 'central-pull'), systemClock);
     const opts = { db, unit: 'car-20', baseUrl, ca: pki.ca.cert, cert: client.cert, key: client.key, purpose: 'investigation', caseNumber: '26-777', pageSize: 2 };
     try {
       let r = await pullFromUnit({ ...opts, images: true });

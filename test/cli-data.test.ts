@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +37,7 @@ beforeAll(async () => {
   spawnSync(process.execPath, [MAIN, 'key', 'create', path.join(dir, 'data.key')]);
   writeFileSync(config, `unit: { id: car-12, agency: ESPD }\ndata: { dir: ${JSON.stringify(path.join(dir, 'data'))} }\nstore: { keyFile: ${JSON.stringify(path.join(dir, 'data.key'))} }\n`);
   const { loadDataKey } = await import('../src/store/keys.js');
-  const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, dataKey: loadDataKey({ keyFile: path.join(dir, 'data.key') }) });
+  const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: loadDataKey({ keyFile: path.join(dir, 'data.key') }) });
   for (const [i, plate] of [[1, '7ABC123'], [2, '7ABC124'], [3, '5XYZ987']] as const) {
     await store.insertRead({
       uuid: `r${i}`, unitId: 'car-12', cameraId: 'front', plate, confidence: 90, candidates: [], region: 'us',

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,7 @@ describe('the unit watches itself (P16)', () => {
   let store: ReadStore;
   beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'alpr-faults-'));
-    store = ReadStore.open(dir, { imageBudgetBytes: 2 ** 20 });
+    store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 2 ** 20 });
   });
   afterEach(() => {
     store.close();

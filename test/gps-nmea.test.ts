@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { describe, expect, it } from 'vitest';
 import { NmeaAssembler, parseSentence, type NmeaEvent } from '../src/gps/nmea.js';
 import type { Fix } from '../src/gps/types.js';
@@ -32,7 +33,7 @@ const GGA_1994 = '$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,
 
 describe('NMEA sentences', () => {
   it('reads the textbook RMC: position, speed in km/h, heading, date and time', () => {
-    const fix = fixOf(new NmeaAssembler().push(RMC_1994));
+    const fix = fixOf(new NmeaAssembler(systemClock).push(RMC_1994));
     expect(fix.time).toBe(Date.UTC(1994, 2, 23, 12, 35, 19));
     expect(fix.latitude).toBeCloseTo(48 + 7.038 / 60, 6);
     expect(fix.longitude).toBeCloseTo(11 + 31 / 60, 6);
@@ -54,7 +55,7 @@ describe('NMEA sentences', () => {
       [GGA_1994, RMC_1994],
       [RMC_1994, GGA_1994],
     ]) {
-      const gps = new NmeaAssembler();
+      const gps = new NmeaAssembler(systemClock);
       const first = gps.push(order[0]!);
       const second = gps.push(order[1]!);
       expect(first).toMatchObject({ kind: 'fix', refines: false });
@@ -82,7 +83,7 @@ describe('NMEA sentences', () => {
       { name: 'Tokyo', latitude: 35.6762, longitude: 139.6503 },
     ];
     for (const p of places) {
-      const gps = new NmeaAssembler();
+      const gps = new NmeaAssembler(systemClock);
       const fix = fixOf(gps.push(nmea(`GNRMC,081500.00,A,${lat(p.latitude)},${lon(p.longitude)},0.0,,150625,,,A`)));
       expect(fix.latitude, p.name).toBeCloseTo(p.latitude, 5);
       expect(fix.longitude, p.name).toBeCloseTo(p.longitude, 5);
@@ -94,19 +95,19 @@ describe('NMEA sentences', () => {
 
   it('accepts any talker and reads fractional seconds', () => {
     for (const talker of ['GP', 'GN', 'GL', 'GA', 'BD', 'GB']) {
-      const gps = new NmeaAssembler();
+      const gps = new NmeaAssembler(systemClock);
       const fix = fixOf(gps.push(nmea(`${talker}RMC,235959.75,A,${lat(1.5)},${lon(-2.5)},1.0,90.0,311224,,,D`)));
       expect(fix.time).toBe(Date.UTC(2024, 11, 31, 23, 59, 59, 750));
     }
   });
 
   it('marks a fix invalid when RMC says V, or GGA says quality 0', () => {
-    const rmcV = fixOf(new NmeaAssembler().push(nmea(`GPRMC,101010,V,${lat(10)},${lon(20)},0.0,0.0,010125,,,N`)));
+    const rmcV = fixOf(new NmeaAssembler(systemClock).push(nmea(`GPRMC,101010,V,${lat(10)},${lon(20)},0.0,0.0,010125,,,N`)));
     expect(rmcV).toMatchObject({ valid: false, latitude: expect.closeTo(10, 5) });
-    const gga0 = fixOf(new NmeaAssembler().push(nmea(`GPGGA,101010,${lat(10)},${lon(20)},0,00,99.9,,M,,M,,`)));
+    const gga0 = fixOf(new NmeaAssembler(systemClock).push(nmea(`GPGGA,101010,${lat(10)},${lon(20)},0,00,99.9,,M,,M,,`)));
     expect(gga0).toMatchObject({ valid: false, quality: 0 });
     // A good RMC does not make the second valid when the GGA of the same second has no fix.
-    const gps = new NmeaAssembler();
+    const gps = new NmeaAssembler(systemClock);
     gps.push(nmea(`GPRMC,101010,A,${lat(10)},${lon(20)},0.0,0.0,010125,,,A`));
     expect(fixOf(gps.push(nmea(`GPGGA,101010,${lat(10)},${lon(20)},0,00,99.9,,M,,M,,`))).valid).toBe(false);
   });
@@ -120,7 +121,7 @@ describe('NMEA sentences', () => {
   });
 
   it('refuses a wrong checksum, a missing checksum, garbage and truncated lines, and counts them', () => {
-    const gps = new NmeaAssembler();
+    const gps = new NmeaAssembler(systemClock);
     const lines = [
       RMC_1994.replace('*6A', '*6B'),
       RMC_1994.replace('4807.038', '4807.039'),
@@ -160,7 +161,7 @@ describe('NMEA sentences', () => {
   });
 
   it('counts other sentence types as good but makes nothing of them', () => {
-    const gps = new NmeaAssembler();
+    const gps = new NmeaAssembler(systemClock);
     const others = [
       nmea('GPGSV,3,1,11,03,03,111,00,04,15,270,00,06,01,010,00,13,06,292,00'),
       nmea('GNGSA,A,3,04,05,,09,12,,,24,,,,,2.5,1.3,2.1'),

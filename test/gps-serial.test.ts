@@ -2,6 +2,7 @@
  * SerialGps over a real serial line: two pseudo-terminals joined by socat. The unit opens one end as its
  * receiver port; the test plays the receiver by writing NMEA into the other end.
  */
+import { systemClock } from '../src/util/clock.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,9 +121,9 @@ function keepSending(feed: SerialPort, data: () => string): () => void {
   return () => clearInterval(timer);
 }
 
-function newGps(logger?: GpsLogger, options: SerialGpsOptions = {}): SerialGps {
+function newGps(logger?: GpsLogger, options: Partial<SerialGpsOptions> = {}): SerialGps {
   const config = { port: `${dir}/gps`, baudRate: 9600, maxAgeMs: 3000 };
-  const gps = new SerialGps(config, logger, { retryMinMs: 100, retryMaxMs: 800, ...options });
+  const gps = new SerialGps(config, logger, { clock: systemClock, retryMinMs: 100, retryMaxMs: 800, ...options });
   sources.push(gps);
   return gps;
 }

@@ -5,6 +5,9 @@ import { SegmentBuilder, type ListInfo, type MatchPolicy } from '../src/hotlist/
 
 /** Matching in memory: each way a read can hit an entry, and a cross-check against a plain implementation. */
 
+/** Any fixed time: no list or entry here expires unless a test says so. */
+const NOW = Date.UTC(2026, 10, 22);
+
 let nextList = 1;
 function list(policy: MatchPolicy, maxDistance = 0, extra: Partial<ListInfo> = {}): ListInfo {
   const id = nextList++;
@@ -28,7 +31,7 @@ describe('matching a read', () => {
   it('exact: the read is the entry; the hit says which entry, list and how', () => {
     const info = list('exact');
     const m = matcherWith(info, ['7ABC123', '5KDW837']);
-    const hits = m.match({ plate: '7ABC123' });
+    const hits = m.match({ plate: '7ABC123' }, NOW);
     expect(hits).toEqual([
       {
         entryId: 1,
@@ -46,7 +49,7 @@ describe('matching a read', () => {
         candidate: 0,
       },
     ]);
-    expect(m.match({ plate: '7ABC124' })).toEqual([]);
+    expect(m.match({ plate: '7ABC124' }, NOW)).toEqual([]);
   });
 
   it('OCR-equivalent characters (O/0/D/Q, I/1/L, B/8, S/5, Z/2, G/6) match on an equivalent list, not on an exact one', () => {
@@ -60,62 +63,62 @@ describe('matching a read', () => {
       ['51G60ZD', 'SIG6O2Q'],
       ['SLGGOZO', 'SIG6O2Q'],
     ]) {
-      expect(summary(eq.match({ plate: read! })), read).toEqual([`${entry} equivalent ${read}#0`]);
-      expect(ex.match({ plate: read! }), read).toEqual([]);
+      expect(summary(eq.match({ plate: read! }, NOW)), read).toEqual([`${entry} equivalent ${read}#0`]);
+      expect(ex.match({ plate: read! }, NOW), read).toEqual([]);
     }
     // other letters are not equivalent to anything
-    expect(eq.match({ plate: '7AEC123' })).toEqual([]);
+    expect(eq.match({ plate: '7AEC123' }, NOW)).toEqual([]);
   });
 
   it('an OCR candidate that is the entry hits even when the best text does not', () => {
     const m = matcherWith(list('exact'), ['7ABC123']);
-    const hits = m.match({ plate: '7ABC128', candidates: [{ text: '7ABC128' }, { text: '7ABG128' }, { text: '7ABC123' }] });
+    const hits = m.match({ plate: '7ABC128', candidates: [{ text: '7ABC128' }, { text: '7ABG128' }, { text: '7ABC123' }] }, NOW);
     expect(summary(hits)).toEqual(['7ABC123 exact 7ABC123#3']);
     expect(explainHit(hits[0]!)).toBe('OCR candidate 3 7ABC123 is the entry exactly');
   });
 
   it('an exact candidate is preferred over an equivalent best text', () => {
     const m = matcherWith(list('equivalent'), ['7ABC1O3']);
-    const hits = m.match({ plate: '7ABC103', candidates: [{ text: '7ABC103' }, { text: '7ABC1O3' }] });
+    const hits = m.match({ plate: '7ABC103', candidates: [{ text: '7ABC103' }, { text: '7ABC1O3' }] }, NOW);
     expect(summary(hits)).toEqual(['7ABC1O3 exact 7ABC1O3#2']);
-    expect(explainHit(m.match({ plate: '7ABC103' })[0]!)).toBe('the read 7ABC103 is the entry with OCR-equivalent characters (0 for O at 6)');
+    expect(explainHit(m.match({ plate: '7ABC103' }, NOW)[0]!)).toBe('the read 7ABC103 is the entry with OCR-equivalent characters (0 for O at 6)');
   });
 
   it('distance 1: one character substituted, missing or extra (beyond OCR-equivalent ones)', () => {
     const m = matcherWith(list('distance', 1), ['7ABC123']);
-    expect(summary(m.match({ plate: '7ABC124' }))).toEqual(['7ABC123 distance1 7ABC124#0']);
-    expect(summary(m.match({ plate: '7ABC12' }))).toEqual(['7ABC123 distance1 7ABC12#0']);
-    expect(summary(m.match({ plate: '7ABC1234' }))).toEqual(['7ABC123 distance1 7ABC1234#0']);
-    expect(summary(m.match({ plate: 'X7ABC123' }))).toEqual(['7ABC123 distance1 X7ABC123#0']);
+    expect(summary(m.match({ plate: '7ABC124' }, NOW))).toEqual(['7ABC123 distance1 7ABC124#0']);
+    expect(summary(m.match({ plate: '7ABC12' }, NOW))).toEqual(['7ABC123 distance1 7ABC12#0']);
+    expect(summary(m.match({ plate: '7ABC1234' }, NOW))).toEqual(['7ABC123 distance1 7ABC1234#0']);
+    expect(summary(m.match({ plate: 'X7ABC123' }, NOW))).toEqual(['7ABC123 distance1 X7ABC123#0']);
     // B read as 8 is equivalent, the 4 is the one difference
-    expect(summary(m.match({ plate: '7A8C124' }))).toEqual(['7ABC123 distance1 7A8C124#0']);
-    expect(summary(m.match({ plate: '7ABC123' }))).toEqual(['7ABC123 exact 7ABC123#0']);
-    expect(m.match({ plate: '7AXC124' })).toEqual([]);
-    expect(m.match({ plate: '7ABC12345' })).toEqual([]);
+    expect(summary(m.match({ plate: '7A8C124' }, NOW))).toEqual(['7ABC123 distance1 7A8C124#0']);
+    expect(summary(m.match({ plate: '7ABC123' }, NOW))).toEqual(['7ABC123 exact 7ABC123#0']);
+    expect(m.match({ plate: '7AXC124' }, NOW)).toEqual([]);
+    expect(m.match({ plate: '7ABC12345' }, NOW)).toEqual([]);
   });
 
   it('distance applies to the best text and the next different OCR candidate, not to every candidate', () => {
     const m = matcherWith(list('distance', 1), ['7ABC123']);
     const far = ['9XYZ000', '9XYZ001'];
-    expect(summary(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: '7ABC124' }] }))).toEqual(['7ABC123 distance1 7ABC124#2']);
-    expect(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: far[1]! }, { text: '7ABC124' }] })).toEqual([]);
+    expect(summary(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: '7ABC124' }] }, NOW))).toEqual(['7ABC123 distance1 7ABC124#2']);
+    expect(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: far[1]! }, { text: '7ABC124' }] }, NOW)).toEqual([]);
     // equivalent and exact matches are looked for in every candidate
-    expect(summary(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: far[1]! }, { text: '9XYZ002' }, { text: '7A8C123' }] }))).toEqual([
+    expect(summary(m.match({ plate: far[0]!, candidates: [{ text: far[0]! }, { text: far[1]! }, { text: '9XYZ002' }, { text: '7A8C123' }] }, NOW))).toEqual([
       '7ABC123 equivalent 7A8C123#4',
     ]);
   });
 
   it('distance 2 where the policy allows it; an equivalent list never matches at a distance', () => {
     const d2 = matcherWith(list('distance', 2), ['7ABC123']);
-    expect(summary(d2.match({ plate: '7AXC124' }))).toEqual(['7ABC123 distance2 7AXC124#0']);
-    expect(summary(d2.match({ plate: 'ABC12' }))).toEqual(['7ABC123 distance2 ABC12#0']);
-    expect(d2.match({ plate: '7XXC124' })).toEqual([]);
-    expect(matcherWith(list('equivalent'), ['7ABC123']).match({ plate: '7ABC124' })).toEqual([]);
+    expect(summary(d2.match({ plate: '7AXC124' }, NOW))).toEqual(['7ABC123 distance2 7AXC124#0']);
+    expect(summary(d2.match({ plate: 'ABC12' }, NOW))).toEqual(['7ABC123 distance2 ABC12#0']);
+    expect(d2.match({ plate: '7XXC124' }, NOW)).toEqual([]);
+    expect(matcherWith(list('equivalent'), ['7ABC123']).match({ plate: '7ABC124' }, NOW)).toEqual([]);
   });
 
   it('partial plates: ? one character, * any run (also none); OCR-equivalent unless the list is exact', () => {
     const m = matcherWith(list('equivalent'), ['7AB?12*', '*K9X*', '??X5*9']);
-    const hitsOf = (plate: string) => summary(m.match({ plate }));
+    const hitsOf = (plate: string) => summary(m.match({ plate }, NOW));
     expect(hitsOf('7ABX12')).toEqual(['7AB?12* wildcard 7ABX12#0']);
     expect(hitsOf('7ABX12QRS')).toEqual(['7AB?12* wildcard 7ABX12QRS#0']);
     expect(hitsOf('7A8X1Z9')).toEqual(['7AB?12* wildcard 7A8X1Z9#0']);
@@ -126,8 +129,8 @@ describe('matching a read', () => {
     expect(hitsOf('ABX59')).toEqual(['??X5*9 wildcard ABX59#0']);
     expect(hitsOf('ABXS1239')).toEqual(['??X5*9 wildcard ABXS1239#0']);
     const exact = matcherWith(list('exact'), ['7AB?12*']);
-    expect(exact.match({ plate: '7A8X12' })).toEqual([]);
-    expect(summary(exact.match({ plate: '7A8X12', candidates: [{ text: '7ABX12' }] }))).toEqual(['7AB?12* wildcard 7ABX12#1']);
+    expect(exact.match({ plate: '7A8X12' }, NOW)).toEqual([]);
+    expect(summary(exact.match({ plate: '7A8X12', candidates: [{ text: '7ABX12' }] }, NOW))).toEqual(['7AB?12* wildcard 7ABX12#1']);
   });
 
   it('a killed (cancelled) entry stops matching at once; an expired entry or list does not match', () => {
@@ -158,9 +161,9 @@ describe('matching a read', () => {
       b.add(id, '7ABC123', null, null, null);
       m.setList(info.id, [b.build(info)]);
     }
-    expect(m.match({ plate: '7ABC123' }).map((h) => h.priority)).toEqual([1, 7]);
+    expect(m.match({ plate: '7ABC123' }, NOW).map((h) => h.priority)).toEqual([1, 7]);
     m.removeList(high.id);
-    expect(m.match({ plate: '7ABC123' }).map((h) => h.priority)).toEqual([7]);
+    expect(m.match({ plate: '7ABC123' }, NOW).map((h) => h.priority)).toEqual([7]);
   });
 });
 
@@ -225,7 +228,7 @@ describe('matching agrees with a plain implementation', () => {
       for (let r = 0; r < 1200; r++) {
         const text = r % 3 === 0 ? entries[Math.floor(rand() * entries.length)]!.replace(/[?*]/g, 'X') : plate(SMALL, 3, 8);
         const got = m
-          .match({ plate: text })
+          .match({ plate: text }, NOW)
           .map((h) => `${h.entryId} ${h.how}${h.how === 'distance' ? h.distance : ''}`)
           .sort();
         expect(got, text).toEqual(naive(entries, policy, maxDistance, text));

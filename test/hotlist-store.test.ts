@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,7 @@ let store: ReadStore;
 let clock: number;
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-hotlist-'));
-  store = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
+  store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
   clock = Date.now();
 });
 afterEach(() => {
@@ -52,7 +53,7 @@ function config(extra = ''): HotlistsConfig {
 }
 
 function open(opts: { recheckOnChange?: boolean; extra?: string } = {}): Hotlists {
-  return Hotlists.open(store.database, { config: config(opts.extra), now: () => clock, recheckOnChange: opts.recheckOnChange });
+  return Hotlists.open(store.database, { config: config(opts.extra), clock: () => clock, recheckOnChange: opts.recheckOnChange });
 }
 
 const fixture = (name: string) => path.join(FIX, name);

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,7 @@ let dir: string;
 let store: ReadStore;
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-retention-'));
-  store = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
+  store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
 });
 afterEach(() => {
   store.close();
@@ -143,7 +144,7 @@ describe('retention purge', () => {
     expect(row(evidence.id)).toBeUndefined();
     expect(existsSync(store.imagePath(evidence.cropPath!))).toBe(false);
     // The hold stays as the record of what was kept and why.
-    expect(listHolds(store.database, { includeReleased: true })[0]).toMatchObject({ caseNumber: 'DR 26-0012345', releasedBy: 'sgt.admin', reads: 1 });
+    expect(listHolds(store.database, { includeReleased: true, now: systemClock() })[0]).toMatchObject({ caseNumber: 'DR 26-0012345', releasedBy: 'sgt.admin', reads: 1 });
   });
 
   it('keeps unsynced reads past deleteDays unless purgeUnsynced', async () => {
@@ -245,22 +246,22 @@ describe('evidence holds', () => {
   it('only an administrator may place or release a hold', async () => {
     const read = await store.insertRead(newRead(T0));
     const details = { caseNumber: 'DR 26-0012345', reason: 'robbery', contact: 'Det. Ortiz' };
-    expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'data-user' }, { readIds: [read.id] }, details)).toThrow(HoldAccessError);
-    expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'officer' }, { readIds: [read.id] }, details)).toThrow(/administrators/);
-    const hold = placeHold(store.database, admin, { readIds: [read.id] }, details);
-    expect(() => releaseHold(store.database, { user: 'tech', role: 'technician' }, hold.id, 'done')).toThrow(HoldAccessError);
+    expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'data-user' }, { readIds: [read.id] }, details, systemClock())).toThrow(HoldAccessError);
+    expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'officer' }, { readIds: [read.id] }, details, systemClock())).toThrow(/administrators/);
+    const hold = placeHold(store.database, admin, { readIds: [read.id] }, details, systemClock());
+    expect(() => releaseHold(store.database, { user: 'tech', role: 'technician' }, hold.id, 'done', systemClock())).toThrow(HoldAccessError);
     expect(isHeld(store.database, read.id)).toBe(true);
   });
 
   it('refuses a bare case number, a missing reason or contact, and a hold on nothing', async () => {
     const read = await store.insertRead(newRead(T0));
     const ok = { caseNumber: 'DR 26-0012345', reason: 'robbery', contact: 'Det. Ortiz' };
-    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, caseNumber: 'investigation' })).toThrow(/case or DR number/);
-    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, reason: ' ' })).toThrow(HoldError);
-    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, contact: '' })).toThrow(/contact/);
-    expect(() => placeHold(store.database, admin, {}, ok)).toThrow(/by id, by plate, or by time range/);
-    expect(() => placeHold(store.database, admin, { plate: 'NOPE1' }, ok)).toThrow(/no stored read/);
-    expect(() => placeHold(store.database, admin, { readIds: [read.id, 999] }, ok)).toThrow(/no read with id 999/);
+    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, caseNumber: 'investigation' }, systemClock())).toThrow(/case or DR number/);
+    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, reason: ' ' }, systemClock())).toThrow(HoldError);
+    expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, contact: '' }, systemClock())).toThrow(/contact/);
+    expect(() => placeHold(store.database, admin, {}, ok, systemClock())).toThrow(/by id, by plate, or by time range/);
+    expect(() => placeHold(store.database, admin, { plate: 'NOPE1' }, ok, systemClock())).toThrow(/no stored read/);
+    expect(() => placeHold(store.database, admin, { readIds: [read.id, 999] }, ok, systemClock())).toThrow(/no read with id 999/);
     expect(count('holds')).toBe(0);
   });
 

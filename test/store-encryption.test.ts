@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import PlainDatabase from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -63,7 +64,7 @@ function filesOfStore(): Buffer[] {
 describe('encrypted read store', () => {
   it('keeps no plate text and no SQLite header in the database or its WAL, and plain SQLite cannot open it', async () => {
     const key = randomBytes(32);
-    const store = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: key });
+    const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: key });
     for (let n = 1; n <= 20; n++) await store.insertRead(newRead(n));
     // While open, the reads sit in the WAL: it must be encrypted too.
     const whileOpen = filesOfStore();
@@ -88,7 +89,7 @@ describe('encrypted read store', () => {
     }
     expect(code).toBe('SQLITE_NOTADB');
 
-    const again = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: key });
+    const again = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: key });
     expect(again.listReads().map((r) => r.plate)).toEqual(Array.from({ length: 20 }, (_, i) => `ZQX${String(i + 1).padStart(4, '0')}`));
     expect(again.database.pragma('journal_mode', { simple: true })).toBe('wal');
     again.close();
@@ -97,31 +98,31 @@ describe('encrypted read store', () => {
   });
 
   it('refuses to open without the key or with a wrong key, with a clear StoreError', async () => {
-    const store = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
+    const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
     await store.insertRead(newRead(1));
     store.close();
     for (const dataKey of [undefined, null, randomBytes(32)]) {
-      expect(() => ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey })).toThrow(StoreError);
-      expect(() => ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey })).toThrow(
+      expect(() => ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey })).toThrow(StoreError);
+      expect(() => ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey })).toThrow(
         /the database is encrypted and the key is missing or wrong/,
       );
     }
   });
 
   it('keeps a store created without a key plain and readable without one; a key on it is refused with advice', async () => {
-    const plain = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8 });
+    const plain = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 });
     const r = await plain.insertRead(newRead(1));
     plain.close();
     expect(readFileSync(path.join(dataDir(), 'alpr-edge.db')).subarray(0, 15).toString()).toBe('SQLite format 3');
     expect(readFileSync(path.join(dataDir(), 'images', r.framePath!))).toEqual(jpeg);
-    expect(() => ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: randomBytes(32) })).toThrow(/not encrypted.*encryptExisting/);
-    const again = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8 });
+    expect(() => ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) })).toThrow(/not encrypted.*encryptExisting/);
+    const again = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 });
     expect(await again.readImage(r.framePath!)).toEqual(jpeg);
     again.close();
   });
 
   it('encrypts image files on disk and gives the plain bytes back through readImage', async () => {
-    const store = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
+    const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
     const r = await store.insertRead(newRead(1));
     for (const [rel, plain] of [
       [r.framePath!, jpeg],
@@ -143,7 +144,7 @@ describe('encrypted read store', () => {
   });
 
   it('refuses a tampered image file and an image file moved to another read\'s path', async () => {
-    const store = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
+    const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
     const a = await store.insertRead(newRead(1));
     const b = await store.insertRead(newRead(2));
 
@@ -165,22 +166,22 @@ describe('encrypted read store', () => {
   });
 
   it('encryptExisting turns a plain store into an encrypted one with its reads and images intact', async () => {
-    const plain = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8 });
+    const plain = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 });
     const before = [];
     for (let n = 1; n <= 5; n++) before.push(await plain.insertRead(newRead(n)));
     plain.close();
 
     const key = randomBytes(32);
-    const report = await ReadStore.encryptExisting(dataDir(), key);
+    const report = await ReadStore.encryptExisting(dataDir(), key, systemClock);
     expect(report).toEqual({ database: 'encrypted', imagesEncrypted: 10, imagesAlreadyEncrypted: 0 });
 
     for (const bytes of filesOfStore()) {
       expect(bytes.includes('ZQX0001')).toBe(false);
       expect(bytes.includes('SQLite format 3')).toBe(false);
     }
-    expect(() => ReadStore.open(dataDir(), { imageBudgetBytes: 1e8 })).toThrow(/the database is encrypted and the key is missing or wrong/);
+    expect(() => ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 })).toThrow(/the database is encrypted and the key is missing or wrong/);
 
-    const store = ReadStore.open(dataDir(), { imageBudgetBytes: 1e8, dataKey: key });
+    const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: key });
     const after = store.listReads();
     expect(after.map((r) => r.plate)).toEqual(before.map((r) => r.plate));
     expect(store.database.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -193,7 +194,7 @@ describe('encrypted read store', () => {
     store.close();
 
     // Running it again changes nothing.
-    expect(await ReadStore.encryptExisting(dataDir(), key)).toEqual({ database: 'already encrypted', imagesEncrypted: 0, imagesAlreadyEncrypted: 12 });
+    expect(await ReadStore.encryptExisting(dataDir(), key, systemClock)).toEqual({ database: 'already encrypted', imagesEncrypted: 0, imagesAlreadyEncrypted: 12 });
   });
 });
 

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,13 +43,13 @@ function newRead(n: number, over: Partial<NewRead> = {}): NewRead {
 
 describe('read store', () => {
   it('stores a read with its images and gives it back the same, across a reopen', async () => {
-    const store = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
     const stored = await store.insertRead(newRead(1));
     expect(stored.plate).toBe('7ABC001');
     expect(stored.syncState).toBe('pending');
     expect(readFileSync(store.imagePath(stored.framePath!))).toEqual(jpeg);
     store.close();
-    const again = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
+    const again = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
     const r = again.getReadByUuid(newRead(1).uuid)!;
     expect(r).toMatchObject({
       cameraId: 'front',
@@ -62,7 +63,7 @@ describe('read store', () => {
   });
 
   it('uses WAL and keeps its folder and files private (0700 / 0600)', async () => {
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 100e6 });
+    const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 100e6 });
     const r = await store.insertRead(newRead(1));
     store.close();
     expect(statSync(path.join(dir, 'data')).mode & 0o777).toBe(0o700);
@@ -74,7 +75,7 @@ describe('read store', () => {
   });
 
   it('updates a read still in view and replaces its crop, deleting the old file', async () => {
-    const store = ReadStore.open(dir, { imageBudgetBytes: 100e6 });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
     const first = await store.insertRead(newRead(1));
     const oldCrop = store.imagePath(first.cropPath!);
     const updated = await store.updateRead(first.id, {
@@ -98,7 +99,7 @@ describe('read store', () => {
 
   it('keeps the image budget by deleting frame images oldest first, never crops or rows', async () => {
     // budget for about three frames plus crops
-    const store = ReadStore.open(dir, { imageBudgetBytes: jpeg.length * 3 + 20_000 });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: jpeg.length * 3 + 20_000 });
     const reads = [];
     for (let i = 1; i <= 6; i++) reads.push(await store.insertRead(newRead(i)));
     const now = reads.map((r) => store.getRead(r.id)!);
@@ -114,7 +115,7 @@ describe('read store', () => {
 
   it('says so when crops alone exceed the budget, and keeps them', async () => {
     const warnings: number[] = [];
-    const store = ReadStore.open(dir, { imageBudgetBytes: 1500, onBudgetExceeded: (b) => warnings.push(b) });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1500, onBudgetExceeded: (b) => warnings.push(b) });
     await store.insertRead(newRead(1, { frame: undefined }));
     await store.insertRead(newRead(2, { frame: undefined }));
     expect(warnings.length).toBe(1);
@@ -123,35 +124,35 @@ describe('read store', () => {
   });
 
   it('remembers processed folder files across a reopen', () => {
-    const store = ReadStore.open(dir, { imageBudgetBytes: 1e6 });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 });
     store.markFileDone('pole', 'a.jpg', 100, 1234.7, 'processed');
     expect(store.isFileDone('pole', 'a.jpg', 100, 1234.7)).toBe(true);
     expect(store.isFileDone('pole', 'a.jpg', 101, 1234.7)).toBe(false); // same name, new content
     store.close();
-    const again = ReadStore.open(dir, { imageBudgetBytes: 1e6 });
+    const again = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 });
     expect(again.isFileDone('pole', 'a.jpg', 100, 1234.7)).toBe(true);
     again.close();
   });
 
   it('refuses a database from a newer version instead of damaging it', () => {
-    ReadStore.open(dir, { imageBudgetBytes: 1e6 }).close();
+    ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 }).close();
     const db = new Database(path.join(dir, 'alpr-edge.db'));
     db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
     db.close();
-    expect(() => ReadStore.open(dir, { imageBudgetBytes: 1e6 })).toThrow(StoreError);
-    expect(() => ReadStore.open(dir, { imageBudgetBytes: 1e6 })).toThrow(/schema version 999, newer/);
+    expect(() => ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 })).toThrow(StoreError);
+    expect(() => ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 })).toThrow(/schema version 999, newer/);
   });
 
   it('refuses a data folder that is not a database with a clear error', async () => {
     const { writeFileSync } = await import('node:fs');
     writeFileSync(path.join(dir, 'alpr-edge.db'), 'this is not sqlite'.repeat(100));
-    expect(() => ReadStore.open(dir, { imageBudgetBytes: 1e6 })).toThrow(/alpr-edge\.db|not a database/);
+    expect(() => ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e6 })).toThrow(/alpr-edge\.db|not a database/);
   });
 });
 
 describe('several connections writing the store at once', () => {
   it("a transaction that reads, then writes, waits for another process's write instead of failing with \"database is locked\"", async () => {
-    const store = ReadStore.open(dir, { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e8 });
     const script = `
       import Database from 'better-sqlite3';
       const db = new Database(process.argv[1]);

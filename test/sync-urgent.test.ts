@@ -12,6 +12,7 @@ import { createLogger } from '../src/log/logger.js';
 import { ReadStore } from '../src/store/read-store.js';
 import { HotlistSync } from '../src/sync/hotlist-sync.js';
 import { Mosquitto } from './mosquitto.js';
+import { systemClock } from '../src/util/clock.js';
 
 /**
  * An urgent hot list entry or cancellation reaches the unit over MQTT without waiting for the sync schedule: a
@@ -58,13 +59,13 @@ async function until(test: () => boolean, ms: number, what: string): Promise<voi
 
 describe('urgent hot list messages over MQTT', () => {
   it('the agency adds and cancels at once; a terminal cannot; garbage is refused; each message applies once', async () => {
-    const store = ReadStore.open(path.join(dir, 'unit'), { imageBudgetBytes: 2 ** 20 });
+    const store = ReadStore.open(path.join(dir, 'unit'), { clock: systemClock, imageBudgetBytes: 2 ** 20 });
     const config = configSchema.parse({ unit: { id: UNIT } });
-    const hotlists = Hotlists.open(store.database, { config: config.hotlists, log });
+    const hotlists = Hotlists.open(store.database, { config: config.hotlists, clock: systemClock, log });
     const urgent = new HotlistSync(store.database, hotlists, log);
     const credentials = path.join(dir, 'credentials');
     writeFileSync(credentials, 'unit:unit-pw\n', { mode: 0o600 });
-    const channel = new MqttAlertChannel(channelConfig(credentials), UNIT, undefined);
+    const channel = new MqttAlertChannel(channelConfig(credentials), UNIT, undefined, { clock: systemClock });
     const results: Array<{ ok: boolean; message: string }> = [];
     channel.onUrgentHotlist((payload) => results.push(urgent.applyUrgent(payload)));
     await channel.start();

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -90,7 +91,7 @@ cameras:
     await new Promise((r) => setTimeout(r, 800));
     const shown: ReceivedAlert[] = [];
     let repeats = 0;
-    terminal = new SerialTerminal({ path: `${dir}/term-tty`, heartbeatMs: 500 });
+    terminal = new SerialTerminal({ clock: systemClock, path: `${dir}/term-tty`, heartbeatMs: 500 });
     terminal.on('alert', (a) => shown.push(a));
     terminal.on('repeat', () => repeats++);
     await terminal.start();

@@ -1,3 +1,4 @@
+import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -103,7 +104,7 @@ describe('the unit as a process', () => {
     }
     db.close();
     // the store opens (migrations already applied) and the unit starts again on the same data
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e9 });
+    const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e9 });
     expect(store.stats().reads).toBeGreaterThanOrEqual(reported.length);
     store.close();
   });

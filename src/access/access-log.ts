@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Clock } from '../util/clock.js';
 
 // The table, its append-only triggers and the purge flag are migration 4 (src/store/migrations.ts).
 
@@ -55,7 +56,8 @@ export class AccessLog {
   constructor(
     private readonly db: Database.Database,
     private readonly key: Buffer,
-    private readonly now: () => number = Date.now,
+    /** The clock that stamps each record, and that the access functions writing to this log decide by. */
+    readonly clock: Clock,
   ) {}
 
   /**
@@ -71,7 +73,7 @@ export class AccessLog {
   private appendInTransaction(e: AccessEntry): { id: number; mac: string } {
     const last = this.db.prepare('SELECT mac FROM access_log ORDER BY id DESC LIMIT 1').get() as { mac: string } | undefined;
     const prev = last?.mac ?? this.anchor();
-    const at = this.now();
+    const at = this.clock();
     const fields = {
       at,
       user_name: e.user,

@@ -46,7 +46,7 @@ export class Releases {
           .prepare(
             `INSERT INTO releases (mode, agency, requester, purpose, case_number, selector, requested_by, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
-          .run(r.mode, r.agency.trim(), r.requester.trim(), p.purpose, p.caseNumber, JSON.stringify(r.selector), who.user, Date.now()).lastInsertRowid,
+          .run(r.mode, r.agency.trim(), r.requester.trim(), p.purpose, p.caseNumber, JSON.stringify(r.selector), who.user, this.log.clock()).lastInsertRowid,
       );
       this.log.append({ user: who.user, agency: who.agency, role: who.role, action: 'release-request', purpose: p.purpose, caseNumber: p.caseNumber, query: { release: id, ...r }, outcome: 'ok' });
       return this.get(id)!;
@@ -65,7 +65,7 @@ export class Releases {
     }
     if (rec.approvedBy) throw new AccessDenied(`release ${id} is already approved by ${rec.approvedBy}`);
     this.db.transaction(() => {
-      this.db.prepare('UPDATE releases SET approved_by = ?, approved_at = ? WHERE id = ?').run(who.user, Date.now(), id);
+      this.db.prepare('UPDATE releases SET approved_by = ?, approved_at = ? WHERE id = ?').run(who.user, this.log.clock(), id);
       this.log.append({ user: who.user, agency: who.agency, role: who.role, action: 'release-approve', purpose: rec.purpose, caseNumber: rec.caseNumber, query: { release: id }, outcome: 'ok' });
     })();
     return this.get(id)!;
@@ -114,7 +114,7 @@ export class Releases {
     this.db.transaction(() => {
       this.db
         .prepare('UPDATE releases SET exported_at = ?, released = ? WHERE id = ?')
-        .run(Date.now(), JSON.stringify(rec.mode === 'full' ? { ids: reads.map((r) => r.id), images: files.length - 1 } : { counts: released }), id);
+        .run(this.log.clock(), JSON.stringify(rec.mode === 'full' ? { ids: reads.map((r) => r.id), images: files.length - 1 } : { counts: released }), id);
       this.log.append({ user: who.user, agency: who.agency, role: who.role, action: 'release-export', purpose: rec.purpose, caseNumber: rec.caseNumber, query: { release: id }, result: { count: reads.length, mode: rec.mode }, outcome: 'ok' });
     })();
     return { reads: reads.length, files };

@@ -33,7 +33,7 @@ export function auditReport(db: Database.Database, log: AccessLog, who: Principa
     hotlistChanges: db
       .prepare('SELECT at, user_name, action, list_name, entry_id, plate, case_number, reason FROM hotlist_changes WHERE at >= ? AND at < ? ORDER BY id')
       .all(from, to),
-    holdsPastReview: db.prepare('SELECT * FROM holds WHERE released_at IS NULL AND review_at < ? ORDER BY review_at').all(Date.now()),
+    holdsPastReview: db.prepare('SELECT * FROM holds WHERE released_at IS NULL AND review_at < ? ORDER BY review_at').all(log.clock()),
   };
   db.transaction(() =>
     log.append({ user: who.user, agency: who.agency, role: who.role, action: 'audit-report', query: { from, to }, result: { accesses: report.accesses.length, refusals: report.refusals.length }, outcome: 'ok' }),

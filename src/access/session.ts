@@ -89,7 +89,7 @@ export function requireSession(
   log: AccessLog,
   token: string | undefined,
   permission: Permission | readonly Permission[] | null,
-  now: number = Date.now(),
+  now: number = log.clock(),
 ): Principal {
   return checkSession(db, log, token, permission, now).principal;
 }
@@ -100,7 +100,7 @@ export function checkSession(
   log: AccessLog,
   token: string | undefined,
   permission: Permission | readonly Permission[] | null,
-  now: number = Date.now(),
+  now: number = log.clock(),
 ): SessionInfo {
   if (db.inTransaction) throw new Error('requireSession must run outside a transaction: a refusal it records would be rolled back');
   const wanted = permission === null ? [] : typeof permission === 'string' ? [permission] : [...permission];
@@ -147,7 +147,7 @@ export function checkSession(
 }
 
 /** Ends the session of a token (sign-out), recording it. Returns false if there was no live session. */
-export function revokeSession(db: Database.Database, log: AccessLog, token: string, now: number = Date.now()): boolean {
+export function revokeSession(db: Database.Database, log: AccessLog, token: string, now: number = log.clock()): boolean {
   return db
     .transaction(() => {
       const row = db
@@ -167,7 +167,7 @@ export function revokeUserSessions(db: Database.Database, user: string, now: num
 }
 
 /** Deletes sessions that ended more than a day ago (they have no further use; sign-ins are in the access log). */
-export function purgeSessions(db: Database.Database, now: number = Date.now()): number {
+export function purgeSessions(db: Database.Database, now: number): number {
   const dayAgo = now - 86_400_000;
   return db
     .prepare('DELETE FROM sessions WHERE revoked_at < ? OR expires_at < ? OR last_used_at + idle_ms < ?')
@@ -257,7 +257,7 @@ export function requirePrincipal(
   db: Database.Database,
   log: AccessLog,
   permission: Permission | readonly Permission[] | null,
-  now: number = Date.now(),
+  now: number = log.clock(),
 ): Principal {
   let token: string | undefined;
   try {

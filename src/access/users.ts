@@ -167,7 +167,7 @@ export async function addUser(
   input: NewUser,
   opts: ManageOptions = {},
 ): Promise<{ user: UserRecord; totp: TotpEnrolment | null }> {
-  const now = opts.now ?? Date.now();
+  const now = opts.now ?? log.clock();
   const policy = opts.policy ?? accessDefaults();
   const name = normaliseName(input.name);
   const agency = input.agency.trim();
@@ -254,22 +254,22 @@ function changeState(
 }
 
 /** Deactivates an account (it cannot sign in; attempts are logged as such); `enableUser` undoes it. */
-export function disableUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = Date.now()): UserRecord {
+export function disableUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = log.clock()): UserRecord {
   return changeState(db, log, actor, name, 'deactivated', 'user.disable', reason, now);
 }
 
 /** Makes a suspended or deactivated account active again (the inactivity count restarts). */
-export function enableUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = Date.now()): UserRecord {
+export function enableUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = log.clock()): UserRecord {
   return changeState(db, log, actor, name, 'active', 'user.enable', reason, now);
 }
 
 /** A leaver: cannot sign in again, password and second factor erased; the row stays for the access log. */
-export function deleteUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = Date.now()): UserRecord {
+export function deleteUser(db: Database.Database, log: AccessLog, actor: Principal, name: string, reason?: string, now = log.clock()): UserRecord {
   return changeState(db, log, actor, name, 'deleted', 'user.delete', reason, now);
 }
 
 /** Sets a new password (clearing a lock-out) and ends the user's sessions. */
-export async function resetPassword(db: Database.Database, log: AccessLog, actor: Principal, nameIn: string, password: string, now = Date.now()): Promise<UserRecord> {
+export async function resetPassword(db: Database.Database, log: AccessLog, actor: Principal, nameIn: string, password: string, now = log.clock()): Promise<UserRecord> {
   const name = normaliseName(nameIn);
   requireManager(db, log, actor, 'user.reset-password', name, now);
   checkPassword(password, name);
@@ -295,7 +295,7 @@ export async function changeOwnPassword(
   actor: Principal,
   current: string,
   password: string,
-  now = Date.now(),
+  now = log.clock(),
 ): Promise<UserRecord> {
   const name = actor.user;
   const row = getRow(db, name);
@@ -317,7 +317,7 @@ export async function changeOwnPassword(
 
 /** Enrols a new TOTP secret (the old one stops working) and ends the user's sessions. Show the result once. */
 export function resetTotp(db: Database.Database, log: AccessLog, actor: Principal, nameIn: string, opts: ManageOptions = {}): TotpEnrolment {
-  const now = opts.now ?? Date.now();
+  const now = opts.now ?? log.clock();
   const name = normaliseName(nameIn);
   requireManager(db, log, actor, 'user.reset-totp', name, now);
   const totp = enrolment(name, opts.issuer ?? 'alpr-edge');
@@ -337,7 +337,7 @@ export function resetTotp(db: Database.Database, log: AccessLog, actor: Principa
  * 12 months), each suspension logged. Runs at every sign-in and should run on a schedule (daily). Call it inside a
  * transaction or alone; it opens none of its own.
  */
-export function suspendInactive(db: Database.Database, log: AccessLog, inactivityDays: number, now: number = Date.now()): string[] {
+export function suspendInactive(db: Database.Database, log: AccessLog, inactivityDays: number, now: number = log.clock()): string[] {
   const before = now - inactivityDays * 86_400_000;
   const run = () => {
     const rows = db
@@ -402,7 +402,7 @@ export async function signIn(
   db: Database.Database,
   log: AccessLog,
   credentials: Credentials,
-  now: number = Date.now(),
+  now: number = log.clock(),
   policy: AccessConfig = accessDefaults(),
 ): Promise<SignInResult> {
   const name = credentials.name.trim().toLowerCase();

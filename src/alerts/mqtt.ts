@@ -18,6 +18,7 @@ import {
   type ReadPayload,
 } from './mqtt-topics.js';
 import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * Alerts over MQTT. The unit publishes each alert once per deliver() call on `alpr/<unit>/alerts` (QoS 1) and
@@ -63,12 +64,14 @@ export interface MqttChannelOptions {
   connectTimeoutMs?: number;
   /** Keep-alive (seconds): how soon a silently dead link is noticed. */
   keepaliveS?: number;
+  /** The unit's clock: when each alert was sent and each answer received. */
+  clock: Clock;
 }
 
 /** How long an external broker keeps the unit's session (and the acks sent to it) while the unit is away. */
 const SESSION_EXPIRY_S = 24 * 3600;
 
-const DEFAULTS: Required<MqttChannelOptions> = {
+const DEFAULTS: Required<Omit<MqttChannelOptions, 'clock'>> = {
   ackTimeoutMs: 5000,
   reconnectMinMs: 1000,
   reconnectMaxMs: 30_000,
@@ -148,7 +151,7 @@ export class MqttAlertChannel implements AlertChannel {
   private lastMalformed: string | null = null;
   private connectWaiters: Array<() => void> = [];
 
-  constructor(config: MqttChannelConfig, unitId: string, logger?: ChannelLogger, options: MqttChannelOptions = {}) {
+  constructor(config: MqttChannelConfig, unitId: string, logger: ChannelLogger | undefined, options: MqttChannelOptions) {
     const problem = topicLevelProblem(unitId);
     if (problem !== null) throw new Error(`unit id ${JSON.stringify(unitId)} cannot be an MQTT topic level: it ${problem}`);
     this.config = config;
@@ -292,7 +295,7 @@ export class MqttAlertChannel implements AlertChannel {
     if (!this.online || !client.connected) {
       return Promise.reject(new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`));
     }
-    const payload = encodePayload('alerts', { ...d, sentAt: Date.now() });
+    const payload = encodePayload('alerts', { ...d, sentAt: this.options.clock() });
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const entry: PendingDelivery = {
@@ -485,7 +488,7 @@ export class MqttAlertChannel implements AlertChannel {
     const ack: AlertAck = {
       alertId: parsed.value.alertId,
       accepted: parsed.value.accepted,
-      receivedAt: Date.now(),
+      receivedAt: this.options.clock(),
       channel: 'mqtt',
     };
     if (parsed.value.reasonCode !== undefined) ack.reasonCode = parsed.value.reasonCode;

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AlertsConfig } from './config.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertChannel, type AlertHit, type AlertMessage } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The persistent alert outbox. A hit becomes an alert row and one delivery row per channel in one transaction
@@ -63,8 +64,9 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
   constructor(
     private readonly db: Database.Database,
     private readonly config: AlertsConfig,
-    private readonly logger?: { info(o: object, m: string): void; warn(o: object, m: string): void },
-    private readonly now: () => number = Date.now,
+    private readonly logger: { info(o: object, m: string): void; warn(o: object, m: string): void } | undefined,
+    /** The unit's clock: when alerts are queued, sent, expire and are answered. */
+    private readonly now: Clock,
   ) {
     super();
     this.nextSeq = ((db.prepare('SELECT max(seq) AS s FROM alerts').get() as { s: number | null }).s ?? 0) + 1;

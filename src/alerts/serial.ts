@@ -19,6 +19,7 @@ import {
   type RespFrame,
 } from './serial-protocol.js';
 import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 /** The part of a pino logger this module uses. */
 export interface AlertLogger {
@@ -96,6 +97,8 @@ export interface SerialChannelOptions extends SerialLinkOptions {
   logEveryMs?: number;
   /** Longest wait for one ACK, however many times the doubling has run. */
   maxAckWaitMs?: number;
+  /** The unit's clock: the time in heartbeats and on recorded answers. */
+  clock: Clock;
 }
 
 /** What the channel has seen and done since it was made (status().detail says the same in words). */
@@ -139,6 +142,7 @@ export class SerialAlertChannel implements AlertChannel {
   readonly name = 'serial' as const;
   private readonly link: SerialLink;
   private readonly logEveryMs: number;
+  private readonly clock: Clock;
   private readonly maxAckWaitMs: number;
   private readonly handlers: Array<(ack: AlertAck) => void> = [];
   private readonly queue: InFlight[] = [];
@@ -170,9 +174,10 @@ export class SerialAlertChannel implements AlertChannel {
 
   constructor(
     private readonly config: SerialChannelConfig,
-    private readonly logger?: AlertLogger,
-    options: SerialChannelOptions = {},
+    private readonly logger: AlertLogger | undefined,
+    options: SerialChannelOptions,
   ) {
+    this.clock = options.clock;
     this.logEveryMs = options.logEveryMs ?? 60_000;
     this.maxAckWaitMs = options.maxAckWaitMs ?? Math.max(config.ackTimeoutMs, 30_000);
     this.link = new SerialLink(
@@ -227,7 +232,8 @@ export class SerialAlertChannel implements AlertChannel {
   }
 
   status(): ChannelStatus {
-    const now = Date.now();
+    // silences are durations: the monotonic timer, as lastHeardAt and the link's openedAt
+    const now = performance.now();
     const silence = 3 * this.config.heartbeatMs;
     const open = this.link.isOpen;
     const hearing = this.lastHeardAt !== null && now - this.lastHeardAt <= silence;
@@ -345,7 +351,7 @@ export class SerialAlertChannel implements AlertChannel {
 
   private sendHeartbeat(): void {
     if (!this.running || !this.link.isOpen) return;
-    if (this.link.write(encodeHeartbeat(this.heartbeatSeq, Date.now()))) {
+    if (this.link.write(encodeHeartbeat(this.heartbeatSeq, this.clock()))) {
       this.heartbeatSeq = (this.heartbeatSeq + 1) % 1_000_000_000;
       this.counters.heartbeatsOut++;
     }
@@ -360,7 +366,7 @@ export class SerialAlertChannel implements AlertChannel {
       this.refused(result, line ?? '');
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     const wasSilent = this.lastHeardAt === null || now - this.lastHeardAt > 3 * this.config.heartbeatMs;
     this.lastHeardAt = now;
     // A terminal switched on (or plugged in) after the unit's port opened missed what was sent at the open:
@@ -434,7 +440,7 @@ export class SerialAlertChannel implements AlertChannel {
       this.link.write(encodeAck(frame.id));
       return;
     }
-    const ack: AlertAck = { alertId: frame.id, accepted: frame.accepted, receivedAt: Date.now(), channel: 'serial' };
+    const ack: AlertAck = { alertId: frame.id, accepted: frame.accepted, receivedAt: this.clock(), channel: 'serial' };
     if (frame.reasonCode !== null) ack.reasonCode = frame.reasonCode;
     if (frame.by !== null) ack.by = frame.by;
     try {
@@ -457,7 +463,7 @@ export class SerialAlertChannel implements AlertChannel {
       this.link.write(encodeNak(result.id, result.reason));
     }
     this.refusedSinceLog++;
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.lastRefusedLogAt < this.logEveryMs) return;
     this.logger?.warn(
       {

@@ -1,3 +1,4 @@
+import type { Clock } from '../util/clock.js';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -39,6 +40,8 @@ export interface MqttTerminalOptions {
   protocolVersion?: 4 | 5;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
+  /** The terminal's clock: when each alert and status arrived. */
+  clock: Clock;
 }
 
 export interface TerminalAlert {
@@ -73,6 +76,7 @@ export class MqttTerminal {
   lastError: string | null = null;
 
   private readonly url: string;
+  private readonly clock: Clock;
   private readonly unitId: string;
   private readonly options: IClientOptions;
   readonly terminalId: string;
@@ -84,7 +88,8 @@ export class MqttTerminal {
   private subscribed = false;
   private readyWaiters: Array<() => void> = [];
 
-  constructor(url: string, options: MqttTerminalOptions = {}) {
+  constructor(url: string, options: MqttTerminalOptions) {
+    this.clock = options.clock;
     this.url = url;
     this.unitId = options.unitId ?? '+';
     const problem = this.unitId === '+' ? null : topicLevelProblem(this.unitId);
@@ -263,7 +268,7 @@ export class MqttTerminal {
       }
       this.seen.add(id);
       if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.values().next().value as string);
-      const alert: TerminalAlert = { payload: parsed.value, unitId: where.unitId, receivedAt: Date.now() };
+      const alert: TerminalAlert = { payload: parsed.value, unitId: where.unitId, receivedAt: this.clock() };
       this.alerts.push(alert);
       if (this.alerts.length > SEEN_LIMIT) this.alerts.shift();
       for (const handler of this.alertHandlers) handler(alert);
@@ -273,7 +278,7 @@ export class MqttTerminal {
         this.malformed += 1;
         return;
       }
-      const status: TerminalStatus = { unitId: where.unitId, status: parsed.value, retained, at: Date.now() };
+      const status: TerminalStatus = { unitId: where.unitId, status: parsed.value, retained, at: this.clock() };
       this.statuses.push(status);
       for (const handler of this.statusHandlers) handler(status);
     } else if (where.key === 'health') {

@@ -23,6 +23,7 @@ import {
   type NakFrame,
 } from './serial-protocol.js';
 import type { AlertDelivery } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 export interface SerialTerminalOptions {
   path: string;
@@ -49,6 +50,8 @@ export interface SerialTerminalOptions {
   nakAlerts?: number;
   /** The next `badChecksumAcks` ALERT frames are ACKed with a wrong checksum. */
   badChecksumAcks?: number;
+  /** The terminal's clock: the time in its heartbeats and of each alert's arrival. */
+  clock: Clock;
 }
 
 /** An alert as the terminal shows it. */
@@ -129,6 +132,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
       nakAlerts: 0,
       badChecksumAcks: 0,
       ...withoutUndefined(options),
+      clock: options.clock,
       heartbeatMs,
       silenceMs: options.silenceMs ?? (heartbeatMs > 0 ? 3 * heartbeatMs : 3000),
     };
@@ -177,7 +181,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
   status(): SerialTerminalStatus {
     return {
       open: this.link.isOpen,
-      hearing: this.lastHeardAt !== null && Date.now() - this.lastHeardAt <= this.opts.silenceMs,
+      hearing: this.lastHeardAt !== null && performance.now() - this.lastHeardAt <= this.opts.silenceMs,
       lastError: this.link.lastError,
       alerts: this.alerts.size,
       ...this.counts,
@@ -251,7 +255,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
   }
 
   private sendHeartbeat(): void {
-    if (this.link.isOpen && this.link.write(encodeHeartbeat(this.heartbeatSeq, Date.now()))) {
+    if (this.link.isOpen && this.link.write(encodeHeartbeat(this.heartbeatSeq, this.opts.clock()))) {
       this.heartbeatSeq = (this.heartbeatSeq + 1) % 1_000_000_000;
     }
   }
@@ -267,7 +271,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
       this.emit('refused', result?.error ?? `line longer than ${MAX_FRAME_LENGTH} bytes`);
       return;
     }
-    this.lastHeardAt = Date.now();
+    this.lastHeardAt = performance.now();
     const frame = result.frame;
     switch (frame.type) {
       case 'ALERT':
@@ -325,7 +329,7 @@ export class SerialTerminal extends EventEmitter<SerialTerminalEvents> {
       this.alerts.set(id, {
         number: ++this.alertCount,
         delivery: frame.delivery,
-        receivedAt: Date.now(),
+        receivedAt: this.opts.clock(),
         copies: 1,
         answer: null,
       });
@@ -376,19 +380,20 @@ export async function runSerialTerminal(path: string, opts: RunTerminalOptions, 
   const { officer, ...options } = opts;
   const print = (text: string) => io.output.write(text + '\n');
   const terminal = new SerialTerminal({ ...options, path });
+  const now = options.clock;
   terminal.on('alert', (a) => print(formatAlert(a)));
   terminal.on('repeat', (a) => print(`(alert #${a.number} ${a.delivery.alert.id} received again: already shown)`));
-  terminal.on('open', () => print(`[${clock(Date.now())}] port ${path} open; waiting for alerts`));
-  terminal.on('lost', (reason) => print(`[${clock(Date.now())}] ${reason}; reopening`));
+  terminal.on('open', () => print(`[${clock(now())}] port ${path} open; waiting for alerts`));
+  terminal.on('lost', (reason) => print(`[${clock(now())}] ${reason}; reopening`));
   terminal.on('recorded', (id) => print(`answer to ${id} recorded by the unit`));
   terminal.on('fault', (f) =>
-    print(`[${clock(Date.now())}] UNIT ${f.state === 'RAISED' ? 'FAULT' : 'fault cleared'}: ${f.code}${f.subject ? ` ${f.subject}` : ''}: ${f.message} (since ${clock(f.since)})`),
+    print(`[${clock(now())}] UNIT ${f.state === 'RAISED' ? 'FAULT' : 'fault cleared'}: ${f.code}${f.subject ? ` ${f.subject}` : ''}: ${f.message} (since ${clock(f.since)})`),
   );
 
   let lastOpenError: string | null = null;
   const watch = setInterval(() => {
     const error = terminal.isOpen ? null : terminal.status().lastError;
-    if (error && error !== lastOpenError) print(`[${clock(Date.now())}] ${error}; retrying`);
+    if (error && error !== lastOpenError) print(`[${clock(now())}] ${error}; retrying`);
     lastOpenError = error;
   }, 500);
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { Backoff, RateLimiter, type Camera, type CameraStatus, type FrameOutcome, type FrameSink } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 export type DirectoryCameraConfig = Extract<CameraConfig, { type: 'directory' }>;
 
@@ -52,6 +53,8 @@ export class DirectoryCamera implements Camera {
   constructor(
     private readonly config: DirectoryCameraConfig,
     private readonly ledger: FileLedger,
+    /** The unit's clock: a file's capture time when its own is in the future, and the pace of capture. */
+    private readonly clock: Clock,
   ) {
     this.limiter = new RateLimiter(config.maxFps);
   }
@@ -125,7 +128,7 @@ export class DirectoryCamera implements Camera {
 
   /** Files whose size and time have held still for settleMs, not yet processed, oldest first. */
   private async settled(names: string[]): Promise<Array<{ name: string; size: number; mtimeMs: number }>> {
-    const now = Date.now();
+    const now = this.clock();
     const out: Array<{ name: string; size: number; mtimeMs: number }> = [];
     const present = new Set<string>();
     for (const name of names) {
@@ -180,9 +183,9 @@ export class DirectoryCamera implements Camera {
       if (this.config.afterProcessing === 'move') await this.dispose(file.name).catch(() => undefined);
       return;
     }
-    while (this.running && !this.limiter.admit(Date.now())) await this.sleep(20);
+    while (this.running && !this.limiter.admit(this.clock())) await this.sleep(20);
     if (!this.running) return;
-    const now = Date.now();
+    const now = this.clock();
     // the camera wrote the file when it took the picture; a time in the future (a wrong camera clock) is not used
     const capturedAt = file.mtimeMs <= now + 5000 ? Math.round(file.mtimeMs) : now;
     this.inPipeline.add(file.name);

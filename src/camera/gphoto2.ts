@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { Backoff, RateLimiter, type Camera, type CameraEvent, type CameraStatus, type FrameSink } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 export type Gphoto2CameraConfig = Extract<CameraConfig, { type: 'gphoto2' }>;
 
@@ -32,6 +33,8 @@ export interface Gphoto2CameraOptions {
   trigger?: 'unit' | 'camera';
   /** The gphoto2 program used to watch a camera's files (default: `gphoto2` on the PATH). */
   gphoto2Program?: string;
+  /** The unit's clock: when each picture was taken, and the pace of capture. */
+  clock: Clock;
 }
 
 /** libgphoto2's cameras that serve the files of a folder; they cannot capture. */
@@ -130,7 +133,7 @@ export class Gphoto2Camera implements Camera {
 
   constructor(
     private readonly config: Gphoto2CameraConfig,
-    private readonly options: Gphoto2CameraOptions = {},
+    private readonly options: Gphoto2CameraOptions,
   ) {
     const diskPort = config.port.startsWith('disk:');
     const diskModel = DISK_MODELS.has(config.model.toLowerCase());
@@ -259,9 +262,9 @@ export class Gphoto2Camera implements Camera {
 
   private open(sink: FrameSink, signal: AbortSignal): Promise<CameraLink> {
     const problem = (error: string) => this.problem(sink, error);
-    if (this.plan.mode === 'capture') return NativeCaptureLink.open(this.plan, problem, signal);
+    if (this.plan.mode === 'capture') return NativeCaptureLink.open(this.plan, problem, signal, this.options.clock);
     const program = new Gphoto2Program(this.options.gphoto2Program ?? 'gphoto2', this.plan, this.home!);
-    return WatchLink.open(program, this.skip, problem, signal);
+    return WatchLink.open(program, this.skip, problem, signal, this.options.clock);
   }
 
   /** Takes pictures from an open camera until it fails (throws) or the camera is stopped. */
@@ -271,13 +274,13 @@ export class Gphoto2Camera implements Camera {
     const idleMs = intervalMs > 0 ? intervalMs : WATCH_IDLE_POLL_MS;
     let due = 0;
     while (!signal.aborted) {
-      await delay(due - Date.now(), signal);
+      await delay(due - this.options.clock(), signal);
       if (signal.aborted) break;
       const shot = await link.next(signal, () => this.admit(signal));
       backoff.reset();
       if (signal.aborted) break;
       if (shot === null) {
-        due = Date.now() + idleMs;
+        due = this.options.clock() + idleMs;
         continue;
       }
       due = this.plan.mode === 'capture' ? shot.takenAt + intervalMs : 0;
@@ -297,7 +300,7 @@ export class Gphoto2Camera implements Camera {
   /** Waits until maxFps allows another picture. */
   private async admit(signal: AbortSignal): Promise<void> {
     const stepMs = Math.min(50, Math.max(1, 100 / this.config.maxFps));
-    while (!signal.aborted && !this.limiter.admit(Date.now())) await delay(stepMs, signal);
+    while (!signal.aborted && !this.limiter.admit(this.options.clock())) await delay(stepMs, signal);
   }
 
   private problem(sink: FrameSink, error: string): void {
@@ -431,6 +434,7 @@ class NativeCaptureLink implements CameraLink {
   private constructor(
     private readonly child: ChildProcess,
     private readonly problem: (error: string) => void,
+    private readonly clock: Clock,
   ) {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
@@ -459,7 +463,7 @@ class NativeCaptureLink implements CameraLink {
   }
 
   /** Starts a child that autodetects; resolves once the wanted camera is found, rejects saying what was seen. */
-  static async open(plan: Plan, problem: (error: string) => void, signal: AbortSignal): Promise<NativeCaptureLink> {
+  static async open(plan: Plan, problem: (error: string) => void, signal: AbortSignal, clock: Clock): Promise<NativeCaptureLink> {
     const modulePath = gphoto2ModulePath();
     if (modulePath === null) throw new Error('the gphoto2 npm package is not installed');
     const child = spawn(process.execPath, ['-e', CAPTURE_CHILD], {
@@ -471,7 +475,7 @@ class NativeCaptureLink implements CameraLink {
         ALPR_GPHOTO2_WANT: JSON.stringify({ model: plan.model, port: plan.port }),
       },
     });
-    const link = new NativeCaptureLink(child, problem);
+    const link = new NativeCaptureLink(child, problem, clock);
     const onAbort = () => void link.close();
     signal.addEventListener('abort', onAbort);
     try {
@@ -499,7 +503,7 @@ class NativeCaptureLink implements CameraLink {
     await admit();
     if (signal.aborted) return null;
     const id = this.nextId++;
-    const takenAt = Date.now();
+    const takenAt = this.clock();
     const onAbort = () => void this.close();
     signal.addEventListener('abort', onAbort);
     try {
@@ -694,6 +698,7 @@ class WatchLink implements CameraLink {
     private readonly skip: Set<string>,
     private readonly problem: (error: string) => void,
     readonly detail: string,
+    private readonly clock: Clock,
   ) {}
 
   /** Open means the camera's files can be listed; the files already on it are taken first. */
@@ -702,9 +707,10 @@ class WatchLink implements CameraLink {
     skip: Set<string>,
     problem: (error: string) => void,
     signal: AbortSignal,
+    clock: Clock,
   ): Promise<WatchLink> {
     const detail = `${describeCamera(program.plan)}, watching for new files (gphoto2 program)`;
-    const link = new WatchLink(program, skip, problem, detail);
+    const link = new WatchLink(program, skip, problem, detail, clock);
     await link.refill(signal);
     return link;
   }
@@ -745,7 +751,7 @@ class WatchLink implements CameraLink {
   private async refill(signal: AbortSignal): Promise<void> {
     const files = await this.program.listFiles(signal);
     // the nearest the unit's clock can tell of when a new file was taken
-    this.listedAt = Date.now();
+    this.listedAt = this.clock();
     this.pending = files.filter((f) => JPEG_NAME.test(f.name) && !this.skip.has(cameraPath(f)));
   }
 

@@ -23,6 +23,10 @@ import {
   type CaptureRequest,
 } from './opencv.js';
 import { RateLimiter } from './types.js';
+import { systemClock } from '../util/clock.js';
+
+/** This capture program runs in a process of its own, on the unit's real clock (the one every frame time comes from). */
+const clock = systemClock;
 
 function readRequest(): CaptureRequest {
   const text = process.env[CAPTURE_ENV];
@@ -152,7 +156,7 @@ function pull(cap: Capture): void {
         const mat = read(cap);
         if (!mat) return ended();
         const position = positionMs(cap);
-        out.write(encodeRecord(RecordKind.Frame, encode(mat), { capturedAt: Date.now(), positionMs: position, index }));
+        out.write(encodeRecord(RecordKind.Frame, encode(mat), { capturedAt: clock(), positionMs: position, index }));
         mat.release();
         index++;
       } catch (err) {
@@ -169,8 +173,8 @@ async function live(cap: Capture): Promise<void> {
   const limiter = new RateLimiter(request.maxFps);
   let index = 0;
   let dropped = 0;
-  let lastSentAt = Date.now();
-  const startedAt = Date.now();
+  let lastSentAt = clock();
+  const startedAt = clock();
   while (!exiting) {
     try {
       const mat = read(cap);
@@ -178,12 +182,12 @@ async function live(cap: Capture): Promise<void> {
         ended();
         break;
       }
-      let capturedAt = Date.now();
+      let capturedAt = clock();
       const position = positionMs(cap);
       if (kind === 'file' && position >= 0 && startedAt + position > capturedAt) {
         // a file plays at its own rate, as the camera that recorded it did
         await sleep(startedAt + position - capturedAt);
-        capturedAt = Date.now();
+        capturedAt = clock();
       }
       if (limiter.admit(capturedAt)) {
         if (out.writableLength > 0) {

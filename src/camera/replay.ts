@@ -1,3 +1,4 @@
+import type { Clock } from '../util/clock.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
@@ -27,7 +28,11 @@ export class ReplayCamera implements Camera {
   private detail: string;
   private closeSource: (() => Promise<void>) | undefined;
 
-  constructor(private readonly config: ReplayCameraConfig) {
+  constructor(
+    private readonly config: ReplayCameraConfig,
+    /** The unit's clock: each frame's capture time, and the replay's pace. */
+    private readonly clock: Clock,
+  ) {
     this.detail = config.source;
   }
 
@@ -78,7 +83,7 @@ export class ReplayCamera implements Camera {
     sink.report({ kind: 'connected', detail: this.detail });
     const fps = Math.min(this.config.fps, this.config.maxFps);
     const interval = 1000 / fps;
-    let due = Date.now();
+    let due = this.clock();
     while (this.running) {
       const item = await next();
       if (!this.running) break;
@@ -92,12 +97,14 @@ export class ReplayCamera implements Camera {
         sink.report({ kind: 'error', error: item.error });
         continue;
       }
-      // keep the schedule; a replay that fell behind (a slow disk) does not try to catch up in a burst
-      const wait = due - Date.now();
+      // keep the schedule; a replay that fell behind (a slow disk, a busy event loop) does not try to catch up in
+      // a burst: the next frame is due a full interval after this one, so frames are never closer together than
+      // the rate says (grouping goes by these times)
+      const wait = due - this.clock();
       if (wait > 0) await this.sleep(wait);
       if (!this.running) break;
-      due = Math.max(due + interval, Date.now());
-      const now = Date.now();
+      const now = this.clock();
+      due = Math.max(due, now) + interval;
       this.seq++;
       this.frames++;
       this.lastFrameAt = now;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { normalisePlate } from '../hotlist/plate.js';
 import type { StreamItem, StreamName } from '../sync/streams.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The reference central server's storage (docs/sync-protocol.md, server side): its own SQLite file
@@ -170,7 +171,11 @@ export class CentralDb {
   /** Tells this database's published ids from another's: a unit applies each id once. */
   private readonly tag: string;
 
-  private constructor(readonly dataDir: string) {
+  private constructor(
+    readonly dataDir: string,
+    /** The server's clock: when items, images, health, entries and cancellations arrived. */
+    readonly clock: Clock,
+  ) {
     mkdirSync(dataDir, { recursive: true });
     this.imagesDir = path.join(dataDir, 'images');
     mkdirSync(this.imagesDir, { recursive: true });
@@ -183,8 +188,8 @@ export class CentralDb {
   }
 
   /** Opens (creating or upgrading) the database in dataDir. */
-  static open(dataDir: string): CentralDb {
-    return new CentralDb(dataDir);
+  static open(dataDir: string, clock: Clock): CentralDb {
+    return new CentralDb(dataDir, clock);
   }
 
   close(): void {
@@ -224,7 +229,7 @@ export class CentralDb {
   }
 
   /** A whole batch in one transaction, committed when this returns. */
-  storeBatch(unit: string, stream: StreamName, items: readonly StreamItem[], now = Date.now()): BatchCount {
+  storeBatch(unit: string, stream: StreamName, items: readonly StreamItem[], now = this.clock()): BatchCount {
     return this.database.transaction(() => this.upsertItems(unit, stream, items, now)).immediate();
   }
 
@@ -252,7 +257,7 @@ export class CentralDb {
 
   // ---- health -----------------------------------------------------------------------------------------------
 
-  putHealth(unit: string, body: unknown, now = Date.now()): void {
+  putHealth(unit: string, body: unknown, now = this.clock()): void {
     this.database
       .prepare(
         `INSERT INTO health (unit, body, received_at) VALUES (?, ?, ?)
@@ -328,7 +333,7 @@ export class CentralDb {
     readUuid: string,
     kind: ImageKind,
     c: { start: number; total: number; sha256: string; format: ImageFormat; chunk: Buffer },
-    now = Date.now(),
+    now = this.clock(),
   ): ChunkResult {
     let img = this.image(unit, readUuid, kind);
     if (img?.sha256 != null && !img.complete && img.path) {
@@ -391,7 +396,7 @@ export class CentralDb {
   }
 
   /** A whole image (from a pull): written, synced and renamed into place, then recorded complete. */
-  storeImage(unit: string, readUuid: string, kind: ImageKind, format: ImageFormat, data: Buffer, now = Date.now()): ImageRecord {
+  storeImage(unit: string, readUuid: string, kind: ImageKind, format: ImageFormat, data: Buffer, now = this.clock()): ImageRecord {
     const finalPath = this.imagePath(unit, readUuid, kind, format === 'png' ? 'png' : 'jpg');
     const tmp = `${finalPath}.part`;
     const fd = openSync(tmp, 'w');
@@ -569,7 +574,7 @@ function checkText(value: string | null | undefined, what: string, max: number, 
 
 /** An urgent entry every unit adds to its list at its next manifest (or at once over MQTT). */
 export function publishEntry(db: CentralDb, e: EntryInput): PublishedEntry {
-  const now = e.now ?? Date.now();
+  const now = e.now ?? db.clock();
   if (e.expiresAt != null && !(Number.isFinite(e.expiresAt) && e.expiresAt > now)) throw new CentralError('expiresAt must lie in the future');
   return db.insertEntry({
     list: checkList(e.list),
@@ -591,6 +596,6 @@ export function publishCancellation(db: CentralDb, c: CancellationInput): Publis
     state: checkState(c.state),
     reason: checkText(c.reason, 'reason', 500, true)!,
     by: checkText(c.by, 'by', 100, false),
-    at: c.at ?? Date.now(),
+    at: c.at ?? db.clock(),
   });
 }

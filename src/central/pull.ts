@@ -144,7 +144,7 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
           throw err;
         }
         const next = page.next;
-        const now = Date.now();
+        const now = opts.db.clock();
         const c = opts.db.database
           .transaction(() => {
             const stored = opts.db.upsertItems(opts.unit, stream, items, now);

@@ -1,3 +1,4 @@
+import type { Clock } from '../util/clock.js';
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
@@ -41,6 +42,8 @@ export interface CentralOptions {
    * entry the format comes from the extension (.txt lines, .csv csv, .ncic ncic, .clew ca-doj).
    */
   hotlistsDir?: string;
+  /** The server's clock: token expiry, arrival times, live hot list entries. */
+  clock: Clock;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0: a free port. */
@@ -168,7 +171,7 @@ class Tokens {
   }
 }
 
-function identify(req: http.IncomingMessage, tokens: Tokens, mutualTls: boolean): Identity {
+function identify(req: http.IncomingMessage, tokens: Tokens, mutualTls: boolean, now: number): Identity {
   const socket = req.socket as Partial<TLSSocket>;
   let cn: string | null = null;
   if (mutualTls && socket.authorized && typeof socket.getPeerCertificate === 'function') {
@@ -181,7 +184,7 @@ function identify(req: http.IncomingMessage, tokens: Tokens, mutualTls: boolean)
     if (!m) throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)', { 'www-authenticate': 'Bearer' });
     const entry = tokens.lookup(m[1]!);
     if (!entry) throw new HttpError(401, 'unknown token', { 'www-authenticate': 'Bearer error="invalid_token"' });
-    if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt !== undefined && entry.expiresAt <= now) {
       throw new HttpError(401, 'token expired', { 'www-authenticate': 'Bearer error="invalid_token"' });
     }
     return { unit: entry.unit, via: 'token' };
@@ -494,14 +497,14 @@ export async function startCentral(opts: CentralOptions): Promise<CentralServer>
   }
   const mutualTls = opts.tls?.clientCa !== undefined;
   const tokens = new Tokens(opts.tokens, opts.tokensFile, log);
-  const db = CentralDb.open(opts.dataDir);
+  const db = CentralDb.open(opts.dataDir, opts.clock);
   const hotlists = new HotlistFolder(opts.hotlistsDir, log);
   if (!tokens.configured && !mutualTls) log.warn('no tokens and no client CA: any client may push as any unit (a loopback test only)');
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://central');
     const r = route(url.pathname);
-    const who = identify(req, tokens, mutualTls);
+    const who = identify(req, tokens, mutualTls, db.clock());
     if (!r) throw new HttpError(404, `no such resource: ${req.method} ${url.pathname}`);
     const method = req.method ?? 'GET';
     if (!ROUTE_METHODS[r.kind].includes(method)) throw new HttpError(405, `${method} is not allowed here`, { allow: ROUTE_METHODS[r.kind].join(', ') });
@@ -594,7 +597,7 @@ export async function startCentral(opts: CentralOptions): Promise<CentralServer>
   }
 
   function manifest(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const now = Date.now();
+    const now = db.clock();
     const lists = hotlists.lists().map(({ file: _file, ...l }) => ({ ...l, href: `/v1/hotlists/files/${encodeURIComponent(l.name)}` }));
     const content = { lists, ...liveEntries(db, now) };
     const etag = `"${createHash('sha256').update(JSON.stringify(content)).digest('hex')}"`;

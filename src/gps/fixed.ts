@@ -1,11 +1,15 @@
 /** A unit that does not move (a pole, a gate): every read is taken at the configured position. */
 import type { GpsConfig } from '../config/schema.js';
 import type { GpsStatus, Position, PositionSource } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 export class FixedPosition implements PositionSource {
   private readonly position: Position;
 
-  constructor(config: Pick<GpsConfig, 'latitude' | 'longitude' | 'heading'>) {
+  constructor(
+    config: Pick<GpsConfig, 'latitude' | 'longitude' | 'heading'>,
+    private readonly clock: Clock,
+  ) {
     const { latitude, longitude, heading } = config;
     // The config schema requires both for gps.source "fixed"; this guards a caller that skipped it.
     if (latitude === undefined || longitude === undefined) {
@@ -32,7 +36,7 @@ export class FixedPosition implements PositionSource {
 
   status(): GpsStatus {
     const p = this.position;
-    const lastFix = { time: Date.now(), latitude: p.latitude!, longitude: p.longitude!, valid: true, headingDeg: p.headingDeg ?? undefined };
+    const lastFix = { time: this.clock(), latitude: p.latitude!, longitude: p.longitude!, valid: true, headingDeg: p.headingDeg ?? undefined };
     return { source: 'fixed', connected: true, lastFix, sentences: 0, badSentences: 0, lastError: null, clockCheck: null };
   }
 }

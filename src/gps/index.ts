@@ -3,6 +3,7 @@ import type { GpsConfig } from '../config/schema.js';
 import { FixedPosition } from './fixed.js';
 import { SerialGps, type GpsLogger } from './serial.js';
 import { NO_POSITION, type GpsStatus, type Position, type PositionSource } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 export type { GpsLogger } from './serial.js';
 
@@ -21,13 +22,13 @@ export class NoPosition implements PositionSource {
   }
 }
 
-export function createPositionSource(config: GpsConfig, logger?: GpsLogger): PositionSource {
+export function createPositionSource(config: GpsConfig, clock: Clock, logger?: GpsLogger): PositionSource {
   switch (config.source) {
     case 'none':
       return new NoPosition();
     case 'fixed':
-      return new FixedPosition(config);
+      return new FixedPosition(config, clock);
     case 'serial':
-      return new SerialGps(config, logger);
+      return new SerialGps(config, logger, { clock });
   }
 }

@@ -3,6 +3,7 @@
  * that joins the RMC and GGA of one epoch (the receiver's second) into a Fix. No I/O; the clock is passed in.
  */
 import type { Fix } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 const KNOTS_TO_KMH = 1.852;
 const DAY_MS = 86_400_000;
@@ -259,7 +260,8 @@ export class NmeaAssembler {
   /** Time of the last RMC with a date: GGA has no date, so its day is the one that puts it nearest this. */
   private lastDated: number | null = null;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `now`: the unit's clock, for the day of sentences that carry only a time of day. */
+  constructor(private readonly now: Clock) {}
 
   push(line: string): NmeaEvent {
     this.sentences++;

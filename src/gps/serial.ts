@@ -6,6 +6,7 @@ import type { GpsConfig } from '../config/schema.js';
 import { SerialLink, type LineSplitter } from '../util/serial-link.js';
 import { NmeaAssembler } from './nmea.js';
 import { NO_POSITION, type Fix, type GpsStatus, type Position, type PositionSource } from './types.js';
+import type { Clock } from '../util/clock.js';
 
 /** The part of a pino logger this module uses. */
 export interface GpsLogger {
@@ -24,13 +25,14 @@ export interface SerialGpsOptions {
   silenceMs?: number;
   /** Refused sentences are logged at most once per this, with how many there were. */
   logEveryMs?: number;
-  now?: () => number;
+  /** The unit's clock: fixes are checked against it (clock skew); the read times it stamps are matched to them. */
+  clock: Clock;
 }
 
 /** NMEA caps a sentence at 82 characters; longer is noise, or a line that never ends. */
 export const MAX_LINE_LENGTH = 200;
 
-const DEFAULTS: Required<Omit<SerialGpsOptions, 'now'>> = {
+const DEFAULTS: Required<Omit<SerialGpsOptions, 'clock'>> = {
   retryMinMs: 1000,
   retryMaxMs: 30_000,
   historyMs: 10 * 60_000,
@@ -54,11 +56,11 @@ export class SerialGps implements PositionSource {
 
   constructor(
     private readonly config: Pick<GpsConfig, 'port' | 'baudRate' | 'maxAgeMs'>,
-    private readonly logger?: GpsLogger,
-    options: SerialGpsOptions = {},
+    private readonly logger: GpsLogger | undefined,
+    options: SerialGpsOptions,
   ) {
-    this.options = { ...DEFAULTS, now: Date.now, ...options };
-    this.assembler = new NmeaAssembler(this.options.now);
+    this.options = { ...DEFAULTS, ...options };
+    this.assembler = new NmeaAssembler(this.options.clock);
     this.history = new FixHistory(this.options.historyMs, this.options.historySize);
     // NMEA receivers talk 8N1; only the speed varies.
     this.link = new SerialLink(
@@ -98,7 +100,8 @@ export class SerialGps implements PositionSource {
   }
 
   status(): GpsStatus {
-    const now = this.options.now();
+    // silences are durations: the monotonic timer, as lastGoodAt, lastLineAt and the link's openedAt
+    const now = performance.now();
     const open = this.link.isOpen;
     const hearing = this.lastGoodAt !== null && now - this.lastGoodAt <= this.options.silenceMs;
     let lastError = open ? null : this.link.lastError;
@@ -122,7 +125,7 @@ export class SerialGps implements PositionSource {
   }
 
   private onLine(line: string | null): void {
-    const now = this.options.now();
+    const now = performance.now();
     this.lastLineAt = now;
     const event =
       line === null
@@ -140,7 +143,7 @@ export class SerialGps implements PositionSource {
       case 'fix':
         this.history.record(event.fix.time, event.fix, event.refines);
         this.lastFix = event.fix;
-        if (event.fix.valid) this.checkClock(event.fix, now);
+        if (event.fix.valid) this.checkClock(event.fix, this.options.clock());
         break;
     }
     this.lastGoodAt = now;

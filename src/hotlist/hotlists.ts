@@ -9,6 +9,7 @@ import { fileChecksum, readLines } from './formats/text-file.js';
 import { HotlistMatcher, type Hit, type ReadTexts } from './matcher.js';
 import { normalisePlate } from './plate.js';
 import { DISTANCE2_MAX_ENTRIES, SegmentBuilder, type ListInfo, type MatchPolicy, type Segment } from './segment.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The hot lists of the unit: kept in the read store's database (migration 2), matched in memory.
@@ -28,7 +29,8 @@ export interface HotlistOptions {
   config: HotlistsConfig;
   /** Check recent reads again when lists or entries arrive, and emit the hits found (the running unit does). */
   recheckOnChange?: boolean;
-  now?: () => number;
+  /** Decides expiry, stamps changes and hits. */
+  clock: Clock;
   log?: Logger;
 }
 
@@ -220,6 +222,8 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   readonly matcher = new HotlistMatcher();
   private loaded = false;
   private lastChange = 0;
+  /** The clock this store decides expiry by and stamps changes and hits with. */
+  readonly clock: Clock;
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private readonly segments = new Map<number, { info: ListInfo; imported: Segment | null; manual: Segment | null }>();
@@ -230,7 +234,8 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     private readonly options: HotlistOptions,
   ) {
     super();
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock;
+    this.now = options.clock;
     this.log = options.log;
     const hasTables = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hotlist_changes'").get();
     if (!hasTables) throw new HotlistError('the database has no hot list tables: open it through ReadStore.open (migration 2)');

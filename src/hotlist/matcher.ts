@@ -127,8 +127,8 @@ export class HotlistMatcher {
     this.wildOut = new Int32Array(refs.length);
   }
 
-  /** The hot list entries a read matches, most urgent first; [] for most reads. */
-  match(read: ReadTexts, now = Date.now()): Hit[] {
+  /** The hot list entries a read matches at time `now` (expired lists and entries do not), most urgent first; [] for most reads. */
+  match(read: ReadTexts, now: number): Hit[] {
     const texts = this.prepare(read);
     if (texts === 0) return [];
     this.found.length = 0;

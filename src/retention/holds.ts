@@ -95,7 +95,7 @@ function plateGlob(plate: string): string {
 }
 
 /** Places a hold on the reads the selector matches now. Returns the hold with the number of reads it covers. */
-export function placeHold(db: Database.Database, actor: Actor, selector: HoldSelector, details: HoldDetails, now = Date.now()): Hold {
+export function placeHold(db: Database.Database, actor: Actor, selector: HoldSelector, details: HoldDetails, now: number): Hold {
   requireAdmin(actor, 'placing an evidence hold');
   const caseNumber = checkCaseNumber(details.caseNumber);
   const reason = required(details.reason, 'reason');
@@ -150,7 +150,7 @@ export function placeHold(db: Database.Database, actor: Actor, selector: HoldSel
 }
 
 /** Releases a hold: its reads become subject to retention again (unless another open hold covers them). */
-export function releaseHold(db: Database.Database, actor: Actor, holdId: number, reason: string, now = Date.now()): Hold {
+export function releaseHold(db: Database.Database, actor: Actor, holdId: number, reason: string, now: number): Hold {
   requireAdmin(actor, 'releasing an evidence hold');
   const why = required(reason, 'reason for the release');
   const info = db
@@ -163,7 +163,7 @@ export function releaseHold(db: Database.Database, actor: Actor, holdId: number,
 }
 
 /** Records that the investigator confirmed the data is still needed, and sets the next review date. */
-export function reviewHold(db: Database.Database, actor: Actor, holdId: number, nextReviewAt: number, now = Date.now()): Hold {
+export function reviewHold(db: Database.Database, actor: Actor, holdId: number, nextReviewAt: number, now: number): Hold {
   requireAdmin(actor, 'reviewing an evidence hold');
   if (!(nextReviewAt > now)) throw new HoldError('the next review date must be in the future');
   const info = db
@@ -222,14 +222,14 @@ export function getHold(db: Database.Database, holdId: number): Hold | undefined
  */
 export function listHolds(
   db: Database.Database,
-  opts: { overdueReview?: boolean; includeReleased?: boolean; now?: number } = {},
+  opts: { overdueReview?: boolean; includeReleased?: boolean; now: number },
 ): Hold[] {
   const where: string[] = [];
   const args: unknown[] = [];
   if (!opts.includeReleased || opts.overdueReview) where.push('h.released_at IS NULL');
   if (opts.overdueReview) {
     where.push('h.review_at <= ?');
-    args.push(opts.now ?? Date.now());
+    args.push(opts.now);
   }
   const rows = db
     .prepare(`${HOLD_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY h.id`)

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { purgeAccessLogBatch } from '../access/access-log.js';
 import { HELD_SQL } from './holds.js';
 import type { RetentionConfig } from './schema.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The scheduled retention purge (P7). Two stages for reads: past `logicalDeleteDays` a read is marked deleted
@@ -104,12 +105,12 @@ export class Purger {
     this.db = store.database;
   }
 
-  /** Runs the purge now and every `purgeIntervalMinutes`. */
-  start(): void {
+  /** Runs the purge now and every `purgeIntervalMinutes`, at the times `clock` tells. */
+  start(clock: Clock): void {
     if (this.timer) return;
     this.stopping = false;
     const tick = () => {
-      this.runOnce().catch((err: unknown) => this.options.log?.error({ err }, 'retention purge failed'));
+      this.runOnce(clock()).catch((err: unknown) => this.options.log?.error({ err }, 'retention purge failed'));
     };
     this.timer = setInterval(tick, this.config.purgeIntervalMinutes * 60_000);
     this.timer.unref();
@@ -125,7 +126,7 @@ export class Purger {
   }
 
   /** One purge of everything past its age at `now`. A call while a run is in progress waits for that run. */
-  runOnce(now = Date.now()): Promise<PurgeResult> {
+  runOnce(now: number): Promise<PurgeResult> {
     if (this.running) return this.running;
     this.stopping = false;
     this.running = this.run(now).finally(() => {

@@ -7,6 +7,7 @@ import type { Box } from '../recognition/types.js';
 import { decryptImage, encryptImage, ImageIntegrityError, isEncryptedImage } from './image-crypto.js';
 import { databaseKey, imageKey } from './keys.js';
 import { MIGRATIONS } from './migrations.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The read store: one SQLite database (WAL, synchronous=FULL) and a folder of image files.
@@ -124,6 +125,8 @@ export interface ReadRow {
 }
 
 export interface StoreOptions {
+  /** The unit's clock: stamps reads, image evictions, seen files and migrations. */
+  clock: Clock;
   /** Most bytes of image files kept; over it, frame images are deleted oldest first. */
   imageBudgetBytes: number;
   /** Told when the budget cannot be kept by evicting frames (only crops are left). */
@@ -154,10 +157,14 @@ export class ReadStore {
   private budgetWarned = false;
   private closed = false;
 
+  /** The clock the store stamps with; the parts that work on the store (sync, retention) decide by it too. */
+  readonly clock: Clock;
+
   private constructor(
     readonly dataDir: string,
     private readonly options: StoreOptions,
   ) {
+    this.clock = options.clock;
     this.dbPath = path.join(dataDir, DB_FILE);
     this.imagesDir = path.join(dataDir, 'images');
     for (const dir of [dataDir, this.imagesDir]) {
@@ -200,7 +207,7 @@ export class ReadStore {
    * folded in first) and every plain image file is replaced by its encrypted form. Safe to run again after an
    * interruption: what is encrypted already is left as it is.
    */
-  static async encryptExisting(dataDir: string, dataKey: Buffer): Promise<EncryptExistingReport> {
+  static async encryptExisting(dataDir: string, dataKey: Buffer, clock: Clock): Promise<EncryptExistingReport> {
     const dbPath = path.join(dataDir, DB_FILE);
     if (!existsSync(dbPath)) throw new StoreError(`there is no read store in ${dataDir} (no ${DB_FILE})`);
     let database: EncryptExistingReport['database'] = 'already encrypted';
@@ -221,7 +228,7 @@ export class ReadStore {
       database = 'encrypted';
     }
     // Opening with the key proves the database took it.
-    const store = new ReadStore(dataDir, { imageBudgetBytes: Number.POSITIVE_INFINITY, dataKey });
+    const store = new ReadStore(dataDir, { clock, imageBudgetBytes: Number.POSITIVE_INFINITY, dataKey });
     try {
       return { database, ...(await store.encryptPlainImages()) };
     } finally {
@@ -254,7 +261,7 @@ export class ReadStore {
       if (m.version <= current) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.clock());
       })();
     }
   }
@@ -265,7 +272,7 @@ export class ReadStore {
    */
   async insertRead(read: NewRead): Promise<StoredRead> {
     this.assertOpen();
-    const now = Date.now();
+    const now = this.clock();
     const crop = await this.writeImage(read.uuid, 'crop', read.crop, read.bestSeen);
     const frame = read.frame ? await this.writeImage(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
     const p = read.position;
@@ -315,7 +322,7 @@ export class ReadStore {
   /** Updates a read still in view (more frames, a better crop, or closing it); replaced image files are deleted. */
   async updateRead(id: number, u: ReadUpdate): Promise<StoredRead> {
     this.assertOpen();
-    const now = Date.now();
+    const now = this.clock();
     const existing = this.db.prepare('SELECT uuid FROM reads WHERE id = ?').get(id) as { uuid: string } | undefined;
     if (!existing) throw new StoreError(`no read with id ${id}`);
     const crop = u.crop ? await this.writeImage(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
@@ -476,7 +483,7 @@ export class ReadStore {
       .prepare(
         `INSERT OR REPLACE INTO directory_files (camera_id, name, size, mtime_ms, outcome, processed_at) VALUES (?, ?, ?, ?, ?, ?)`,
       )
-      .run(cameraId, name, size, Math.trunc(mtimeMs), outcome, Date.now());
+      .run(cameraId, name, size, Math.trunc(mtimeMs), outcome, this.clock());
   }
 
   close(): void {
@@ -581,7 +588,7 @@ export class ReadStore {
         this.budgetWarned = true;
         return;
       }
-      const now = Date.now();
+      const now = this.clock();
       for (const v of victims) {
         if (this.imageBytes <= budget) break;
         // The row is marked first: a crash after it leaves a stray file, never a row pointing at nothing.

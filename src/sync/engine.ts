@@ -9,6 +9,7 @@ import { HotlistSync, type HotlistSyncReport, type Importer } from './hotlist-sy
 import { loadCredentials, statusError, SyncError, SyncHttp, type FailureKind } from './http.js';
 import type { SyncConfig } from './schema.js';
 import { acknowledge, backlog, cursorOf, imagesPending, imagesWaiting, markImageSent, readPage, STREAMS, type StreamName } from './streams.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * Upstream sync, push side: on the schedule (cron), on demand, and again after a failure with exponential
@@ -104,8 +105,12 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   private failures = 0;
   private http: SyncHttp | undefined;
 
+  /** The store's clock: times of attempts, errors, retries and acknowledgements. */
+  private readonly clock: Clock;
+
   constructor(private readonly o: SyncEngineOptions) {
     super();
+    this.clock = o.store.clock;
     this.config = o.config;
     this.log = o.log;
     this.hotlistSync = o.hotlists && o.config.hotlists.enabled ? new HotlistSync(o.store.database, o.hotlists, o.log.child({ part: 'hotlist-sync' }), o.importer) : undefined;
@@ -153,13 +158,13 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
    */
   pushFaultsSoon(): void {
     if (this.stopped || this.faultsTimer) return;
-    const wait = Math.max(0, this.lastFaultPushAt + (this.o.faultPushMinMs ?? FAULT_PUSH_MIN_MS) - Date.now());
+    const wait = Math.max(0, this.lastFaultPushAt + (this.o.faultPushMinMs ?? FAULT_PUSH_MIN_MS) - performance.now());
     this.faultsTimer = setTimeout(() => {
       void (async () => {
         await this.current?.catch(() => undefined);
         this.faultsTimer = undefined;
         if (this.stopped) return;
-        this.lastFaultPushAt = Date.now();
+        this.lastFaultPushAt = performance.now();
         await this.runCycle('faults');
       })();
     }, wait);
@@ -201,7 +206,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   }
 
   private async cycle(trigger: CycleTrigger): Promise<CycleReport> {
-    const startedAt = Date.now();
+    const startedAt = this.clock();
     const t0 = performance.now();
     this.lastAttemptAt = startedAt;
     const report: CycleReport = { trigger, startedAt, ms: 0, ok: false, streams: {}, images: { uploaded: 0, bytes: 0, skipped: 0, resumed: 0, deferred: false } };
@@ -234,7 +239,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       if (imagesNow) await this.pushImages(http, unit, report.images);
       report.ok = true;
       this.failures = 0;
-      this.lastSuccessAt = Date.now();
+      this.lastSuccessAt = this.clock();
       this.lastError = null;
       clearTimeout(this.retryTimer);
       this.retryAt = null;
@@ -242,7 +247,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       const e = err instanceof SyncError ? err : new SyncError((err as Error).message, 'protocol');
       report.error = { kind: e.kind, message: e.message };
       this.failures++;
-      this.lastError = { at: Date.now(), kind: e.kind, message: e.message };
+      this.lastError = { at: this.clock(), kind: e.kind, message: e.message };
       this.scheduleRetry(e);
     }
     report.ms = performance.now() - t0;
@@ -252,7 +257,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
         this.log.info({ trigger, ms: Math.round(report.ms), streams: report.streams, images: report.images }, 'sync cycle done');
       }
     } else {
-      this.log.warn({ trigger, kind: report.error!.kind, err: report.error!.message, sentBeforeFailure: sent, retryInMs: this.retryAt ? this.retryAt - Date.now() : null }, 'sync cycle failed');
+      this.log.warn({ trigger, kind: report.error!.kind, err: report.error!.message, sentBeforeFailure: sent, retryInMs: this.retryAt ? this.retryAt - this.clock() : null }, 'sync cycle failed');
     }
     this.emit('cycle', report);
     return report;
@@ -268,7 +273,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     const next = this.jobs.map((j) => j.msToNext() ?? Infinity).reduce((a, b) => Math.min(a, b), Infinity);
     if (delay >= next) return;
     clearTimeout(this.retryTimer);
-    this.retryAt = Date.now() + delay;
+    this.retryAt = this.clock() + delay;
     this.retryTimer = setTimeout(() => {
       this.retryAt = null;
       void this.runCycle('retry');
@@ -297,7 +302,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           'protocol',
         );
       }
-      acknowledge(db, stream, page, Date.now());
+      acknowledge(db, stream, page, this.clock());
       r.sent += page.items.length;
       r.batches++;
       r.stored += typeof ack.stored === 'number' ? ack.stored : 0;
@@ -339,7 +344,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           // evicted or deleted since: the read says it had the image; nothing to send
           this.log.debug({ image: job.id, err: (err as Error).message }, 'image skipped');
           r.skipped++;
-          markImageSent(db, job.id, Date.now());
+          markImageSent(db, job.id, this.clock());
           continue;
         }
         const sha = createHash('sha256').update(bytes).digest('hex');
@@ -381,7 +386,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           r.bytes += end - offset;
           offset = end;
         }
-        markImageSent(db, job.id, Date.now());
+        markImageSent(db, job.id, this.clock());
         r.uploaded++;
       }
     }

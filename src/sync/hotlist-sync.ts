@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import { FORMAT_NAMES, HotlistError, normalisePlate, type FormatName, type Hotlists, type ImportOptions, type ImportResult } from '../hotlist/index.js';
 import { SyncError, type SyncHttp } from './http.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * Hot lists back from the central server (docs/sync-protocol.md, "Hot lists back"): the manifest (with its ETag),
@@ -89,10 +90,11 @@ export type Importer = (file: Buffer, opts: ImportOptions) => Promise<ImportResu
  * The running unit's importer: the import runs in a worker thread with its own connection to the store
  * (src/sync/import-worker.ts), so a list of a million entries does not hold up reads and alerts for seconds.
  */
-export function importInWorker(config: Config): Importer {
+/** `clock` stamps each import with the time it was asked for (the worker has no clock of its own). */
+export function importInWorker(config: Config, clock: Clock): Importer {
   return (file, opts) =>
     new Promise<ImportResult>((resolve, reject) => {
-      const worker = new Worker(path.join(packageRoot(), 'dist', 'src', 'sync', 'import-worker.js'), { workerData: { config, file, opts } });
+      const worker = new Worker(path.join(packageRoot(), 'dist', 'src', 'sync', 'import-worker.js'), { workerData: { config, file, opts, now: clock() } });
       let answered = false;
       worker.once('message', (m: { ok: true; result: ImportResult } | { ok: false; name: string; message: string }) => {
         answered = true;
@@ -213,7 +215,7 @@ export class HotlistSync {
   }
 
   private record(kind: 'entry' | 'cancellation', id: string, via: string, outcome: unknown): void {
-    this.db.prepare('INSERT OR IGNORE INTO sync_applied (kind, server_id, applied_at, via, outcome) VALUES (?, ?, ?, ?, ?)').run(kind, id, Date.now(), via, JSON.stringify(outcome));
+    this.db.prepare('INSERT OR IGNORE INTO sync_applied (kind, server_id, applied_at, via, outcome) VALUES (?, ?, ?, ?, ?)').run(kind, id, this.hotlists.clock(), via, JSON.stringify(outcome));
   }
 
   private applyEntry(e: UrgentEntry, via: string): { added: boolean; already: boolean; message: string } {

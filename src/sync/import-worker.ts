@@ -10,10 +10,10 @@ import { describeImportError } from './hotlist-sync.js';
  * its own connection to the store (with the data key, as any command does); the unit's matcher picks the new
  * version up from the database when the import is done. See importInWorker (hotlist-sync.ts).
  */
-const { config, file, opts } = workerData as { config: Config; file: Uint8Array; opts: ImportOptions };
-const { store } = openStore(config);
+const { config, file, opts, now } = workerData as { config: Config; file: Uint8Array; opts: ImportOptions; now: number };
+const { store } = openStore(config, () => now);
 try {
-  const lists = Hotlists.open(store.database, { config: config.hotlists });
+  const lists = Hotlists.open(store.database, { config: config.hotlists, clock: () => now });
   const result = lists.importFile(Buffer.from(file.buffer, file.byteOffset, file.byteLength), opts);
   parentPort!.postMessage({ ok: true, result });
 } catch (err) {

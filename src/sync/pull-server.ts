@@ -30,8 +30,6 @@ export interface PullServerOptions {
   /** The unit's current health (GET /v1/health): it holds no plate data. */
   health: () => object;
   log: Logger;
-  /** Clock of synced_at (tests). */
-  now?: () => number;
 }
 
 export interface PullServer {
@@ -63,7 +61,8 @@ interface Principal {
 
 export async function startPullServer(o: PullServerOptions): Promise<PullServer> {
   const c = o.config;
-  const now = o.now ?? Date.now;
+  // synced_at and the refusal rate limit go by the clock of the access log that records each request
+  const now = o.accessLog.clock;
   const tls = c.certFile !== '' && c.keyFile !== '';
   if (!tls && !c.allowInsecureHttp) {
     throw new Error('the pull API needs sync.pull.certFile and keyFile (HTTPS), or allowInsecureHttp: true for a loopback test');

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * The unit watches itself (P16: an inoperable system is reported for repair without waiting for a person).
@@ -154,12 +155,16 @@ export class FaultMonitor {
 
 /** Detects jumps of the wall clock against the monotonic clock between two calls. */
 export class ClockWatch {
-  private wall = Date.now();
+  private wall: number;
   private mono = performance.now();
+
+  constructor(private readonly clock: Clock) {
+    this.wall = clock();
+  }
 
   /** Wall-clock change minus monotonic change since the last call (ms); ~0 unless the clock was set. */
   jump(): number {
-    const wall = Date.now();
+    const wall = this.clock();
     const mono = performance.now();
     const jump = wall - this.wall - (mono - this.mono);
     this.wall = wall;

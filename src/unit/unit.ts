@@ -29,6 +29,7 @@ import { SyncEngine, type SyncStatus } from '../sync/engine.js';
 import { HotlistSync, importInWorker } from '../sync/hotlist-sync.js';
 import { startPullServer } from '../sync/pull-server.js';
 import { ClockWatch, FaultMonitor, type Fault } from './faults.js';
+import type { Clock } from '../util/clock.js';
 
 /** What the unit keeps of the best sighting of a plate until its read is stored. */
 interface SightingImages {
@@ -118,14 +119,14 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private maintenanceTimer: NodeJS.Timeout | undefined;
   private purger: Purger | undefined;
   private state: UnitStatus['state'] = 'starting';
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   private readonly notifier = new SystemdNotifier();
   private stopping: Promise<void> | undefined;
-  private healthPublishedAt = 0;
+  private healthPublishedAt = -Infinity;
   private sync: SyncEngine | undefined;
   private pullServer: { url: string; close(): Promise<void> } | undefined;
   private faultMonitor: FaultMonitor | undefined;
-  private readonly clockWatch = new ClockWatch();
+  private readonly clockWatch: ClockWatch;
   private imageBudgetExceeded = false;
   private openFaults: Fault[] = [];
 
@@ -142,26 +143,30 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     private readonly channels: AlertChannel[],
     /** The access log's MAC key. */
     readonly auditKey: Buffer,
+    /** The unit's one clock: every part above was given the same. */
+    readonly clock: Clock,
   ) {
     super();
+    this.startedAt = clock();
+    this.clockWatch = new ClockWatch(clock);
   }
 
-  static async start(config: Config, logger: Logger): Promise<Unit> {
+  static async start(config: Config, logger: Logger, clock: Clock): Promise<Unit> {
     let unit: Unit | undefined;
     const dataDir = path.resolve(config.data.dir);
-    const { store, auditKey } = openStore(config, {
+    const { store, auditKey } = openStore(config, clock, {
       onBudgetExceeded: (bytes, budget) => {
         if (unit) unit.imageBudgetExceeded = true;
         logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict');
       },
     });
-    const gps = createPositionSource(config.gps, logger.child({ part: 'gps' }));
+    const gps = createPositionSource(config.gps, clock, logger.child({ part: 'gps' }));
     let vision: Vision;
     let hotlists: Hotlists;
     let channels: AlertChannel[];
     try {
-      hotlists = Hotlists.open(store.database, { config: config.hotlists, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
-      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }));
+      hotlists = Hotlists.open(store.database, { config: config.hotlists, clock, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
+      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock);
       await gps.start();
       vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
     } catch (err) {
@@ -169,7 +174,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       store.close();
       throw err;
     }
-    const outbox = new AlertOutbox(store.database, config.alerts, logger.child({ part: 'alerts' }));
+    const outbox = new AlertOutbox(store.database, config.alerts, logger.child({ part: 'alerts' }), clock);
     // urgent hot list entries and cancellations from the agency over MQTT, applied at once (and once)
     if (config.sync.hotlists.enabled) {
       const urgent = new HotlistSync(store.database, hotlists, logger.child({ part: 'hotlist-sync' }));
@@ -181,7 +186,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         });
       }
     }
-    const accessLog = new AccessLog(store.database, auditKey);
+    const accessLog = new AccessLog(store.database, auditKey, clock);
     // plate text leaving over MQTT (alerts.mqtt.publishReads) is a disclosure: who receives it is logged
     for (const channel of channels) {
       (channel as { onReadsAccess?: (h: (a: ReadsAccess) => void) => void }).onReadsAccess?.((a) => {
@@ -215,7 +220,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       emit: (t) => unit!.storeTrack(t),
       update: (t) => unit!.storeTrack(t),
     });
-    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey);
+    unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey, clock);
     // hits found when a list or entry arrives and recent reads are checked again
     hotlists.on('hits', (hits) => unit.alertOn(hits));
     hotlists.start();
@@ -229,7 +234,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     const maintain = () => {
       try {
         suspendInactive(store.database, accessLog, config.access.inactivityDays);
-        purgeSessions(store.database);
+        purgeSessions(store.database, clock());
       } catch (err) {
         logger.error({ err: (err as Error).message }, 'account maintenance failed');
       }
@@ -242,7 +247,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       onImagesDeleted: (bytes) => store.forgetImageBytes(bytes),
       log: logger.child({ part: 'retention' }),
     });
-    unit.purger.start();
+    unit.purger.start(clock);
     // the unit's own faults (P16), recorded and sent upstream; upstream sync; the pull API
     unit.faultMonitor = new FaultMonitor(store.database, logger.child({ part: 'faults' }));
     if (config.sync.enabled) {
@@ -251,7 +256,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         unitId: config.unit.id,
         store,
         hotlists,
-        importer: importInWorker(config),
+        importer: importInWorker(config, clock),
         health: () => unit.health(),
         // capture first: a push waits while a camera's frames are being dropped
         captureBusy: () => unit.captureFallingBehind(),
@@ -298,7 +303,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       }
       const log = this.logger.child({ camera: config.id });
       try {
-        const camera = await createCamera(config, { ledger: this.store });
+        const camera = await createCamera(config, { ledger: this.store, clock: this.clock });
         entry.camera = camera;
         this.scheduler.addCamera(config.id, camera.delivery);
         const sink: FrameSink = {
@@ -349,7 +354,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       frame.settle?.('failed');
       throw err;
     }
-    const recognizedAt = Date.now();
+    const recognizedAt = this.clock();
     this.latencies.push(recognizedAt - frame.capturedAt);
     if (this.latencies.length > 1000) this.latencies.splice(0, this.latencies.length - 1000);
     this.latestFrameAt.set(frame.cameraId, Math.max(this.latestFrameAt.get(frame.cameraId) ?? 0, frame.capturedAt));
@@ -433,12 +438,12 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
    */
   private clockSource(): 'system' | 'gps' {
     const c = this.gps.status().clockCheck;
-    return c !== null && Date.now() - c.at <= 60_000 && Math.abs(c.skewMs) <= CLOCK_AGREES_MS ? 'gps' : 'system';
+    return c !== null && this.clock() - c.at <= 60_000 && Math.abs(c.skewMs) <= CLOCK_AGREES_MS ? 'gps' : 'system';
   }
 
   /** Whether a camera's frames were dropped in the last 2 s (the scheduler could not keep up). */
   captureFallingBehind(): boolean {
-    const now = Date.now();
+    const now = this.clock();
     for (const id of this.cameras.keys()) if (this.scheduler.rates(id, 2000, now).dropped > 0) return true;
     return false;
   }
@@ -502,7 +507,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   private tick(): void {
     this.grouper.tick(
-      Date.now(),
+      this.clock(),
       (id) => this.scheduler.busy(id),
       (id) => this.latestFrameAt.get(id),
     );
@@ -515,7 +520,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   }
 
   status(): UnitStatus {
-    const now = Date.now();
+    const now = this.clock();
     const stats = this.store.stats();
     let disk: UnitStatus['disk'] = null;
     try {
@@ -652,8 +657,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       if (this.state === 'running') this.notifier.status(this.summary(status));
       // the unit's health for the car network and the agency (no plate data), every 10 s
       // (at once when a fault is raised or cleared: the officer learns of it without waiting)
-      if (Date.now() - this.healthPublishedAt >= 10_000 || faultsChanged) {
-        this.healthPublishedAt = Date.now();
+      if (performance.now() - this.healthPublishedAt >= 10_000 || faultsChanged) {
+        this.healthPublishedAt = performance.now();
         const health = this.health(status);
         // to the terminal on the serial line too (FAULT frames; MQTT terminals read them in health)
         for (const c of this.channels) (c as { reportFaults?: (f: Fault[]) => void }).reportFaults?.(status.faults);

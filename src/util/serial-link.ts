@@ -55,7 +55,7 @@ export class SerialLink {
   private loggedFailure: string | null = null;
   /** Why the port is not open (null while open or before start). */
   lastError: string | null = null;
-  /** When the port last opened (ms). */
+  /** When the port last opened (performance.now(), ms): for how long a line has been silent. */
   openedAt = 0;
   opens = 0;
 
@@ -150,7 +150,7 @@ export class SerialLink {
 
   private opened(port: SerialPort): void {
     this.port = port;
-    this.openedAt = Date.now();
+    this.openedAt = performance.now();
     this.opens++;
     this.retryMs = this.retryMinMs;
     this.loggedFailure = null;
