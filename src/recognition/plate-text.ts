@@ -66,7 +66,8 @@ export function joinRows(boxes: Box[]): Box[] {
     const row = rows.find((r) => {
       const overlap = Math.min(r.y + r.height, b.y + b.height) - Math.max(r.y, b.y);
       const hRatio = Math.min(r.height, b.height) / Math.max(r.height, b.height);
-      return overlap >= 0.6 * Math.min(r.height, b.height) && hRatio >= 0.6;
+      const gap = b.x - (r.x + r.width);
+      return overlap >= 0.5 * Math.min(r.height, b.height) && hRatio >= 0.5 && gap < 3 * Math.max(r.height, b.height);
     });
     if (!row) {
       rows.push({ ...b });
