@@ -97,14 +97,12 @@ export class ReplayCamera implements Camera {
         sink.report({ kind: 'error', error: item.error });
         continue;
       }
-      // keep the schedule; a replay that fell behind (a slow disk, a busy event loop) does not try to catch up in
-      // a burst: the next frame is due a full interval after this one, so frames are never closer together than
-      // the rate says (grouping goes by these times)
+      // keep the schedule; a replay that fell behind (a slow disk) does not try to catch up in a burst
       const wait = due - this.clock();
       if (wait > 0) await this.sleep(wait);
       if (!this.running) break;
+      due = Math.max(due + interval, this.clock());
       const now = this.clock();
-      due = Math.max(due, now) + interval;
       this.seq++;
       this.frames++;
       this.lastFrameAt = now;
