@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { nearest } from './suggest.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -8,12 +9,21 @@ export class UsageError extends Error {
   }
 }
 
-/** node:util parseArgs with strict checking, turning its errors into usage errors. */
+/**
+ * node:util parseArgs with strict checking, turning its errors into usage errors. The options are a command's
+ * option set from commands.ts (parseArgs reads `type` and `multiple`; the rest is for the help).
+ */
 export function parse<T extends ParseArgsConfig['options']>(argv: string[], options: T) {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const e = err as NodeJS.ErrnoException;
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-[^']*)'/.exec(e.message)?.[1] : undefined;
+    if (unknown !== undefined) {
+      const near = nearest(unknown.replace(/^-+/, ''), Object.keys(options ?? {}));
+      throw new UsageError(`unknown option '${unknown}'${near ? `; did you mean '--${near}'?` : ''}`);
+    }
+    throw new UsageError(e.message);
   }
 }
 
