@@ -1,18 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { intOption, osUser, parse, UsageError } from '../cli/args.js';
+import { CENTRAL_CANCEL_OPTIONS, CENTRAL_LS_OPTIONS, CENTRAL_PULL_OPTIONS, CENTRAL_PUBLISH_OPTIONS, CENTRAL_SERVE_OPTIONS } from '../cli/commands.js';
+import { commandHelp, findCommand, usageOf } from '../cli/help.js';
 import { isStream, STREAMS, type StreamName } from '../sync/streams.js';
 import type { CentralDb, UnitSummary } from './db.js';
-
-export const CENTRAL_USAGE = `alpr-edge central serve --data DIR [--hotlists DIR] [--listen HOST:PORT] [--cert F --key F [--client-ca F]]
-                          [--insecure-http] [--tokens FILE]   a reference central server (until Ctrl-C or SIGTERM)
-  alpr-edge central publish --data DIR --list L --plate P [--state XX] --reason R --case C [--expires ISO-DATE] [--by NAME] [--json]
-                                                            an urgent entry every unit adds at its next sync
-  alpr-edge central cancel --data DIR --list L --plate P [--state XX] --reason R [--by NAME] [--json]
-                                                            cancel a plate of a list on every unit
-  alpr-edge central pull --data DIR --unit ID --url URL [--ca F] [--cert F --key F] [--token-file F] --purpose P --case C
-                          [--stream S]... [--page-size N] [--images]   pull a unit's reads and the rest over its API
-  alpr-edge central ls --data DIR [--unit ID] [--json]      what the central server holds, per unit`;
+import { systemClock } from '../util/clock.js';
 
 /**
  * `alpr-edge central ...`: the reference central server of docs/sync-protocol.md, for the tests and for a
@@ -22,8 +15,8 @@ export const CENTRAL_USAGE = `alpr-edge central serve --data DIR [--hotlists DIR
 export async function centralCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === 'help' || sub === '--help') {
-    if (sub === undefined) throw new UsageError(`which central command?\nusage:\n  ${CENTRAL_USAGE}`);
-    process.stdout.write(`usage:\n  ${CENTRAL_USAGE}\n`);
+    if (sub === undefined) throw new UsageError(`which central command?\nusage: ${usageOf('central')}`);
+    process.stdout.write(commandHelp({ command: findCommand('central')! }));
     return 0;
   }
   try {
@@ -39,7 +32,7 @@ export async function centralCommand(argv: string[]): Promise<number> {
       case 'ls':
         return await lsCmd(rest);
       default:
-        throw new UsageError(`unknown central command ${JSON.stringify(sub)}\nusage:\n  ${CENTRAL_USAGE}`);
+        throw new UsageError(`unknown central command ${JSON.stringify(sub)}\nusage: ${usageOf('central')}`);
     }
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -69,7 +62,7 @@ function readFile(file: string, what: string): Buffer {
 
 async function openDb(dir: string): Promise<CentralDb> {
   const { CentralDb } = await import('./db.js');
-  return CentralDb.open(dir);
+  return CentralDb.open(dir, systemClock);
 }
 
 /** HOST:PORT, [IPv6]:PORT, or :PORT (loopback). */
@@ -79,26 +72,15 @@ function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port: intOption(m[3], '--listen port', 0, 65_535)! };
 }
 
-const SERVE_USAGE =
-  'alpr-edge central serve --data DIR [--hotlists DIR] [--listen HOST:PORT] [--cert F --key F [--client-ca F]] [--insecure-http] [--tokens FILE]';
-
 async function serveCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    data: { type: 'string' },
-    hotlists: { type: 'string' },
-    listen: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    'client-ca': { type: 'string' },
-    'insecure-http': { type: 'boolean' },
-    tokens: { type: 'string' },
-  });
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${SERVE_USAGE}`);
-  const dataDir = required(values.data, '--data', SERVE_USAGE);
+  const usage = usageOf('central', 'serve');
+  const { values, positionals } = parse(argv, CENTRAL_SERVE_OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const dataDir = required(values.data, '--data', usage);
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:8443');
-  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError(`--cert and --key go together\nusage: ${SERVE_USAGE}`);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError(`--cert and --key go together\nusage: ${usage}`);
   if (values.cert === undefined && !values['insecure-http']) {
-    throw new UsageError(`give --cert and --key (HTTPS), or --insecure-http for a loopback test\nusage: ${SERVE_USAGE}`);
+    throw new UsageError(`give --cert and --key (HTTPS), or --insecure-http for a loopback test\nusage: ${usage}`);
   }
   if (values.cert !== undefined && values['insecure-http']) throw new UsageError('--insecure-http and --cert exclude each other');
   if (values['client-ca'] !== undefined && values.cert === undefined) throw new UsageError('--client-ca needs --cert and --key (mutual TLS is TLS)');
@@ -120,6 +102,7 @@ async function serveCmd(argv: string[]): Promise<number> {
     host,
     port,
     tls,
+    clock: systemClock,
     insecureHttp: values['insecure-http'] ?? false,
     tokensFile: values.tokens,
     log,
@@ -139,37 +122,25 @@ async function serveCmd(argv: string[]): Promise<number> {
   return 0;
 }
 
-
-const PUBLISH_USAGE = 'alpr-edge central publish --data DIR --list L --plate P [--state XX] --reason R --case C [--expires ISO-DATE] [--by NAME] [--json]';
-
 async function publishCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    data: { type: 'string' },
-    list: { type: 'string' },
-    plate: { type: 'string' },
-    state: { type: 'string' },
-    reason: { type: 'string' },
-    case: { type: 'string' },
-    expires: { type: 'string' },
-    by: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${PUBLISH_USAGE}`);
+  const usage = usageOf('central', 'publish');
+  const { values, positionals } = parse(argv, CENTRAL_PUBLISH_OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
   let expiresAt: number | undefined;
   if (values.expires !== undefined) {
     expiresAt = Date.parse(values.expires);
     if (Number.isNaN(expiresAt)) throw new UsageError(`--expires must be an ISO date, e.g. 2026-12-31 or 2026-12-31T18:00:00Z (got ${JSON.stringify(values.expires)})`);
   }
   const input = {
-    list: required(values.list, '--list', PUBLISH_USAGE),
-    plate: required(values.plate, '--plate', PUBLISH_USAGE),
+    list: required(values.list, '--list', usage),
+    plate: required(values.plate, '--plate', usage),
     state: values.state,
-    reason: required(values.reason, '--reason', PUBLISH_USAGE),
-    caseNumber: required(values.case, '--case', PUBLISH_USAGE),
+    reason: required(values.reason, '--reason', usage),
+    caseNumber: required(values.case, '--case', usage),
     expiresAt,
     by: values.by ?? osUser(),
   };
-  const db = await openDb(required(values.data, '--data', PUBLISH_USAGE));
+  const db = await openDb(required(values.data, '--data', usage));
   try {
     const { publishEntry } = await import('./db.js');
     const e = publishEntry(db, input);
@@ -186,27 +157,18 @@ async function publishCmd(argv: string[]): Promise<number> {
   }
 }
 
-const CANCEL_USAGE = 'alpr-edge central cancel --data DIR --list L --plate P [--state XX] --reason R [--by NAME] [--json]';
-
 async function cancelCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    data: { type: 'string' },
-    list: { type: 'string' },
-    plate: { type: 'string' },
-    state: { type: 'string' },
-    reason: { type: 'string' },
-    by: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${CANCEL_USAGE}`);
+  const usage = usageOf('central', 'cancel');
+  const { values, positionals } = parse(argv, CENTRAL_CANCEL_OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
   const input = {
-    list: required(values.list, '--list', CANCEL_USAGE),
-    plate: required(values.plate, '--plate', CANCEL_USAGE),
+    list: required(values.list, '--list', usage),
+    plate: required(values.plate, '--plate', usage),
     state: values.state,
-    reason: required(values.reason, '--reason', CANCEL_USAGE),
+    reason: required(values.reason, '--reason', usage),
     by: values.by ?? osUser(),
   };
-  const db = await openDb(required(values.data, '--data', CANCEL_USAGE));
+  const db = await openDb(required(values.data, '--data', usage));
   try {
     const { publishCancellation } = await import('./db.js');
     const c = publishCancellation(db, input);
@@ -218,31 +180,16 @@ async function cancelCmd(argv: string[]): Promise<number> {
   }
 }
 
-const PULL_USAGE =
-  'alpr-edge central pull --data DIR --unit ID --url URL [--ca F] [--cert F --key F] [--token-file F] --purpose P --case C [--stream S]... [--page-size N] [--images]';
-
 async function pullCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    data: { type: 'string' },
-    unit: { type: 'string' },
-    url: { type: 'string' },
-    ca: { type: 'string' },
-    cert: { type: 'string' },
-    key: { type: 'string' },
-    'token-file': { type: 'string' },
-    purpose: { type: 'string' },
-    case: { type: 'string' },
-    stream: { type: 'string', multiple: true },
-    'page-size': { type: 'string' },
-    images: { type: 'boolean' },
-  });
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${PULL_USAGE}`);
-  const unit = required(values.unit, '--unit', PULL_USAGE);
-  const url = required(values.url, '--url', PULL_USAGE);
-  const purpose = required(values.purpose, '--purpose', PULL_USAGE);
-  const caseNumber = required(values.case, '--case', PULL_USAGE);
-  const dataDir = required(values.data, '--data', PULL_USAGE);
-  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError(`--cert and --key go together\nusage: ${PULL_USAGE}`);
+  const usage = usageOf('central', 'pull');
+  const { values, positionals } = parse(argv, CENTRAL_PULL_OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const unit = required(values.unit, '--unit', usage);
+  const url = required(values.url, '--url', usage);
+  const purpose = required(values.purpose, '--purpose', usage);
+  const caseNumber = required(values.case, '--case', usage);
+  const dataDir = required(values.data, '--data', usage);
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError(`--cert and --key go together\nusage: ${usage}`);
   const streams = values.stream?.map((s) => {
     if (!isStream(s)) throw new UsageError(`--stream must be one of ${STREAMS.join(', ')} (got ${JSON.stringify(s)})`);
     return s;
@@ -286,12 +233,11 @@ async function pullCmd(argv: string[]): Promise<number> {
   }
 }
 
-const LS_USAGE = 'alpr-edge central ls --data DIR [--unit ID] [--json]';
-
 async function lsCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { data: { type: 'string' }, unit: { type: 'string' }, json: { type: 'boolean' } });
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${LS_USAGE}`);
-  const dataDir = required(values.data, '--data', LS_USAGE);
+  const usage = usageOf('central', 'ls');
+  const { values, positionals } = parse(argv, CENTRAL_LS_OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const dataDir = required(values.data, '--data', usage);
   if (!existsSync(path.join(dataDir, 'central.sqlite'))) {
     process.stderr.write(`alpr-edge: central ls: ${dataDir} holds no central server data (central.sqlite)\n`);
     return 1;

@@ -1,8 +1,7 @@
 import { configDocsMarkdown } from '../config/docs.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { UsageError } from './args.js';
-
-export const CONFIG_USAGE = 'alpr-edge config check [FILE] | alpr-edge config docs';
+import { usageOf } from './help.js';
 
 /** `config check [FILE]` validates without starting anything; `config docs` prints every key from the schema. */
 export function configCommand(argv: string[], defaultFile: string | undefined): number {
@@ -11,7 +10,7 @@ export function configCommand(argv: string[], defaultFile: string | undefined): 
     process.stdout.write(`${configDocsMarkdown()}\n`);
     return 0;
   }
-  if (sub !== 'check' || rest.length > 0) throw new UsageError(`usage: ${CONFIG_USAGE}`);
+  if (sub !== 'check' || rest.length > 0) throw new UsageError(`usage: ${usageOf('config', 'check')}\n  ${usageOf('config', 'docs')}`);
   const target = file ?? defaultFile;
   try {
     loadConfig(target);

@@ -7,37 +7,17 @@ import { auditReport, reportCsv } from '../access/report.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
+import { systemClock } from '../util/clock.js';
 import { intOption, parse, UsageError } from './args.js';
-
-export const DATA_USAGE = `alpr-edge search [--plate P] [--from ISO] [--to ISO] [--camera C] [--near LAT,LON,METRES]
-                   [--include-deleted --reason R] --purpose TEXT --case NUMBER [--json] [--limit N]
-  alpr-edge show READ_ID --purpose TEXT --case NUMBER [--images DIR]
-  alpr-edge hits [--plate P] [--list L] [--from ISO] [--to ISO] --purpose TEXT --case NUMBER [--json]
-  alpr-edge release request --agency A --requester NAME --purpose TEXT --case NUMBER --mode full|aggregate [search options]
-  alpr-edge release approve RELEASE_ID | release export RELEASE_ID --out DIR | release ls
-  alpr-edge audit verify | audit report [--from ISO] [--to ISO] [--format csv|json] [--out FILE]
-                                      stored data, for signed-in users (alpr-edge login), every access logged`;
+import { AUDIT_REPORT_OPTIONS, HITS_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
+import { usageOf } from './help.js';
 
 /** Opens the store and the access log for a data command. */
 function open(config: Config) {
-  const { store, auditKey } = openStore(config);
-  const log = new AccessLog(store.database, auditKey);
+  const { store, auditKey } = openStore(config, systemClock);
+  const log = new AccessLog(store.database, auditKey, systemClock);
   return { store, log };
 }
-
-const SEARCH_OPTIONS = {
-  plate: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-  camera: { type: 'string' },
-  near: { type: 'string' },
-  'include-deleted': { type: 'boolean' },
-  reason: { type: 'string' },
-  purpose: { type: 'string' },
-  case: { type: 'string' },
-  json: { type: 'boolean' },
-  limit: { type: 'string' },
-} as const;
 
 function time(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -64,7 +44,7 @@ function searchQuery(values: Record<string, string | boolean | undefined>): Sear
 
 export async function searchCommand(argv: string[], config: Config): Promise<number> {
   const { values, positionals } = parse(argv, SEARCH_OPTIONS);
-  if (positionals.length) throw new UsageError(`search takes options only\n${DATA_USAGE}`);
+  if (positionals.length) throw new UsageError(`search takes options only\nusage: ${usageOf('search')}`);
   const { store, log } = open(config);
   try {
     const who = requirePrincipal(config, store.database, log, null);
@@ -85,9 +65,9 @@ export async function searchCommand(argv: string[], config: Config): Promise<num
 }
 
 export async function showCommand(argv: string[], config: Config): Promise<number> {
-  const { values, positionals } = parse(argv, { purpose: { type: 'string' }, case: { type: 'string' }, images: { type: 'string' } });
+  const { values, positionals } = parse(argv, SHOW_OPTIONS);
   const id = intOption(positionals[0], 'READ_ID', 1, Number.MAX_SAFE_INTEGER);
-  if (id === undefined) throw new UsageError(`show needs a read id\n${DATA_USAGE}`);
+  if (id === undefined) throw new UsageError(`show needs a read id\nusage: ${usageOf('show')}`);
   const { store, log } = open(config);
   try {
     const who = requirePrincipal(config, store.database, log, null);
@@ -109,11 +89,8 @@ export async function showCommand(argv: string[], config: Config): Promise<numbe
 }
 
 export async function hitsCommand(argv: string[], config: Config): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    plate: { type: 'string' }, list: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
-    purpose: { type: 'string' }, case: { type: 'string' }, json: { type: 'boolean' }, limit: { type: 'string' },
-  });
-  if (positionals.length) throw new UsageError(`hits takes options only\n${DATA_USAGE}`);
+  const { values, positionals } = parse(argv, HITS_OPTIONS);
+  if (positionals.length) throw new UsageError(`hits takes options only\nusage: ${usageOf('hits')}`);
   const { store, log } = open(config);
   try {
     const who = requirePrincipal(config, store.database, log, null);
@@ -146,7 +123,7 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
     const releases = new Releases(store.database, log);
     switch (sub) {
       case 'request': {
-        const { values } = parse(rest, { ...SEARCH_OPTIONS, agency: { type: 'string' }, requester: { type: 'string' }, mode: { type: 'string' } });
+        const { values } = parse(rest, RELEASE_REQUEST_OPTIONS);
         if (values.mode !== 'full' && values.mode !== 'aggregate') throw new UsageError('--mode full|aggregate');
         const r = releases.request(who, {
           mode: values.mode,
@@ -161,15 +138,15 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
       }
       case 'approve': {
         const id = intOption(rest[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
-        if (id === undefined) throw new UsageError('release approve RELEASE_ID');
+        if (id === undefined) throw new UsageError(`usage: ${usageOf('release', 'approve')}`);
         releases.approve(who, id);
         process.stdout.write(`release ${id} approved by ${who.user}\n`);
         return 0;
       }
       case 'export': {
-        const { values, positionals } = parse(rest, { out: { type: 'string' } });
+        const { values, positionals } = parse(rest, RELEASE_EXPORT_OPTIONS);
         const id = intOption(positionals[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
-        if (id === undefined || !values.out) throw new UsageError('release export RELEASE_ID --out DIR');
+        if (id === undefined || !values.out) throw new UsageError(`usage: ${usageOf('release', 'export')}`);
         const r = await releases.export(who, id, values.out, (rel) => store.readImage(rel));
         process.stdout.write(`release ${id}: ${r.reads} read(s), ${r.files.length} file(s) in ${values.out}\n`);
         return 0;
@@ -183,7 +160,7 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
         return 0;
       }
       default:
-        throw new UsageError(`release request|approve|export|ls\n${DATA_USAGE}`);
+        throw new UsageError(`usage: ${usageOf('release')}`);
     }
   } finally {
     store.close();
@@ -205,8 +182,8 @@ export async function auditCommand(argv: string[], config: Config): Promise<numb
       return v.ok ? 0 : 1;
     }
     if (sub === 'report') {
-      const { values } = parse(rest, { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } });
-      const to = time(values.to, '--to') ?? Date.now();
+      const { values } = parse(rest, AUDIT_REPORT_OPTIONS);
+      const to = time(values.to, '--to') ?? systemClock();
       const from = time(values.from, '--from') ?? to - 30 * 86_400_000;
       const report = auditReport(store.database, log, who, from, to);
       const text = values.format === 'csv' ? reportCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
@@ -214,7 +191,7 @@ export async function auditCommand(argv: string[], config: Config): Promise<numb
       else process.stdout.write(text);
       return report.chain.ok ? 0 : 1;
     }
-    throw new UsageError(`audit verify | audit report\n${DATA_USAGE}`);
+    throw new UsageError(`usage: ${usageOf('audit')}`);
   } finally {
     store.close();
   }

@@ -10,9 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { syncSchema } from '../sync/schema.js';
 import { SyncEngine } from '../sync/engine.js';
-
-export const DEMO_USAGE = `alpr-edge demo [--config FILE] [--json]
-                                      run the unit on the bundled demo (replay cameras, no hardware)`;
+import { systemClock } from '../util/clock.js';
 
 /**
  * The bundled demo: the whole unit (cameras, recognition worker, grouping, GPS, read store) on config/demo.yaml,
@@ -29,9 +27,9 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   }
   const log = createLogger(config.log.level, 2);
   // the demo's hot list (made-up plates, some of which the replayed cars carry), so that hits show too
-  const { store } = openStore(config);
+  const { store } = openStore(config, systemClock);
   try {
-    const lists = Hotlists.open(store.database, { config: config.hotlists });
+    const lists = Hotlists.open(store.database, { config: config.hotlists, clock: systemClock });
     const r = lists.importFile(path.join(root, 'test-fixtures', 'demo', 'demo-hotlist.txt'), {
       list: 'demo-stolen',
       format: 'lines',
@@ -52,6 +50,7 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const central = await startCentral({
     dataDir: path.join(dataDir, 'demo-central'),
+    clock: systemClock,
     insecureHttp: true,
     tokens: [{ token, unit: config.unit.id }],
     log: createLogger('warn', 2),
@@ -69,7 +68,7 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   try {
     code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
     // the last reads went in after the last scheduled cycle: one more, as `alpr-edge sync now` would
-    const { store: after } = openStore(config);
+    const { store: after } = openStore(config, systemClock);
     try {
       const report = await new SyncEngine({ config: config.sync, unitId: config.unit.id, store: after, log }).runCycle('manual');
       const n = (stream: 'reads' | 'hits') => central.db.count(stream, config.unit.id);

@@ -14,16 +14,16 @@ import { openStore } from '../store/open.js';
 import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
 import { intOption, osUser, parse, UsageError } from './args.js';
-
-export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9]
-                          [--covert] [--source S] [--user U]      import a file as the list's new version
-  alpr-edge hotlist ls [NAME] [--json]                      the lists; with NAME, its manual and cancelled entries
-  alpr-edge hotlist add PLATE --list NAME --reason R --case N --user U [--state XX] [--expires ISO-DATE]
-                                                            add a plate, or a partial one (7AB?12*: ? one, * any)
-  alpr-edge hotlist cancel ENTRY_ID --reason R --user U     an entry stops matching at once
-  alpr-edge hotlist test PLATE [--candidates T1,T2,..] [--json]
-                                                            what a read of PLATE would match, and why
-  alpr-edge hotlist purge [--user U]                        delete expired lists and entries now`;
+import {
+  HOTLIST_ADD_OPTIONS,
+  HOTLIST_CANCEL_OPTIONS,
+  HOTLIST_IMPORT_OPTIONS,
+  HOTLIST_LS_OPTIONS,
+  HOTLIST_PURGE_OPTIONS,
+  HOTLIST_TEST_OPTIONS,
+} from './commands.js';
+import { usageOf } from './help.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * `alpr-edge hotlist ...`: the hot lists in the database under data.dir. The user given with --user is recorded
@@ -33,16 +33,16 @@ export const HOTLIST_USAGE = `alpr-edge hotlist import FILE --list NAME [--forma
 export function hotlistCommand(argv: string[], config: Config): number {
   const [sub, ...args] = argv;
   let rest = args;
-  if (sub === undefined) throw new UsageError(`which hotlist command?\nusage:\n  ${HOTLIST_USAGE}`);
-  const { store, auditKey } = openStore(config);
+  if (sub === undefined) throw new UsageError(`which hotlist command?\nusage: ${usageOf('hotlist')}`);
+  const { store, auditKey } = openStore(config, systemClock);
   try {
     // Hot lists are data whose access is controlled (P1, P4): a signed-in user with the right role, and changes
     // are recorded under that user's name, not one typed on the command line.
-    const log = new AccessLog(store.database, auditKey);
+    const log = new AccessLog(store.database, auditKey, systemClock);
     const changes = ['import', 'add', 'cancel', 'purge'].includes(sub);
     const who = requirePrincipal(config, store.database, log, changes ? 'hotlist.edit' : ['hotlist.edit', 'reads.search', 'audit.read']);
     if (changes) rest = withUser(rest, who.user);
-    const hotlists = Hotlists.open(store.database, { config: config.hotlists });
+    const hotlists = Hotlists.open(store.database, { config: config.hotlists, clock: systemClock });
     store.database.transaction(() =>
       log.append({ user: who.user, agency: who.agency, role: who.role, action: `hotlist ${sub}`, query: { args: rest }, outcome: 'ok' }),
     )();
@@ -60,7 +60,7 @@ export function hotlistCommand(argv: string[], config: Config): number {
       case 'purge':
         return purgeCmd(hotlists, rest);
       default:
-        throw new UsageError(`unknown hotlist command ${JSON.stringify(sub)}\nusage:\n  ${HOTLIST_USAGE}`);
+        throw new UsageError(`unknown hotlist command ${JSON.stringify(sub)}\nusage: ${usageOf('hotlist')}`);
     }
   } catch (err) {
     if (err instanceof HotlistImportError) {
@@ -95,27 +95,17 @@ function required(value: string | undefined, flag: string, usage: string): strin
   return value;
 }
 
-
-const IMPORT_USAGE = 'alpr-edge hotlist import FILE --list NAME [--format ncic|ca-doj|csv|lines] [--category C] [--priority 1-9] [--covert] [--source S] [--user U]';
-
 function importCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, {
-    list: { type: 'string' },
-    format: { type: 'string' },
-    category: { type: 'string' },
-    priority: { type: 'string' },
-    covert: { type: 'boolean' },
-    source: { type: 'string' },
-    user: { type: 'string' },
-  });
-  if (positionals.length !== 1) throw new UsageError(`give one file to import\nusage: ${IMPORT_USAGE}`);
+  const usage = usageOf('hotlist', 'import');
+  const { values, positionals } = parse(argv, HOTLIST_IMPORT_OPTIONS);
+  if (positionals.length !== 1) throw new UsageError(`give one file to import\nusage: ${usage}`);
   const format = values.format as FormatName | undefined;
   if (format !== undefined && !FORMAT_NAMES.includes(format)) {
     throw new UsageError(`--format must be one of ${FORMAT_NAMES.join(', ')} (got ${JSON.stringify(format)})`);
   }
   const file = positionals[0]!;
   const r = hotlists.importFile(file, {
-    list: required(values.list, '--list', IMPORT_USAGE),
+    list: required(values.list, '--list', usage),
     format,
     category: values.category,
     priority: intOption(values.priority, '--priority', 1, 9),
@@ -145,8 +135,8 @@ function importCmd(hotlists: Hotlists, argv: string[]): number {
 }
 
 function lsCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
-  if (positionals.length > 1) throw new UsageError('usage: alpr-edge hotlist ls [NAME] [--json]');
+  const { values, positionals } = parse(argv, HOTLIST_LS_OPTIONS);
+  if (positionals.length > 1) throw new UsageError(`usage: ${usageOf('hotlist', 'ls')}`);
   const lists = hotlists.lists();
   if (positionals.length === 1) {
     const name = positionals[0]!;
@@ -197,29 +187,21 @@ function describeEntry(e: EntryRecord): string {
   return parts.join('  ');
 }
 
-const ADD_USAGE = 'alpr-edge hotlist add PLATE --list NAME --reason R --case N --user U [--state XX] [--expires ISO-DATE]';
-
 function addCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, {
-    list: { type: 'string' },
-    reason: { type: 'string' },
-    case: { type: 'string' },
-    state: { type: 'string' },
-    expires: { type: 'string' },
-    user: { type: 'string' },
-  });
-  if (positionals.length !== 1) throw new UsageError(`give one plate\nusage: ${ADD_USAGE}`);
+  const usage = usageOf('hotlist', 'add');
+  const { values, positionals } = parse(argv, HOTLIST_ADD_OPTIONS);
+  if (positionals.length !== 1) throw new UsageError(`give one plate\nusage: ${usage}`);
   let expiresAt: number | undefined;
   if (values.expires !== undefined) {
     expiresAt = Date.parse(values.expires);
     if (Number.isNaN(expiresAt)) throw new UsageError(`--expires must be an ISO date or time, e.g. 2026-12-31 or 2026-12-31T18:00:00Z (got ${JSON.stringify(values.expires)})`);
   }
   const e = hotlists.addEntry({
-    list: required(values.list, '--list', ADD_USAGE),
+    list: required(values.list, '--list', usage),
     plate: positionals[0]!,
-    reason: required(values.reason, '--reason', ADD_USAGE),
-    caseNumber: required(values.case, '--case', ADD_USAGE),
-    user: required(values.user, '--user', ADD_USAGE),
+    reason: required(values.reason, '--reason', usage),
+    caseNumber: required(values.case, '--case', usage),
+    user: required(values.user, '--user', usage),
     state: values.state,
     expiresAt,
   });
@@ -230,20 +212,19 @@ function addCmd(hotlists: Hotlists, argv: string[]): number {
   return 0;
 }
 
-const CANCEL_USAGE = 'alpr-edge hotlist cancel ENTRY_ID --reason R --user U';
-
 function cancelCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, { reason: { type: 'string' }, user: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError(`give one entry id\nusage: ${CANCEL_USAGE}`);
+  const usage = usageOf('hotlist', 'cancel');
+  const { values, positionals } = parse(argv, HOTLIST_CANCEL_OPTIONS);
+  if (positionals.length !== 1) throw new UsageError(`give one entry id\nusage: ${usage}`);
   const id = intOption(positionals[0]!.replace(/^#/, ''), 'ENTRY_ID', 1, Number.MAX_SAFE_INTEGER)!;
-  const e = hotlists.cancelEntry(id, { user: required(values.user, '--user', CANCEL_USAGE), reason: required(values.reason, '--reason', CANCEL_USAGE) });
+  const e = hotlists.cancelEntry(id, { user: required(values.user, '--user', usage), reason: required(values.reason, '--reason', usage) });
   process.stdout.write(`entry #${e.id} (${e.plate}, list ${e.list}) cancelled by ${e.cancelledBy}: ${e.cancelReason}\n`);
   return 0;
 }
 
 function testCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, { candidates: { type: 'string' }, json: { type: 'boolean' } });
-  if (positionals.length !== 1) throw new UsageError('usage: alpr-edge hotlist test PLATE [--candidates T1,T2,..] [--json]');
+  const { values, positionals } = parse(argv, HOTLIST_TEST_OPTIONS);
+  if (positionals.length !== 1) throw new UsageError(`usage: ${usageOf('hotlist', 'test')}`);
   const plate = positionals[0]!;
   const candidates = (values.candidates ?? '')
     .split(',')
@@ -272,8 +253,8 @@ function testCmd(hotlists: Hotlists, argv: string[]): number {
 }
 
 function purgeCmd(hotlists: Hotlists, argv: string[]): number {
-  const { values, positionals } = parse(argv, { user: { type: 'string' } });
-  if (positionals.length > 0) throw new UsageError('usage: alpr-edge hotlist purge [--user U]');
+  const { values, positionals } = parse(argv, HOTLIST_PURGE_OPTIONS);
+  if (positionals.length > 0) throw new UsageError(`usage: ${usageOf('hotlist', 'purge')}`);
   const r = hotlists.purgeExpired(values.user ?? osUser());
   process.stdout.write(
     `purged ${r.lists.length} expired list(s)${r.lists.length ? ` (${r.lists.join(', ')})` : ''} and ${r.entries} expired entr${r.entries === 1 ? 'y' : 'ies'}` +

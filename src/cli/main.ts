@@ -1,47 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../config/load.js';
-import { createLogger } from '../log/logger.js';
-import { OcrSetupError } from '../recognition/ocr.js';
 import { UsageError } from './args.js';
-import { configCommand, CONFIG_USAGE } from './config-cmd.js';
 import { packageRoot } from '../util/paths.js';
-import { RECOGNIZE_USAGE } from './recognize.js';
-import { RUN_USAGE } from './run.js';
-import { STATUS_USAGE } from './status.js';
-import { DEMO_USAGE } from './demo.js';
-import { HOTLIST_USAGE } from './hotlist.js';
-import { TERMINAL_USAGE } from './terminal.js';
-import { DATA_USAGE } from './data.js';
-import { KEY_USAGE } from './keys.js';
-import { HOLD_USAGE } from './holds.js';
-import { LOGIN_USAGE, USER_USAGE } from './user.js';
-import { SYNC_USAGE } from './sync.js';
-import { CENTRAL_USAGE } from '../central/cli.js';
-
-const USAGE = `alpr-edge: licence plate reader runtime for edge units
-
-usage:
-  ${RUN_USAGE}
-  ${STATUS_USAGE}
-  ${DEMO_USAGE}
-  ${RECOGNIZE_USAGE}
-  ${HOTLIST_USAGE}
-  ${TERMINAL_USAGE}
-  ${LOGIN_USAGE}
-  ${USER_USAGE}
-  ${DATA_USAGE}
-  ${HOLD_USAGE}
-  ${KEY_USAGE}
-  ${SYNC_USAGE}
-  ${CENTRAL_USAGE}
-  ${CONFIG_USAGE}
-  alpr-edge version
-
-The config file comes from --config FILE, else $ALPR_EDGE_CONFIG, else the built-in defaults.
-Any key can be overridden by an environment variable: see \`alpr-edge config docs\`.
-`;
+import { bashCompletion, findCommand, helpCommand, helpFor, markdownTable, resolveCommand, topHelp, unknownCommand, wantsHelp } from './help.js';
 
 /** --config FILE (or --config=FILE) anywhere in the arguments, removed from them. */
 function takeConfigFlag(argv: string[]): { file: string | undefined; rest: string[] } {
@@ -60,18 +22,42 @@ function takeConfigFlag(argv: string[]): { file: string | undefined; rest: strin
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE);
+  if (command === undefined || command === '--help' || command === '-h') {
+    process.stdout.write(topHelp());
     return command === undefined ? 2 : 0;
   }
-  if (command === 'version' || command === '--version') {
-    const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-    process.stdout.write(`alpr-edge ${pkg.version}\n`);
+  if (command === '--version') return version();
+  const spec = findCommand(command);
+  if (!spec) throw unknownCommand(command);
+  // --help anywhere is answered before anything else: no session, no config, no database, no file written
+  if (wantsHelp(args)) {
+    process.stdout.write(helpFor(spec, args));
     return 0;
   }
-  const { file, rest } = takeConfigFlag(args);
+  const { file, rest: given } = takeConfigFlag(args);
+  if (command === 'help') {
+    const { run } = resolveCommand(spec, given);
+    const markdown = run.includes('--markdown');
+    process.stdout.write(markdown ? markdownTable() : helpCommand(run.filter((a) => a !== '--markdown')));
+    return 0;
+  }
+  // `X help [SUB]` for a command with subcommands (what `central help` always did)
+  if (spec.subcommands && given[0] === 'help') {
+    process.stdout.write(helpFor(spec, given.slice(1)));
+    return 0;
+  }
+  // an unknown subcommand or option stops here, naming the nearest valid one
+  const { run: rest } = resolveCommand(spec, given);
   const configFile = file ?? process.env.ALPR_EDGE_CONFIG;
-  if (command === 'config') return configCommand(rest, configFile);
+  if (command === 'version') return version();
+  if (command === 'completion') {
+    process.stdout.write(bashCompletion());
+    return 0;
+  }
+  if (command === 'config') {
+    const { configCommand } = await import('./config-cmd.js');
+    return configCommand(rest, configFile);
+  }
   if (command === 'key') {
     const { keyCommand } = await import('./keys.js');
     return keyCommand(rest);
@@ -90,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
     return demoCommand(rest, file);
   }
 
+  // the help above needs none of this: a technician's `--help` stays quick on a small unit
+  const { loadConfig } = await import('../config/load.js');
+  const { createLogger } = await import('../log/logger.js');
   const config = loadConfig(configFile);
   switch (command) {
     case 'recognize': {
@@ -163,8 +152,14 @@ async function main(argv: string[]): Promise<number> {
       return hotlistCommand(rest, config);
     }
     default:
-      throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      throw unknownCommand(command);
   }
+}
+
+function version(): number {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  process.stdout.write(`alpr-edge ${pkg.version}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(
@@ -175,10 +170,10 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`alpr-edge: ${err.message}\n`);
       process.exitCode = 2;
-    } else if (err instanceof ConfigError) {
+    } else if (err instanceof Error && err.name === 'ConfigError') {
       process.stderr.write(`${err.message}\nalpr-edge: the configuration is not valid; nothing was started\n`);
       process.exitCode = 1;
-    } else if (err instanceof OcrSetupError) {
+    } else if (err instanceof Error && err.name === 'OcrSetupError') {
       process.stderr.write(`alpr-edge: OCR cannot start: ${err.message}\n`);
       process.exitCode = 1;
     } else if (err instanceof Error && ['AccessDenied', 'PurposeError', 'HoldError', 'HoldAccessError'].includes(err.name)) {

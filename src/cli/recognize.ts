@@ -3,8 +3,8 @@ import type { Logger } from '../log/logger.js';
 import { Recognizer } from '../recognition/recognizer.js';
 import type { FrameResult } from '../recognition/types.js';
 import { intOption, parse, UsageError } from './args.js';
-
-export const RECOGNIZE_USAGE = 'alpr-edge recognize [--json] [--country us|eu|br] [--topn N] [--config FILE] IMAGE...';
+import { RECOGNIZE_OPTIONS } from './commands.js';
+import { usageOf } from './help.js';
 
 const COUNTRIES: readonly Country[] = ['us', 'eu', 'br'];
 
@@ -13,13 +13,8 @@ const COUNTRIES: readonly Country[] = ['us', 'eu', 'br'];
  * Exit code 0 when every image could be read, 1 when at least one could not; the others are still processed.
  */
 export async function recognizeCommand(argv: string[], config: Config, log: Logger): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    json: { type: 'boolean', default: false },
-    country: { type: 'string' },
-    topn: { type: 'string' },
-    config: { type: 'string' },
-  });
-  if (positionals.length === 0) throw new UsageError(`no image given\nusage: ${RECOGNIZE_USAGE}`);
+  const { values, positionals } = parse(argv, RECOGNIZE_OPTIONS);
+  if (positionals.length === 0) throw new UsageError(`no image given\nusage: ${usageOf('recognize')}`);
   const country = values.country as Country | undefined;
   if (country !== undefined && !COUNTRIES.includes(country)) {
     throw new UsageError(`--country must be one of ${COUNTRIES.join(', ')} (got ${JSON.stringify(country)})`);

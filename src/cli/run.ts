@@ -5,9 +5,8 @@ import { Unit, type ReadEvent } from '../unit/unit.js';
 import { AccessLog } from '../access/access-log.js';
 import { requirePrincipal } from '../access/session.js';
 import { parse } from './args.js';
-
-export const RUN_USAGE = `alpr-edge run [--config FILE] [--print-reads | --json] [--exit-when-done]
-                                      run the unit (what systemd starts)`;
+import { RUN_OPTIONS } from './commands.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * `alpr-edge run`: the long-running unit. Logs are JSON lines on stdout (the journal under systemd); they never
@@ -21,11 +20,7 @@ export async function runCommand(
   makeLogger: (fd: 1 | 2) => Logger,
   opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json' } = {},
 ): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    'print-reads': { type: 'boolean' },
-    json: { type: 'boolean' },
-    'exit-when-done': { type: 'boolean' },
-  });
+  const { values, positionals } = parse(argv, RUN_OPTIONS);
   if (positionals.length > 0) throw new Error(`run takes no arguments (got ${positionals.join(' ')})`);
   const print = values.json ? 'json' : values['print-reads'] ? 'text' : opts.printReads;
   const exitWhenDone = values['exit-when-done'] ?? opts.exitWhenDone ?? false;
@@ -33,7 +28,7 @@ export async function runCommand(
   // Everything the unit writes (database, images, status) is for its own user only.
   process.umask(0o077);
 
-  const unit = await Unit.start(config, log);
+  const unit = await Unit.start(config, log, systemClock);
   if (print) {
     // Printing reads shows plate text: on a unit in service (one with users), only to a signed-in user who may
     // search reads, and it is logged. A unit with no user yet (the demo, a bench test) prints freely.
@@ -96,7 +91,7 @@ function authorizePrinting(config: Config, unit: Unit): void {
   const db = unit.store.database;
   const users = db.prepare(`SELECT count(*) AS n FROM users`).get() as { n: number };
   if (users.n === 0) return;
-  const log = new AccessLog(db, unit.auditKey);
+  const log = new AccessLog(db, unit.auditKey, systemClock);
   const who = requirePrincipal(config, db, log, 'reads.search');
   db.transaction(() =>
     log.append({ user: who.user, agency: who.agency, role: who.role, action: 'watch-reads', query: { printReads: true }, outcome: 'ok' }),

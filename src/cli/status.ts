@@ -2,10 +2,9 @@ import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { STATUS_FILE, type UnitStatus } from '../unit/unit.js';
+import { systemClock } from '../util/clock.js';
 import { parse } from './args.js';
-
-export const STATUS_USAGE = `alpr-edge status [--config FILE] [--json]
-                                      health of the running unit, for a technician`;
+import { STATUS_OPTIONS } from './commands.js';
 
 /** A status file older than this means the unit is not running (it rewrites it every 2 s). */
 const STALE_MS = 10_000;
@@ -16,7 +15,7 @@ const STALE_MS = 10_000;
  * Exit 0: running; 1: not running or not healthy (a camera not connected, a stale status file).
  */
 export function statusCommand(argv: string[], config: Config): number {
-  const { values } = parse(argv, { json: { type: 'boolean' } });
+  const { values } = parse(argv, STATUS_OPTIONS);
   const dataDir = path.resolve(config.data.dir);
   const file = path.join(dataDir, STATUS_FILE);
   if (!existsSync(file)) {
@@ -30,7 +29,7 @@ export function statusCommand(argv: string[], config: Config): number {
     process.stdout.write(`cannot read ${file}: ${(err as Error).message}\n`);
     return 1;
   }
-  const now = Date.now();
+  const now = systemClock();
   const alive = isAlive(status.pid);
   const running = status.state !== 'stopped' && alive && now - status.updatedAt < STALE_MS;
   // sizes are measured now, whether or not the unit is running

@@ -4,8 +4,9 @@ import { createLogger } from '../log/logger.js';
 import { openStore } from '../store/open.js';
 import { SyncEngine, type CycleReport, type SyncStatus } from '../sync/engine.js';
 import { parse, UsageError } from './args.js';
-
-export const SYNC_USAGE = 'alpr-edge sync now|status [--json]';
+import { SYNC_OPTIONS } from './commands.js';
+import { usageOf } from './help.js';
+import { systemClock } from '../util/clock.js';
 
 /**
  * `alpr-edge sync now`: one sync cycle with the central server at once, from this process (beside a running unit:
@@ -14,17 +15,17 @@ export const SYNC_USAGE = 'alpr-edge sync now|status [--json]';
  * Neither shows plate data; both work on the configured server only.
  */
 export async function syncCommand(argv: string[], config: Config): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean', default: false } });
+  const { values, positionals } = parse(argv, SYNC_OPTIONS);
   const sub = positionals[0];
-  if (sub !== 'now' && sub !== 'status') throw new UsageError(`usage: ${SYNC_USAGE}`);
+  if (sub !== 'now' && sub !== 'status') throw new UsageError(`usage: ${usageOf('sync')}`);
   if (sub === 'now' && config.sync.server.url === '') {
     throw new UsageError('sync.server.url is not set in the config: there is no central server to sync with');
   }
   const log = createLogger(config.log.level, 2).child({ part: 'sync' });
-  const { store } = openStore(config);
+  const { store } = openStore(config, systemClock);
   let hotlists: Hotlists | undefined;
   try {
-    hotlists = Hotlists.open(store.database, { config: config.hotlists, log: log.child({ part: 'hotlist' }) });
+    hotlists = Hotlists.open(store.database, { config: config.hotlists, clock: systemClock, log: log.child({ part: 'hotlist' }) });
     const engine = new SyncEngine({ config: config.sync, unitId: config.unit.id, store, hotlists, log });
     if (sub === 'status') {
       const status = engine.status();

@@ -20,20 +20,10 @@ import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { ReadStore } from '../store/read-store.js';
 import { renderUnicodeCompact } from 'uqr';
+import { systemClock } from '../util/clock.js';
 import { osUser, parse, UsageError } from './args.js';
-
-export const LOGIN_USAGE = `alpr-edge login [--user NAME]                  sign in (password, then the one-time code); the session is kept in a 0600 file
-  alpr-edge logout                                  end the session
-  alpr-edge whoami [--json]                         who is signed in, with which role, until when
-  alpr-edge passwd                                  change your own password (the current one first); your other sessions end`;
-
-export const USER_USAGE = `alpr-edge user bootstrap NAME --agency A          create the first admin of a unit that has no user
-  alpr-edge user add NAME --role ROLE [--agency A]  add a user (roles: ${ROLES.join(', ')}); password from the terminal or stdin
-  alpr-edge user ls [--json]                        the users and their state (no secrets)
-  alpr-edge user disable|enable|delete NAME [--reason R]
-                                                    deactivate, reactivate, or mark a leaver deleted (kept for the logs)
-  alpr-edge user reset-password NAME                set a new password (from the terminal or stdin); ends their sessions
-  alpr-edge user reset-totp NAME                    enrol a new one-time-code secret; ends their sessions`;
+import { LOGIN_OPTIONS, USER_ADD_OPTIONS, USER_BOOTSTRAP_OPTIONS, USER_LS_OPTIONS, USER_STATE_OPTIONS, WHOAMI_OPTIONS } from './commands.js';
+import { usageOf } from './help.js';
 
 /**
  * Where a command reads passwords and codes and writes its output. On a terminal, secrets are read without echo;
@@ -124,9 +114,9 @@ interface AccessContext {
  * configured), with the users tables and the access log keyed like theirs, so that one chain holds all records.
  */
 function openAccess(config: UserCommandConfig): AccessContext {
-  const { store, auditKey } = openStore(config);
+  const { store, auditKey } = openStore(config, systemClock);
   try {
-    const log = new AccessLog(store.database, auditKey);
+    const log = new AccessLog(store.database, auditKey, systemClock);
     return { store, db: store.database, log };
   } catch (err) {
     store.close();
@@ -158,8 +148,8 @@ const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'
 // ---- login, logout, whoami ----
 
 export async function loginCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
-  const { values, positionals } = parse(argv, { user: { type: 'string' } });
-  if (positionals.length > 0) throw new UsageError(`login takes no arguments\nusage: ${LOGIN_USAGE}`);
+  const { values, positionals } = parse(argv, LOGIN_OPTIONS);
+  if (positionals.length > 0) throw new UsageError(`login takes no arguments\nusage: ${usageOf('login')}`);
   return withAccess(config, io, 'login', async ({ db, log }) => {
     let name = values.user;
     if (name === undefined) {
@@ -176,7 +166,7 @@ export async function loginCommand(argv: string[], config: UserCommandConfig, io
     } catch {
       previous = undefined;
     }
-    const now = Date.now();
+    const now = systemClock();
     const result = await signIn(db, log, { name, password, totp: totp?.trim() }, now, accessConfigOf(config));
     if (!result.ok) {
       io.err(`alpr-edge: ${result.message}\n`);
@@ -195,7 +185,7 @@ export async function loginCommand(argv: string[], config: UserCommandConfig, io
 
 export async function logoutCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { positionals } = parse(argv, {});
-  if (positionals.length > 0) throw new UsageError(`logout takes no arguments\nusage: ${LOGIN_USAGE}`);
+  if (positionals.length > 0) throw new UsageError(`logout takes no arguments\nusage: ${usageOf('logout')}`);
   return withAccess(config, io, 'logout', ({ db, log }) => {
     let token: string | undefined;
     try {
@@ -213,8 +203,8 @@ export async function logoutCommand(argv: string[], config: UserCommandConfig, i
 }
 
 export async function whoamiCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
-  const { values, positionals } = parse(argv, { json: { type: 'boolean' } });
-  if (positionals.length > 0) throw new UsageError(`whoami takes no arguments\nusage: ${LOGIN_USAGE}`);
+  const { values, positionals } = parse(argv, WHOAMI_OPTIONS);
+  if (positionals.length > 0) throw new UsageError(`whoami takes no arguments\nusage: ${usageOf('whoami')}`);
   return withAccess(config, io, 'whoami', ({ db, log }) => {
     let token: string | undefined;
     try {
@@ -236,7 +226,7 @@ export async function whoamiCommand(argv: string[], config: UserCommandConfig, i
 
 export async function passwdCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { positionals } = parse(argv, {});
-  if (positionals.length > 0) throw new UsageError(`passwd takes no arguments\nusage: ${LOGIN_USAGE}`);
+  if (positionals.length > 0) throw new UsageError(`passwd takes no arguments\nusage: ${usageOf('passwd')}`);
   return withAccess(config, io, 'passwd', async ({ db, log }) => {
     const actor = requirePrincipal(config, db, log, null);
     const current = await io.ask('current password: ', true);
@@ -252,13 +242,13 @@ export async function passwdCommand(argv: string[], config: UserCommandConfig, i
 
 export async function userCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined) throw new UsageError(`which user command?\nusage:\n  ${USER_USAGE}`);
+  if (sub === undefined) throw new UsageError(`which user command?\nusage: ${usageOf('user')}`);
   const issuer = `alpr-edge ${config.unit.id}`;
   const policy = accessConfigOf(config);
   switch (sub) {
     case 'bootstrap': {
-      const { values, positionals } = parse(rest, { agency: { type: 'string' } });
-      const name = onlyName(positionals, 'bootstrap NAME --agency A');
+      const { values, positionals } = parse(rest, USER_BOOTSTRAP_OPTIONS);
+      const name = onlyName(positionals, 'bootstrap');
       const agency = values.agency ?? config.unit.agency;
       if (agency.trim() === '') throw new UsageError('--agency is required (or unit.agency in the config)');
       return withAccess(config, io, 'user bootstrap', async ({ db, log }) => {
@@ -270,8 +260,8 @@ export async function userCommand(argv: string[], config: UserCommandConfig, io:
       });
     }
     case 'add': {
-      const { values, positionals } = parse(rest, { role: { type: 'string' }, agency: { type: 'string' } });
-      const name = onlyName(positionals, 'add NAME --role ROLE [--agency A]');
+      const { values, positionals } = parse(rest, USER_ADD_OPTIONS);
+      const name = onlyName(positionals, 'add');
       const role = values.role;
       if (role === undefined || !ROLES.includes(role as Role)) throw new UsageError(`--role is required: one of ${ROLES.join(', ')}`);
       return withAccess(config, io, 'user add', async ({ db, log }) => {
@@ -285,21 +275,21 @@ export async function userCommand(argv: string[], config: UserCommandConfig, io:
       });
     }
     case 'ls': {
-      const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
-      if (positionals.length > 0) throw new UsageError('usage: alpr-edge user ls [--json]');
+      const { values, positionals } = parse(rest, USER_LS_OPTIONS);
+      if (positionals.length > 0) throw new UsageError(`usage: ${usageOf('user', 'ls')}`);
       return withAccess(config, io, 'user ls', ({ db, log }) => {
         requirePrincipal(config, db, log, ['users.manage', 'audit.read']);
         const users = listUsers(db);
         if (values.json) io.out(JSON.stringify({ users }) + '\n');
-        else io.out(formatUsers(users));
+        else io.out(formatUsers(users, systemClock()));
         return 0;
       });
     }
     case 'disable':
     case 'enable':
     case 'delete': {
-      const { values, positionals } = parse(rest, { reason: { type: 'string' } });
-      const name = onlyName(positionals, `${sub} NAME [--reason R]`);
+      const { values, positionals } = parse(rest, USER_STATE_OPTIONS);
+      const name = onlyName(positionals, sub);
       return withAccess(config, io, `user ${sub}`, ({ db, log }) => {
         const actor = requirePrincipal(config, db, log, 'users.manage');
         const change = sub === 'disable' ? disableUser : sub === 'enable' ? enableUser : deleteUser;
@@ -310,7 +300,7 @@ export async function userCommand(argv: string[], config: UserCommandConfig, io:
     }
     case 'reset-password': {
       const { positionals } = parse(rest, {});
-      const name = onlyName(positionals, 'reset-password NAME');
+      const name = onlyName(positionals, 'reset-password');
       return withAccess(config, io, 'user reset-password', async ({ db, log }) => {
         const actor = requirePrincipal(config, db, log, 'users.manage');
         const password = await newPassword(io);
@@ -321,7 +311,7 @@ export async function userCommand(argv: string[], config: UserCommandConfig, io:
     }
     case 'reset-totp': {
       const { positionals } = parse(rest, {});
-      const name = onlyName(positionals, 'reset-totp NAME');
+      const name = onlyName(positionals, 'reset-totp');
       return withAccess(config, io, 'user reset-totp', ({ db, log }) => {
         const actor = requirePrincipal(config, db, log, 'users.manage');
         const totp = resetTotp(db, log, actor, name, { issuer });
@@ -331,12 +321,12 @@ export async function userCommand(argv: string[], config: UserCommandConfig, io:
       });
     }
     default:
-      throw new UsageError(`unknown user command ${JSON.stringify(sub)}\nusage:\n  ${USER_USAGE}`);
+      throw new UsageError(`unknown user command ${JSON.stringify(sub)}\nusage: ${usageOf('user')}`);
   }
 }
 
-function onlyName(positionals: string[], usage: string): string {
-  if (positionals.length !== 1) throw new UsageError(`usage: alpr-edge user ${usage}`);
+function onlyName(positionals: string[], sub: string): string {
+  if (positionals.length !== 1) throw new UsageError(`usage: ${usageOf('user', sub)}`);
   return positionals[0]!;
 }
 
@@ -364,12 +354,12 @@ function showEnrolment(io: CommandIO, name: string, totp: TotpEnrolment | null):
   if (io.interactive) io.out(`\n${renderUnicodeCompact(totp.url, { border: 2 })}\n`);
 }
 
-function formatUsers(users: UserRecord[]): string {
+function formatUsers(users: UserRecord[], now: number): string {
   const rows = users.map((u) => [
     u.name,
     u.role,
     u.agency,
-    u.state + (u.lockedUntil !== null && u.lockedUntil > Date.now() ? ' (locked)' : ''),
+    u.state + (u.lockedUntil !== null && u.lockedUntil > now ? ' (locked)' : ''),
     u.twoFactor ? 'yes' : 'no',
     u.lastLoginAt === null ? 'never' : time(u.lastLoginAt),
     `${time(u.createdAt)} by ${u.createdBy}`,
