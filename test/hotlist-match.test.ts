@@ -47,6 +47,7 @@ describe('matching a read', () => {
         distance: 0,
         text: '7ABC123',
         candidate: 0,
+        stateMismatch: false,
       },
     ]);
     expect(m.match({ plate: '7ABC124' }, NOW)).toEqual([]);
@@ -237,4 +238,21 @@ describe('matching agrees with a plain implementation', () => {
       expect(hits).toBeGreaterThan(400);
     });
   }
+});
+
+describe("the plate's state against the entry's", () => {
+  it('a hit on an entry of another state is kept and marked when the state was read confidently', () => {
+    const m = new HotlistMatcher();
+    const info = list('equivalent');
+    const b = new SegmentBuilder();
+    b.add(1, '7ABC123', 'CA', null, null);
+    b.add(2, '5KDW837', null, null, null);
+    m.setList(info.id, [b.build(info)]);
+    expect(m.match({ plate: '7ABC123', state: { code: 'NV', confidence: 0.95 } }, NOW)[0]).toMatchObject({ plate: '7ABC123', state: 'CA', stateMismatch: true });
+    expect(m.match({ plate: '7ABC123', state: { code: 'CA', confidence: 0.95 } }, NOW)[0]!.stateMismatch).toBe(false);
+    // a faint state reading, no state read, or an entry without a state: no mismatch
+    expect(m.match({ plate: '7ABC123', state: { code: 'NV', confidence: 0.5 } }, NOW)[0]!.stateMismatch).toBe(false);
+    expect(m.match({ plate: '7ABC123' }, NOW)[0]!.stateMismatch).toBe(false);
+    expect(m.match({ plate: '5KDW837', state: { code: 'NV', confidence: 0.99 } }, NOW)[0]!.stateMismatch).toBe(false);
+  });
 });

@@ -251,6 +251,7 @@ const alertMessageSchema = z.strictObject({
   latitude: z.number().nullable(),
   longitude: z.number().nullable(),
   positionValid: z.boolean(),
+  plateState: z.strictObject({ code: z.string(), confidence: z.number() }).optional(),
   hit: z.strictObject({
     list: z.string(),
     category: z.string(),
@@ -260,6 +261,7 @@ const alertMessageSchema = z.strictObject({
     entryPlate: z.string(),
     entryId: z.number(),
     entryState: z.string().optional(),
+    stateMismatch: z.boolean().optional(),
   }),
   cropRef: z.string().nullable(),
   frameRef: z.string().nullable(),

@@ -28,6 +28,8 @@ export interface RaiseInput {
   latitude: number | null;
   longitude: number | null;
   positionValid: boolean;
+  /** The US state read on the plate, where one was legible. */
+  plateState?: { code: string; confidence: number };
   cropRef: string | null;
   frameRef: string | null;
   hit: AlertHit;
@@ -91,6 +93,7 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
       latitude: input.latitude,
       longitude: input.longitude,
       positionValid: input.positionValid,
+      ...(input.plateState ? { plateState: input.plateState } : {}),
       hit: input.hit,
       cropRef: input.cropRef,
       frameRef: input.frameRef,

@@ -23,6 +23,8 @@ export interface AlertHit {
   entryId: number;
   /** The state of the entry, if the list gives one. */
   entryState?: string;
+  /** The state read on the plate is not the entry's (read confidently): the officer weighs the hit with that. */
+  stateMismatch?: boolean;
 }
 
 export interface AlertMessage {
@@ -41,6 +43,8 @@ export interface AlertMessage {
   latitude: number | null;
   longitude: number | null;
   positionValid: boolean;
+  /** The US state read on the plate (two-letter code, confidence 0-1), where one was legible. */
+  plateState?: { code: string; confidence: number };
   hit: AlertHit;
   /** References to the read's images (paths in the unit's image store), for the terminal to fetch later. */
   cropRef: string | null;

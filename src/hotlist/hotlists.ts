@@ -309,8 +309,8 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     const detailsOf = this.db.prepare('SELECT reason, case_number FROM hotlist_entries WHERE id = ?');
     const insert = this.db.prepare(
       `INSERT OR IGNORE INTO hotlist_hits (read_id, list_id, list_name, entry_id, entry_plate, entry_state, how, distance,
-         matched_text, candidate, category, priority, covert, code, reason, case_number, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         matched_text, candidate, category, priority, covert, code, reason, case_number, state_mismatch, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.db.transaction(() => {
       for (const h of hits) {
@@ -334,6 +334,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
           h.code,
           reason,
           caseNumber,
+          h.stateMismatch ? 1 : 0,
           now,
         );
         if (info.changes === 1) out.push({ ...h, id: Number(info.lastInsertRowid), readId, reason, caseNumber, createdAt: now });
@@ -346,11 +347,12 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   checkRecent(sinceMs: number): StoredHit[] {
     if (!this.loaded) this.load();
     const rows = this.db
-      .prepare('SELECT id, plate, candidates FROM reads WHERE first_seen >= ? ORDER BY id')
-      .all(sinceMs) as Array<{ id: number; plate: string; candidates: string }>;
+      .prepare('SELECT id, plate, candidates, state, state_confidence FROM reads WHERE first_seen >= ? ORDER BY id')
+      .all(sinceMs) as Array<{ id: number; plate: string; candidates: string; state: string | null; state_confidence: number | null }>;
     const out: StoredHit[] = [];
     for (const r of rows) {
-      const hits = this.match({ plate: r.plate, candidates: JSON.parse(r.candidates) as Array<{ text: string }> });
+      const state = r.state === null ? null : { code: r.state, confidence: r.state_confidence ?? 0 };
+      const hits = this.match({ plate: r.plate, candidates: JSON.parse(r.candidates) as Array<{ text: string }>, state });
       if (hits.length > 0) out.push(...this.recordHits(r.id, hits));
     }
     return out;
@@ -375,6 +377,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
       distance: r.distance as number,
       text: r.matched_text as string,
       candidate: r.candidate as number,
+      stateMismatch: r.state_mismatch === 1,
       reason: r.reason as string | null,
       caseNumber: r.case_number as string | null,
       createdAt: r.created_at as number,

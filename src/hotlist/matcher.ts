@@ -23,6 +23,8 @@ export type MatchHow = 'exact' | 'equivalent' | 'distance' | 'wildcard';
 export interface ReadTexts {
   plate: string;
   candidates?: ReadonlyArray<{ text: string }>;
+  /** The US state read on the plate, if one was: a hit on an entry of another state is marked, not dropped. */
+  state?: { code: string; confidence: number } | null;
 }
 
 export interface Hit {
@@ -46,6 +48,19 @@ export interface Hit {
   text: string;
   /** 0: the read's best text matched; n: its n-th OCR candidate did. */
   candidate: number;
+  /**
+   * The read's state was read confidently (>= STATE_CONFIDENT) and is not the entry's state. The hit stands
+   * (plate numbers repeat across states, and a state name can be misread) but the officer is told.
+   */
+  stateMismatch: boolean;
+}
+
+/** A state read on a plate with at least this confidence (0-1) can disagree with an entry's state. */
+export const STATE_CONFIDENT = 0.8;
+
+/** Whether a confidently read state differs from the entry's (an entry without a state never differs). */
+export function stateDisagrees(read: ReadTexts['state'], entryState: string | null): boolean {
+  return !!read && read.confidence >= STATE_CONFIDENT && !!entryState && entryState.toUpperCase() !== read.code;
 }
 
 const MAX_TEXTS = 64;
@@ -157,6 +172,7 @@ export class HotlistMatcher {
       distance,
       text: String.fromCharCode(...this.raw.subarray(text * MAX_TEXT_LENGTH, text * MAX_TEXT_LENGTH + this.len[text]!)),
       candidate: this.rank[text]!,
+      stateMismatch: stateDisagrees(read.state, seg.state(row)),
     }));
     this.found.length = 0;
     return hits.sort((a, b) => a.priority - b.priority || HOW_RANK[a.how] - HOW_RANK[b.how] || a.distance - b.distance || a.list.localeCompare(b.list));

@@ -1,3 +1,4 @@
+import type { PlateState } from '../recognition/us-states.js';
 import type { Box } from '../recognition/types.js';
 
 /**
@@ -21,6 +22,8 @@ export interface SightingPlate {
   box: Box;
   region: string;
   candidates: Array<{ text: string; confidence: number }>;
+  /** The US state read on the plate in this frame, if any. */
+  state?: PlateState;
 }
 
 export interface Sighting<Extra> {
@@ -41,6 +44,8 @@ export interface TrackView<Extra> {
   lastSeen: number;
   frameCount: number;
   best: Sighting<Extra>;
+  /** The most confident state read on the plate in any of its frames; null where none was legible. */
+  plateState: PlateState | null;
   closed: boolean;
 }
 
@@ -69,6 +74,7 @@ interface Track<Extra> {
   lastSeen: number;
   frameCount: number;
   best: Sighting<Extra>;
+  plateState: PlateState | null;
   /** 'new' before its first report; 'reported' after; the promise chain serialises its writes. */
   state: 'new' | 'reporting' | 'reported';
   dirty: boolean;
@@ -125,6 +131,7 @@ export class Grouper<Extra> {
           lastSeen: capturedAt,
           frameCount: 0,
           best: sighting,
+          plateState: null,
           state: 'new',
           dirty: false,
           lastReportAt: 0,
@@ -216,6 +223,7 @@ export class Grouper<Extra> {
 
   private addSighting(track: Track<Extra>, s: Sighting<Extra>): void {
     track.frameCount++;
+    if (s.plate.state && s.plate.state.confidence > (track.plateState?.confidence ?? 0)) track.plateState = s.plate.state;
     track.lastSeen = Math.max(track.lastSeen, s.capturedAt);
     track.firstSeen = Math.min(track.firstSeen, s.capturedAt);
     s.plate.candidates.forEach((c, i) => {
@@ -255,6 +263,7 @@ export class Grouper<Extra> {
       lastSeen: track.lastSeen,
       frameCount: track.frameCount,
       best: track.best,
+      plateState: track.plateState,
       closed: track.closed,
     };
   }

@@ -1,4 +1,5 @@
 /** Messages between the main thread and the recognition worker (src/pipeline/vision-worker.ts). */
+import type { PlateState } from '../recognition/us-states.js';
 import type { Country } from '../config/schema.js';
 import type { Box } from '../recognition/types.js';
 
@@ -17,6 +18,8 @@ export interface VisionPlate {
   box: Box;
   region: string;
   candidates: Array<{ text: string; confidence: number }>;
+  /** The US state read on the plate, where one was legible. */
+  state?: PlateState;
   /** JPEG of the plate with a margin. */
   crop: Uint8Array;
 }

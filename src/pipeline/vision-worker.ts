@@ -57,6 +57,7 @@ async function handle(job: VisionJob): Promise<void> {
         box: p.box,
         region: p.region ?? job.country,
         candidates: p.candidates.map((c) => ({ text: c.text, confidence: c.confidence })),
+        ...(p.state ? { state: p.state } : {}),
         crop: new Uint8Array(crop.buffer, crop.byteOffset, crop.byteLength),
       });
     }

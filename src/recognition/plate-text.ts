@@ -11,6 +11,7 @@ import { cv, type Mat } from './cv.js';
 import { LENGTH_BOUNDS } from './formats.js';
 import type { PpOcr, RecLine } from './ppocr.js';
 import type { Box } from './types.js';
+import { stateFromRows, type PlateState, type TextRow } from './us-states.js';
 
 /** Character height (pixels) at which the detector looks for text rows in a region. */
 const DET_CHAR_HEIGHT = 36;
@@ -35,6 +36,8 @@ export interface PlateText {
   region?: string;
   /** The chosen row of characters, in the image's coordinates. */
   row: Box;
+  /** US plates: the state named by the region's other rows (its name or slogan), where one was legible. */
+  state?: PlateState;
 }
 
 /** Words printed on plates that are not the plate number: US state names and common slogan words. */
@@ -85,6 +88,8 @@ export function joinRows(boxes: Box[]): Box[] {
 
 interface RowRead {
   row: Box;
+  /** The detector's row it was read from. */
+  source: Box;
   line: RecLine;
   candidates: Candidate[];
   score: number;
@@ -108,30 +113,42 @@ export class PlateTextReader {
     if (rows.length === 0) rows.push(full);
     const tallest = Math.max(...rows.map((r) => r.height));
     const reads: RowRead[] = [];
+    // every row's text as read, the plate number's too: the others may name the state
+    const seen: Array<TextRow & { row: Box }> = [];
     for (const row of rows) {
-      const r = await this.readRow(img, row, tallest, opts);
+      const r = await this.readRow(img, row, tallest, opts, seen);
       if (r) reads.push(r);
     }
     reads.sort((a, b) => b.score - a.score);
     const best = reads[0];
     if (!best) return undefined;
     const top = best.candidates[0]!;
+    const state = opts.country === 'us' ? stateFromRows(seen.filter((s) => s.row !== best.source)) : undefined;
     return {
       text: top.text,
       confidence: top.confidence,
       candidates: best.candidates,
       ...(top.region ? { region: top.region } : {}),
       row: best.row,
+      ...(state ? { state } : {}),
     };
   }
 
-  private async readRow(img: Mat, row: Box, tallest: number, opts: PlateTextOptions): Promise<RowRead | undefined> {
+  private async readRow(
+    img: Mat,
+    row: Box,
+    tallest: number,
+    opts: PlateTextOptions,
+    seen: Array<TextRow & { row: Box }>,
+  ): Promise<RowRead | undefined> {
     const x = Math.max(0, Math.floor(row.x));
     const y = Math.max(0, Math.floor(row.y));
     const w = Math.min(img.cols - x, Math.ceil(row.width));
     const h = Math.min(img.rows - y, Math.ceil(row.height));
     if (w < 4 || h < 4) return undefined;
     const line = await this.ocr.readLine(img.getRegion(new cv.Rect(x, y, w, h)));
+    const ps = line.chars.map((c) => c.choices[0]?.p ?? 0);
+    seen.push({ text: line.raw, confidence: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0, row });
     const chars = trimEdges(line.chars);
     if (chars.length < opts.minChars) return undefined;
     const bounds = LENGTH_BOUNDS[opts.country];
@@ -145,7 +162,7 @@ export class PlateTextReader {
     score += n >= 5 && n <= 8 ? 0.3 : n >= bounds.min && n <= bounds.max ? 0.1 : -0.3;
     if (words) score -= 0.8;
     score += 0.2 * (top.confidence / 100);
-    return { row: { x, y, width: w, height: h }, line, candidates, score };
+    return { row: { x, y, width: w, height: h }, source: row, line, candidates, score };
   }
 }
 

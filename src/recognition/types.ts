@@ -1,4 +1,5 @@
 import type { Candidate } from './candidates.js';
+import type { PlateState } from './us-states.js';
 
 export interface Box {
   x: number;
@@ -15,6 +16,8 @@ export interface PlateRead {
   box: Box;
   candidates: Candidate[];
   region?: string;
+  /** US plates: the state whose name or slogan was read on the plate, where one was legible. */
+  state?: PlateState;
 }
 
 export interface FrameResult {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3-multiple-ciphers';
+import type { PlateState } from '../recognition/us-states.js';
 import { mkdirSync, chmodSync, statSync, existsSync } from 'node:fs';
 import { open, unlink, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,6 +42,8 @@ export interface NewRead {
   confidence: number;
   candidates: CandidateText[];
   region: string | null;
+  /** The US state read on the plate (two-letter code) and its confidence (0-1); absent where none was legible. */
+  state?: PlateState | null;
   box: Box;
   firstSeen: number;
   lastSeen: number;
@@ -55,7 +58,7 @@ export interface NewRead {
 
 export type ReadUpdate = Pick<
   NewRead,
-  'plate' | 'confidence' | 'candidates' | 'box' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'closed' | 'position'
+  'plate' | 'confidence' | 'candidates' | 'state' | 'box' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'closed' | 'position'
 > & { crop?: ImageData; frame?: ImageData };
 
 export interface StoredRead {
@@ -67,6 +70,8 @@ export interface StoredRead {
   confidence: number;
   candidates: CandidateText[];
   region: string | null;
+  /** The US state read on the plate, or null where none was legible. */
+  state: PlateState | null;
   box: Box;
   firstSeen: number;
   lastSeen: number;
@@ -105,6 +110,8 @@ export interface ReadRow {
   confidence: number;
   candidates: string;
   region: string | null;
+  state: string | null;
+  state_confidence: number | null;
   box: string;
   first_seen: number;
   last_seen: number;
@@ -279,10 +286,10 @@ export class ReadStore {
     const id = this.db.transaction(() => {
       const info = this.db
         .prepare(
-          `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, box, first_seen, last_seen,
-             best_seen, frame_count, clock_source, latitude, longitude, position_valid, position_source, speed_kmh,
-             heading_deg, fix_time, closed, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, state, state_confidence, box,
+             first_seen, last_seen, best_seen, frame_count, clock_source, latitude, longitude, position_valid,
+             position_source, speed_kmh, heading_deg, fix_time, closed, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           read.uuid,
@@ -292,6 +299,8 @@ export class ReadStore {
           read.confidence,
           JSON.stringify(read.candidates),
           read.region,
+          read.state?.code ?? null,
+          read.state?.confidence ?? null,
           JSON.stringify(read.box),
           read.firstSeen,
           read.lastSeen,
@@ -332,7 +341,7 @@ export class ReadStore {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, box = ?, last_seen = ?, best_seen = ?,
+          `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, state = ?, state_confidence = ?, box = ?, last_seen = ?, best_seen = ?,
              frame_count = ?, closed = ?, latitude = ?, longitude = ?, position_valid = ?, position_source = ?,
              speed_kmh = ?, heading_deg = ?, fix_time = ?, updated_at = ?
            WHERE id = ?`,
@@ -341,6 +350,8 @@ export class ReadStore {
           u.plate,
           u.confidence,
           JSON.stringify(u.candidates),
+          u.state?.code ?? null,
+          u.state?.confidence ?? null,
           JSON.stringify(u.box),
           u.lastSeen,
           u.bestSeen,
@@ -695,6 +706,7 @@ function toStoredRead(row: ReadRow): StoredRead {
     confidence: row.confidence,
     candidates: JSON.parse(row.candidates) as CandidateText[],
     region: row.region,
+    state: row.state === null ? null : { code: row.state, confidence: row.state_confidence ?? 0 },
     box: JSON.parse(row.box) as Box,
     firstSeen: row.first_seen,
     lastSeen: row.last_seen,

@@ -31,6 +31,9 @@ export interface ReadItem extends StreamItem {
   confidence: number;
   candidates: Array<{ text: string; confidence: number }>;
   region: string | null;
+  /** The US state read on the plate (two-letter code) and its confidence (0-1), or null where none was legible. */
+  state: string | null;
+  stateConfidence: number | null;
   box: unknown;
   firstSeen: number;
   lastSeen: number;
@@ -57,7 +60,7 @@ export interface Page {
   next: number;
 }
 
-const READ_COLUMNS = `r.id, r.sync_seq, r.uuid, r.unit_id, r.camera_id, r.plate, r.confidence, r.candidates, r.region, r.box,
+const READ_COLUMNS = `r.id, r.sync_seq, r.uuid, r.unit_id, r.camera_id, r.plate, r.confidence, r.candidates, r.region, r.state, r.state_confidence, r.box,
   r.first_seen, r.last_seen, r.best_seen, r.frame_count, r.clock_source, r.latitude, r.longitude, r.position_valid,
   r.position_source, r.speed_kmh, r.heading_deg, r.fix_time, r.closed,
   (SELECT group_concat(i.kind || ':' || i.format) FROM images i WHERE i.read_id = r.id AND i.evicted_at IS NULL) AS images`;
@@ -79,6 +82,8 @@ function readItem(r: ReadRow): ReadItem {
     confidence: r.confidence,
     candidates: JSON.parse(r.candidates) as ReadItem['candidates'],
     region: r.region,
+    state: r.state,
+    stateConfidence: r.state_confidence,
     box: JSON.parse(r.box) as unknown,
     firstSeen: r.first_seen,
     lastSeen: r.last_seen,

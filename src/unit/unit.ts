@@ -392,6 +392,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           confidence: t.confidence,
           candidates: t.candidates,
           region: best.plate.region,
+          state: t.plateState,
           box: best.plate.box,
           firstSeen: t.firstSeen,
           lastSeen: t.lastSeen,
@@ -412,6 +413,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           plate: t.text,
           confidence: t.confidence,
           candidates: t.candidates,
+          state: t.plateState,
           box: best.plate.box,
           lastSeen: t.lastSeen,
           bestSeen: best.capturedAt,
@@ -483,6 +485,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         latitude: read.position.latitude,
         longitude: read.position.longitude,
         positionValid: read.position.valid,
+        ...(read.state ? { plateState: read.state } : {}),
         cropRef: read.cropPath,
         frameRef: read.framePath,
         covert: hit.covert,
@@ -495,6 +498,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           entryPlate: hit.plate,
           entryId: hit.entryId,
           entryState: hit.state ?? undefined,
+          ...(hit.stateMismatch ? { stateMismatch: true } : {}),
         },
       });
       this.logger.info(

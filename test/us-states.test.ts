@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { stateFromRows, substringDistance } from '../src/recognition/us-states.js';
+
+const row = (text: string, confidence = 0.95) => ({ text, confidence });
+
+describe("a US plate's state from the words printed on it", () => {
+  it('names the state from its name, as printed in any case, with spaces or run together', () => {
+    expect(stateFromRows([row('California')])).toMatchObject({ code: 'CA' });
+    expect(stateFromRows([row('NEW YORK')])).toMatchObject({ code: 'NY' });
+    expect(stateFromRows([row('TEXAS'), row('THE LONE STAR STATE')])).toMatchObject({ code: 'TX' });
+    expect(stateFromRows([row('Sunshine State')])).toMatchObject({ code: 'FL' });
+    expect(stateFromRows([row('Land of Lincoln')])).toMatchObject({ code: 'IL' });
+  });
+
+  it('forgives a misread letter in a long name but not in a short one', () => {
+    expect(stateFromRows([row('CALIF0RNIA')])).toMatchObject({ code: 'CA' });
+    expect(stateFromRows([row('PENNSYLVAMIA')])).toMatchObject({ code: 'PA' });
+    expect(stateFromRows([row('OHTO')])).toBeUndefined();
+    expect(stateFromRows([row('UTAH')])).toMatchObject({ code: 'UT' });
+  });
+
+  it('a name inside a longer one is the longer state: West Virginia, Arkansas', () => {
+    expect(stateFromRows([row('WEST VIRGINIA')])).toMatchObject({ code: 'WV' });
+    expect(stateFromRows([row('ARKANSAS')])).toMatchObject({ code: 'AR' });
+    expect(stateFromRows([row('Virginia is for Lovers')])).toMatchObject({ code: 'VA' });
+    expect(stateFromRows([row('KANSAS')])).toMatchObject({ code: 'KS' });
+    expect(stateFromRows([row('ARKANSSA')])).toMatchObject({ code: 'AR' });
+  });
+
+  it('says nothing where no row names a state: plate numbers, dealers, slogans of no one state', () => {
+    expect(stateFromRows([])).toBeUndefined();
+    expect(stateFromRows([row('7ABC123'), row('SMITH TOYOTA')])).toBeUndefined();
+    expect(stateFromRows([row('AMERICA')])).toBeUndefined();
+  });
+
+  it("the confidence follows the row's and drops when two states are named", () => {
+    const clear = stateFromRows([row('CALIFORNIA', 0.98)])!;
+    const faint = stateFromRows([row('CALIFORNIA', 0.5)])!;
+    const two = stateFromRows([row('CALIFORNIA', 0.98), row('NEVADA', 0.9)])!;
+    expect(clear.confidence).toBeGreaterThan(0.9);
+    expect(faint.confidence).toBeLessThan(0.6);
+    expect(two.code).toBe('CA');
+    expect(two.confidence).toBeLessThan(clear.confidence * 0.6);
+  });
+
+  it('approximate substring distance', () => {
+    expect(substringDistance('TEXAS', 'XXTEXASXX')).toBe(0);
+    expect(substringDistance('TEXAS', 'TEXA')).toBe(1);
+    expect(substringDistance('OREGON', 'ORECON')).toBe(1);
+  });
+});
