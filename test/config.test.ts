@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeConfig } from '../src/config/docs.js';
 import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
+import { locatePpocrModels } from '../src/recognition/ppocr.js';
 
 function problemsOf(fn: () => unknown) {
   try {
@@ -122,5 +124,40 @@ describe('configuration', () => {
     const file = path.join(dir, 'u.yaml');
     writeFileSync(file, 'recognition:\n  country: br\n  topN: 5\n');
     expect(loadConfig(file, {}).recognition).toMatchObject({ country: 'br', topN: 5 });
+  });
+});
+
+describe('config check loads the reader as the unit would', () => {
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [path.join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js'), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENCV4NODEJS_DISABLE_AUTOBUILD: '1' },
+    });
+
+  it('a folder without the PP-OCR model files: exit 1, the missing file named, nothing started', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'alpr-config-'));
+    const file = path.join(dir, 'unit.yaml');
+    writeFileSync(file, `recognition:\n  ocr:\n    models: ${JSON.stringify(dir)}\n`);
+    const r = cli(['config', 'check', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${path.join(dir, 'ch_PP-OCRv4_rec_infer.onnx')} is missing`);
+    expect(r.stdout).not.toMatch(/is valid/);
+  });
+
+  it('a corrupt model file is named too', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'alpr-config-'));
+    for (const name of ['ch_PP-OCRv4_rec_infer.onnx', 'ch_PP-OCRv4_det_infer.onnx']) writeFileSync(path.join(dir, name), 'not a model');
+    copyFileSync(locatePpocrModels('').dict, path.join(dir, 'ppocr_keys_v1.txt'));
+    const file = path.join(dir, 'unit.yaml');
+    writeFileSync(file, `recognition:\n  ocr:\n    models: ${JSON.stringify(dir)}\n`);
+    const r = cli(['config', 'check', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('ch_PP-OCRv4_rec_infer.onnx');
+  });
+
+  it('the default models (from the npm package) are valid', () => {
+    const r = cli(['config', 'check']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

@@ -36,4 +36,6 @@ export type VisionReply =
       decodeMs: number;
       ms: number;
       plates: VisionPlate[];
+      /** Candidate regions whose reading failed (the frame's other regions were read). */
+      errors?: string[];
     };

@@ -69,6 +69,7 @@ async function handle(job: VisionJob): Promise<void> {
       decodeMs,
       ms: performance.now() - t0,
       plates,
+      ...(result.errors ? { errors: result.errors } : {}),
     };
     port.postMessage(reply, plates.map((p) => p.crop.buffer as ArrayBuffer));
   } catch (err) {

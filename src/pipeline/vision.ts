@@ -116,6 +116,8 @@ export class Vision {
             this.settle(msg.id, undefined, new VisionError(msg.error));
             break;
           case 'result':
+            // a region the reader threw on is lost for this frame only: say so, the rest of the frame was read
+            if (msg.errors) this.logger?.warn({ errors: msg.errors.slice(0, 5), count: msg.errors.length }, 'plate regions could not be read');
             this.settle(msg.id, { width: msg.width, height: msg.height, decodeMs: msg.decodeMs, ms: msg.ms, plates: msg.plates });
             break;
         }
