@@ -27,6 +27,7 @@ import {
 } from '../src/alerts/serial-protocol.js';
 import { SerialTerminal, runSerialTerminal, type SerialTerminalOptions } from '../src/alerts/terminal-serial.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
+import { systemClock } from '../src/util/clock.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -278,7 +279,7 @@ function newChannel(over: Partial<SerialChannelConfig> = {}, logger?: AlertLogge
     heartbeatMs: 200,
     ...over,
   };
-  const channel = new SerialAlertChannel(config, logger, { retryMinMs: 50, retryMaxMs: 200 });
+  const channel = new SerialAlertChannel(config, logger, { retryMinMs: 50, retryMaxMs: 200, clock: systemClock });
   channels.push(channel);
   return channel;
 }
@@ -290,6 +291,7 @@ function newTerminal(over: Partial<SerialTerminalOptions> = {}): SerialTerminal 
     respTimeoutMs: 200,
     retryMinMs: 50,
     retryMaxMs: 200,
+    clock: systemClock,
     ...over,
   });
   terminals.push(terminal);
@@ -539,7 +541,7 @@ describe('alerts over a serial line', () => {
     const output = new PassThrough();
     let printed = '';
     output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-    const run = runSerialTerminal(`${dir}/term`, { heartbeatMs: 100, officer: 'B4521' }, { input, output });
+    const run = runSerialTerminal(`${dir}/term`, { heartbeatMs: 100, officer: 'B4521', clock: systemClock }, { input, output });
     await until(() => printed.includes('waiting for alerts') && channel.status().connected, 3000, 'simulator up', () => printed);
 
     const d = delivery('01JPB7M3YH4Q8Z0N6W2K5T9R1C', { lateMs: 12_300 });
