@@ -10,6 +10,8 @@ import { sniffImage } from '../src/recognition/image-header.js';
 export class CollectingSink implements FrameSink {
   readonly frames: Frame[] = [];
   readonly events: CameraEvent[] = [];
+  /** When each event came (performance.now()), index for index with `events`. */
+  readonly eventTimes: number[] = [];
   private waiters: Array<() => void> = [];
   /** Milliseconds each offer takes to resolve (simulates a busy unit for queued cameras). */
   offerDelayMs = 0;
@@ -21,6 +23,7 @@ export class CollectingSink implements FrameSink {
   }
   report(event: CameraEvent): void {
     this.events.push(event);
+    this.eventTimes.push(performance.now());
     this.wake();
   }
   private wake(): void {
@@ -84,4 +87,26 @@ export async function checkCameraContract(
   // stop() twice is harmless
   await camera.stop();
   return sink;
+}
+
+/**
+ * A camera that lost its source and announced a retry stops without waiting for it: stop() resolves while the
+ * retry is still pending (before half its wait has passed), and nothing is reported afterwards. Give the camera a
+ * long retry wait (tens of seconds): then only a stop() that waits for the retry fails this, never a busy machine.
+ */
+export async function expectStopBeforeRetry(camera: Camera, sink: CollectingSink): Promise<void> {
+  const last = sink.events.findLastIndex((e) => e.kind === 'disconnected');
+  expect(last, 'a disconnected report announcing a retry').toBeGreaterThanOrEqual(0);
+  const retryInMs = (sink.events[last] as Extract<CameraEvent, { kind: 'disconnected' }>).retryInMs ?? 0;
+  expect(retryInMs).toBeGreaterThanOrEqual(20_000);
+  let timer: NodeJS.Timeout | undefined;
+  const halfway = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('half the retry wait passed first'), sink.eventTimes[last]! + retryInMs / 2 - performance.now());
+  });
+  const first = await Promise.race([camera.stop().then(() => 'stopped'), halfway]);
+  clearTimeout(timer);
+  expect(first).toBe('stopped');
+  const reported = sink.events.length;
+  await new Promise((r) => setTimeout(r, 300));
+  expect(sink.events).toHaveLength(reported);
 }

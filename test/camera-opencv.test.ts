@@ -9,7 +9,7 @@ import type { CameraEvent, Frame } from '../src/camera/types.js';
 import { cameraSchema } from '../src/config/schema.js';
 import { cv } from '../src/recognition/cv.js';
 import { sniffImage } from '../src/recognition/image-header.js';
-import { checkCameraContract, CollectingSink } from './camera-contract.js';
+import { checkCameraContract, CollectingSink, expectStopBeforeRetry } from './camera-contract.js';
 
 /**
  * What a user of an OpenCV camera notices, against real capture processes: a video file plays and finishes, a video
@@ -155,12 +155,17 @@ describe('OpenCV camera on a source that is not there', () => {
       expect(e.kind === 'disconnected' && e.retryInMs).toBeGreaterThan(0);
     }
     expect(cam.status()).toMatchObject({ connected: false, frames: 0, lastError: expect.stringMatching(why) });
-    const stopping = Date.now();
     await cam.stop();
-    expect(Date.now() - stopping).toBeLessThan(2000);
     const reported = sink.events.length;
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.events).toHaveLength(reported);
+
+    // prompt: a stop while the next try is pending does not wait for it
+    const patient = camera({ source, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 });
+    const sink2 = new CollectingSink();
+    await patient.start(sink2);
+    await sink2.until(() => events(sink2, 'disconnected').length === 1, 15_000, 'the failed attempt');
+    await expectStopBeforeRetry(patient, sink2);
   });
 });
 
@@ -294,10 +299,18 @@ describe('OpenCV camera on an HTTP MJPEG stream', () => {
   it('keeps only the newest frame while the unit is busy, and counts the ones it dropped', async () => {
     server.sending = true;
     const cam = camera({ source: url, maxFps: 30 });
-    const lags: number[] = [];
+    // every frame the camera gets from its capture process, in the order they come
+    const received: Frame[] = [];
+    const inner = cam as unknown as { deliver(frame: Frame): void };
+    const deliver = inner.deliver.bind(cam);
+    inner.deliver = (frame) => {
+      received.push(frame);
+      deliver(frame);
+    };
+    const newest: boolean[] = [];
     const sink = new (class extends CollectingSink {
       override async offer(frame: Frame): Promise<void> {
-        lags.push(Date.now() - frame.capturedAt);
+        newest.push(frame === received.at(-1));
         await super.offer(frame);
       }
     })();
@@ -305,8 +318,11 @@ describe('OpenCV camera on an HTTP MJPEG stream', () => {
     await cam.start(sink);
     await sink.until(() => sink.frames.length >= 8, 15_000, 'frames to a slow unit');
     await cam.stop();
-    // a queue would fall further behind with every frame; latest-wins stays within about one offer
-    expect(Math.max(...lags.slice(2))).toBeLessThan(1000);
+    // latest wins: whenever the unit takes a frame it is the newest the camera has, never an older one kept in a
+    // queue (this holds however busy the machine is; how far behind the stream that is, is bench:frame's figure)
+    expect(newest).toEqual(sink.frames.map(() => true));
+    // and the unit was slow enough for that to matter: frames came that it was never given
+    expect(received.filter((f) => !sink.frames.includes(f)).length).toBeGreaterThan(0);
     expect(cam.status().detail).toMatch(/[1-9]\d* frames dropped/);
   });
 });
