@@ -319,7 +319,8 @@ describe('OpenCV camera on an HTTP MJPEG stream', () => {
     await sink.until(() => sink.frames.length >= 8, 15_000, 'frames to a slow unit');
     await cam.stop();
     // latest wins: whenever the unit takes a frame it is the newest the camera has, never an older one kept in a
-    // queue (this holds however busy the machine is; how far behind the stream that is, is bench:frame's figure)
+    // queue. This holds however busy the machine is; how many milliseconds behind the stream that frame is, is a
+    // figure for a benchmark, not for this test
     expect(newest).toEqual(sink.frames.map(() => true));
     // and the unit was slow enough for that to matter: frames came that it was never given
     expect(received.filter((f) => !sink.frames.includes(f)).length).toBeGreaterThan(0);
