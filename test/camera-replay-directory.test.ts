@@ -6,6 +6,7 @@ import { DirectoryCamera, type DirectoryCameraConfig } from '../src/camera/direc
 import { ReplayCamera, type ReplayCameraConfig } from '../src/camera/replay.js';
 import { configSchema } from '../src/config/schema.js';
 import { ReadStore } from '../src/store/read-store.js';
+import { systemClock } from '../src/util/clock.js';
 import { checkCameraContract, CollectingSink } from './camera-contract.js';
 
 const PLATES = path.join(import.meta.dirname, '..', 'test-fixtures', 'plates');
@@ -26,7 +27,7 @@ afterEach(() => {
 
 describe('replay camera', () => {
   it('keeps the camera contract, replaying the folder in name order at the set rate', async () => {
-    const cam = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: PLATES, fps: 20, maxFps: 20 }));
+    const cam = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: PLATES, fps: 20, maxFps: 20 }), systemClock);
     const t0 = Date.now();
     const sink = await checkCameraContract(cam, { frames: 6, cameraId: 'rp' });
     const elapsed = Date.now() - t0;
@@ -38,6 +39,7 @@ describe('replay camera', () => {
   it('reports the end of a folder, or loops', async () => {
     const once = new ReplayCamera(
       cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: PLATES, pattern: 'br-*', fps: 50, maxFps: 50 }),
+      systemClock,
     );
     const sink = new CollectingSink();
     await once.start(sink);
@@ -47,6 +49,7 @@ describe('replay camera', () => {
 
     const looping = new ReplayCamera(
       cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: PLATES, pattern: 'br-*', fps: 50, maxFps: 50, loop: true }),
+      systemClock,
     );
     const sink2 = new CollectingSink();
     await looping.start(sink2);
@@ -56,7 +59,7 @@ describe('replay camera', () => {
   });
 
   it('a missing folder, an empty one, or a corrupt image: clear reports, no crash', async () => {
-    const missing = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: path.join(dir, 'nope') }));
+    const missing = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: path.join(dir, 'nope') }), systemClock);
     const s1 = new CollectingSink();
     await missing.start(s1);
     await s1.until(() => s1.events.length > 0, 2000, 'an event');
@@ -66,7 +69,7 @@ describe('replay camera', () => {
     copyFileSync(path.join(PLATES, JPEGS[0]!), path.join(dir, 'a.jpg'));
     writeFileSync(path.join(dir, 'b.jpg'), readFileSync(path.join(PLATES, JPEGS[1]!)).subarray(0, 5000)); // cut short
     copyFileSync(path.join(PLATES, JPEGS[2]!), path.join(dir, 'c.jpg'));
-    const cam = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: dir, fps: 50, maxFps: 50 }));
+    const cam = new ReplayCamera(cameraConfig<ReplayCameraConfig>({ id: 'rp', type: 'replay', source: dir, fps: 50, maxFps: 50 }), systemClock);
     const s2 = new CollectingSink();
     await cam.start(s2);
     await s2.until(() => s2.events.some((e) => e.kind === 'finished'), 5000, 'finished');
@@ -81,13 +84,14 @@ describe('directory camera', () => {
     return new DirectoryCamera(
       cameraConfig<DirectoryCameraConfig>({ id: 'pole', type: 'directory', path: path.join(dir, 'in'), settleMs: 100, pollMs: 100, maxFps: 50, ...over }),
       store,
+      systemClock,
     );
   }
 
   it('keeps the camera contract on files dropped into the folder', async () => {
     mkdirSync(path.join(dir, 'in'));
     for (const f of JPEGS.slice(0, 4)) copyFileSync(path.join(PLATES, f), path.join(dir, 'in', f));
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, clock: systemClock });
     try {
       const sink = await checkCameraContract(dirCamera(store), { frames: 4, cameraId: 'pole' });
       expect(new Set(sink.frames.map((f) => path.basename(f.origin)))).toEqual(new Set(JPEGS.slice(0, 4)));
@@ -99,7 +103,7 @@ describe('directory camera', () => {
   it('processes each file once, across restarts, and only once its reads are stored', async () => {
     mkdirSync(path.join(dir, 'in'));
     for (const f of JPEGS.slice(0, 3)) copyFileSync(path.join(PLATES, f), path.join(dir, 'in', f));
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, clock: systemClock });
     try {
       // first run: two frames processed, the third dropped (as on a stop before it was read)
       const cam = dirCamera(store);
@@ -125,7 +129,7 @@ describe('directory camera', () => {
   });
 
   it('moves or deletes processed files per config', async () => {
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, clock: systemClock });
     try {
       for (const mode of ['move', 'delete'] as const) {
         rmSync(path.join(dir, 'in'), { recursive: true, force: true });
@@ -148,7 +152,7 @@ describe('directory camera', () => {
 
   it('waits for a file still being uploaded, and skips a broken one with a clear error', async () => {
     mkdirSync(path.join(dir, 'in'));
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, clock: systemClock });
     try {
       const cam = dirCamera(store, { settleMs: 600 });
       const sink = new CollectingSink();
@@ -172,7 +176,7 @@ describe('directory camera', () => {
   });
 
   it('an unreadable or missing folder is reported and retried; the camera recovers when it is back', async () => {
-    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8 });
+    const store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 1e8, clock: systemClock });
     try {
       const cam = dirCamera(store);
       const sink = new CollectingSink();
