@@ -227,6 +227,9 @@ describe('alpr-edge demo', () => {
     try {
       const r = cli(['demo', '--json'], { ALPR_EDGE__DATA__DIR: data });
       expect(r.status, r.stderr).toBe(0);
+      // every read was stored before the unit stopped itself: on a busy machine the last frames are recognised
+      // late, their plates are reported and closed in one step, and the unit must wait for that write
+      expect(r.stderr).not.toContain('read could not be stored');
       const events = r.stdout
         .split('\n')
         .filter(Boolean)
