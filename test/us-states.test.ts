@@ -25,6 +25,10 @@ describe("a US plate's state from the words printed on it", () => {
     expect(stateFromRows([row('Virginia is for Lovers')])).toMatchObject({ code: 'VA' });
     expect(stateFromRows([row('KANSAS')])).toMatchObject({ code: 'KS' });
     expect(stateFromRows([row('ARKANSSA')])).toMatchObject({ code: 'AR' });
+    expect(stateFromRows([row('RKANSAS')])).toMatchObject({ code: 'AR' });
+    expect(stateFromRows([row('Washington')])).toMatchObject({ code: 'WA' });
+    expect(stateFromRows([row('Washington'), row('Evergreen State')])!.confidence).toBeGreaterThan(0.9);
+    expect(stateFromRows([row('WASHINGTON DC')])).toMatchObject({ code: 'DC' });
   });
 
   it('says nothing where no row names a state: plate numbers, dealers, slogans of no one state', () => {

@@ -97,9 +97,12 @@ export function substringDistance(word: string, text: string): number {
   return Math.min(...prev);
 }
 
-/** How many edits a word of this length may have and still count as read: none up to 5 letters, then 1 per 5. */
+/**
+ * How many edits a word of this length may have and still count as read: none up to 5 letters, then 1 per 6
+ * (slogans ending in STATE are alike: "GARDENSTATE" is two edits from "GREENSTATE").
+ */
 function allowedEdits(length: number): number {
-  return length <= 5 ? 0 : Math.floor(length / 5);
+  return length <= 5 ? 0 : Math.floor(length / 6);
 }
 
 /**
@@ -108,7 +111,7 @@ function allowedEdits(length: number): number {
  * similarity, halved when a second state matches as well.
  */
 export function stateFromRows(rows: readonly TextRow[]): PlateState | undefined {
-  const best = new Map<string, { score: number; word: string }>();
+  const matches: Array<{ code: string; word: string; edits: number; score: number }> = [];
   for (const row of rows) {
     const text = row.text.toUpperCase().replace(/[^A-Z]/g, '');
     if (text.length < MIN_WORD) continue;
@@ -119,23 +122,27 @@ export function stateFromRows(rows: readonly TextRow[]): PlateState | undefined 
         if (edits > allowedEdits(word.length)) continue;
         const similarity = 1 - edits / word.length;
         if (similarity < MIN_SIMILARITY) continue;
-        const score = Math.max(0, Math.min(1, row.confidence)) * similarity;
-        const had = best.get(code);
-        if (!had || score > had.score || (score === had.score && word.length > had.word.length)) best.set(code, { score, word });
+        matches.push({ code, word, edits, score: Math.max(0, Math.min(1, row.confidence)) * similarity });
       }
     }
   }
-  // "VIRGINIA" is inside "WESTVIRGINIA", "KANSAS" inside "ARKANSAS", "LAKES" inside "GREATLAKESSTATE": a match
-  // that lies inside another state's longer match is that state's name, not its own, even where the longer one
-  // was read with an error ("RKANSAS" is Arkansas with its first letter lost, not Kansas).
-  const found = [...best.entries()].filter(
-    ([code, m]) => ![...best.entries()].some(([other, o]) => other !== code && o.word.length > m.word.length && o.word.includes(m.word) && o.score >= m.score * 0.8),
+  // "VIRGINIA" is inside "WESTVIRGINIA", "KANSAS" inside "ARKANSAS": where one state's name lies inside another's,
+  // the row names the longer one only if it holds more of the longer name than the shorter explains ("RKANSAS" is
+  // Arkansas with a letter lost, not Kansas; "WASHINGTON" is Washington, not "WASHINGTON DC" with two letters lost).
+  const explains = (short: { word: string }, long: { word: string; edits: number }) =>
+    long.word.length > short.word.length && long.word.includes(short.word) && long.edits >= long.word.length - short.word.length;
+  const kept = matches.filter(
+    (m) =>
+      !matches.some((o) => o.code !== m.code && explains(o, m)) &&
+      !matches.some((o) => o.code !== m.code && o.word.length > m.word.length && o.word.includes(m.word) && !explains(m, o) && o.score >= m.score * 0.8),
   );
-  found.sort((a, b) => b[1].score - a[1].score);
+  const best = new Map<string, number>();
+  for (const m of kept) best.set(m.code, Math.max(best.get(m.code) ?? 0, m.score));
+  const found = [...best.entries()].sort((a, b) => b[1] - a[1]);
   const first = found[0];
   if (!first) return undefined;
   // two states named on one plate (a frame from another state's dealer): the reading is less sure
-  const second = found[1]?.[1].score ?? 0;
-  const confidence = first[1].score * (1 - (second / first[1].score) * 0.5);
+  const second = found[1]?.[1] ?? 0;
+  const confidence = first[1] * (1 - (second / first[1]) * 0.5);
   return { code: first[0], confidence: Math.round(confidence * 1000) / 1000 };
 }
