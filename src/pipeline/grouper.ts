@@ -95,6 +95,7 @@ export class Grouper<Extra> {
   private nextKey = 1;
   /** Closed tracks whose last write failed. */
   private readonly retrying: Array<Track<Extra>> = [];
+  private readonly inFlight = new Set<Promise<void>>();
   /** Wall-clock time of the latest tick (the clock is the caller's, so tests can drive it). */
   private now = 0;
 
@@ -187,9 +188,14 @@ export class Grouper<Extra> {
     return this.retrying.length;
   }
 
-  /** Closes every open track (at shutdown); resolves when they are all written. */
+  /** Writes of reads (new, updated or closed) not settled yet. */
+  get writing(): number {
+    return this.inFlight.size;
+  }
+
+  /** Closes every open track (at shutdown); resolves when they and every write already under way are settled. */
   async flush(): Promise<void> {
-    const all: Array<Promise<void>> = [];
+    const all: Array<Promise<void>> = [...this.inFlight];
     for (const open of this.tracks.values()) {
       for (const track of open.splice(0)) {
         this.finish(track);
@@ -275,7 +281,7 @@ export class Grouper<Extra> {
     track.lastReportAt = this.now;
     const view = this.view(track);
     const waiting = track.waiting.splice(0);
-    track.writes = track.writes
+    const write = track.writes
       .then(() => (first ? this.sink.emit(view) : this.sink.update(view)))
       .then(
         () => {
@@ -292,6 +298,9 @@ export class Grouper<Extra> {
           if (track.closed && !this.retrying.includes(track)) this.retrying.push(track);
         },
       );
+    // a closed track leaves the open ones at once, its write a moment later: until then the read is not stored
+    this.inFlight.add(write);
+    track.writes = write.finally(() => this.inFlight.delete(write));
   }
 
   private finish(track: Track<Extra>): void {

@@ -520,7 +520,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   /** Every camera has finished (finite replays) and every frame and plate has been dealt with. */
   get finished(): boolean {
-    return [...this.cameras.values()].every((c) => c.finished) && this.scheduler.idle && this.grouper.openTracks === 0 && this.grouper.failing === 0;
+    return (
+      [...this.cameras.values()].every((c) => c.finished) &&
+      this.scheduler.idle &&
+      this.grouper.openTracks === 0 &&
+      this.grouper.writing === 0 &&
+      this.grouper.failing === 0
+    );
   }
 
   status(): UnitStatus {
