@@ -1,0 +1,283 @@
+/**
+ * Small plates in 1080p frames: each photo of the openalpr-benchmarks end-to-end sets (eu, br) is scaled so that
+ * its plate is W pixels wide (W = 60, 75, 90, 120, 160 by default) and pasted at a random (seeded) position on a
+ * 1920x1080 canvas whose background is a photo of datasets/negatives scaled to 1920x1080; the frame goes through
+ * JPEG (quality 90) and back, in memory only (nothing is written to disk). Frames of a background alone measure
+ * the cost and the false reads of a frame without a plate.
+ *
+ * Each frame is given to every variant of the recognizer in turn (same frame, same process, alternating), so
+ * that the variants' ratios hold on a shared, noisy machine. A variant is a name and a JSON object merged into
+ * recognition.detector, e.g. --variant 'before={"smallPlates":false}' --variant 'after={}'.
+ *
+ * Per set, width and variant it prints: proposed (a candidate region covers the truth), detected (a read plate's
+ * box covers the truth: IoU > 0.3 or the truth's centre inside it), exact read %, false reads per frame (reads
+ * covering no truth plate, or covering one with another text) and the median / p90 ms of recognizeMat on the
+ * decoded grey frame (one core: run it under taskset -c 0).
+ *
+ * These frames are for measuring only: never train on them, never tune a threshold to one image.
+ *   taskset -c 0 node dist/scripts/bench-small-plates.js [--data DIR] [--sets eu,br] [--widths 60,75,90,120,160]
+ *     [--limit N] [--empty N] [--seed N] [--variant NAME=JSON]... [--verbose] [--json] [--dump DIR]
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import type { Country } from '../src/config/schema.js';
+import { cv, type Mat } from '../src/recognition/cv.js';
+import { normalizePlate } from '../src/recognition/formats.js';
+import { Recognizer } from '../src/recognition/recognizer.js';
+import { iou, type Box, type FrameResult } from '../src/recognition/types.js';
+
+const FRAME_W = 1920;
+const FRAME_H = 1080;
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '/work/shared/datasets' },
+    sets: { type: 'string', default: 'eu,br' },
+    widths: { type: 'string', default: '60,75,90,120,160' },
+    limit: { type: 'string' },
+    empty: { type: 'string', default: '40' },
+    seed: { type: 'string', default: '1' },
+    variant: { type: 'string', multiple: true },
+    config: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+    /** A folder outside the repository where the generated frames are written (for looking at them). */
+    dump: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+interface Truth {
+  plate: string;
+  box: Box;
+}
+interface Photo {
+  set: string;
+  file: string;
+  truths: Truth[];
+}
+
+/** Seeded generator (mulberry32): the same frames in every run with the same seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function loadPhotos(dir: string, set: string): Photo[] {
+  const photos: Photo[] = [];
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.txt')).sort()) {
+    const truths: Truth[] = [];
+    let image = '';
+    for (const line of readFileSync(path.join(dir, name), 'utf8').split(/\r?\n/).filter(Boolean)) {
+      const [img, x, y, w, h, plate] = line.split('\t');
+      image = img!;
+      truths.push({ plate: normalizePlate(plate ?? ''), box: { x: Number(x), y: Number(y), width: Number(w), height: Number(h) } });
+    }
+    if (image && truths.length) photos.push({ set, file: path.join(dir, image), truths });
+  }
+  return photos;
+}
+
+/** Backgrounds: the negatives at least 320 px on their shorter side, scaled to 1920x1080 (grey). */
+function loadBackgrounds(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => /\.jpe?g$/i.test(n))
+    .sort()
+    .map((n) => path.join(dir, n))
+    .filter((f) => {
+      const m = cv.imread(f, cv.IMREAD_GRAYSCALE);
+      return Math.min(m.rows, m.cols) >= 320;
+    });
+}
+
+function background(file: string): Mat {
+  return cv.imread(file, cv.IMREAD_GRAYSCALE).resize(FRAME_H, FRAME_W, 0, 0, cv.INTER_LINEAR);
+}
+
+/** Through JPEG and back, as a camera's frame would be. */
+function jpegRoundTrip(m: Mat): Mat {
+  return cv.imdecode(cv.imencode('.jpg', m, [cv.IMWRITE_JPEG_QUALITY, 90]), cv.IMREAD_GRAYSCALE);
+}
+
+/**
+ * The photo scaled so that its first plate is `width` px wide, pasted so that the plate's top-left corner lands at
+ * a random place of the canvas; returns the frame and every truth plate that lies wholly inside it.
+ */
+function makeFrame(photo: Photo, gray: Mat, bg: Mat, width: number, rand: () => number): { frame: Mat; truths: Truth[] } {
+  const main = photo.truths[0]!;
+  const s = width / main.box.width;
+  const sw = Math.max(1, Math.round(gray.cols * s));
+  const sh = Math.max(1, Math.round(gray.rows * s));
+  const scaled = gray.resize(sh, sw, 0, 0, s < 1 ? cv.INTER_AREA : cv.INTER_LINEAR);
+  const ph = main.box.height * s;
+  const px = Math.round(rand() * (FRAME_W - width));
+  const py = Math.round(rand() * (FRAME_H - ph));
+  const ox = Math.round(px - main.box.x * s);
+  const oy = Math.round(py - main.box.y * s);
+  const frame = bg.copy();
+  const x0 = Math.max(0, ox);
+  const y0 = Math.max(0, oy);
+  const x1 = Math.min(FRAME_W, ox + sw);
+  const y1 = Math.min(FRAME_H, oy + sh);
+  scaled.getRegion(new cv.Rect(x0 - ox, y0 - oy, x1 - x0, y1 - y0)).copyTo(frame.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0)));
+  const truths = photo.truths
+    .map((t) => ({ plate: t.plate, box: { x: ox + t.box.x * s, y: oy + t.box.y * s, width: t.box.width * s, height: t.box.height * s } }))
+    .filter((t) => t.box.x >= 0 && t.box.y >= 0 && t.box.x + t.box.width <= FRAME_W && t.box.y + t.box.height <= FRAME_H);
+  return { frame: jpegRoundTrip(frame), truths };
+}
+
+/** A box found covers a small truth plate: IoU > 0.3, or the truth's centre inside it. */
+function covers(found: Box, truth: Box): boolean {
+  if (iou(found, truth) > 0.3) return true;
+  const cx = truth.x + truth.width / 2;
+  const cy = truth.y + truth.height / 2;
+  return cx >= found.x && cx <= found.x + found.width && cy >= found.y && cy <= found.y + found.height;
+}
+
+interface Variant {
+  name: string;
+  recognizer: Recognizer;
+}
+
+interface Tally {
+  frames: number;
+  truths: number;
+  proposed: number;
+  detected: number;
+  exact: number;
+  falseReads: number;
+  ms: number[];
+}
+const newTally = (): Tally => ({ frames: 0, truths: 0, proposed: 0, detected: 0, exact: 0, falseReads: 0, ms: [] });
+
+type Proposer = { proposeRegions(gray: Mat): { box: Box }[] };
+
+async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country, tally: Tally): Promise<FrameResult> {
+  const res = await v.recognizer.recognizeMat(frame, { country });
+  tally.frames++;
+  tally.ms.push(res.ms);
+  // The candidate regions (not timed: recognizeMat proposed them already).
+  const regions = (v.recognizer as unknown as Proposer).proposeRegions(frame);
+  for (const t of truths) {
+    tally.truths++;
+    if (regions.some((r) => covers(r.box, t.box))) tally.proposed++;
+    const hits = res.plates.filter((p) => covers(p.box, t.box));
+    if (hits.length) tally.detected++;
+    if (hits.some((p) => p.text === t.plate)) tally.exact++;
+  }
+  tally.falseReads += res.plates.filter((p) => !truths.some((t) => covers(p.box, t.box) && p.text === t.plate)).length;
+  return res;
+}
+
+function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
+}
+
+const widths = values.widths.split(',').map(Number);
+const sets = values.sets.split(',').filter(Boolean);
+const seed = Number(values.seed);
+const config = loadConfig(values.config);
+config.recognition = { ...config.recognition, ocr: { ...config.recognition.ocr, workers: 1 } };
+const variantSpecs = values.variant?.length ? values.variant : ['current={}'];
+const variants: Variant[] = [];
+for (const spec of variantSpecs) {
+  const eq = spec.indexOf('=');
+  const name = eq < 0 ? spec : spec.slice(0, eq);
+  const detector = { ...config.recognition.detector, ...(eq < 0 ? {} : (JSON.parse(spec.slice(eq + 1)) as object)) };
+  variants.push({ name, recognizer: await Recognizer.create({ ...config.recognition, detector }) });
+}
+
+const backgrounds = loadBackgrounds(path.join(values.data, 'negatives'));
+const tallies = new Map<string, Tally>();
+const tally = (key: string) => {
+  let t = tallies.get(key);
+  if (!t) tallies.set(key, (t = newTally()));
+  return t;
+};
+const started = performance.now();
+
+// Frames without a plate: a background alone.
+const emptyRand = rng(seed * 7919 + 13);
+const emptyCount = Math.min(Number(values.empty), backgrounds.length);
+const emptyPicks = [...backgrounds].sort(() => emptyRand() - 0.5).slice(0, emptyCount);
+for (const [i, file] of emptyPicks.entries()) {
+  const frame = jpegRoundTrip(background(file));
+  // Alternate which variant goes first, so that neither always meets a warm or cold cache.
+  const order = i % 2 === 0 ? variants : [...variants].reverse();
+  for (const v of order) {
+    const res = await measure(v, frame, [], 'us', tally(`empty|0|${v.name}`));
+    if (values.verbose && res.plates.length) {
+      console.error(`${v.name} empty ${path.basename(file)}: ${res.plates.map((p) => `${p.text}@${p.confidence}`).join(',')}`);
+    }
+  }
+}
+
+for (const set of sets) {
+  const photos = loadPhotos(path.join(values.data, 'openalpr-benchmarks', 'endtoend', set), set);
+  const chosen = values.limit ? photos.slice(0, Number(values.limit)) : photos;
+  const country = (set === 'eu' || set === 'br' ? set : 'us') as Country;
+  for (const [pi, photo] of chosen.entries()) {
+    const gray = cv.imread(photo.file, cv.IMREAD_GRAYSCALE);
+    for (const [wi, width] of widths.entries()) {
+      const rand = rng(seed * 1_000_003 + pi * 101 + wi * 7 + (set === 'br' ? 500_009 : 0));
+      const bg = background(backgrounds[Math.floor(rand() * backgrounds.length)]!);
+      const { frame, truths } = makeFrame(photo, gray, bg, width, rand);
+      if (values.dump) {
+        const name = `${set}-${width}-${path.basename(photo.file, '.jpg')}`;
+        cv.imwrite(path.join(values.dump, `${name}.png`), frame);
+        writeFileSync(path.join(values.dump, `${name}.json`), JSON.stringify(truths));
+      }
+      const order = (pi + wi) % 2 === 0 ? variants : [...variants].reverse();
+      for (const v of order) {
+        const res = await measure(v, frame, truths, country, tally(`${set}|${width}|${v.name}`));
+        if (values.verbose) {
+          const t = truths[0];
+          const got = res.plates.map((p) => `${p.text}${t && covers(p.box, t.box) ? '*' : ''}@${p.confidence}`).join(',');
+          console.error(`${v.name} ${set} W=${width} ${path.basename(photo.file)} truth=${t?.plate ?? '-'} got=${got || '-'} ${res.ms} ms`);
+        }
+      }
+    }
+  }
+}
+for (const v of variants) await v.recognizer.close();
+
+const rows = [...tallies.entries()].map(([key, t]) => {
+  const [set, width, variant] = key.split('|') as [string, string, string];
+  const pct = (n: number) => (t.truths ? (100 * n) / t.truths : 0);
+  return {
+    set,
+    width: Number(width),
+    variant,
+    frames: t.frames,
+    proposed: pct(t.proposed),
+    detected: pct(t.detected),
+    exact: pct(t.exact),
+    falseReadsPerFrame: t.falseReads / Math.max(1, t.frames),
+    medianMs: percentile(t.ms, 0.5),
+    p90Ms: percentile(t.ms, 0.9),
+  };
+});
+rows.sort((a, b) => (a.set === b.set ? a.width - b.width || a.variant.localeCompare(b.variant) : a.set === 'empty' ? -1 : b.set === 'empty' ? 1 : a.set.localeCompare(b.set)));
+if (values.json) {
+  console.log(JSON.stringify({ seed, widths, sets, rows, seconds: (performance.now() - started) / 1000 }));
+} else {
+  console.log(`| set | plate width px | variant | frames | proposed % | detected % | exact read % | false reads/frame | median ms | p90 ms |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+  const f = (x: number) => x.toFixed(1);
+  for (const r of rows) {
+    const w = r.set === 'empty' ? '(no plate)' : String(r.width);
+    const det = r.set === 'empty' ? '-' : f(r.detected);
+    const prop = r.set === 'empty' ? '-' : f(r.proposed);
+    const ex = r.set === 'empty' ? '-' : f(r.exact);
+    console.log(`| ${r.set} | ${w} | ${r.variant} | ${r.frames} | ${prop} | ${det} | ${ex} | ${r.falseReadsPerFrame.toFixed(3)} | ${f(r.medianMs)} | ${f(r.p90Ms)} |`);
+  }
+  console.log(`seed ${seed}, ${((performance.now() - started) / 1000).toFixed(0)} s, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+}
