@@ -108,6 +108,12 @@ const detector = z
       .describe(
         "Also use OpenCV's plate cascade (haarcascade_russian_plate_number) as a candidate generator: finds some plates the character grouping misses, at 100-200 ms per 1080p frame.",
       ),
+    smallPlates: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also look for plates too small for the scaled frame (characters 8-28 px tall in a frame wider than maxWidth): where the scaled frame shows plate-like texture, that place is searched again at full resolution.',
+      ),
   })
   .describe('Finding plates in a frame (OpenCV).');
 

@@ -1,6 +1,7 @@
 import type { Country, RecognitionConfig } from '../config/schema.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
+import { findSmallPlates } from './finder.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
@@ -151,6 +152,14 @@ export class Recognizer {
       if (regions.some((r) => iou(r.box, box) > 0.5)) continue;
       regions.push({ box, charHeight: line.charHeight / scale, polarity: line.polarity, crop: false });
       if (regions.length >= det.maxCandidates) break;
+    }
+    // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
+    // plate-like texture (finder.ts).
+    if (det.smallPlates && scale < 1 && regions.length < det.maxCandidates) {
+      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box));
+      for (const s of small.slice(0, det.maxCandidates - regions.length)) {
+        regions.push({ box: s.box, charHeight: s.charHeight, polarity: s.polarity, crop: false });
+      }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
       const small = gray.cols > 1280 ? gray.rescale(1280 / gray.cols) : gray;

@@ -1,0 +1,146 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../src/config/schema.js';
+import { cv, type Mat } from '../src/recognition/cv.js';
+import { findSmallPlates } from '../src/recognition/finder.js';
+import { Recognizer } from '../src/recognition/recognizer.js';
+import type { Box, FrameResult } from '../src/recognition/types.js';
+
+/**
+ * Small plates in a 1080p frame (the finder's full-resolution pass, finder.ts): a plate crop from test-fixtures
+ * scaled to about 72 px wide (characters about 12 px tall, 6 in the 960 px copy the main pass searches) and pasted
+ * on a noisy 1920x1080 background is found and read; tilted 12 degrees it is found; white on dark it is found; a
+ * frame of noise alone gives no plate.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CROP = path.join(ROOT, 'test-fixtures', 'crops', 'br-old-ABC1234.jpg');
+const TEXT = 'ABC1234';
+/** The plate's box in the crop (manifest.json). */
+const CROP_PLATE: Box = { x: 7, y: 8, width: 302, height: 99 };
+const PLATE_WIDTH = 72;
+const W = 1920;
+const H = 1080;
+
+const config = configSchema.parse({}).recognition;
+let recognizer: Recognizer;
+let withoutSmall: Recognizer;
+
+beforeAll(async () => {
+  recognizer = await Recognizer.create(config);
+  withoutSmall = await Recognizer.create({ ...config, detector: { ...config.detector, smallPlates: false } });
+});
+
+afterAll(async () => {
+  await recognizer?.close();
+  await withoutSmall?.close();
+});
+
+/** A seeded grey background: smooth shading plus noise (sigma about 12 grey levels). */
+function noisyBackground(seed: number): Mat {
+  let a = seed >>> 0;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const buf = Buffer.alloc(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const shade = 90 + 60 * Math.sin(x / 300) * Math.cos(y / 220);
+      const noise = (rand() + rand() + rand() - 1.5) * 24;
+      buf[y * W + x] = Math.max(0, Math.min(255, Math.round(shade + noise)));
+    }
+  }
+  return new cv.Mat(buf, H, W, cv.CV_8UC1);
+}
+
+/**
+ * The fixture crop scaled so that its plate is PLATE_WIDTH px wide, optionally inverted (white on dark) and
+ * rotated, pasted with its centre at (cx, cy). Returns the frame (through JPEG, as a camera's) and the plate's box.
+ */
+function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?: boolean; seed?: number }): { frame: Mat; box: Box } {
+  let crop = cv.imread(CROP, cv.IMREAD_GRAYSCALE);
+  if (opts.invert) crop = crop.bitwiseNot();
+  // Rotation on a larger canvas of the plate's surround colour, so that the corners are not cut.
+  const pad = Math.round(crop.cols * 0.3);
+  const fill = crop.at(2, 2) as number;
+  let patch = crop.copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, fill);
+  if (opts.angle) {
+    const m = cv.getRotationMatrix2D(new cv.Point2(patch.cols / 2, patch.rows / 2), opts.angle, 1);
+    patch = patch.warpAffine(m, new cv.Size(patch.cols, patch.rows), cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Vec3(fill, fill, fill));
+  }
+  const s = PLATE_WIDTH / CROP_PLATE.width;
+  const small = patch.resize(Math.round(patch.rows * s), Math.round(patch.cols * s), 0, 0, cv.INTER_AREA);
+  const frame = noisyBackground(opts.seed ?? 7);
+  // Only the crop's own area (not the padding) is pasted: a mask of the rotated crop.
+  let mask = new cv.Mat(crop.rows, crop.cols, cv.CV_8UC1, 255).copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, 0);
+  if (opts.angle) {
+    const m = cv.getRotationMatrix2D(new cv.Point2(mask.cols / 2, mask.rows / 2), opts.angle, 1);
+    mask = mask.warpAffine(m, new cv.Size(mask.cols, mask.rows), cv.INTER_NEAREST);
+  }
+  mask = mask.resize(small.rows, small.cols, 0, 0, cv.INTER_NEAREST);
+  const x0 = Math.round(opts.cx - small.cols / 2);
+  const y0 = Math.round(opts.cy - small.rows / 2);
+  small.copyTo(frame.getRegion(new cv.Rect(x0, y0, small.cols, small.rows)), mask);
+  const plateW = CROP_PLATE.width * s;
+  const plateH = CROP_PLATE.height * s;
+  const box = { x: opts.cx - plateW / 2, y: opts.cy - plateH / 2, width: plateW, height: plateH };
+  const jpeg = cv.imencode('.jpg', frame, [cv.IMWRITE_JPEG_QUALITY, 90]);
+  return { frame: cv.imdecode(jpeg, cv.IMREAD_GRAYSCALE), box };
+}
+
+/** The box found holds the plate's centre. */
+function holdsCentre(found: Box, plate: Box): boolean {
+  const cx = plate.x + plate.width / 2;
+  const cy = plate.y + plate.height / 2;
+  return cx >= found.x && cx <= found.x + found.width && cy >= found.y && cy <= found.y + found.height;
+}
+
+function describe_(r: FrameResult): string {
+  return r.plates.map((p) => `${p.text}@${p.confidence} ${JSON.stringify(p.box)}`).join('; ') || '(no plates)';
+}
+
+describe('small plates in a 1080p frame', () => {
+  it('a plate 72 px wide (characters ~12 px tall) is found and read; without the small-plate pass it is missed', async () => {
+    const { frame, box } = frameWithPlate({ cx: 1400, cy: 760 });
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    const hit = r.plates.find((p) => holdsCentre(p.box, box));
+    expect(hit?.text, describe_(r)).toBe(TEXT);
+    expect(r.plates.filter((p) => p !== hit), describe_(r)).toEqual([]);
+    const before = await withoutSmall.recognizeMat(frame, { country: 'br' });
+    expect(before.plates.some((p) => holdsCentre(p.box, box)), describe_(before)).toBe(false);
+  });
+
+  it('the same plate near a corner of the frame is found too', async () => {
+    const { frame, box } = frameWithPlate({ cx: 70, cy: 1040, seed: 11 });
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
+  it('the plate tilted 12 degrees is found', async () => {
+    const { frame, box } = frameWithPlate({ cx: 600, cy: 420, angle: 12 });
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    const hit = r.plates.find((p) => holdsCentre(p.box, box));
+    expect(hit, describe_(r)).toBeDefined();
+    expect(hit!.text.length, describe_(r)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a white-on-dark plate is found', async () => {
+    const { frame, box } = frameWithPlate({ cx: 960, cy: 300, invert: true, seed: 3 });
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    const hit = r.plates.find((p) => holdsCentre(p.box, box));
+    expect(hit, describe_(r)).toBeDefined();
+    expect(hit!.text.length, describe_(r)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a frame of noise alone gives no plate and no small-plate region', async () => {
+    const frame = noisyBackground(5);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates, describe_(r)).toEqual([]);
+    const work = frame.rescale(config.detector.maxWidth / W);
+    expect(findSmallPlates(frame, work, config.detector.maxWidth / W, [])).toEqual([]);
+  });
+});
