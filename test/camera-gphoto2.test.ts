@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Gphoto2Camera, type Gphoto2CameraConfig } from '../src/camera/gphoto2.js';
 import type { CameraEvent } from '../src/camera/types.js';
 import { cameraSchema } from '../src/config/schema.js';
+import { systemClock } from '../src/util/clock.js';
 import { checkCameraContract, CollectingSink, expectStopBeforeRetry } from './camera-contract.js';
 
 const PLATES = path.join(import.meta.dirname, '..', 'test-fixtures', 'plates');
@@ -54,7 +55,7 @@ const count = (events: CameraEvent[], kind: CameraEvent['kind']) => events.filte
 describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
   it('keeps the camera contract', async () => {
     const { dir } = card();
-    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}` })));
+    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}` }), { clock: systemClock }));
     const sink = await checkCameraContract(camera, { frames: SERVED.length, cameraId: 'dslr-1' });
     expect(sink.events[0]).toMatchObject({ kind: 'connected' });
     expect((sink.events[0] as { detail: string }).detail).toContain('Directory Browse');
@@ -64,7 +65,7 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
     const { dir, served } = card();
     // a RAW file beside the JPEGs is left alone
     copyFileSync(path.join(PLATES, SERVED[0]!), path.join(dir, 'DCIM', '100CANON', 'IMG_0009.CR2'));
-    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}` })));
+    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}` }), { clock: systemClock }));
     const sink = new CollectingSink();
     await camera.start(sink);
     await sink.until(() => sink.frames.length >= served.size, 15_000, 'every served file');
@@ -84,7 +85,7 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
 
   it('takes a picture that arrives while it runs', async () => {
     const { dir } = card([]);
-    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}`, intervalMs: 100 })));
+    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}`, intervalMs: 100 }), { clock: systemClock }));
     const sink = new CollectingSink();
     await camera.start(sink);
     await sink.until(() => count(sink.events, 'connected') === 1, 10_000, 'connected');
@@ -97,7 +98,7 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
 
   it('reports an unplugged camera, finds it again when it is back, and goes on taking pictures', async () => {
     const { root, dir } = card(['us-ca-clean.jpg']);
-    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}`, reconnectMinMs: 100, reconnectMaxMs: 400 })));
+    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${dir}`, reconnectMinMs: 100, reconnectMaxMs: 400 }), { clock: systemClock }));
     const sink = new CollectingSink();
     await camera.start(sink);
     await sink.until(() => sink.frames.length === 1, 15_000, 'the first picture');
@@ -122,7 +123,7 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
   it('is not a crash when the folder is missing at start, and stops at once while a retry is pending', async () => {
     const { root } = card([]);
     const missing = path.join(root, 'not-plugged-in');
-    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${missing}`, reconnectMinMs: 60_000 })));
+    const camera = started(new Gphoto2Camera(gphoto2Config({ port: `disk:${missing}`, reconnectMinMs: 60_000 }), { clock: systemClock }));
     const sink = new CollectingSink();
     await camera.start(sink);
     await sink.until(() => count(sink.events, 'disconnected') === 1, 10_000, 'disconnected');
@@ -134,10 +135,10 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
 
   it('refuses a Directory Browse camera without a folder: libgphoto2 would serve the whole file system', async () => {
     const sink = new CollectingSink();
-    const noFolder = new Gphoto2Camera(gphoto2Config({ model: 'Directory Browse' }));
+    const noFolder = new Gphoto2Camera(gphoto2Config({ model: 'Directory Browse' }), { clock: systemClock });
     await expect(noFolder.start(sink)).rejects.toThrow(/needs a disk: port/);
-    await expect(new Gphoto2Camera(gphoto2Config({ port: 'disk:/' })).start(sink)).rejects.toThrow(/other than \//);
-    await expect(new Gphoto2Camera(gphoto2Config({ port: 'disk:/tmp/x' }), { trigger: 'unit' }).start(sink)).rejects.toThrow(
+    await expect(new Gphoto2Camera(gphoto2Config({ port: 'disk:/' }), { clock: systemClock }).start(sink)).rejects.toThrow(/other than \//);
+    await expect(new Gphoto2Camera(gphoto2Config({ port: 'disk:/tmp/x' }), { trigger: 'unit', clock: systemClock }).start(sink)).rejects.toThrow(
       /cannot capture/,
     );
     expect(sink.events).toEqual([]);
@@ -147,7 +148,7 @@ describe('gphoto2 camera, Directory Browse (watched for new files)', () => {
 describe('gphoto2 camera, USB capture (node-gphoto2)', () => {
   it('reports a camera that is not there, keeps looking with growing waits, and stops promptly', async () => {
     const config = gphoto2Config({ model: 'Canon EOS 550D', port: 'usb:999,999', reconnectMinMs: 100, reconnectMaxMs: 400 });
-    const camera = started(new Gphoto2Camera(config));
+    const camera = started(new Gphoto2Camera(config, { clock: systemClock }));
     const sink = new CollectingSink();
     await camera.start(sink);
     await sink.until(() => count(sink.events, 'disconnected') >= 3, 20_000, 'three failed attempts');
@@ -165,7 +166,7 @@ describe('gphoto2 camera, USB capture (node-gphoto2)', () => {
     await camera.stop();
 
     // promptly: a stop while the next look is pending does not wait for it
-    const patient = started(new Gphoto2Camera({ ...config, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 }));
+    const patient = started(new Gphoto2Camera({ ...config, reconnectMinMs: 60_000, reconnectMaxMs: 60_000 }, { clock: systemClock }));
     const sink2 = new CollectingSink();
     await patient.start(sink2);
     await sink2.until(() => count(sink2.events, 'disconnected') === 1, 20_000, 'the failed attempt');

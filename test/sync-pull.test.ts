@@ -11,6 +11,7 @@ import { createLogger } from '../src/log/logger.js';
 import { ReadStore, type NewRead, type StoredRead } from '../src/store/read-store.js';
 import { startPullServer } from '../src/sync/pull-server.js';
 import { syncSchema, type SyncConfig } from '../src/sync/schema.js';
+import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { makePki, type Pki } from './tls.js';
 
@@ -50,8 +51,8 @@ afterEach(async () => {
 });
 
 function openStore(dataKey?: Buffer): ReadStore {
-  store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 100 * 2 ** 20, dataKey: dataKey ?? null });
-  accessLog = new AccessLog(store.database, randomBytes(32));
+  store = ReadStore.open(path.join(dir, 'data'), { imageBudgetBytes: 100 * 2 ** 20, dataKey: dataKey ?? null, clock: systemClock });
+  accessLog = new AccessLog(store.database, randomBytes(32), systemClock);
   return store;
 }
 

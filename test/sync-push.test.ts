@@ -15,6 +15,7 @@ import { ReadStore, type NewRead } from '../src/store/read-store.js';
 import { SyncEngine, type CycleReport } from '../src/sync/engine.js';
 import { importInWorker } from '../src/sync/hotlist-sync.js';
 import { cursorOf } from '../src/sync/streams.js';
+import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { makePki, type Pki } from './tls.js';
 
@@ -71,7 +72,7 @@ afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-sync-'));
   writeFileSync(path.join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
-  store = ReadStore.open(path.join(dir, 'unit'), { imageBudgetBytes: 200 * 2 ** 20 });
+  store = ReadStore.open(path.join(dir, 'unit'), { imageBudgetBytes: 200 * 2 ** 20, clock: systemClock });
 });
 afterEach(async () => {
   store.close();
@@ -117,7 +118,7 @@ function expectAllSyncedOnce(uuids: string[]): void {
 describe('push through a broken link (plain HTTP on loopback, so the proxy can cut inside an answer)', () => {
   let proxy: FaultProxy;
   beforeEach(async () => {
-    central = await startCentral({ dataDir: path.join(dir, 'central'), insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
     proxy = await startFaultProxy({ host: '127.0.0.1', port: central.port });
   });
   afterEach(async () => proxy.close());
@@ -428,7 +429,7 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(central.db.count('reads')).toBeGreaterThanOrEqual(100);
-    store = ReadStore.open(path.join(dir, 'unit'), { imageBudgetBytes: 200 * 2 ** 20 });
+    store = ReadStore.open(path.join(dir, 'unit'), { imageBudgetBytes: 200 * 2 ** 20, clock: systemClock });
     const acked = cursorOf(store.database, 'reads');
     // the unit's cursor is behind what the server has (the last answers never arrived)
     expect(acked).toBeLessThan(central.db.count('reads'));
@@ -446,7 +447,7 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
 
 describe('push over HTTPS: who may talk to whom', () => {
   it('a server certificate the unit does not trust: refused at the handshake, a clear error, nothing sent', async () => {
-    central = await startCentral({ dataDir: path.join(dir, 'central'), tls: { cert: pki.otherCa.server.cert, key: pki.otherCa.server.key }, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), tls: { cert: pki.otherCa.server.cert, key: pki.otherCa.server.key }, tokens: [{ token: TOKEN, unit: UNIT }], log });
     await storeReads(3);
     const e = engine(config({ server: { url: central.url, caFile: pki.ca.certFile, tokenFile: path.join(dir, 'token') }, images: { mode: 'off' } }));
     const r = await e.runCycle();
@@ -460,6 +461,7 @@ describe('push over HTTPS: who may talk to whom', () => {
 
   it('an expired token or an unknown one: 401 with the reason, nothing stored; a token for another unit: 403', async () => {
     central = await startCentral({
+      clock: systemClock,
       dataDir: path.join(dir, 'central'),
       tls: { cert: pki.server.cert, key: pki.server.key },
       tokens: [
@@ -486,7 +488,7 @@ describe('push over HTTPS: who may talk to whom', () => {
   });
 
   it('mutual TLS: a client certificate the server does not know is refused at the handshake; the right one works', async () => {
-    central = await startCentral({ dataDir: path.join(dir, 'central'), tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert }, log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), tls: { cert: pki.server.cert, key: pki.server.key, clientCa: pki.ca.cert }, log });
     const uuids = await storeReads(4, { images: true });
     const stranger = engine(
       config({ server: { url: central.url, caFile: pki.ca.certFile, certFile: pki.otherCa.client.certFile, keyFile: pki.otherCa.client.keyFile }, images: { mode: 'off' } }),
@@ -520,7 +522,7 @@ describe('push over HTTPS: who may talk to whom', () => {
 describe('images: resumable and rate-limited', () => {
   let proxy: FaultProxy;
   beforeEach(async () => {
-    central = await startCentral({ dataDir: path.join(dir, 'central'), insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
     proxy = await startFaultProxy({ host: '127.0.0.1', port: central.port });
   });
   afterEach(async () => proxy.close());
@@ -604,9 +606,9 @@ describe('hot lists back from the server', () => {
     const lists = path.join(dir, 'lists');
     mkdirSync(lists);
     writeFileSync(path.join(lists, 'stolen.txt'), '7ABC123\n4XYZ999\n5DEF456\n');
-    central = await startCentral({ dataDir: path.join(dir, 'central'), hotlistsDir: lists, insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), hotlistsDir: lists, insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
     const cfg = config({ server: { url: central.url, allowInsecureHttp: true, tokenFile: path.join(dir, 'token') }, images: { mode: 'off' } });
-    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log });
+    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log, clock: systemClock });
     const e = engine(cfg, hotlists);
     const texts = (plate: string) => ({ plate, candidates: [{ text: plate }] });
     let r = await e.runCycle();
@@ -642,10 +644,10 @@ describe('hot lists back from the server', () => {
     mkdirSync(lists);
     const plates = Array.from({ length: 20_000 }, (_, i) => `W${String(i).padStart(6, '0')}`);
     writeFileSync(path.join(lists, 'big.txt'), `${plates.join('\n')}\n`);
-    central = await startCentral({ dataDir: path.join(dir, 'central'), hotlistsDir: lists, insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), hotlistsDir: lists, insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log });
     const cfg = config({ server: { url: central.url, allowInsecureHttp: true, tokenFile: path.join(dir, 'token') }, images: { mode: 'off' } });
-    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log });
-    const e = new SyncEngine({ config: cfg.sync, unitId: UNIT, store, hotlists, log, importer: importInWorker(cfg) });
+    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log, clock: systemClock });
+    const e = new SyncEngine({ config: cfg.sync, unitId: UNIT, store, hotlists, log, importer: importInWorker(cfg, systemClock) });
     const r = await e.runCycle();
     expect(r.ok, r.error?.message).toBe(true);
     expect(r.hotlists!.imported).toEqual([expect.objectContaining({ list: 'big', entries: 20_000 })]);
@@ -677,7 +679,7 @@ describe('hot lists back from the server', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
     const cfg = config({ server: { url, allowInsecureHttp: true }, images: { mode: 'off' } });
-    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log });
+    const hotlists = Hotlists.open(store.database, { config: cfg.hotlists, log, clock: systemClock });
     const e = new SyncEngine({ config: { ...cfg.sync }, unitId: UNIT, store, hotlists, log });
     // only the hot list step matters here: the push streams have nothing to send
     let r = await e.runCycle();
