@@ -171,7 +171,11 @@ describe('alpr-edge recognize', () => {
   });
 
   it('a missing traineddata folder: exit 1, a clear message naming eng.traineddata, no stack trace', () => {
-    const r = cli(['recognize', '--json', GOOD_A], { ALPR_EDGE__RECOGNITION__OCR__TESSDATA: '/nonexistent' });
+    // the tesseract reader is the one that needs traineddata (PP-OCR, the default, does not)
+    const r = cli(['recognize', '--json', GOOD_A], {
+      ALPR_EDGE__RECOGNITION__OCR__ENGINE: 'tesseract',
+      ALPR_EDGE__RECOGNITION__OCR__TESSDATA: '/nonexistent',
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('eng.traineddata');
     expect(r.stderr).toContain('/nonexistent');
