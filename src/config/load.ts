@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument, parse as parseYamlValue, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, LineCounter, parseDocument, parse as parseYamlValue, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
@@ -24,6 +24,40 @@ export function formatProblem(p: ConfigProblem): string {
   const where = p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}` : p.file;
   const value = p.value === undefined ? '' : ` (value: ${JSON.stringify(p.value)})`;
   return `${where}: ${p.key || '(top level)'}: ${p.message}${value}`;
+}
+
+/** Most alias expansions a config may use (the yaml package's maxAliasCount): a "billion laughs" file is refused. */
+export const MAX_ALIAS_COUNT = 100;
+
+/** Where the values of a loaded config came from: its file, environment overrides, and values a command set itself. */
+interface ConfigOrigin {
+  file: string;
+  fromEnv: ReadonlyMap<string, string>;
+  program: Map<string, string>;
+}
+
+const origins = new WeakMap<object, ConfigOrigin>();
+
+/**
+ * Where a key's value (dotted, e.g. sync.server.url) came from: `environment` (the variable's name), `program` (a
+ * command set it, e.g. the demo), `file` (the config file, or its default), or `unknown` (a config not loaded by
+ * loadConfig, e.g. built by a test).
+ */
+export function keyOrigin(config: object, key: string): { kind: 'file' | 'environment' | 'program' | 'unknown'; detail: string } {
+  const o = origins.get(config);
+  if (!o) return { kind: 'unknown', detail: 'the configuration' };
+  const prog = o.program.get(key);
+  if (prog !== undefined) return { kind: 'program', detail: prog };
+  const env = o.fromEnv.get(key);
+  if (env !== undefined) return { kind: 'environment', detail: `environment variable ${env}` };
+  return { kind: 'file', detail: o.file === '(defaults)' ? 'the defaults' : `config file ${o.file}` };
+}
+
+/** Records that a command set a key itself (keyOrigin then says so). */
+export function setByProgram(config: object, key: string, detail: string): void {
+  const o = origins.get(config) ?? { file: '(defaults)', fromEnv: new Map<string, string>(), program: new Map<string, string>() };
+  o.program.set(key, detail);
+  origins.set(config, o);
 }
 
 /** Prefix of the environment variables that override config keys: ALPR_EDGE__RECOGNITION__OCR__WORKERS=2. */
@@ -58,13 +92,40 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       }),
     );
   }
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (err) {
+    // aliases that expand exponentially ("billion laughs"): the yaml package stops them; say where, not a stack trace
+    let pos: { line: number; col: number } | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        if (isAlias(node) && node.range) {
+          pos = lineCounter.linePos(node.range[0]);
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    throw new ConfigError([
+      {
+        file,
+        line: pos?.line,
+        column: pos?.col,
+        key: '',
+        message: `YAML aliases expand too far (${(err as Error).message}; at most ${MAX_ALIAS_COUNT} uses of anchored content): write the values out instead of nesting aliases`,
+      },
+    ]);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ file, line: 1, key: '', message: 'the file must hold a mapping of keys (key: value)' }]);
   }
   const overridden = applyEnvOverrides(raw as Record<string, unknown>, env);
   const result = configSchema.safeParse(overridden.value);
-  if (result.success) return result.data;
+  if (result.success) {
+    origins.set(result.data, { file, fromEnv: overridden.fromEnv, program: new Map() });
+    return result.data;
+  }
   throw new ConfigError(result.error.issues.flatMap((issue) => describeIssue(issue, doc, lineCounter, file, overridden)));
 }
 
