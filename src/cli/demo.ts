@@ -1,5 +1,8 @@
 import path from 'node:path';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, setByProgram } from '../config/load.js';
+import { AccessLog } from '../access/access-log.js';
+import { loadDataKey } from '../store/keys.js';
+import { refreshStoppedStatus } from './status.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../log/logger.js';
 import { packageRoot } from '../util/paths.js';
@@ -9,7 +12,7 @@ import { runCommand } from './run.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { syncSchema } from '../sync/schema.js';
-import { SyncEngine } from '../sync/engine.js';
+import { destinationClaim, SyncEngine } from '../sync/engine.js';
 import { systemClock } from '../util/clock.js';
 
 /**
@@ -26,9 +29,26 @@ export async function demoCommand(argv: string[], configFile: string | undefined
     if (cam.type === 'replay' && !path.isAbsolute(cam.source)) cam.source = path.join(root, cam.source);
   }
   const log = createLogger(config.log.level, 2);
+  // The demo sends what its store holds to a server of its own: never on a unit's configuration or data
+  if (config.sync.server.url !== '') {
+    process.stderr.write(
+      `alpr-edge demo: refused: the config names a central server (sync.server.url ${config.sync.server.url}); the demo runs on a config of its own, with its own data folder\n`,
+    );
+    return 1;
+  }
+  if (!loadDataKey({ keyFile: config.store.keyFile })) {
+    process.stderr.write('alpr-edge demo: the demo store is NOT encrypted (no data key): fine for its made-up plates; a unit in service has one (`alpr-edge key create`)\n');
+  }
   // the demo's hot list (made-up plates, some of which the replayed cars carry), so that hits show too
   const { store } = openStore(config, systemClock);
   try {
+    const users = (store.database.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+    if (users > 0) {
+      process.stderr.write(
+        `alpr-edge demo: refused: the store in ${path.resolve(config.data.dir)} has user accounts (a unit in service); the demo runs on a data folder of its own\n`,
+      );
+      return 1;
+    }
     const lists = Hotlists.open(store.database, { config: config.hotlists, clock: systemClock });
     const r = lists.importFile(path.join(root, 'test-fixtures', 'demo', 'demo-hotlist.txt'), {
       list: 'demo-stolen',
@@ -61,6 +81,8 @@ export async function demoCommand(argv: string[], configFile: string | undefined
     schedule: ['*/5 * * * * *'],
     server: { url: central.url, allowInsecureHttp: true, tokenFile },
   });
+  // recorded as the demo's own server (the destination of its store), not an override
+  setByProgram(config, 'sync.server.url', "alpr-edge demo (its loopback central server)");
   process.stderr.write(
     `alpr-edge demo: ${config.cameras.length} replay camera(s) over ${root}/test-fixtures, data in ${dataDir}; syncing every 5 s to a demo central server at ${central.url}\n`,
   );
@@ -68,9 +90,21 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   try {
     code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
     // the last reads went in after the last scheduled cycle: one more, as `alpr-edge sync now` would
-    const { store: after } = openStore(config, systemClock);
+    const { store: after, auditKey } = openStore(config, systemClock);
     try {
-      const report = await new SyncEngine({ config: config.sync, unitId: config.unit.id, store: after, log }).runCycle('manual');
+      const engine = new SyncEngine({
+        config: config.sync,
+        unitId: config.unit.id,
+        store: after,
+        log,
+        destination: destinationClaim(config),
+        accessLog: new AccessLog(after.database, auditKey, systemClock),
+        actor: { user: 'demo', agency: config.unit.agency, role: 'system' },
+      });
+      const report = await engine.runCycle('manual');
+      await engine.stop();
+      // `alpr-edge status` shows this last sync, not what the unit saw when it stopped
+      refreshStoppedStatus(config, { sync: engine.status(), pendingSync: after.stats().pendingSync });
       const n = (stream: 'reads' | 'hits') => central.db.count(stream, config.unit.id);
       process.stderr.write(
         report.ok

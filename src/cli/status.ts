@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import type { SyncStatus } from '../sync/engine.js';
 import { STATUS_FILE, type UnitStatus } from '../unit/unit.js';
 import { systemClock } from '../util/clock.js';
 import { parse } from './args.js';
@@ -41,17 +42,22 @@ export function statusCommand(argv: string[], config: Config): number {
   } catch {
     // keep the unit's last figure
   }
+  // P14: reads and images in clear on a disk that may leave with the car
+  const warnings: string[] = [];
+  if (status.store.encrypted === false) {
+    warnings.push('the store is NOT encrypted: no data key configured (store.keyFile or the alpr-edge-data-key credential; `alpr-edge key create`, then `alpr-edge store encrypt`)');
+  }
   const healthy =
     running &&
     status.cameras.every((c) => c.connected || c.finished) &&
     (status.alerts?.channels ?? []).every((c) => c.connected) &&
     (status.faults ?? []).length === 0;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ running, healthy, status: { ...status, disk } }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ running, healthy, warnings, status: { ...status, disk } }, null, 2)}\n`);
     return healthy ? 0 : 1;
   }
   const ago = (t: number | null) => (t === null ? 'never' : `${fmtAge(now - t)} ago (${new Date(t).toISOString()})`);
-  const lines: string[] = [];
+  const lines: string[] = warnings.map((w) => `WARNING: ${w}`);
   lines.push(
     `unit ${status.unitId}: ${running ? `running (pid ${status.pid}, up ${fmtAge(now - status.startedAt)})` : `NOT RUNNING (state ${status.state}${alive ? '' : ', process gone'}; status written ${ago(status.updatedAt)})`}`,
   );
@@ -97,10 +103,14 @@ export function statusCommand(argv: string[], config: Config): number {
     const y = status.sync;
     const waiting = Object.entries(y.backlog).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing';
     lines.push(
-      `sync: ${y.server}; last success ${ago(y.lastSuccessAt)}; waiting: ${waiting}` +
+      `sync: ${y.server}${y.destination && !y.destination.agencyServer ? " (NOT the agency's server)" : ''}; last success ${ago(y.lastSuccessAt)}; waiting: ${waiting}` +
         (y.lastError ? `; ${y.consecutiveFailures} FAILED in a row, last: ${y.lastError.message}` : '') +
         (y.nextRunAt ? `; next ${new Date(y.nextRunAt).toISOString()}` : ''),
     );
+    if (y.lastChange) {
+      const c = y.lastChange;
+      lines.push(`  destination changed ${ago(c.at)} by ${c.by}: ${c.from ?? '(none)'} -> ${c.to}${c.agency ? '' : " (NOT the agency's server)"}, from ${c.source}`);
+    }
   } else lines.push('sync: off (sync.enabled is false)');
   const faults = status.faults ?? [];
   lines.push(faults.length === 0 ? 'faults: none' : `FAULTS (${faults.length}):`);
@@ -108,6 +118,26 @@ export function statusCommand(argv: string[], config: Config): number {
   if (status.systemd.notify) lines.push(`systemd: notify on, watchdog ${status.systemd.watchdogMs ?? 'off'} ms`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return healthy ? 0 : 1;
+}
+
+/**
+ * After a sync run outside the unit (`alpr-edge sync now`, the demo's last cycle) while the unit is not running: the
+ * status file's sync section and count of reads not yet synced are brought up to date, so that `alpr-edge status`
+ * shows the last sync rather than what the unit saw when it stopped. A running unit rewrites the file itself.
+ */
+export function refreshStoppedStatus(config: Pick<Config, 'data'>, update: { sync: SyncStatus; pendingSync: number }): void {
+  const file = path.join(path.resolve(config.data.dir), STATUS_FILE);
+  let status: UnitStatus;
+  try {
+    status = JSON.parse(readFileSync(file, 'utf8')) as UnitStatus;
+  } catch {
+    return; // no unit has run here: nothing to bring up to date
+  }
+  if (status.state !== 'stopped' && isAlive(status.pid)) return;
+  status.sync = { ...update.sync, running: false, nextRunAt: null };
+  status.reads.pendingSync = update.pendingSync;
+  writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
 }
 
 function isAlive(pid: number): boolean {

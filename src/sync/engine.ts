@@ -8,8 +8,38 @@ import type { ReadStore } from '../store/read-store.js';
 import { HotlistSync, type HotlistSyncReport, type Importer } from './hotlist-sync.js';
 import { loadCredentials, statusError, SyncError, SyncHttp, type FailureKind } from './http.js';
 import type { SyncConfig } from './schema.js';
-import { acknowledge, backlog, cursorOf, imagesPending, imagesWaiting, markImageSent, readPage, STREAMS, type StreamName } from './streams.js';
+import {
+  acknowledge,
+  backlog,
+  currentDestination,
+  cursorOf,
+  destinationByUrl,
+  imagesPending,
+  imagesWaiting,
+  lastDestinationChange,
+  markImageSent,
+  noteDestinationOutcome,
+  readPage,
+  recordDestination,
+  STREAMS,
+  type AccessAppender,
+  type Actor,
+  type Destination,
+  type DestinationChange,
+  type StreamName,
+} from './streams.js';
 import type { Clock } from '../util/clock.js';
+import { keyOrigin } from '../config/load.js';
+
+/**
+ * Where a config's sync.server.url came from, as SyncEngine's `destination` option: the config file (or a command's
+ * own setting, the demo's loopback server) stands for the agency's configured server; an environment override does
+ * not (it is recorded as a destination of its own, and reads it acknowledges stay pending for the agency's).
+ */
+export function destinationClaim(config: object): { source: string; trusted: boolean } {
+  const o = keyOrigin(config, 'sync.server.url');
+  return { source: o.detail, trusted: o.kind !== 'environment' };
+}
 
 /**
  * Upstream sync, push side: on the schedule (cron), on demand, and again after a failure with exponential
@@ -60,6 +90,13 @@ export interface SyncStatus {
   consecutiveFailures: number;
   nextRunAt: number | null;
   backlog: Record<StreamName | 'images', number>;
+  /**
+   * The configured server as recorded in the store: whether pushes to it mark reads synced (the agency's server) and
+   * whether it has been recorded yet (no push to it so far); null when no server is configured.
+   */
+  destination: { url: string; agencyServer: boolean; recorded: boolean; source: string } | null;
+  /** The last change of destination recorded (by this unit, or a `sync now` with another server). */
+  lastChange: DestinationChange | null;
 }
 
 export interface SyncEngineOptions {
@@ -85,6 +122,16 @@ export interface SyncEngineOptions {
   faultPushMinMs?: number;
   /** For tests: random in [0, 1) used for the jitter. */
   random?: () => number;
+  /**
+   * Where sync.server.url came from: the config file (trusted: the agency's configured server, whose acknowledgements
+   * mark reads synced) or an environment override (not trusted: a destination of its own, reads stay pending for the
+   * agency's). Default: trusted, "configuration".
+   */
+  destination?: { source: string; trusted: boolean };
+  /** The access log: a change of destination is written to it before anything is sent (P2, P9). */
+  accessLog?: AccessAppender;
+  /** Who pushes: a signed-in user (`sync now`), else the unit itself. */
+  actor?: Actor;
 }
 
 export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
@@ -104,6 +151,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   private lastError: SyncStatus['lastError'] = null;
   private failures = 0;
   private http: SyncHttp | undefined;
+  /** The destination of the cycle running (recorded before anything is sent). */
+  private dest: Destination | undefined;
 
   /** The store's clock: times of attempts, errors, retries and acknowledgements. */
   private readonly clock: Clock;
@@ -177,14 +226,22 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
 
   status(): SyncStatus {
     const db = this.o.store.database;
-    const counts = Object.fromEntries(STREAMS.map((s) => [s, backlog(db, s, cursorOf(db, s))])) as Record<StreamName, number>;
-    const images = imagesWaiting(db);
+    const url = this.config.server.url;
+    const known = url === '' ? null : destinationByUrl(db, url);
+    // a server never pushed to has all still to come; before any destination was recorded, the cursors kept then
+    const id = known?.id ?? (currentDestination(db) === null ? 0 : -1);
+    const counts = Object.fromEntries(STREAMS.map((s) => [s, backlog(db, s, cursorOf(db, s, id))])) as Record<StreamName, number>;
+    const images = imagesWaiting(db, id);
+    const claim = this.claim();
+    const lastSuccess = [this.lastSuccessAt, known?.lastSuccessAt ?? null].filter((t): t is number => t !== null);
     return {
       enabled: this.config.enabled,
-      server: this.config.server.url,
+      server: url,
+      destination: url === '' ? null : { url, agencyServer: known ? known.agency : claim.trusted, recorded: known !== null, source: claim.source },
+      lastChange: lastDestinationChange(db),
       running: this.running,
       lastAttemptAt: this.lastAttemptAt,
-      lastSuccessAt: this.lastSuccessAt,
+      lastSuccessAt: lastSuccess.length ? Math.max(...lastSuccess) : null,
       lastError: this.lastError,
       consecutiveFailures: this.failures,
       nextRunAt: this.nextRunAt(),
@@ -195,6 +252,10 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   nextRunAt(): number | null {
     const times = [...this.jobs.map((j) => j.nextRun()?.getTime() ?? null), this.retryAt].filter((t): t is number => t !== null);
     return times.length ? Math.min(...times) : null;
+  }
+
+  private claim(): { source: string; trusted: boolean } {
+    return this.o.destination ?? { source: 'configuration', trusted: true };
   }
 
   private client(): SyncHttp {
@@ -209,9 +270,18 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     const startedAt = this.clock();
     const t0 = performance.now();
     this.lastAttemptAt = startedAt;
+    this.dest = undefined;
     const report: CycleReport = { trigger, startedAt, ms: 0, ok: false, streams: {}, images: { uploaded: 0, bytes: 0, skipped: 0, resumed: 0, deferred: false } };
     try {
       const http = this.client();
+      // where this goes is recorded (and a change written to the access log) before anything is sent
+      this.dest = recordDestination(
+        this.o.store.database,
+        this.o.accessLog,
+        { url: this.config.server.url, ...this.claim() },
+        this.o.actor ?? { user: `unit ${this.o.unitId}`, agency: '', role: 'system' },
+        startedAt,
+      ).destination;
       const unit = encodeURIComponent(this.o.unitId);
       if (trigger !== 'images') {
         if (this.hotlistSync && trigger !== 'faults') {
@@ -240,6 +310,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       report.ok = true;
       this.failures = 0;
       this.lastSuccessAt = this.clock();
+      noteDestinationOutcome(this.o.store.database, this.dest.id, this.lastSuccessAt, true, null);
       this.lastError = null;
       clearTimeout(this.retryTimer);
       this.retryAt = null;
@@ -248,6 +319,13 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       report.error = { kind: e.kind, message: e.message };
       this.failures++;
       this.lastError = { at: this.clock(), kind: e.kind, message: e.message };
+      if (this.dest) {
+        try {
+          noteDestinationOutcome(this.o.store.database, this.dest.id, this.lastError.at, false, e.message);
+        } catch {
+          // the store is closing: the next cycle records its own outcome
+        }
+      }
       this.scheduleRetry(e);
     }
     report.ms = performance.now() - t0;
@@ -288,7 +366,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       if (this.stopped) break;
       r.yieldedMs += await this.yieldToCapture();
       const t0 = performance.now();
-      const page = readPage(db, stream, cursorOf(db, stream), this.config.batchSize);
+      const dest = this.dest!;
+      const page = readPage(db, stream, cursorOf(db, stream, dest.id), this.config.batchSize);
       if (page.items.length === 0) break;
       const res = await http.json<{ received?: unknown; stored?: unknown; duplicates?: unknown }>({
         method: 'POST',
@@ -302,7 +381,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           'protocol',
         );
       }
-      acknowledge(db, stream, page, this.clock());
+      acknowledge(db, stream, page, this.clock(), dest);
       r.sent += page.items.length;
       r.batches++;
       r.stored += typeof ack.stored === 'number' ? ack.stored : 0;
@@ -331,7 +410,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     let after = 0;
     for (;;) {
       if (this.stopped) return;
-      const jobs = imagesPending(db, after, 50);
+      const jobs = imagesPending(db, after, 50, this.dest!.id);
       if (jobs.length === 0) return;
       after = jobs[jobs.length - 1]!.id;
       for (const job of jobs) {
@@ -344,7 +423,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           // evicted or deleted since: the read says it had the image; nothing to send
           this.log.debug({ image: job.id, err: (err as Error).message }, 'image skipped');
           r.skipped++;
-          markImageSent(db, job.id, this.clock());
+          markImageSent(db, job.id, this.clock(), this.dest!);
           continue;
         }
         const sha = createHash('sha256').update(bytes).digest('hex');
@@ -386,7 +465,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           r.bytes += end - offset;
           offset = end;
         }
-        markImageSent(db, job.id, this.clock());
+        markImageSent(db, job.id, this.clock(), this.dest!);
         r.uploaded++;
       }
     }

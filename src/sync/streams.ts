@@ -226,17 +226,183 @@ export function backlog(db: Database.Database, stream: StreamName, after: number
   return (db.prepare(sql[stream]).get(after) as { n: number }).n;
 }
 
-export function cursorOf(db: Database.Database, stream: string): number {
-  return (db.prepare('SELECT cursor FROM sync_cursors WHERE stream = ?').get(stream) as { cursor: number } | undefined)?.cursor ?? 0;
+/**
+ * A server pushes go to, as recorded in the store (sync_destinations, migration 8). Cursors and image marks are
+ * kept per destination: a new destination does not inherit another's. Only the agency's configured server
+ * (agency: its URL came from the config file, not from an environment override) marks reads synced, which is what
+ * retention's purgeUnsynced relies on. id 0: the cursors kept before destinations were recorded.
+ */
+export interface Destination {
+  id: number;
+  url: string;
+  agency: boolean;
+}
+
+/** A change of destination, as recorded (and written to the access log). */
+export interface DestinationChange {
+  at: number;
+  from: string | null;
+  to: string;
+  agency: boolean;
+  source: string;
+  by: string;
+}
+
+/** Who records a destination: a signed-in user (`sync now`) or the unit itself. */
+export interface Actor {
+  user: string;
+  agency: string;
+  role: string | null;
+}
+
+/** The URL as destinations are keyed: parsed, with one trailing slash (https://a.example/api and .../api/ are one). */
+export function normalizeUrl(url: string): string {
+  return new URL(url.endsWith('/') ? url : `${url}/`).href;
+}
+
+const LEGACY: Destination = { id: 0, url: '', agency: true };
+
+interface DestinationRow {
+  id: number;
+  url: string;
+  agency: number;
+  first_at: number;
+  last_attempt_at: number | null;
+  last_success_at: number | null;
+  last_error: string | null;
+}
+
+const asDestination = (r: DestinationRow): Destination => ({ id: r.id, url: r.url, agency: r.agency === 1 });
+
+export function destinationByUrl(db: Database.Database, url: string): (Destination & { lastSuccessAt: number | null; firstAt: number }) | null {
+  let key: string;
+  try {
+    key = normalizeUrl(url);
+  } catch {
+    return null;
+  }
+  const r = db.prepare('SELECT * FROM sync_destinations WHERE url = ?').get(key) as DestinationRow | undefined;
+  return r ? { ...asDestination(r), lastSuccessAt: r.last_success_at, firstAt: r.first_at } : null;
+}
+
+/** The destination of the last push recorded; null before any. */
+export function currentDestination(db: Database.Database): Destination | null {
+  const r = db
+    .prepare('SELECT d.* FROM sync_destination_changes c JOIN sync_destinations d ON d.id = c.to_id ORDER BY c.id DESC LIMIT 1')
+    .get() as DestinationRow | undefined;
+  return r ? asDestination(r) : null;
+}
+
+export function lastDestinationChange(db: Database.Database): DestinationChange | null {
+  const r = db
+    .prepare(
+      `SELECT c.at, f.url AS from_url, t.url AS to_url, c.agency, c.source, c.by_user FROM sync_destination_changes c
+       JOIN sync_destinations t ON t.id = c.to_id LEFT JOIN sync_destinations f ON f.id = c.from_id ORDER BY c.id DESC LIMIT 1`,
+    )
+    .get() as { at: number; from_url: string | null; to_url: string; agency: number; source: string; by_user: string } | undefined;
+  return r ? { at: r.at, from: r.from_url, to: r.to_url, agency: r.agency === 1, source: r.source, by: r.by_user } : null;
+}
+
+/** Where a push is going, and whether it may stand for the agency's configured server. */
+export interface DestinationClaim {
+  url: string;
+  /** Where the URL came from, in words (the config file, an environment variable, the demo). */
+  source: string;
+  /** True for a URL from the unit's configuration (file, or the demo's own); false for an environment override. */
+  trusted: boolean;
+}
+
+/** Something that appends to the access log (src/access/access-log.ts AccessLog). */
+export interface AccessAppender {
+  append(e: { user: string; agency: string; role: string | null; action: string; purpose?: string | null; query?: unknown; result?: unknown; outcome: 'ok' | 'refused' | 'failed' }): unknown;
 }
 
 /**
- * Records the server's acknowledgement of a page: moves the stream's cursor (never backwards: two syncs at once
- * are harmless) and, for reads, marks each read sent synced unless it changed since it was read for the page.
+ * Records the destination of a push before anything is sent to it. A destination other than the last one recorded,
+ * or one that becomes the agency's server, is a change: a row of sync_destination_changes and, in the same
+ * transaction, an access-log record (who, from where to where, where the URL came from).
  */
-export function acknowledge(db: Database.Database, stream: string, sent: Page, now: number): void {
+export function recordDestination(
+  db: Database.Database,
+  log: AccessAppender | undefined,
+  claim: DestinationClaim,
+  by: Actor,
+  now: number,
+): { destination: Destination; change: DestinationChange | null } {
+  const url = normalizeUrl(claim.url);
+  return db
+    .transaction(() => {
+      db.prepare('INSERT INTO sync_destinations (url, agency, first_at) VALUES (?, 0, ?) ON CONFLICT (url) DO NOTHING').run(url, now);
+      let row = db.prepare('SELECT * FROM sync_destinations WHERE url = ?').get(url) as DestinationRow;
+      const current = currentDestination(db);
+      let becameAgency = false;
+      if (claim.trusted && row.agency !== 1) {
+        const firstAgency = (db.prepare('SELECT COUNT(*) AS n FROM sync_destination_changes WHERE agency = 1').get() as { n: number }).n === 0;
+        db.prepare('UPDATE sync_destinations SET agency = (id = ?)').run(row.id);
+        if (firstAgency) {
+          // the cursors and image marks kept before destinations were recorded belong to the server configured then
+          db.prepare(
+            `UPDATE sync_cursors SET destination_id = ? WHERE destination_id = 0
+             AND NOT EXISTS (SELECT 1 FROM sync_cursors c WHERE c.destination_id = ? AND c.stream = sync_cursors.stream)`,
+          ).run(row.id, row.id);
+          db.prepare('DELETE FROM sync_cursors WHERE destination_id = 0').run();
+          db.prepare('INSERT OR IGNORE INTO image_syncs (destination_id, image_id, at) SELECT ?, id, synced_at FROM images WHERE synced_at IS NOT NULL').run(row.id);
+        }
+        // what this server acknowledged before it was the agency's (an override pointing at it) counts now
+        const reads = cursorOf(db, 'reads', row.id);
+        db.prepare("UPDATE reads SET sync_state = 'synced', synced_at = ? WHERE sync_seq <= ? AND sync_state = 'pending'").run(now, reads);
+        row = db.prepare('SELECT * FROM sync_destinations WHERE id = ?').get(row.id) as DestinationRow;
+        becameAgency = true;
+      }
+      const destination = asDestination(row);
+      if (current?.id === row.id && !becameAgency) return { destination, change: null };
+      db.prepare('INSERT INTO sync_destination_changes (at, from_id, to_id, agency, source, by_user) VALUES (?, ?, ?, ?, ?, ?)').run(
+        now,
+        current?.id ?? null,
+        row.id,
+        row.agency,
+        claim.source,
+        by.user,
+      );
+      const change: DestinationChange = { at: now, from: current?.url ?? null, to: url, agency: destination.agency, source: claim.source, by: by.user };
+      log?.append({
+        ...by,
+        action: 'sync-destination-change',
+        purpose: 'upstream sync',
+        query: { from: change.from, to: change.to, source: claim.source },
+        result: { agencyServer: destination.agency },
+        outcome: 'ok',
+      });
+      return { destination, change };
+    })
+    .immediate();
+}
+
+/** Records the outcome of a push to a destination (sync status reads it, also from another process). */
+export function noteDestinationOutcome(db: Database.Database, id: number, at: number, ok: boolean, error: string | null): void {
+  db.prepare(
+    ok
+      ? 'UPDATE sync_destinations SET last_attempt_at = ?, last_success_at = ?, last_error = NULL WHERE id = ?'
+      : 'UPDATE sync_destinations SET last_attempt_at = ?, last_error = ? WHERE id = ?',
+  ).run(...(ok ? [at, at, id] : [at, error, id]));
+}
+
+/** A stream's cursor for a destination (default: the current one; before any is recorded, the cursors kept then). */
+export function cursorOf(db: Database.Database, stream: string, destination: number = currentDestination(db)?.id ?? 0): number {
+  return (
+    (db.prepare('SELECT cursor FROM sync_cursors WHERE destination_id = ? AND stream = ?').get(destination, stream) as { cursor: number } | undefined)
+      ?.cursor ?? 0
+  );
+}
+
+/**
+ * Records a destination's acknowledgement of a page: moves its cursor for the stream (never backwards: two syncs at
+ * once are harmless) and, for reads acknowledged by the agency's server, marks each read sent synced unless it
+ * changed since it was read for the page.
+ */
+export function acknowledge(db: Database.Database, stream: string, sent: Page, now: number, destination: Destination = currentDestination(db) ?? LEGACY): void {
   db.transaction(() => {
-    if (stream === 'reads' && sent.positions.length > 0) {
+    if (stream === 'reads' && sent.positions.length > 0 && destination.agency) {
       // every read now in the page's range of sequence numbers is one that was sent, unchanged since: a read
       // changed meanwhile has a new number above the range and stays pending
       db.prepare("UPDATE reads SET sync_state = 'synced', synced_at = ? WHERE sync_seq BETWEEN ? AND ? AND sync_state = 'pending'").run(
@@ -246,9 +412,9 @@ export function acknowledge(db: Database.Database, stream: string, sent: Page, n
       );
     }
     db.prepare(
-      `INSERT INTO sync_cursors (stream, cursor, sent, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (stream) DO UPDATE SET cursor = MAX(cursor, excluded.cursor), sent = sent + excluded.sent, updated_at = excluded.updated_at`,
-    ).run(stream, sent.next, sent.items.length, now);
+      `INSERT INTO sync_cursors (destination_id, stream, cursor, sent, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (destination_id, stream) DO UPDATE SET cursor = MAX(cursor, excluded.cursor), sent = sent + excluded.sent, updated_at = excluded.updated_at`,
+    ).run(destination.id, stream, sent.next, sent.items.length, now);
   })();
 }
 
@@ -261,20 +427,42 @@ export interface ImageJob {
   path: string;
 }
 
-export function imagesPending(db: Database.Database, afterId: number, limit: number): ImageJob[] {
+export function imagesPending(db: Database.Database, afterId: number, limit: number, destination: number = currentDestination(db)?.id ?? 0): ImageJob[] {
+  if (destination === 0) {
+    // before destinations were recorded: images.synced_at is the mark
+    return db
+      .prepare(
+        `SELECT i.id, r.uuid AS readUuid, i.kind, i.format, i.path FROM images i JOIN reads r ON r.id = i.read_id
+         WHERE i.synced_at IS NULL AND i.evicted_at IS NULL AND i.id > ? ORDER BY i.id LIMIT ?`,
+      )
+      .all(afterId, limit) as ImageJob[];
+  }
   return db
     .prepare(
       `SELECT i.id, r.uuid AS readUuid, i.kind, i.format, i.path FROM images i JOIN reads r ON r.id = i.read_id
-       WHERE i.synced_at IS NULL AND i.evicted_at IS NULL AND i.id > ? ORDER BY i.id LIMIT ?`,
+       WHERE i.evicted_at IS NULL AND i.id > ?
+         AND NOT EXISTS (SELECT 1 FROM image_syncs s WHERE s.destination_id = ? AND s.image_id = i.id)
+       ORDER BY i.id LIMIT ?`,
     )
-    .all(afterId, limit) as ImageJob[];
+    .all(afterId, destination, limit) as ImageJob[];
 }
 
-export function imagesWaiting(db: Database.Database): number {
-  return (db.prepare('SELECT COUNT(*) AS n FROM images WHERE synced_at IS NULL AND evicted_at IS NULL').get() as { n: number }).n;
+export function imagesWaiting(db: Database.Database, destination: number = currentDestination(db)?.id ?? 0): number {
+  if (destination === 0) return (db.prepare('SELECT COUNT(*) AS n FROM images WHERE synced_at IS NULL AND evicted_at IS NULL').get() as { n: number }).n;
+  return (
+    db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM images i WHERE i.evicted_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM image_syncs s WHERE s.destination_id = ? AND s.image_id = i.id)`,
+      )
+      .get(destination) as { n: number }
+  ).n;
 }
 
-/** The server has the image whole (or it is gone here): it is not sent again. */
-export function markImageSent(db: Database.Database, id: number, now: number): void {
-  db.prepare('UPDATE images SET synced_at = ? WHERE id = ?').run(now, id);
+/** The destination has the image whole (or it is gone here): it is not sent there again. */
+export function markImageSent(db: Database.Database, id: number, now: number, destination: Destination = currentDestination(db) ?? LEGACY): void {
+  db.transaction(() => {
+    db.prepare('INSERT OR IGNORE INTO image_syncs (destination_id, image_id, at) VALUES (?, ?, ?)').run(destination.id, id, now);
+    if (destination.agency) db.prepare('UPDATE images SET synced_at = ? WHERE id = ?').run(now, id);
+  })();
 }

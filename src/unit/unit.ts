@@ -25,7 +25,8 @@ import { readPayload } from '../alerts/mqtt-topics.js';
 import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbox.js';
 import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
 import { Hotlists, type StoredHit } from '../hotlist/index.js';
-import { SyncEngine, type SyncStatus } from '../sync/engine.js';
+import { destinationClaim, SyncEngine, type SyncStatus } from '../sync/engine.js';
+import { loadDataKey } from '../store/keys.js';
 import { HotlistSync, importInWorker } from '../sync/hotlist-sync.js';
 import { startPullServer } from '../sync/pull-server.js';
 import { ClockWatch, FaultMonitor, type Fault } from './faults.js';
@@ -90,7 +91,7 @@ export interface UnitStatus {
   alerts: OutboxStats & { channels: ChannelStatus[] };
   reads: { stored: number; pendingSync: number; lastReadAt: number | null };
   gps: GpsStatus;
-  store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number };
+  store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number; encrypted?: boolean };
   disk: { freeBytes: number; totalBytes: number } | null;
   systemd: { notify: boolean; watchdogMs: number | null };
   /** Upstream sync (null when sync.enabled is false). */
@@ -129,6 +130,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly clockWatch: ClockWatch;
   private imageBudgetExceeded = false;
   private openFaults: Fault[] = [];
+  /** Whether the store was opened with a data key (status shows a warning when not). */
+  encrypted = true;
 
   private constructor(
     readonly config: Config,
@@ -160,6 +163,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict');
       },
     });
+    // P14: a unit in a vehicle is not physically secure; without a data key the reads and images are on the disk in clear
+    const encrypted = loadDataKey({ keyFile: config.store.keyFile }) !== null;
+    if (!encrypted) {
+      logger.warn({ dataDir }, 'the store is NOT encrypted: no data key configured (store.keyFile or the alpr-edge-data-key credential); see `alpr-edge key create` and `alpr-edge store encrypt`');
+    }
     const gps = createPositionSource(config.gps, clock, logger.child({ part: 'gps' }));
     let vision: Vision;
     let hotlists: Hotlists;
@@ -221,6 +229,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       update: (t) => unit!.storeTrack(t),
     });
     unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey, clock);
+    unit.encrypted = encrypted;
     // hits found when a list or entry arrives and recent reads are checked again
     hotlists.on('hits', (hits) => unit.alertOn(hits));
     hotlists.start();
@@ -261,6 +270,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         // capture first: a push waits while a camera's frames are being dropped
         captureBusy: () => unit.captureFallingBehind(),
         log: logger.child({ part: 'sync' }),
+        // where the reads go is recorded in the store; a change of destination is written to the access log
+        destination: destinationClaim(config),
+        accessLog,
+        actor: { user: `unit ${config.unit.id}`, agency: config.unit.agency, role: 'system' },
       });
       unit.sync.start();
     }
@@ -589,6 +602,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         imageBudgetBytes: this.config.store.imageBudgetMB * 1024 * 1024,
         frameImages: stats.frameImages,
         evictedFrames: stats.evictedFrames,
+        encrypted: this.encrypted,
       },
       disk,
       systemd: { notify: this.notifier.enabled, watchdogMs: this.notifier.watchdogMs ?? null },
