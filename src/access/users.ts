@@ -431,7 +431,11 @@ export async function signIn(
           query: { user: name.slice(0, 128) },
           result: reason === null ? { session: sessionId } : { reason, ...(row && reason !== 'locked' && !CREDENTIAL_FAILURES.has(reason) ? { passwordOk } : {}) },
         });
-      const refuse = (reason: RefusalReason, message = 'sign-in refused: wrong user name, password or one-time code'): SignInResult => {
+      // One answer for every refusal that could tell whether the name exists (unknown, deleted, locked, a wrong
+      // password, the attempt that locks the account): the access log keeps the real reason, the person is told the
+      // rule. Only someone who gave the account's right password hears more (deactivated, suspended, no second factor).
+      const generic = `sign-in refused: wrong user name, password or one-time code (after ${policy.maxFailedLogins} failed attempts an account is locked for ${policy.lockoutMinutes} minutes)`;
+      const refuse = (reason: RefusalReason, message = generic): SignInResult => {
         record(reason);
         return { ok: false, reason, message };
       };
@@ -444,9 +448,7 @@ export async function signIn(
         // the state is told only to someone who knows the password
         return refuse(row.state, passwordOk && samePassword ? `sign-in refused: account ${row.name} is ${row.state}${row.state === 'suspended' ? ' (unused too long)' : ''}: ask an administrator` : undefined);
       }
-      if (row.locked_until !== null && row.locked_until > now) {
-        return refuse('locked', `sign-in refused: too many failed attempts; try again after ${new Date(row.locked_until).toISOString()}`);
-      }
+      if (row.locked_until !== null && row.locked_until > now) return refuse('locked');
 
       let reason: RefusalReason | null = null;
       let step = row.totp_last_step;
@@ -469,7 +471,7 @@ export async function signIn(
           const until = now + policy.lockoutMinutes * 60_000;
           db.prepare('UPDATE users SET failed_logins = 0, locked_until = ? WHERE name = ?').run(until, row.name);
           record(reason);
-          return { ok: false, reason, message: `sign-in refused; after ${failures} failed attempts the account is locked until ${new Date(until).toISOString()}` };
+          return { ok: false, reason, message: generic };
         }
         db.prepare('UPDATE users SET failed_logins = ? WHERE name = ?').run(failures, row.name);
         return refuse(reason);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { normalisePlate } from '../hotlist/plate.js';
@@ -176,10 +176,23 @@ export class CentralDb {
     /** The server's clock: when items, images, health, entries and cancellations arrived. */
     readonly clock: Clock,
   ) {
-    mkdirSync(dataDir, { recursive: true });
+    // reads of every unit are in here: the server's user only (P14). A folder of ours (new, or holding the
+    // database) is tightened; someone else's folder open to others is refused rather than changed
+    const file = path.join(dataDir, 'central.sqlite');
+    if (existsSync(dataDir) && !existsSync(file) && (statSync(dataDir).mode & 0o077) !== 0) {
+      throw new CentralError(
+        `the data folder ${dataDir} can be entered by other users (mode ${(statSync(dataDir).mode & 0o777).toString(8)}): give the central server a folder of its own (it is created with mode 0700)`,
+      );
+    }
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
     this.imagesDir = path.join(dataDir, 'images');
-    mkdirSync(this.imagesDir, { recursive: true });
-    this.database = new Database(path.join(dataDir, 'central.sqlite'));
+    mkdirSync(this.imagesDir, { recursive: true, mode: 0o700 });
+    chmodSync(this.imagesDir, 0o700);
+    // the database file is created 0600 before SQLite opens it (its -wal and -shm copy this mode)
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
+    this.database = new Database(file);
     this.database.pragma('journal_mode = WAL');
     this.database.pragma('synchronous = FULL');
     this.database.pragma('busy_timeout = 5000');
@@ -303,7 +316,7 @@ export class CentralDb {
   private imagePath(unit: string, readUuid: string, kind: ImageKind, ext: string): string {
     if (!NAME_RE.test(unit) || !UUID_RE.test(readUuid)) throw new CentralError(`not a unit id or read uuid: ${JSON.stringify(unit)}, ${JSON.stringify(readUuid)}`);
     const dir = path.join(this.imagesDir, unit);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     return path.join(dir, `${readUuid}-${kind}.${ext}`);
   }
 
@@ -371,7 +384,7 @@ export class CentralDb {
       partPath = img.path;
       format = img.format ?? c.format;
     }
-    const fd = openSync(partPath, c.start === 0 ? 'w' : 'r+');
+    const fd = openSync(partPath, c.start === 0 ? 'w' : 'r+', 0o600);
     try {
       writeSync(fd, c.chunk, 0, c.chunk.length, c.start);
       fsyncSync(fd);
@@ -399,7 +412,7 @@ export class CentralDb {
   storeImage(unit: string, readUuid: string, kind: ImageKind, format: ImageFormat, data: Buffer, now = this.clock()): ImageRecord {
     const finalPath = this.imagePath(unit, readUuid, kind, format === 'png' ? 'png' : 'jpg');
     const tmp = `${finalPath}.part`;
-    const fd = openSync(tmp, 'w');
+    const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, data);
       fsyncSync(fd);
