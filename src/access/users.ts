@@ -432,9 +432,9 @@ export async function signIn(
           result: reason === null ? { session: sessionId } : { reason, ...(row && reason !== 'locked' && !CREDENTIAL_FAILURES.has(reason) ? { passwordOk } : {}) },
         });
       // One answer for every refusal that could tell whether the name exists (unknown, deleted, locked, a wrong
-      // password, the attempt that locks the account): the access log keeps the real reason, the person is told the
-      // rule. Only someone who gave the account's right password hears more (deactivated, suspended, no second factor).
-      const generic = `sign-in refused: wrong user name, password or one-time code (after ${policy.maxFailedLogins} failed attempts an account is locked for ${policy.lockoutMinutes} minutes)`;
+      // password, the attempt that locks the account): the access log keeps the real reason. Only someone who gave
+      // the account's right password hears more (deactivated, suspended, no second factor enrolled).
+      const generic = 'sign-in refused: wrong user name, password or one-time code';
       const refuse = (reason: RefusalReason, message = generic): SignInResult => {
         record(reason);
         return { ok: false, reason, message };
