@@ -17,6 +17,7 @@ import { importInWorker } from '../src/sync/hotlist-sync.js';
 import { cursorOf } from '../src/sync/streams.js';
 import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { adminSession } from './session-helper.js';
 import { makePki, type Pki } from './tls.js';
 
 /**
@@ -420,10 +421,12 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
       }),
     );
     store.close();
+    // sync now sends data off the unit: only on a signed-in technician's or admin's command
+    const env = { ...process.env, ALPR_EDGE_SESSION: await adminSession(path.join(dir, 'unit')) };
     // slow answers: the server has stored a batch well before the unit hears of it
     proxy.mode = 'slow';
     proxy.delayMs = 400;
-    const child = spawn(process.execPath, [MAIN, 'sync', 'now', '--config', cfgFile], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [MAIN, 'sync', 'now', '--config', cfgFile], { stdio: 'ignore', env });
     const deadline = Date.now() + 20_000;
     while (central.db.count('reads') < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     child.kill('SIGKILL');
@@ -434,7 +437,7 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     // the unit's cursor is behind what the server has (the last answers never arrived)
     expect(acked).toBeLessThan(central.db.count('reads'));
     proxy.mode = 'pass';
-    const rerun = spawn(process.execPath, [MAIN, 'sync', 'now', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const rerun = spawn(process.execPath, [MAIN, 'sync', 'now', '--config', cfgFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     rerun.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     rerun.stderr!.on('data', (c: Buffer) => (out += c.toString()));
