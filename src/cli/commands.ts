@@ -309,7 +309,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     options: DEMO_OPTIONS,
     examples: ['alpr-edge demo', 'alpr-edge demo --json'],
-    notes: ['--config FILE replaces the bundled config/demo.yaml.'],
+    notes: [
+      '--config FILE replaces the bundled config/demo.yaml.',
+      "Refused on a config that names a central server or a store with user accounts: the demo syncs to a server of its own.",
+    ],
   },
   {
     name: 'recognize',
@@ -530,8 +533,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     examples: ['alpr-edge sync status'],
     subcommands: [
-      { name: 'now', summary: 'one sync cycle with the central server now', options: SYNC_OPTIONS, examples: ['alpr-edge sync now'], notes: ['Exit 1 when the cycle failed.'] },
-      { name: 'status', summary: 'where each stream stands, and what waits', options: SYNC_OPTIONS, examples: ['alpr-edge sync status --json'] },
+      {
+        name: 'now',
+        summary: "one sync cycle with the agency's server now (signed in: technician or admin; in the access log)",
+        options: SYNC_OPTIONS,
+        examples: ['alpr-edge sync now'],
+        notes: [
+          "Another destination than the agency's server recorded on the unit (an environment override, another config file) needs an admin, is recorded as a destination change, and has cursors of its own: reads it receives stay pending for the agency's server.",
+          'Exit 1 when the cycle failed or was refused.',
+        ],
+      },
+      {
+        name: 'status',
+        summary: 'where each stream stands, what waits, and the last change of destination',
+        options: SYNC_OPTIONS,
+        examples: ['alpr-edge sync status --json'],
+      },
     ],
   },
   {
