@@ -1,15 +1,27 @@
 /**
  * `npm run bench:unit`: frames per second through the whole unit (replay cameras -> scheduler -> recognition
- * worker -> grouping -> read store) for 1, 2 and 4 replay cameras of 1080p frames with cars in them, the share
- * of frames dropped, the latency from a frame's capture to its recognition and to its stored read (grouping
- * delay excluded), and memory over the run.
+ * worker -> grouping -> read store -> hot list -> alert outbox) for 1, 2 and 4 replay cameras of 1080p frames
+ * with cars in them, the share of frames dropped, the latencies, and memory over the run.
  *
- *   npm run bench:unit -- [--seconds 60] [--cameras 1,2,4] [--offered 25] [--ocr-workers 1] [--out FILE.json]
+ *   npm run bench:unit -- [--seconds 60] [--cameras 1,2,4] [--offered 25] [--ocr-workers 1]
+ *        [--queue-depth N] [--concurrency N] [--max-delay MS] [--label TEXT] [--out FILE.json]
  *
  * --offered is the total frame rate the cameras deliver (split evenly); above the unit's capacity the
- * scheduler drops the oldest waiting frames, and the processed rate is the capacity.
+ * scheduler drops the oldest waiting frames, and the processed rate is the capacity. --queue-depth,
+ * --concurrency and --max-delay override pipeline.queueDepth, pipeline.concurrency and grouping.maxDelayMs
+ * (default: the config's defaults, and maxDelayMs 700).
+ *
+ * Every plate of the generated traffic is on a hot list, so every car raises an alert. Latencies (ms):
+ * - capture→recognised: each processed frame, from its capture to the end of its recognition;
+ * - frame→read: from the capture of the first frame of a car that was read (the read's firstSeen) to its read
+ *   stored (grouping delay included);
+ * - frame→alert: from the same frame to the alert raised in the outbox;
+ * - car→alert: from the capture of the car's first frame offered by the camera (read or dropped) to the alert.
  */
 import { systemClock } from '../src/util/clock.js';
+import type { Frame } from '../src/camera/types.js';
+import { Hotlists } from '../src/hotlist/hotlists.js';
+import { openStore } from '../src/store/open.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -27,6 +39,10 @@ const { values } = parseArgs({
     cameras: { type: 'string', default: '1,2,4' },
     offered: { type: 'string', default: '25' },
     'ocr-workers': { type: 'string', default: '1' },
+    'queue-depth': { type: 'string' },
+    concurrency: { type: 'string' },
+    'max-delay': { type: 'string', default: '700' },
+    label: { type: 'string', default: '' },
     out: { type: 'string' },
     // internal: run one configuration (OpenCV can be loaded once per process, so each runs in its own)
     one: { type: 'string' },
@@ -43,7 +59,11 @@ if (!values.frames) {
   // 1080p traffic frames, made in a child process (OpenCV belongs to the unit's recognition worker)
   execFileSync(process.execPath, [path.join(root, 'dist', 'scripts', 'make-traffic.js'), '--out', work, '--jpeg', '--fps', '25', '--frames-per-car', '20', '--gap', '10', '--repeat', '2'], { stdio: 'pipe' });
 }
-const manifest = JSON.parse(readFileSync(path.join(work, 'traffic.json'), 'utf8')) as { jpegDir: string; frames: number; cars: unknown[] };
+const manifest = JSON.parse(readFileSync(path.join(work, 'traffic.json'), 'utf8')) as {
+  jpegDir: string;
+  frames: number;
+  cars: Array<{ text: string; firstFrame: number; lastFrame: number }>;
+};
 
 const pct = (xs: number[], q: number) => {
   if (xs.length === 0) return null;
@@ -62,7 +82,14 @@ interface Row {
   storeP99: number | null;
   readP50: number | null;
   readP99: number | null;
+  alertP50: number | null;
+  alertP99: number | null;
+  carAlertP50: number | null;
+  carAlertP99: number | null;
   reads: number;
+  alerts: number;
+  loadStart: number;
+  loadEnd: number;
   rssStartMB: number;
   rssMaxMB: number;
   rssEndMB: number;
@@ -72,7 +99,9 @@ interface Row {
 const rows: Row[] = [];
 if (values.one === undefined) {
   for (const n of values.cameras.split(',').map(Number)) {
-    const args = [process.argv[1]!, '--one', String(n), '--frames', path.join(work, 'traffic.json'), '--seconds', String(seconds), '--warmup', String(warmup), '--offered', String(offered), '--ocr-workers', values['ocr-workers']];
+    const args = [process.argv[1]!, '--one', String(n), '--frames', path.join(work, 'traffic.json'), '--seconds', String(seconds), '--warmup', String(warmup), '--offered', String(offered), '--ocr-workers', values['ocr-workers'], '--max-delay', values['max-delay']];
+    if (values['queue-depth']) args.push('--queue-depth', values['queue-depth']);
+    if (values.concurrency) args.push('--concurrency', values.concurrency);
     const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const row = JSON.parse(out.trim().split('\n').at(-1)!) as Row;
     rows.push(row);
@@ -86,7 +115,11 @@ if (values.one === undefined) {
     data: { dir: dataDir },
     log: { level: 'silent' },
     recognition: { ocr: { workers: Number(values['ocr-workers']) } },
-    grouping: { maxDelayMs: 700, leaveAfterMs: 1000 },
+    grouping: { maxDelayMs: Number(values['max-delay']), leaveAfterMs: 1000 },
+    pipeline: {
+      ...(values['queue-depth'] ? { queueDepth: Number(values['queue-depth']) } : {}),
+      ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
+    },
     cameras: Array.from({ length: n }, (_, i) => ({
       id: `cam${i + 1}`,
       type: 'replay',
@@ -96,7 +129,34 @@ if (values.one === undefined) {
       loop: true,
     })),
   });
+  // the hot list: every plate of the traffic (so every car is a hit and raises an alert)
+  const hotlistFile = path.join(work, `hotlist-${n}.txt`);
+  writeFileSync(hotlistFile, `${[...new Set(manifest.cars.map((c) => c.text))].join('\n')}\n`);
+  {
+    const { store } = openStore(config, systemClock);
+    try {
+      Hotlists.open(store.database, { config: config.hotlists, clock: systemClock }).importFile(hotlistFile, { list: 'bench', format: 'lines', user: 'bench' });
+    } finally {
+      store.close();
+    }
+  }
+  // which car each frame file shows, to know when a car's first frame was offered
+  const carOfFirstFrame = new Map<string, string>();
+  for (const c of manifest.cars) carOfFirstFrame.set(path.join(manifest.jpegDir, `frame-${String(c.firstFrame).padStart(5, '0')}.jpg`), c.text);
   const unit = await Unit.start(config, createLogger('silent'), systemClock);
+  // camera -> plate -> capture time of that car's first frame offered (the scheduler is the cameras' sink)
+  const carStart = new Map<string, Map<string, number>>();
+  const scheduler = (unit as unknown as { scheduler: { offer(f: Frame): Promise<void> } }).scheduler;
+  const offer = scheduler.offer.bind(scheduler);
+  scheduler.offer = (f: Frame) => {
+    const text = carOfFirstFrame.get(path.resolve(f.origin)) ?? carOfFirstFrame.get(f.origin);
+    if (text !== undefined) {
+      let m = carStart.get(f.cameraId);
+      if (!m) carStart.set(f.cameraId, (m = new Map()));
+      m.set(text, f.capturedAt);
+    }
+    return offer(f);
+  };
   let measuring = false;
   const recog: number[] = [];
   const storeMs: number[] = [];
@@ -110,16 +170,28 @@ if (values.one === undefined) {
     if (m.size > 2000) m.delete(m.keys().next().value!);
     if (measuring) recog.push(f.recognizedAt - f.capturedAt);
   });
-  // frame -> stored read, grouping delay excluded: the read's first frame from capture to recognised, plus the
-  // time the store took to write the read
+  // frame -> stored read, grouping delay included: from the read's first frame's capture to the read stored
   const readLatency: number[] = [];
   unit.on('read', (e) => {
     if (!measuring || e.kind !== 'new') return;
     reads++;
     storeMs.push(e.storeMs);
-    const rec = recognizedAt.get(e.read.cameraId)?.get(e.read.firstSeen);
-    if (rec !== undefined) readLatency.push(rec - e.read.firstSeen + e.storeMs);
+    readLatency.push(systemClock() - e.read.firstSeen);
   });
+  // frame -> alert raised in the outbox (the first alert of each read)
+  const alertLatency: number[] = [];
+  const carAlertLatency: number[] = [];
+  const alerted = new Set<number>();
+  let alerts = 0;
+  unit.on('hit', (e) => {
+    if (!measuring || alerted.has(e.read.id)) return;
+    alerted.add(e.read.id);
+    alerts++;
+    alertLatency.push(e.alert.alert.raisedAt - e.read.firstSeen);
+    const start = carStart.get(e.read.cameraId)?.get(e.read.plate);
+    if (start !== undefined && start <= e.read.firstSeen) carAlertLatency.push(e.alert.alert.raisedAt - start);
+  });
+  const loadStart = os.loadavg()[0]!;
   await new Promise((r) => setTimeout(r, warmup * 1000));
   const before = unit.status().cameras.map((c) => ({ ...c.counters }));
   measuring = true;
@@ -132,6 +204,7 @@ if (values.one === undefined) {
   measuring = false;
   const after = unit.status().cameras.map((c) => ({ ...c.counters }));
   const elapsed = (Date.now() - t0) / 1000;
+  const loadEnd = os.loadavg()[0]!;
   await unit.stop();
   let off = 0;
   let proc = 0;
@@ -156,7 +229,14 @@ if (values.one === undefined) {
     storeP99: pct(storeMs, 0.99),
     readP50: pct(readLatency, 0.5),
     readP99: pct(readLatency, 0.99),
+    alertP50: pct(alertLatency, 0.5),
+    alertP99: pct(alertLatency, 0.99),
+    carAlertP50: pct(carAlertLatency, 0.5),
+    carAlertP99: pct(carAlertLatency, 0.99),
     reads,
+    alerts,
+    loadStart: Math.round(loadStart * 10) / 10,
+    loadEnd: Math.round(loadEnd * 10) / 10,
     rssStartMB: Math.round(rss[0]![1]),
     rssMaxMB: Math.round(Math.max(...rss.map(([, y]) => y))),
     rssEndMB: Math.round(rss.at(-1)![1]),
@@ -168,13 +248,14 @@ if (values.one === undefined) {
 }
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-const header = `bench:unit ${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores, node ${process.version}; ${manifest.frames} 1080p JPEG frames (${manifest.cars.length} car passes) looped; ${seconds} s measured after ${warmup} s warm-up; ${values['ocr-workers']} OCR worker(s)`;
+const pipe = `queueDepth ${values['queue-depth'] ?? 'default'}, concurrency ${values.concurrency ?? 'default'}, maxDelayMs ${values['max-delay']}`;
+const header = `bench:unit ${values.label ? `[${values.label}] ` : ''}${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores, node ${process.version}; ${manifest.frames} 1080p JPEG frames (${manifest.cars.length} car passes) looped, every plate on the hot list; ${seconds} s measured after ${warmup} s warm-up; ${values['ocr-workers']} OCR worker(s); ${pipe}`;
 const table = [
-  '| cameras | offered fps | processed fps | dropped | capture→recognised p50 / p99 ms | store p50 / p99 ms | frame→stored read p50 / p99 ms | reads | RSS start / max / end MB | RSS slope MB/min |',
-  '|---|---|---|---|---|---|---|---|---|---|',
+  '| cameras | offered fps | processed fps | dropped | capture→recognised p50 / p99 ms | store p50 / p99 ms | frame→read p50 / p99 ms | frame→alert p50 / p99 ms | car→alert p50 / p99 ms | reads | alerts | load 1 min start / end | RSS start / max / end MB | RSS slope MB/min |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.cameras} | ${r.offeredFps} | ${r.processedFps} | ${r.dropShare}% | ${r.recognizeP50} / ${r.recognizeP99} | ${r.storeP50} / ${r.storeP99} | ${r.readP50} / ${r.readP99} | ${r.reads} | ${r.rssStartMB} / ${r.rssMaxMB} / ${r.rssEndMB} | ${r.rssSlopeMBperMin} |`,
+      `| ${r.cameras} | ${r.offeredFps} | ${r.processedFps} | ${r.dropShare}% | ${r.recognizeP50} / ${r.recognizeP99} | ${r.storeP50} / ${r.storeP99} | ${r.readP50} / ${r.readP99} | ${r.alertP50} / ${r.alertP99} | ${r.carAlertP50} / ${r.carAlertP99} | ${r.reads} | ${r.alerts} | ${r.loadStart} / ${r.loadEnd} | ${r.rssStartMB} / ${r.rssMaxMB} / ${r.rssEndMB} | ${r.rssSlopeMBperMin} |`,
   ),
 ].join('\n');
 process.stdout.write(`\n${header}\n\n${table}\n`);
