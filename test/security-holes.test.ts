@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { AccessLog, loadAuditKey } from '../src/access/access-log.js';
 import { totpCode } from '../src/access/totp.js';
@@ -173,7 +173,7 @@ describe('#16 item 1: reads leave the unit only on a signed-in, logged command, 
         unit: { id: UNIT, agency: 'TEST' },
         data: { dir: dataDir },
         log: { level: 'warn' },
-        sync: { server: { url: agency.url, allowInsecureHttp: true, tokenFile: path.join(tmp, 'agency-token') }, hotlists: { enabled: false } },
+        sync: { server: { url: agency.url, allowInsecureHttp: true, tokenFile: path.join(tmp, 'agency-token') } },
       }),
     );
     await storeReads(dataDir, 5);
@@ -217,6 +217,8 @@ describe('#16 item 1: reads leave the unit only on a signed-in, logged command, 
     const adminDivert = await cli(['sync', 'now', '--config', cfg], { ...divert, ALPR_EDGE_SESSION: admin });
     expect(adminDivert.status, adminDivert.stderr + adminDivert.stdout).toBe(0);
     expect(adminDivert.stdout).toMatch(/NOT the agency's server/);
+    // nor does the unit take hot lists or cancellations from it
+    expect(adminDivert.stdout).toMatch(/hot lists NOT updated .*not the agency's server/);
     expect(elsewhere.db.count('reads', UNIT)).toBe(8);
     expect(agency.db.count('reads', UNIT)).toBe(5);
     expect(pending(dataDir)).toBe(3);
@@ -356,4 +358,3 @@ describe('#16 item 7', () => {
   }, 120_000);
 });
 
-afterAll(() => undefined);

@@ -284,7 +284,10 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       ).destination;
       const unit = encodeURIComponent(this.o.unitId);
       if (trigger !== 'images') {
-        if (this.hotlistSync && trigger !== 'faults') {
+        if (this.hotlistSync && trigger !== 'faults' && !this.dest.agency) {
+          // hot lists, entries and cancellations come only from the agency's server (P12): not from another one
+          report.hotlistsError = "not the agency's server: hot lists are not taken from it";
+        } else if (this.hotlistSync && trigger !== 'faults') {
           try {
             report.hotlists = await this.hotlistSync.run(http, this.o.unitId);
           } catch (err) {
