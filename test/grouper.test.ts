@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { distance, Grouper, type SightingPlate, type TrackView } from '../src/pipeline/grouper.js';
+import { distance, Grouper, type GroupingOptions, type SightingPlate, type TrackView } from '../src/pipeline/grouper.js';
+import { manualClock } from '../src/util/clock.js';
 
 function plate(text: string, confidence: number, alts: string[] = [], x = 100): SightingPlate {
   return {
@@ -12,7 +13,7 @@ function plate(text: string, confidence: number, alts: string[] = [], x = 100): 
 }
 
 /** A grouper whose writes are recorded, with the camera's time driven by the test. */
-function harness(opts = { maxDelayMs: 700, leaveAfterMs: 1000, maxDistance: 2 }) {
+function harness(opts: GroupingOptions = { maxDelayMs: 700, leaveAfterMs: 1000, maxDistance: 2 }) {
   const emitted: Array<TrackView<string>> = [];
   const updated: Array<TrackView<string>> = [];
   const g = new Grouper<string>(opts, {
@@ -124,6 +125,88 @@ describe('grouping sightings into reads', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(emitted).toEqual(['7ABC123']);
     expect(durable).toBe(true);
+  });
+
+  it('a sighting on the hot list is reported at once, a plain one after maxDelayMs; later frames update the same read', async () => {
+    const clock = manualClock(1_000_000);
+    const hot = new Set(['7ABC123']);
+    const checked: string[] = [];
+    const h = harness({
+      maxDelayMs: 700,
+      leaveAfterMs: 1000,
+      maxDistance: 2,
+      reportNow: (p) => {
+        checked.push(p.text);
+        return [p.text, ...p.candidates.map((c) => c.text)].some((t) => hot.has(t));
+      },
+    });
+    const t0 = clock();
+    await h.tick(t0);
+    h.add(t0, [plate('7ABC123', 90, [], 100), plate('5XYZ987', 85, [], 600)]);
+    clock.advance(100);
+    await h.tick(clock()); // the first tick after the frame
+    expect(h.emitted.map((t) => t.text)).toEqual(['7ABC123']);
+    expect(h.emitted[0]).toMatchObject({ firstSeen: t0, frameCount: 1, closed: false });
+    // more frames: the hit's read is updated (no second read), the plain one waits for maxDelayMs
+    for (let i = 1; i <= 5; i++) {
+      h.add(t0 + i * 100, [plate('7ABC123', 92, [], 100), plate('5XYZ987', 85, [], 600)]);
+      clock.set(t0 + i * 100);
+      await h.tick(clock());
+    }
+    expect(h.emitted.map((t) => t.text)).toEqual(['7ABC123']);
+    clock.set(t0 + 700);
+    await h.tick(clock());
+    expect(h.emitted.map((t) => t.text)).toEqual(['7ABC123', '5XYZ987']);
+    // both leave: each read closed once, none reported twice as new
+    h.add(t0 + 2000, []);
+    clock.set(t0 + 2000);
+    await h.tick(clock());
+    expect(h.emitted).toHaveLength(2);
+    const closed = h.updated.filter((t) => t.closed);
+    expect(closed.map((t) => t.text).sort()).toEqual(['5XYZ987', '7ABC123']);
+    expect(closed.find((t) => t.text === '7ABC123')!.frameCount).toBe(6);
+    expect(checked.length).toBeGreaterThan(0);
+  });
+
+  it('a hit among the candidates of a misread counts, and a reported read that gets a hit sighting is updated at once', async () => {
+    const hot = new Set(['7ABC123']);
+    const h = harness({
+      maxDelayMs: 5000,
+      leaveAfterMs: 10_000,
+      maxDistance: 2,
+      reportNow: (p) => [p.text, ...p.candidates.map((c) => c.text)].some((t) => hot.has(t)),
+    });
+    h.add(0, [plate('7A8C123', 80, ['7ABC123'])]);
+    await h.tick(10);
+    expect(h.emitted.map((t) => t.text)).toEqual(['7A8C123']);
+    expect(h.emitted[0]!.candidates.map((c) => c.text)).toContain('7ABC123');
+
+    // a plain read first, then a frame whose text is on the list: updated now, not after the 5 s throttle
+    const g = harness({ maxDelayMs: 300, leaveAfterMs: 10_000, maxDistance: 2, reportNow: (p) => hot.has(p.text) });
+    g.add(0, [plate('7ABC12', 70)]);
+    await g.tick(300);
+    expect(g.emitted).toHaveLength(1);
+    g.add(400, [plate('7ABC123', 90)]);
+    await g.tick(400);
+    expect(g.emitted).toHaveLength(1);
+    expect(g.updated.at(-1)).toMatchObject({ frameCount: 2, closed: false });
+    expect(g.updated.at(-1)!.candidates.map((c) => c.text)).toContain('7ABC123');
+  });
+
+  it('a failing hot list check does not lose the sighting: it is reported after maxDelayMs', async () => {
+    const h = harness({
+      maxDelayMs: 700,
+      leaveAfterMs: 1000,
+      maxDistance: 2,
+      reportNow: () => {
+        throw new Error('lists not loaded');
+      },
+    });
+    h.add(0, [plate('7ABC123', 90)]);
+    await h.tick(100);
+    expect(h.emitted).toHaveLength(0);
+    await h.tick(700);
+    expect(h.emitted).toHaveLength(1);
   });
 
   it('edit distance', () => {

@@ -14,6 +14,11 @@ import type { Box } from '../recognition/types.js';
  * same read (`update`, at most about once per `maxDelayMs`); when the plate has left (`leaveAfterMs` of camera
  * time without it) the read is closed (`close`). "Camera time" matters: when recognition lags, a plate is
  * not closed while the camera's later frames are still waiting to be read.
+ *
+ * A sighting for which `reportNow` says yes (the unit: its text or a candidate is on a hot list) does not wait:
+ * its track is reported at once (in `add`), so the read is stored, matched and alerted on without the
+ * `maxDelayMs` wait; later frames still update the same read. Likewise a reported track that gets such a
+ * sighting is updated at once rather than at the next `maxDelayMs` throttle.
  */
 
 export interface SightingPlate {
@@ -55,6 +60,11 @@ export interface GroupingOptions {
   maxDistance: number;
   /** Most open tracks per camera; beyond it the oldest is closed (bounded memory whatever the input). */
   maxTracksPerCamera?: number;
+  /**
+   * Whether a sighting is urgent (the unit: it matches a hot list entry): its track is reported at once instead
+   * of `maxDelayMs` after it was first seen. Called once per sighting; it must be fast (in memory).
+   */
+  reportNow?: (plate: SightingPlate) => boolean;
 }
 
 export interface GroupingSink<Extra> {
@@ -85,6 +95,8 @@ interface Track<Extra> {
   closed: boolean;
   /** When its last write failed (0: never); a failed write is retried a second later. */
   failedAt: number;
+  /** A sighting since its last report was urgent (`reportNow`): report without waiting. */
+  urgent: boolean;
 }
 
 /** Wait after a failed write (a full disk, a locked database) before trying again. */
@@ -140,6 +152,7 @@ export class Grouper<Extra> {
           waiting: [],
           closed: false,
           failedAt: 0,
+          urgent: false,
         };
         open.push(track);
         const max = this.opts.maxTracksPerCamera ?? 64;
@@ -148,7 +161,31 @@ export class Grouper<Extra> {
       taken.add(track);
       this.addSighting(track, sighting);
       track.waiting.push(done);
+      if (this.opts.reportNow && this.isUrgent(plate)) {
+        track.urgent = true;
+        this.reportUrgent(track);
+      }
     }
+  }
+
+  private isUrgent(plate: SightingPlate): boolean {
+    try {
+      return this.opts.reportNow!(plate);
+    } catch {
+      // a failing check must not lose the sighting: it is reported after maxDelayMs as any other
+      return false;
+    }
+  }
+
+  /** Reports an urgent track now unless a write of it is under way or failed a moment ago (tick retries it). */
+  private reportUrgent(track: Track<Extra>): boolean {
+    if (!track.urgent || track.closed) return false;
+    if (track.failedAt > 0 && this.now - track.failedAt < RETRY_MS) return false;
+    if (track.state === 'new' || (track.state === 'reported' && track.dirty)) {
+      this.report(track);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -170,6 +207,7 @@ export class Grouper<Extra> {
           continue;
         }
         if (track.failedAt > 0 && now - track.failedAt < RETRY_MS) continue;
+        if (this.reportUrgent(track)) continue;
         if (track.state === 'new' && now - track.firstSeen >= this.opts.maxDelayMs) this.report(track);
         else if (track.state === 'reported' && track.dirty && now - track.lastReportAt >= Math.max(250, this.opts.maxDelayMs)) {
           this.report(track);
@@ -278,6 +316,8 @@ export class Grouper<Extra> {
     const first = track.state === 'new';
     track.state = first ? 'reporting' : track.state;
     track.dirty = false;
+    const urgent = track.urgent;
+    track.urgent = false;
     track.lastReportAt = this.now;
     const view = this.view(track);
     const waiting = track.waiting.splice(0);
@@ -293,6 +333,7 @@ export class Grouper<Extra> {
           // watched folder's file is not marked done while its read is not stored).
           if (first) track.state = 'new';
           track.dirty = true;
+          track.urgent ||= urgent;
           track.failedAt = this.now;
           track.waiting.unshift(...waiting);
           if (track.closed && !this.retrying.includes(track)) this.retrying.push(track);
