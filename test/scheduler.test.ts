@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame, FrameOutcome } from '../src/camera/types.js';
 import { Scheduler } from '../src/pipeline/scheduler.js';
+import { manualClock } from '../src/util/clock.js';
+
+const clock = manualClock(1_700_000_000_000);
 
 function frame(cameraId: string, seq: number, outcomes: Map<string, FrameOutcome>): Frame {
   return {
     cameraId,
     seq,
-    capturedAt: Date.now(),
+    capturedAt: clock(),
     image: Buffer.alloc(10),
     origin: `${cameraId}#${seq}`,
     settle: (o) => outcomes.set(`${cameraId}#${seq}`, o),
@@ -34,7 +37,7 @@ describe('frame scheduling with back-pressure', () => {
   it('when recognition lags, a live camera keeps its latest frames and drops (and counts) the oldest', async () => {
     const outcomes = new Map<string, FrameOutcome>();
     const p = gatedProcessor();
-    const s = new Scheduler(p.processor, { queueDepth: 2, concurrency: 1 });
+    const s = new Scheduler(p.processor, { queueDepth: 2, concurrency: 1, clock });
     s.addCamera('cam', 'live');
     for (let i = 1; i <= 10; i++) await s.offer(frame('cam', i, outcomes));
     // frame 1 went straight to recognition; of 2..10 only the two newest wait
@@ -55,7 +58,7 @@ describe('frame scheduling with back-pressure', () => {
 
   it('memory stays bounded whatever the input rate', async () => {
     const p = gatedProcessor();
-    const s = new Scheduler(p.processor, { queueDepth: 3, concurrency: 2 });
+    const s = new Scheduler(p.processor, { queueDepth: 3, concurrency: 2, clock });
     s.addCamera('a', 'live');
     s.addCamera('b', 'live');
     const outcomes = new Map<string, FrameOutcome>();
@@ -69,7 +72,7 @@ describe('frame scheduling with back-pressure', () => {
   it('a queued camera (watched folder) waits for room instead of losing frames', async () => {
     const outcomes = new Map<string, FrameOutcome>();
     const p = gatedProcessor();
-    const s = new Scheduler(p.processor, { queueDepth: 1, concurrency: 1 });
+    const s = new Scheduler(p.processor, { queueDepth: 1, concurrency: 1, clock });
     s.addCamera('dir', 'queued');
     await s.offer(frame('dir', 1, outcomes)); // into recognition
     await s.offer(frame('dir', 2, outcomes)); // waits in the queue
@@ -86,7 +89,7 @@ describe('frame scheduling with back-pressure', () => {
   it('serves cameras in turn, so a busy camera does not starve a quiet one', async () => {
     const outcomes = new Map<string, FrameOutcome>();
     const p = gatedProcessor();
-    const s = new Scheduler(p.processor, { queueDepth: 4, concurrency: 1 });
+    const s = new Scheduler(p.processor, { queueDepth: 4, concurrency: 1, clock });
     s.addCamera('busy', 'live');
     s.addCamera('quiet', 'live');
     for (let i = 1; i <= 4; i++) await s.offer(frame('busy', i, outcomes));
@@ -99,7 +102,7 @@ describe('frame scheduling with back-pressure', () => {
   it('drain stops intake, drops what waits and waits for frames in recognition', async () => {
     const outcomes = new Map<string, FrameOutcome>();
     const p = gatedProcessor();
-    const s = new Scheduler(p.processor, { queueDepth: 4, concurrency: 1 });
+    const s = new Scheduler(p.processor, { queueDepth: 4, concurrency: 1, clock });
     s.addCamera('cam', 'live');
     for (let i = 1; i <= 3; i++) await s.offer(frame('cam', i, outcomes));
     const drained = s.drain(5000);

@@ -1,4 +1,5 @@
 import type { Frame } from '../camera/types.js';
+import type { Clock } from '../util/clock.js';
 
 /**
  * Frames from every camera wait here for recognition. Each camera has its own short queue (queueDepth). When a
@@ -40,7 +41,12 @@ export class Scheduler {
 
   constructor(
     private readonly process: FrameProcessor,
-    private readonly opts: { queueDepth: number; concurrency: number },
+    private readonly opts: {
+      queueDepth: number;
+      concurrency: number;
+      /** The unit's clock: when frames come in, are read or dropped (for `rates`). */
+      clock: Clock;
+    },
   ) {}
 
   addCamera(cameraId: string, delivery: 'live' | 'queued'): void {
@@ -74,12 +80,12 @@ export class Scheduler {
       }
     }
     lane.counters.offered++;
-    note(lane, 'in');
+    this.note(lane, 'in');
     lane.queue.push(frame);
     while (lane.queue.length > this.opts.queueDepth) {
       const old = lane.queue.shift()!;
       lane.counters.dropped++;
-      note(lane, 'drop');
+      this.note(lane, 'drop');
       settle(old, 'dropped');
     }
     this.pump();
@@ -100,7 +106,7 @@ export class Scheduler {
   }
 
   /** Frames per second over the last `windowMs`: offered, processed and dropped. */
-  rates(cameraId: string, windowMs = 10_000, now = Date.now()): { in: number; processed: number; dropped: number } {
+  rates(cameraId: string, windowMs = 10_000, now = this.opts.clock()): { in: number; processed: number; dropped: number } {
     const lane = this.lanes.get(cameraId);
     const r = { in: 0, processed: 0, dropped: 0 };
     if (!lane) return r;
@@ -165,7 +171,7 @@ export class Scheduler {
         .then(
           () => {
             lane.counters.processed++;
-            note(lane, 'done');
+            this.note(lane, 'done');
           },
           () => {
             lane.counters.failed++;
@@ -178,6 +184,13 @@ export class Scheduler {
           this.pump();
         });
     }
+  }
+
+  private note(lane: Lane, kind: 'in' | 'done' | 'drop'): void {
+    const now = this.opts.clock();
+    lane.recent.push([now, kind]);
+    // keep about a minute of history, bounded
+    while (lane.recent.length > 0 && (now - lane.recent[0]![0] > 60_000 || lane.recent.length > 20_000)) lane.recent.shift();
   }
 
   private pickLane(): Lane | undefined {
@@ -198,11 +211,4 @@ function settle(frame: Frame, outcome: 'dropped'): void {
   } catch {
     // a camera's bookkeeping must not break the scheduler
   }
-}
-
-function note(lane: Lane, kind: 'in' | 'done' | 'drop'): void {
-  const now = Date.now();
-  lane.recent.push([now, kind]);
-  // keep about a minute of history, bounded
-  while (lane.recent.length > 0 && (now - lane.recent[0]![0] > 60_000 || lane.recent.length > 20_000)) lane.recent.shift();
 }

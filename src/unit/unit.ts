@@ -8,7 +8,7 @@ import type { CameraConfig, Config } from '../config/schema.js';
 import { createPositionSource } from '../gps/index.js';
 import type { GpsStatus, PositionSource } from '../gps/types.js';
 import type { Logger } from '../log/logger.js';
-import { Grouper, type TrackView } from '../pipeline/grouper.js';
+import { Grouper, type SightingPlate, type TrackView } from '../pipeline/grouper.js';
 import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
 import type { ReadsAccess } from '../alerts/mqtt.js';
@@ -223,8 +223,12 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     const scheduler = new Scheduler((frame) => unit!.processFrame(frame), {
       queueDepth: config.pipeline.queueDepth,
       concurrency: config.pipeline.concurrency,
+      clock,
     });
-    const grouper = new Grouper<SightingImages>(config.grouping, {
+    // A sighting on a hot list is reported (stored, matched, alerted on) at once, not grouping.maxDelayMs later:
+    // an alert must not wait to gather frames for a better text (#15 item 5). The check is in memory.
+    const reportNow = (p: SightingPlate) => hotlists.match({ plate: p.text, candidates: p.candidates, state: p.state ?? null }).length > 0;
+    const grouper = new Grouper<SightingImages>({ ...config.grouping, reportNow }, {
       emit: (t) => unit!.storeTrack(t),
       update: (t) => unit!.storeTrack(t),
     });
