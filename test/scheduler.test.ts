@@ -99,6 +99,35 @@ describe('frame scheduling with back-pressure', () => {
     expect(p.started.slice(0, 2)).toEqual(['busy#1', 'quiet#1']);
   });
 
+  it('rates are counted on the clock it was given', async () => {
+    const outcomes = new Map<string, FrameOutcome>();
+    const p = gatedProcessor();
+    const c = manualClock(5_000_000);
+    const s = new Scheduler(p.processor, { queueDepth: 1, concurrency: 1, clock: c });
+    s.addCamera('cam', 'live');
+    for (let i = 1; i <= 5; i++) await s.offer(frame('cam', i, outcomes)); // 1 in recognition, 5 waits, 2..4 dropped
+    p.release();
+    await tickOver();
+    expect(s.rates('cam', 1000)).toEqual({ in: 5, processed: 1, dropped: 3 });
+    c.advance(1500);
+    expect(s.rates('cam', 1000)).toEqual({ in: 0, processed: 0, dropped: 0 });
+    expect(s.rates('cam', 2000)).toEqual({ in: 2.5, processed: 0.5, dropped: 1.5 });
+  });
+
+  it('with queueDepth 1, under overload the frame recognised next is always the newest offered', async () => {
+    const outcomes = new Map<string, FrameOutcome>();
+    const p = gatedProcessor();
+    const s = new Scheduler(p.processor, { queueDepth: 1, concurrency: 1, clock });
+    s.addCamera('cam', 'live');
+    let seq = 0;
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 3; i++) await s.offer(frame('cam', ++seq, outcomes));
+      p.release();
+      await tickOver();
+      expect(p.started.at(-1)).toBe(`cam#${seq}`);
+    }
+  });
+
   it('drain stops intake, drops what waits and waits for frames in recognition', async () => {
     const outcomes = new Map<string, FrameOutcome>();
     const p = gatedProcessor();
