@@ -69,6 +69,7 @@ const { values, positionals } = parseArgs({
     verbose: { type: 'boolean', default: false },
     config: { type: 'string' },
     engine: { type: 'string' },
+    'row-search': { type: 'string' },
   },
 });
 const dir = positionals[0];
@@ -84,7 +85,8 @@ const topN = Number(values.topn);
 // The unit's configuration (--config FILE and ALPR_EDGE__* variables apply), with one OCR worker: one core.
 const config = loadConfig(values.config);
 const engine = (values.engine ?? config.recognition.ocr.engine) as 'ppocr' | 'tesseract';
-config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1, engine } };
+const rowSearch = (values['row-search'] ?? config.recognition.ocr.rowSearch) as 'always' | 'when-unsure';
+config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1, engine, rowSearch } };
 const recognizer = await Recognizer.create(config.recognition);
 
 let top1 = 0;
@@ -146,6 +148,7 @@ for (const t of items) {
   if (texts.some((c) => c.includes(t.plate))) topn++;
   if (values.verbose && mode === 'crops') console.error(`${path.basename(t.file)} truth=${t.plate} got=${texts[0]?.slice(0, 3).join('|') ?? '-'}`);
 }
+const runs = recognizer.modelRuns;
 await recognizer.close();
 times.sort((a, b) => a - b);
 const n = items.length;
@@ -153,6 +156,7 @@ const result = {
   set: dir,
   mode,
   engine,
+  rowSearch,
   country,
   images: n,
   top1: (100 * top1) / n,
@@ -166,6 +170,9 @@ const result = {
   medianMs: percentile(times, 0.5),
   p90Ms: percentile(times, 0.9),
   peakRssMB: process.resourceUsage().maxRSS / 1024,
+  // model runs per image: what reading costs, whatever else the machine is doing
+  recRunsPerImage: runs ? runs.rec / n : null,
+  detRunsPerImage: runs ? runs.det / n : null,
 };
 if (values.json) console.log(JSON.stringify(result));
 else {
@@ -175,4 +182,5 @@ else {
     (result.falseReadsPerImage !== null ? `  false reads/image ${result.falseReadsPerImage.toFixed(2)}` : ''));
   console.log(`median ${f(result.medianMs)} ms  p90 ${f(result.p90Ms)} ms  peak RSS ${f(result.peakRssMB)} MB`);
   console.log(`reads at confidence >= 90: ${sure}, right ${result.rightAt90}` + (result.accuracyAt90 !== null ? ` (${f(result.accuracyAt90)}%)` : ''));
+  if (runs) console.log(`model runs per image: recognizer ${result.recRunsPerImage!.toFixed(2)}, detector ${result.detRunsPerImage!.toFixed(2)} (row search: ${rowSearch})`);
 }

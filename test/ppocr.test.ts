@@ -135,6 +135,54 @@ describe('ppocr engine: reading', () => {
   });
 });
 
+describe('ppocr engine: reading a row directly, searching rows only when unsure (recognition.ocr.rowSearch)', () => {
+  let direct: Recognizer;
+  beforeAll(async () => {
+    direct = await Recognizer.create(recognitionConfig({ rowSearch: 'when-unsure' }));
+  });
+  afterAll(async () => {
+    await direct?.close();
+  });
+
+  it('a clear plate in a frame is read from its row alone: no detector run', async () => {
+    const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+    plate(300, 90, [['5TRK882', 1.5, 4, 66]]).copyTo(frame.getRegion(new cv.Rect(500, 400, 300, 90)));
+    const before = direct.modelRuns!;
+    const r = await direct.recognizeMat(frame.bgrToGray(), { country: 'us' });
+    const after = direct.modelRuns!;
+    expect(r.plates.map((p) => p.text)).toContain('5TRK882');
+    expect(after.det - before.det).toBe(0);
+    expect(after.rec - before.rec).toBeGreaterThan(0);
+    // the same frame with the row search always on runs the detector
+    const always = await Recognizer.create(recognitionConfig({ rowSearch: 'always' }));
+    try {
+      const r2 = await always.recognizeMat(frame.bgrToGray(), { country: 'us' });
+      expect(r2.plates.map((p) => p.text)).toContain('5TRK882');
+      expect(always.modelRuns!.det).toBeGreaterThan(0);
+    } finally {
+      await always.close();
+    }
+  });
+
+  it('a US plate read directly still gets its state from the band above the number', async () => {
+    const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+    // as on a real plate: the state's name about a fifth of the number's height above it
+    plate(440, 220, [
+      ['CALIFORNIA', 1.1, 3, 92],
+      ['7KDW837', 2.3, 7, 170],
+    ]).copyTo(frame.getRegion(new cv.Rect(400, 300, 440, 220)));
+    const r = await direct.recognizeMat(frame.bgrToGray(), { country: 'us' });
+    const p = r.plates.find((q) => q.text === '7KDW837');
+    expect(p).toBeDefined();
+    expect(p!.state).toMatchObject({ code: 'CA' });
+  });
+
+  it('reads nothing on an empty frame', async () => {
+    const r = await direct.recognizeMat(new cv.Mat(480, 640, cv.CV_8UC1, 128), { country: 'us' });
+    expect(r.plates).toEqual([]);
+  });
+});
+
 describe('ppocr engine: the engine switch', () => {
   it('recognition.ocr.engine = tesseract loads tesseract.js, which still reads', async () => {
     const tess = await Recognizer.create(recognitionConfig({ engine: 'tesseract' }));

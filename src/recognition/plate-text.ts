@@ -95,9 +95,49 @@ interface RowRead {
   score: number;
 }
 
+/** What one direct read of a row says: a plate (confident, of the country's shape), no plate at all, or unsure. */
+export type DirectVerdict = { kind: 'plate'; text: PlateText } | { kind: 'none' } | { kind: 'unsure' };
+
+/** A direct read at or above this confidence (0-100), 5-8 characters, not words: the plate, no row search. */
+const DIRECT_CONFIDENT = 85;
+/** A direct read with fewer plate characters than this, or under this confidence: nothing plate-like there. */
+const DIRECT_NONE_CONFIDENCE = 30;
+
 /** The reader: PP-OCR's detector and recognizer, and the plate-number choice. */
 export class PlateTextReader {
   constructor(private readonly ocr: PpOcr) {}
+
+  /**
+   * Reads one row of characters as given (a row the frame's finder found), with no row search: one recognizer
+   * run. For US plates the band just above the row is read too (one more run), for the state's name.
+   */
+  async readDirect(img: Mat, row: Box, opts: PlateTextOptions): Promise<DirectVerdict> {
+    const seen: Array<TextRow & { row: Box }> = [];
+    const r = await this.readRow(img, row, row.height, opts, seen);
+    const raw = seen[0];
+    if (!r) {
+      const plateChars = raw ? raw.text.replace(/[^A-Za-z0-9]/g, '').length : 0;
+      return plateChars < opts.minChars || (raw?.confidence ?? 0) * 100 < DIRECT_NONE_CONFIDENCE ? { kind: 'none' } : { kind: 'unsure' };
+    }
+    const top = r.candidates[0]!;
+    const n = top.text.length;
+    if (top.confidence < DIRECT_CONFIDENT || n < 5 || n > 8 || looksLikeWords(r.line.text, r.line.raw)) return { kind: 'unsure' };
+    let state: PlateState | undefined;
+    if (opts.country === 'us') {
+      const h = r.row.height;
+      const y0 = Math.max(0, Math.round(r.row.y - 1.1 * h));
+      const band: Box = { x: Math.max(0, r.row.x - h), y: y0, width: Math.min(img.cols, r.row.width + 2 * h), height: Math.max(0, r.row.y - y0) };
+      if (band.height >= 6) {
+        const above: Array<TextRow & { row: Box }> = [];
+        await this.readRow(img, band, band.height, { ...opts, minChars: 99 }, above);
+        state = stateFromRows(above);
+      }
+    }
+    return {
+      kind: 'plate',
+      text: { text: top.text, confidence: top.confidence, candidates: r.candidates, ...(top.region ? { region: top.region } : {}), row: r.row, ...(state ? { state } : {}) },
+    };
+  }
 
   /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */
   async read(img: Mat, opts: PlateTextOptions): Promise<PlateText | undefined> {

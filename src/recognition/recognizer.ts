@@ -7,7 +7,7 @@ import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
-import { PlateTextReader } from './plate-text.js';
+import { PlateTextReader, type PlateText } from './plate-text.js';
 import { PpOcr } from './ppocr.js';
 import { packageRoot } from '../util/paths.js';
 import { existsSync } from 'node:fs';
@@ -56,6 +56,11 @@ export class Recognizer {
     const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
     const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata, config.ocr.timeoutMs);
     return new Recognizer(config, { kind: 'tesseract', ocr }, cascade, glyphs);
+  }
+
+  /** Recognizer and detector model runs so far (ppocr engine): the cost of reading, independent of the machine's load. */
+  get modelRuns(): { rec: number; det: number } | undefined {
+    return this.engine.kind === 'ppocr' ? { ...this.engine.ppocr.runs } : undefined;
   }
 
   /** The text reader in use. */
@@ -247,13 +252,21 @@ export class Recognizer {
     const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
     const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
-    const read = await reader.read(roi, {
-      country,
-      topN,
-      minConfidence: this.config.ocr.minConfidence,
-      minChars,
-      ...(region.crop ? {} : { charHeight: ch }),
-    });
+    const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
+    let read: PlateText | undefined;
+    if (!region.crop && this.config.ocr.rowSearch === 'when-unsure') {
+      // the finder's row, with a little margin for a character it cut at either end
+      const row: Box = {
+        x: Math.max(0, region.box.x - x0 - ch * 0.4),
+        y: Math.max(0, region.box.y - y0 - ch * 0.15),
+        width: Math.min(roi.cols, region.box.width + ch * 0.8),
+        height: Math.min(roi.rows, region.box.height + ch * 0.3),
+      };
+      const direct = await reader.readDirect(roi, row, opts);
+      if (direct.kind === 'none') return undefined;
+      if (direct.kind === 'plate') read = direct.text;
+    }
+    read ??= await reader.read(roi, opts);
     if (!read) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
