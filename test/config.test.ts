@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeConfig } from '../src/config/docs.js';
+import { configDocsMarkdown, describeConfig } from '../src/config/docs.js';
 import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
 import { locatePpocrModels } from '../src/recognition/ppocr.js';
 
@@ -159,5 +159,14 @@ describe('config check loads the reader as the unit would', () => {
     const r = cli(['config', 'check']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('is the table the schema generates (alpr-edge config docs): regenerate it when a key changes', () => {
+    const doc = readFileSync(path.join(import.meta.dirname, '..', 'docs', 'configuration.md'), 'utf8');
+    const m = /<!-- config: [^\n]*-->\n([\s\S]*?)\n<!-- end of config -->/.exec(doc);
+    expect(m, 'the generated block between its markers').not.toBeNull();
+    expect(m![1]).toBe(configDocsMarkdown().trim());
   });
 });
