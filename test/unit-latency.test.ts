@@ -83,9 +83,9 @@ describe('frame-to-alert latency', () => {
     expect(hit.alert.alert.raisedAt - hit.read.firstSeen).toBeLessThan(MAX_DELAY_MS);
 
     // the plain car waits for the grouping delay, as before
-    await until(() => newReads('plain').length >= 1, 60_000, 'the plain read');
-    const plain = newReads('plain')[0]!;
-    expect(plain.e.read.plate).toBe('ABC1234');
+    // (the fixture also shows an EXIT 12 road sign, which may be read as a read of its own: the car's is ABC1234)
+    await until(() => newReads('plain').some((r) => r.e.read.plate === 'ABC1234'), 60_000, 'the plain read');
+    const plain = newReads('plain').find((r) => r.e.read.plate === 'ABC1234')!;
     expect(plain.at - plain.e.read.firstSeen).toBeGreaterThanOrEqual(MAX_DELAY_MS);
 
     // more frames of the hot car update its read: still one read and one alert

@@ -24,6 +24,8 @@ export interface RecognizeOptions {
 const READ_CHAR_HEIGHT = 48;
 /** Character height of the image given to tesseract. */
 const OCR_CHAR_HEIGHT = 36;
+/** A read of letters only, found in a frame, is kept at this confidence (0-100) or more: signs are words. */
+const LETTERS_ONLY_MIN_CONFIDENCE = 85;
 /** Confidence at which a region's other candidate lines are not read. */
 const CONFIDENT_READ = 85;
 
@@ -268,6 +270,9 @@ export class Recognizer {
     }
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
+    // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
+    // (a vanity plate) is kept only when read clearly.
+    if (!region.crop && !/[0-9]/.test(read.text) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;
