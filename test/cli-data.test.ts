@@ -119,5 +119,6 @@ describe('data commands need a signed-in user, a purpose, and leave a trace', ()
     expect(db.includes(Buffer.from('7ABC123'))).toBe(false);
     expect(db.subarray(0, 15).toString()).not.toBe('SQLite format 3');
     expect(existsSync(path.join(dir, 'data', 'audit.key'))).toBe(false); // the log's MAC key comes from the data key
-  });
+    // about 30 command runs, each signing in with argon2: close to vitest's 60 s default on a busy machine
+  }, 240_000);
 });
