@@ -16,6 +16,8 @@ import type { Clock } from '../util/clock.js';
  */
 
 
+const STOPPED_BEFORE_ACK = 'the unit stopped before the far end took it; sent again at the next start';
+
 /** What the unit knows when a read has hit a hot list entry. */
 export interface RaiseInput {
   readId: number;
@@ -62,6 +64,9 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
   private readonly channels = new Map<string, { channel: AlertChannel; wake: () => void; loop: Promise<void> }>();
   private running = true;
   private nextSeq: number;
+  /** Settles when stop() is called: a delivery waiting for the far end is given up at once (it stays pending). */
+  private stopRequested!: () => void;
+  private readonly stopSignal = new Promise<'stopped'>((resolve) => (this.stopRequested = () => resolve('stopped')));
 
   constructor(
     private readonly db: Database.Database,
@@ -191,7 +196,22 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
       const lateMs = age > this.config.lateAfterMs ? age : undefined;
       const expired = age > this.config.expireAfterMs;
       try {
-        await channel.deliver({ alert, lateMs, expired });
+        const sending = channel.deliver({ alert, lateMs, expired });
+        // given up at stop (below), the channel's stop() still rejects it: that is expected, not an error
+        sending.catch(() => undefined);
+        const outcome = await Promise.race([sending.then(() => 'delivered' as const), this.stopSignal]);
+        if (outcome === 'stopped') {
+          // The unit is stopping: no waiting out an ACK or a retry. Without the far end's ACK the alert is not
+          // delivered; it stays pending on disk and is sent again at the next start (the terminal drops a repeat).
+          this.db.transaction(() => {
+            this.db
+              .prepare(`UPDATE alert_deliveries SET attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE alert_id = ? AND channel = ?`)
+              .run(this.now(), STOPPED_BEFORE_ACK, row.alert_id, channel.name);
+            this.event(row.alert_id, channel.name, 'attempt-failed', { error: STOPPED_BEFORE_ACK, attempt: row.attempts + 1 });
+          })();
+          this.logger?.info({ channel: channel.name, alert: row.alert_id }, 'unit stopping: alert left pending for the next start');
+          break;
+        }
       } catch (err) {
         const message = (err as Error).message;
         this.db.transaction(() => {
@@ -254,9 +274,14 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
     return { raised: a.raised, suppressed: a.suppressed, pending, unacknowledged: a.unacked };
   }
 
-  /** Stops the delivery loops (alerts still pending stay pending, on disk, for the next start). */
+  /**
+   * Stops the delivery loops promptly: a loop pausing before a retry is woken, and a delivery still waiting for
+   * the far end's ACK (or PUBACK) is given up without being marked delivered. Alerts not delivered stay pending,
+   * on disk, and are sent again at the next start. Call it before the channels' stop().
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopRequested();
     for (const c of this.channels.values()) c.wake();
     await Promise.allSettled([...this.channels.values()].map((c) => c.loop));
   }

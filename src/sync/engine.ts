@@ -188,7 +188,13 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
     clearTimeout(this.faultsTimer);
     this.faultsTimer = undefined;
     this.retryAt = null;
+    // A cycle waiting on the server (a push mid-batch, a hung server) is cut now rather than at its timeouts: its
+    // sockets are destroyed, and again while it runs, so a request it starts next fails at once too. What the
+    // server did not acknowledge is still marked unsent and goes in the next cycle.
+    const cut = this.current ? setInterval(() => this.http?.close(), 50) : undefined;
+    this.http?.close();
     await this.current?.catch(() => undefined);
+    clearInterval(cut);
     this.http?.close();
     this.http = undefined;
   }

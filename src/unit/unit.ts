@@ -703,8 +703,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   }
 
   /**
-   * Graceful stop: cameras stop, frames already taken finish within pipeline.stopTimeoutMs, open plates are
-   * closed and stored, recognition and GPS stop, the database is closed.
+   * Graceful stop, well within systemd's TimeoutStopSec whatever state the parts are in: upstream sync is cut at
+   * once (a push mid-batch is sent again next time), cameras stop (at most 5 s each, in parallel), frames already
+   * taken finish within pipeline.stopTimeoutMs, open plates are closed and stored, the outbox stops without
+   * waiting out ACKs or retries (undelivered alerts stay pending for the next start), then channels,
+   * recognition, GPS and the rest stop together, and the database is closed.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -715,6 +718,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     this.state = 'stopping';
     this.notifier.stopping();
     this.logger.info('unit stopping');
+    // a sync cycle waiting on the server is cut now; it needs the store, so it is awaited before the close
+    const syncStopped = this.sync?.stop();
     await Promise.all(
       [...this.cameras.values()].map(async ({ camera, config }) => {
         try {
@@ -729,16 +734,20 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     clearInterval(this.tickTimer);
     await this.grouper.flush();
     // alerts already raised stay in the outbox on disk; channels are closed after the last reads are matched
+    // (the outbox gives up a delivery waiting for its ACK at once: it is not marked delivered, and is sent again)
     await this.outbox.stop();
-    await Promise.allSettled(this.channels.map((c) => c.stop()));
     this.hotlists.stop();
-    await this.vision.close();
-    await this.gps.stop().catch(() => undefined);
     clearInterval(this.statusTimer);
     clearInterval(this.maintenanceTimer);
-    await this.purger?.stop();
-    await this.sync?.stop();
-    await this.pullServer?.close().catch(() => undefined);
+    // each of these is bounded on its own (port close, broker disconnect, worker exit); none waits for another
+    await Promise.allSettled([
+      ...this.channels.map((c) => c.stop()),
+      this.vision.close(),
+      this.gps.stop(),
+      this.purger?.stop(),
+      syncStopped,
+      this.pullServer?.close(),
+    ]);
     this.state = 'stopped';
     this.writeStatus();
     this.store.close();

@@ -97,15 +97,19 @@ export class SerialLink {
     await this.open();
   }
 
-  /** Closes the port and cancels any reopen. Safe to call twice. */
+  /**
+   * Closes the port and cancels any reopen. Safe to call twice. Prompt: it waits at most CLOSE_WAIT_MS for an
+   * open in progress and for the close itself (a port whose output cannot drain must not hold up a unit's stop).
+   */
   async stop(): Promise<void> {
     this.running = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    await this.opening;
+    // an open still in progress retires its port itself once it completes (running is false)
+    await atMost(this.opening, CLOSE_WAIT_MS);
     const port = this.port;
     this.port = null;
-    if (port) await retire(port);
+    if (port) await atMost(retire(port), CLOSE_WAIT_MS);
   }
 
   /** Queues bytes for the port; false when the port is not open (nothing was sent). */
@@ -196,6 +200,17 @@ export class SerialLink {
     // Retries alone should not keep a process alive that is otherwise done.
     this.retryTimer.unref();
   }
+}
+
+/** How long stop() waits for an open in progress, and for a port to close. */
+const CLOSE_WAIT_MS = 2000;
+
+/** Waits for p, but no longer than ms (the timer does not keep the process alive). */
+async function atMost(p: Promise<void> | null, ms: number): Promise<void> {
+  if (!p) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)).unref())]);
+  clearTimeout(timer);
 }
 
 /** Stops listening to a port we are done with and closes it if it is still open. */
