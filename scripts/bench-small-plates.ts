@@ -27,6 +27,7 @@ import { cv, type Mat } from '../src/recognition/cv.js';
 import { normalizePlate } from '../src/recognition/formats.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box, type FrameResult } from '../src/recognition/types.js';
+import { mulberry32 } from './seeded-random.js';
 
 const FRAME_W = 1920;
 const FRAME_H = 1080;
@@ -58,17 +59,8 @@ interface Photo {
   truths: Truth[];
 }
 
-/** Seeded generator (mulberry32): the same frames in every run with the same seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded: the same frames in every run with the same seed. */
+const rng = mulberry32;
 
 function loadPhotos(dir: string, set: string): Photo[] {
   const photos: Photo[] = [];

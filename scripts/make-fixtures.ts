@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cv, type Mat } from '../src/recognition/cv.js';
+import { mulberry32 } from './seeded-random.js';
 
 type Country = 'us' | 'eu' | 'br';
 type BGR = [number, number, number];
@@ -48,16 +49,6 @@ function findRoot(): string {
 
 const ROOT = path.join(findRoot(), 'test-fixtures');
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   private readonly next: () => number;

@@ -6,6 +6,7 @@ import { cv, type Mat } from '../src/recognition/cv.js';
 import { findSmallPlates } from '../src/recognition/finder.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import type { Box, FrameResult } from '../src/recognition/types.js';
+import { mulberry32 } from '../scripts/seeded-random.js';
 
 /**
  * Small plates in a 1080p frame (the finder's full-resolution pass, finder.ts): a plate crop from test-fixtures
@@ -39,13 +40,7 @@ afterAll(async () => {
 
 /** A seeded grey background: smooth shading plus noise (sigma about 12 grey levels). */
 function noisyBackground(seed: number): Mat {
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const buf = Buffer.alloc(W * H);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {

@@ -224,7 +224,6 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   private lastChange = 0;
   /** The clock this store decides expiry by and stamps changes and hits with. */
   readonly clock: Clock;
-  private readonly now: () => number;
   private readonly log: Logger | undefined;
   private readonly segments = new Map<number, { info: ListInfo; imported: Segment | null; manual: Segment | null }>();
   private timers: NodeJS.Timeout[] = [];
@@ -235,7 +234,6 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   ) {
     super();
     this.clock = options.clock;
-    this.now = options.clock;
     this.log = options.log;
     const hasTables = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hotlist_changes'").get();
     if (!hasTables) throw new HotlistError('the database has no hot list tables: open it through ReadStore.open (migration 2)');
@@ -273,7 +271,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     for (const t of this.timers) t.unref();
     guard('purge', () => this.purgeExpired())();
     if (this.options.recheckOnChange) {
-      const hits = this.checkRecent(this.now() - this.config.recheckWindowMinutes * 60_000);
+      const hits = this.checkRecent(this.clock() - this.config.recheckWindowMinutes * 60_000);
       if (hits.length > 0) this.emit('hits', hits);
     }
   }
@@ -298,13 +296,13 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   /** The entries a read matches, most urgent first (synchronous, in memory; [] for most reads). */
   match(read: ReadTexts): Hit[] {
     if (!this.loaded) this.load();
-    return this.matcher.match(read, this.now());
+    return this.matcher.match(read, this.clock());
   }
 
   /** Records the hits of a stored read; returns those not recorded before (the ones to alert on). */
   recordHits(readId: number, hits: readonly Hit[]): StoredHit[] {
     if (hits.length === 0) return [];
-    const now = this.now();
+    const now = this.clock();
     const out: StoredHit[] = [];
     const detailsOf = this.db.prepare('SELECT reason, case_number FROM hotlist_entries WHERE id = ?');
     const insert = this.db.prepare(
@@ -428,7 +426,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     for (const id of manual) if (!whole.has(id)) this.loadList(id, 'manual');
     this.emit('changed', changes);
     if (this.options.recheckOnChange && changes.some((c) => c.action === 'import' || c.action === 'add' || c.action === 'list')) {
-      const hits = this.checkRecent(this.now() - this.config.recheckWindowMinutes * 60_000);
+      const hits = this.checkRecent(this.clock() - this.config.recheckWindowMinutes * 60_000);
       if (hits.length > 0) this.emit('hits', hits);
     }
     return changes;
@@ -474,7 +472,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
         `SELECT id, plate, state, code, expires_at FROM hotlist_entries
          WHERE list_id = ? AND version_id IS NULL AND cancelled_at IS NULL AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`,
       ),
-      [id, this.now()],
+      [id, this.clock()],
       64,
     );
     this.segments.set(id, current);
@@ -507,7 +505,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
-        this.now(),
+        this.clock(),
         c.user,
         c.action,
         c.listId,
@@ -555,7 +553,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   }
 
   private createList(name: string, a: ListAttributes): number {
-    const now = this.now();
+    const now = this.clock();
     const info = this.db
       .prepare(
         `INSERT INTO hotlists (name, source, format, category, priority, covert, match_policy, max_distance, retention_ms, created_at, updated_at)
@@ -582,7 +580,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
         `UPDATE hotlists SET source = ?, format = ?, category = ?, priority = ?, covert = ?, match_policy = ?, max_distance = ?,
            retention_ms = ?, updated_at = ? WHERE id = ?`,
       )
-      .run(a.source, a.format, a.category, a.priority, a.covert ? 1 : 0, a.policy, a.maxDistance, a.retentionMs, this.now(), row.id);
+      .run(a.source, a.format, a.category, a.priority, a.covert ? 1 : 0, a.policy, a.maxDistance, a.retentionMs, this.clock(), row.id);
     return true;
   }
 
@@ -643,7 +641,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
 
     // The version's rows are written as the file is read, in short transactions, and only become the list's
     // entries in the switch at the end.
-    const now = this.now();
+    const now = this.clock();
     let listId = existing?.id ?? 0;
     const created = !existing;
     const versionId = this.db.transaction(() => {
@@ -746,7 +744,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
       this.db.transaction(() => {
         this.db
           .prepare(`UPDATE hotlist_versions SET state = 'rejected', problems = ?, finished_at = ? WHERE id = ?`)
-          .run(JSON.stringify(problems.list.slice(0, 100)), this.now(), versionId);
+          .run(JSON.stringify(problems.list.slice(0, 100)), this.clock(), versionId);
         this.journal({
           user: opts.user,
           action: 'import-rejected',
@@ -773,12 +771,12 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
       if (replaced !== null) this.db.prepare(`UPDATE hotlist_versions SET state = 'replaced' WHERE id = ?`).run(replaced);
       this.db
         .prepare(`UPDATE hotlist_versions SET state = 'active', entries = ?, skipped = ?, finished_at = ? WHERE id = ?`)
-        .run(entries, JSON.stringify(skipped), this.now(), versionId);
+        .run(entries, JSON.stringify(skipped), this.clock(), versionId);
       const row = this.db.prepare('SELECT * FROM hotlists WHERE id = ?').get(listId) as ListRow;
       this.updateList(row, attrs);
       this.db
         .prepare('UPDATE hotlists SET version_id = ?, expires_at = ?, updated_at = ? WHERE id = ?')
-        .run(versionId, attrs.retentionMs === null ? null : now + attrs.retentionMs, this.now(), listId);
+        .run(versionId, attrs.retentionMs === null ? null : now + attrs.retentionMs, this.clock(), listId);
       this.journal({
         user: opts.user,
         action: 'import',
@@ -851,7 +849,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     if ('error' in norm) throw new HotlistError(norm.error);
     const state = o.state ? o.state.toUpperCase() : null;
     if (state !== null && !/^[A-Z]{2}$/.test(state)) throw new HotlistError(`state ${JSON.stringify(o.state)} is not a two-letter code`);
-    const now = this.now();
+    const now = this.clock();
     const expiresAt = o.expiresAt ?? now + this.config.manualEntryDays * DAY_MS;
     if (!(expiresAt > now)) throw new HotlistError(`the expiry ${new Date(expiresAt).toISOString()} is not in the future`);
     if (norm.wildcard && this.wildcardCount() + 1 > this.config.maxWildcardEntries) {
@@ -901,7 +899,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
     this.db.transaction(() => {
       this.db
         .prepare('UPDATE hotlist_entries SET cancelled_at = ?, cancelled_by = ?, cancel_reason = ? WHERE id = ?')
-        .run(this.now(), o.user, o.reason.trim(), entryId);
+        .run(this.clock(), o.user, o.reason.trim(), entryId);
       this.journal({
         user: o.user,
         action: 'cancel',
@@ -925,7 +923,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
    * passed, and rows left by interrupted imports. Each is recorded in the change log.
    */
   purgeExpired(user = 'system'): PurgeResult {
-    const now = this.now();
+    const now = this.clock();
     const result: PurgeResult = { lists: [], entries: 0, leftovers: 0 };
     const lists = this.db.prepare('SELECT id, name FROM hotlists WHERE expires_at IS NOT NULL AND expires_at <= ?').all(now) as Array<{ id: number; name: string }>;
     for (const l of lists) {
@@ -963,7 +961,7 @@ export class Hotlists extends EventEmitter<{ changed: [HotlistChange[]]; hits: [
   // Queries (for `alpr-edge hotlist`, and the alert of a hit)
 
   lists(): ListSummary[] {
-    const now = this.now();
+    const now = this.clock();
     const rows = this.db
       .prepare(
         `SELECT l.*, v.file, v.checksum, v.finished_at AS imported_at, v.user_name AS imported_by, v.entries AS version_entries,

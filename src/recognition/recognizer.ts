@@ -191,12 +191,7 @@ export class Recognizer {
     minChars: number,
   ): Promise<PlateRead | undefined> {
     const ch = region.charHeight;
-    const mx = region.crop ? 0 : Math.round(ch * 1.2);
-    const my = region.crop ? 0 : Math.round(ch * 0.9);
-    const x0 = Math.max(0, Math.round(region.box.x - mx));
-    const y0 = Math.max(0, Math.round(region.box.y - my));
-    const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
-    const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
+    const { x0, y0, x1, y1 } = regionWindow(gray, region, 1.2, 0.9);
     if (x1 - x0 < 8 || y1 - y0 < 8) return undefined;
     if (this.engine.kind === 'ppocr') return this.readRegionPpocr(this.engine.reader, gray, region, country, topN, minChars);
     const scale = READ_CHAR_HEIGHT / ch;
@@ -247,12 +242,8 @@ export class Recognizer {
     minChars: number,
   ): Promise<PlateRead | undefined> {
     const ch = region.charHeight;
-    const mx = region.crop ? 0 : Math.round(ch * 1.5);
-    const my = region.crop ? 0 : Math.round(ch * 1.0);
-    const x0 = Math.max(0, Math.round(region.box.x - mx));
-    const y0 = Math.max(0, Math.round(region.box.y - my));
-    const x1 = Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx));
-    const y1 = Math.min(gray.rows, Math.round(region.box.y + region.box.height + my));
+    // wider than the tesseract path's window: the state's name and a slogan above and below are read too
+    const { x0, y0, x1, y1 } = regionWindow(gray, region, 1.5, 1.0);
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
     let read: PlateText | undefined;
@@ -357,6 +348,18 @@ interface Region {
   charHeight: number;
   polarity?: Polarity;
   crop: boolean;
+}
+
+/** The part of the frame read for a region: its box grown by fx, fy character heights (a crop is read whole). */
+function regionWindow(gray: Mat, region: Region, fx: number, fy: number): { x0: number; y0: number; x1: number; y1: number } {
+  const mx = region.crop ? 0 : Math.round(region.charHeight * fx);
+  const my = region.crop ? 0 : Math.round(region.charHeight * fy);
+  return {
+    x0: Math.max(0, Math.round(region.box.x - mx)),
+    y0: Math.max(0, Math.round(region.box.y - my)),
+    x1: Math.min(gray.cols, Math.round(region.box.x + region.box.width + mx)),
+    y1: Math.min(gray.rows, Math.round(region.box.y + region.box.height + my)),
+  };
 }
 
 /** True when `small` is a line of much smaller text just above, below or inside the plate `big`. */

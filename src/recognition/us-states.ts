@@ -71,9 +71,6 @@ export interface TextRow {
   confidence: number;
 }
 
-/** Every code the table knows, for validating a state given elsewhere (a hot list entry, a query). */
-export const US_STATE_CODES: ReadonlySet<string> = new Set(STATES.map((s) => s[0]));
-
 /** Shortest word matched: shorter ones ("OHIO", "IOWA", "UTAH") must be read exactly, longer ones may have errors. */
 const MIN_WORD = 4;
 /** Below this similarity (1 - edits / length) a row does not name the state. */

@@ -1,0 +1,14 @@
+/**
+ * A seeded random generator (mulberry32) for the fixture, training and benchmark scripts and the tests that make
+ * images: the same numbers in every run with the same seed, on every machine.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
