@@ -84,6 +84,13 @@ export const TERMINAL_OPTIONS = {
   officer: { type: 'string', arg: 'ID', help: 'who answers the alerts, sent with each acknowledgement' },
 } as const satisfies OptionSet;
 
+export const CAMERA_LS_OPTIONS = { json } as const satisfies OptionSet;
+
+export const CAMERA_SNAPSHOT_OPTIONS = {
+  out: { type: 'string', arg: 'FILE', help: 'where the JPEG with the plates boxed is written (0600)', required: true },
+  timeout: { type: 'string', arg: 'S', help: 'seconds to wait for a frame', dflt: '20' },
+} as const satisfies OptionSet;
+
 export const LOGIN_OPTIONS = {
   user: { type: 'string', arg: 'NAME', help: 'who signs in', dflt: 'asked on a terminal; the operating-system user (the one behind sudo)' },
 } as const satisfies OptionSet;
@@ -524,6 +531,31 @@ export const COMMANDS: readonly CommandSpec[] = [
         name: 'encrypt',
         summary: 'encrypt an existing plain store in place (unit stopped) with the configured key',
         examples: ['alpr-edge store encrypt --config /etc/alpr-edge/unit.yaml'],
+      },
+    ],
+  },
+  {
+    name: 'camera',
+    summary: 'the configured cameras, and a snapshot to aim one',
+    config: true,
+    examples: ['alpr-edge camera ls'],
+    subcommands: [
+      {
+        name: 'ls',
+        summary: 'each configured camera: id, type, enabled, source (no session needed)',
+        options: CAMERA_LS_OPTIONS,
+        examples: ['alpr-edge camera ls --json'],
+      },
+      {
+        name: 'snapshot',
+        summary: 'one frame with each plate boxed and its width in pixels, to aim the camera (signed in: technician or admin; in the access log)',
+        args: 'CAMERA',
+        options: CAMERA_SNAPSHOT_OPTIONS,
+        examples: ['alpr-edge camera snapshot front --out /tmp/front.jpg'],
+        notes: [
+          'Takes the frame as the unit would, so stop the unit first for a camera only one process can open (V4L2, USB). A folder camera gives its newest file, left in place.',
+          'Green boxes: plates at least 60 px wide, which read well; orange: too small, aim or zoom closer. Nothing is stored as a read.',
+        ],
       },
     ],
   },
