@@ -104,7 +104,10 @@ async function snapshot(argv: string[], config: Config): Promise<number> {
         mat.drawRectangle(new cv.Rect(p.x, p.y, p.width, p.height), color, thick);
         mat.putText(`${p.text} ${p.width}px`, new cv.Point2(p.x, Math.max(16, p.y - 6)), cv.FONT_HERSHEY_SIMPLEX, Math.max(0.6, mat.cols / 1600), color, thick);
       }
-      writeFileSync(out, cv.imencode('.jpg', mat, [cv.IMWRITE_JPEG_QUALITY, 90]), { mode: 0o600 });
+      const jpeg = cv.imencode('.jpg', mat, [cv.IMWRITE_JPEG_QUALITY, 90]);
+      // `--out -`: the JPEG on stdout, so the file is the caller's (`alpr-edge camera snapshot front --out - > front.jpg`)
+      if (out === '-') process.stdout.write(jpeg);
+      else writeFileSync(out, jpeg, { mode: 0o600 });
     } catch (err) {
       error = `the frame could not be read or written: ${(err as Error).message}`;
     } finally {
@@ -117,7 +120,7 @@ async function snapshot(argv: string[], config: Config): Promise<number> {
     role: who.role,
     action: 'camera snapshot',
     purpose: 'aiming a camera',
-    query: { camera: id, out: path.resolve(out) },
+    query: { camera: id, out: out === '-' ? 'stdout' : path.resolve(out) },
     result: error ? { error } : { plates: plates.length, origin: frame?.origin },
     outcome: error ? 'failed' : 'ok',
   });
@@ -126,12 +129,14 @@ async function snapshot(argv: string[], config: Config): Promise<number> {
     process.stderr.write(`alpr-edge camera snapshot: ${id}: ${error}\n`);
     return 1;
   }
-  process.stdout.write(`${id}: one frame (${frame!.origin}) written to ${out} with ${plates.length} plate(s) boxed\n`);
+  // the report goes to stderr when the picture itself goes to stdout
+  const say = (line: string) => (out === '-' ? process.stderr : process.stdout).write(`${line}\n`);
+  say(`${id}: one frame (${frame!.origin}) written to ${out === '-' ? 'stdout' : out} with ${plates.length} plate(s) boxed`);
   for (const [i, p] of plates.entries()) {
     const note = p.width >= GOOD_PLATE_WIDTH ? 'large enough' : `too small: aim or zoom so plates are at least ${GOOD_PLATE_WIDTH} px wide`;
-    process.stdout.write(`  plate ${i + 1}: ${p.width}x${p.height} px at ${p.x},${p.y}, read at ${p.confidence.toFixed(0)}%: ${note}\n`);
+    say(`  plate ${i + 1}: ${p.width}x${p.height} px at ${p.x},${p.y}, read at ${p.confidence.toFixed(0)}%: ${note}`);
   }
-  if (plates.length === 0) process.stdout.write('  no plate found: is a plate in view, lit and in focus? See the picture.\n');
+  if (plates.length === 0) say('  no plate found: is a plate in view, lit and in focus? See the picture.');
   return 0;
 }
 

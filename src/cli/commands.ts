@@ -87,7 +87,7 @@ export const TERMINAL_OPTIONS = {
 export const CAMERA_LS_OPTIONS = { json } as const satisfies OptionSet;
 
 export const CAMERA_SNAPSHOT_OPTIONS = {
-  out: { type: 'string', arg: 'FILE', help: 'where the JPEG with the plates boxed is written (0600)', required: true },
+  out: { type: 'string', arg: 'FILE', help: 'where the JPEG with the plates boxed is written (0600); - for stdout', required: true },
   timeout: { type: 'string', arg: 'S', help: 'seconds to wait for a frame', dflt: '20' },
 } as const satisfies OptionSet;
 
@@ -551,7 +551,7 @@ export const COMMANDS: readonly CommandSpec[] = [
         summary: 'one frame with each plate boxed and its width in pixels, to aim the camera (signed in: technician or admin; in the access log)',
         args: 'CAMERA',
         options: CAMERA_SNAPSHOT_OPTIONS,
-        examples: ['alpr-edge camera snapshot front --out /tmp/front.jpg'],
+        examples: ['alpr-edge camera snapshot front --out /tmp/front.jpg', 'alpr-edge camera snapshot front --out - > front.jpg'],
         notes: [
           'Takes the frame as the unit would, so stop the unit first for a camera only one process can open (V4L2, USB). A folder camera gives its newest file, left in place.',
           'Green boxes: plates at least 60 px wide, which read well; orange: too small, aim or zoom closer. Nothing is stored as a read.',
