@@ -4,7 +4,7 @@ import { STREAMS } from '../sync/streams.js';
 
 /**
  * Every command of `alpr-edge`, its subcommands and options: the one source of the top-level help, each command's
- * `--help`, the check of the options before anything runs, the bash completion and the README's command table
+ * `--help`, the check of the options before anything runs, the bash completion and the command table of docs/commands.md
  * (src/cli/help.ts renders them). Each command passes its option set here to `parse` (node:util parseArgs, which
  * reads `type` and `multiple` and ignores the rest), so an option cannot be accepted without being documented.
  */
@@ -286,7 +286,7 @@ export const CENTRAL_LS_OPTIONS = {
 } as const satisfies OptionSet;
 
 export const HELP_COMMAND_OPTIONS = {
-  markdown: { type: 'boolean', help: "the command table of README.md's Command line section" },
+  markdown: { type: 'boolean', help: "the command table of docs/commands.md" },
 } as const satisfies OptionSet;
 
 const DATA_NOTE = 'For a signed-in user (alpr-edge login) whose role allows it; every access is recorded in the access log.';
