@@ -386,6 +386,27 @@ describe('releases to other agencies', () => {
     expect(() => db.prepare("UPDATE user_changes SET by_user = 'x'").run()).toThrow(/append-only/);
   }, 60_000);
 
+  it('migration 9 records who made or changed the accounts of an older unit (from the users table and the access log)', async () => {
+    const { MIGRATIONS } = await import('../src/store/migrations.js');
+    const db = new Database(':memory:');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 8)) db.exec(m.sql);
+    db.prepare(`INSERT INTO users (name, agency, role, state, state_changed_at, state_changed_by, created_at, created_by) VALUES ('ada', 'X', 'admin', 'active', 1, '(bootstrap)', 1, '(bootstrap)'), ('bob', 'X', 'admin', 'active', 2, 'ada', 2, 'ada')`).run();
+    db.prepare(
+      `INSERT INTO access_log (at, user_name, agency, role, action, query, outcome, prev_mac, mac) VALUES
+       (5, 'bob', 'X', 'admin', 'user.reset-password', '{"user":"ada"}', 'ok', '0', '1'), (6, 'bob', 'X', 'admin', 'user.disable', '{"user":"ada"}', 'refused', '1', '2')`,
+    ).run();
+    db.prepare(`INSERT INTO releases (mode, agency, requester, purpose, case_number, selector, requested_by, requested_at, exported_at) VALUES ('full', 'a', 'b', 'c', 'd', '{}', 'ada', 1, 9)`).run();
+    db.exec(MIGRATIONS.find((m) => m.version === 9)!.sql);
+    expect(db.prepare('SELECT user_name, action, by_user, at FROM user_changes ORDER BY id').all()).toEqual([
+      { user_name: 'ada', action: 'user.bootstrap', by_user: '(bootstrap)', at: 1 },
+      { user_name: 'bob', action: 'user.add', by_user: 'ada', at: 2 },
+      { user_name: 'ada', action: 'user.reset-password', by_user: 'bob', at: 5 },
+    ]);
+    // a release exported before counts as exported once
+    expect(db.prepare('SELECT export_count, frozen FROM releases').get()).toEqual({ export_count: 1, frozen: null });
+    db.close();
+  });
+
   it('the audit report lists accesses, refusals and releases for a period (CSV and JSON), for auditors only', () => {
     const data = new DataAccess(store.database, log);
     data.search(who('dana', 'data-user'), good, { plate: '7ABC123' });

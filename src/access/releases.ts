@@ -272,7 +272,7 @@ export class Releases {
     outDir: string,
     readImage: (rel: string) => Promise<Buffer>,
     opts: { reason?: string } = {},
-  ): Promise<{ reads: number; files: string[]; digest: string; exportNumber: number; imagesMissing: number }> {
+  ): Promise<{ reads: number; cells: number | null; files: string[]; digest: string; exportNumber: number; imagesMissing: number }> {
     this.data.authorize(who, 'reads.export', 'release-export', { release: id });
     const rec = this.get(id);
     if (!rec) throw new AccessDenied(`no release ${id}`);
@@ -329,7 +329,10 @@ export class Releases {
           purpose: rec.purpose,
           caseNumber: rec.caseNumber,
           query: { release: id, ...(exportNumber > 1 ? { repeat: true, reason } : {}) },
-          result: { count: rec.mode === 'full' ? data.length : rec.summary?.reads, mode: rec.mode, digest: rec.digest, export: exportNumber },
+          result:
+            rec.mode === 'full'
+              ? { count: data.length, mode: rec.mode, digest: rec.digest, export: exportNumber }
+              : { cells: data.length, cellsSuppressed: rec.summary?.cellsSuppressed, mode: rec.mode, digest: rec.digest, export: exportNumber },
           outcome: 'ok',
         });
         return true;
@@ -364,7 +367,7 @@ export class Releases {
           requester: rec.requester,
           purpose: rec.purpose,
           caseNumber: rec.caseNumber,
-          selector: rec.selector,
+          selector: { ...rec.selector, ...(rec.selector.from !== undefined ? { from: iso(rec.selector.from) } : {}), ...(rec.selector.to !== undefined ? { to: iso(rec.selector.to) } : {}) },
           requestedBy: rec.requestedBy,
           requestedAt: iso(rec.requestedAt),
           approvedBy: rec.approvedBy,
@@ -421,7 +424,8 @@ export class Releases {
         this.log.append({ user: who.user, agency: who.agency, role: who.role, action: 'release-export', purpose: rec.purpose, caseNumber: rec.caseNumber, query: { release: id }, result: { imagesMissing: missing, export: exportNumber }, outcome: 'ok' });
       }
     })();
-    return { reads: rec.mode === 'full' ? data.length : (rec.summary?.reads ?? 0), files, digest: rec.digest!, exportNumber, imagesMissing: missing.length };
+    const reads = rec.mode === 'full' ? data.length : (data as AggregateCell[]).reduce((n, c) => n + c.reads, 0);
+    return { reads, cells: rec.mode === 'full' ? null : data.length, files, digest: rec.digest!, exportNumber, imagesMissing: missing.length };
   }
 
   /** The contents an approval now would fix: read on one snapshot, without the write lock. */

@@ -118,11 +118,22 @@ export async function hitsCommand(argv: string[], config: Config): Promise<numbe
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
 
+/** A release's search, for people: `plate 7ABC*, from 2026-11-22T00:00Z, camera front`. */
+function selectorText(q: SearchQuery): string {
+  const parts: string[] = [];
+  if (q.plate) parts.push(`plate ${q.plate}`);
+  if (q.from !== undefined) parts.push(`from ${iso(q.from)}`);
+  if (q.to !== undefined) parts.push(`to ${iso(q.to)}`);
+  if (q.cameraId) parts.push(`camera ${q.cameraId}`);
+  if (q.near) parts.push(`within ${q.near.radiusM} m of ${q.near.latitude},${q.near.longitude}`);
+  return parts.join(', ') || 'every read';
+}
+
 /** What a release holds, for the approver and the requester to see. */
 function describeRelease(r: ReleaseRecord, s: ReleaseSummary | null, digest: string | null, fixed: boolean): string {
   const lines = [
     `release ${r.id} (${r.mode}) to ${r.agency} (${r.requester}), purpose "${r.purpose}", case ${r.caseNumber}`,
-    `  selected by: ${JSON.stringify(r.selector)}`,
+    `  selected by: ${selectorText(r.selector)}`,
     `  requested by ${r.requestedBy} at ${iso(r.requestedAt)}; ${r.approvedBy ? `approved by ${r.approvedBy} at ${iso(r.approvedAt)}` : 'NOT APPROVED'}${r.exportCount > 0 ? `; exported ${r.exportCount} time(s), first by ${r.exportedBy} at ${iso(r.exportedAt)}` : ''}`,
   ];
   if (s) {
@@ -160,7 +171,7 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
           selector: searchQuery(values),
         });
         process.stdout.write(
-          `release ${r.id} requested (${r.mode}, to ${r.agency}), selected by ${JSON.stringify(r.selector)}\n` +
+          `release ${r.id} requested (${r.mode}, to ${r.agency}), selected by: ${selectorText(r.selector)}\n` +
             `it needs the approval of an admin independent of ${r.requestedBy}, who sees its contents with: alpr-edge release show ${r.id}\n`,
         );
         return 0;
@@ -190,7 +201,7 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
         if (id === undefined || !values.out) throw new UsageError(`usage: ${usageOf('release', 'export')}`);
         const r = await releases.export(who, id, values.out, (rel) => store.readImage(rel), { reason: values.reason });
         process.stdout.write(
-          `release ${id}: ${r.reads} read(s), ${r.files.length} file(s) in ${values.out}; digest ${r.digest} (export ${r.exportNumber}, recorded in the access log)\n` +
+          `release ${id}: ${r.cells === null ? `${r.reads} read(s)` : `${r.cells} cell(s) counting ${r.reads} read(s)`}, ${r.files.length} file(s) in ${values.out}; digest ${r.digest} (export ${r.exportNumber}, recorded in the access log)\n` +
             (r.imagesMissing > 0 ? `${r.imagesMissing} approved image(s) no longer stored (evicted since the approval), listed in release.json\n` : ''),
         );
         return 0;
