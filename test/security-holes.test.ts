@@ -16,7 +16,7 @@ import { systemClock } from '../src/util/clock.js';
 import { adminSession } from './session-helper.js';
 
 /**
- * Issue #16, items 1 and 7: what the testers did to get data out, or to learn about the unit, done again against the
+ * Issue #16, items 1, 5 and 7: what the testers did to get data out, or to learn about the unit, done again against the
  * built command line with a real SQLite store and real HTTP servers on loopback (the reference central server,
  * in-process); each now fails.
  */
