@@ -150,8 +150,14 @@ export const RELEASE_REQUEST_OPTIONS = {
   ...SEARCH_OPTIONS,
 } as const satisfies OptionSet;
 
+export const RELEASE_APPROVE_OPTIONS = {
+  digest: { type: 'string', arg: 'SHA256', help: 'approve only if the contents are still the ones `release show` gave this digest for' },
+  'up-to': { type: 'string', arg: 'READ_ID', help: 'only reads stored up to this id (as `release show` counted them)', dflt: 'every read stored now' },
+} as const satisfies OptionSet;
+
 export const RELEASE_EXPORT_OPTIONS = {
   out: { type: 'string', arg: 'DIR', help: 'the folder the release is written to', required: true },
+  reason: { type: 'string', arg: 'R', help: 'why a release already exported is exported again (admins only), recorded in the access log' },
 } as const satisfies OptionSet;
 
 export const AUDIT_REPORT_OPTIONS = {
@@ -473,8 +479,21 @@ export const COMMANDS: readonly CommandSpec[] = [
         options: RELEASE_REQUEST_OPTIONS,
         examples: ['alpr-edge release request --agency "County DA" --requester "J. Park" --purpose prosecution --case 26-1001 --mode full --plate 7ABC123'],
       },
-      { name: 'approve', summary: 'approve a release another user requested', args: 'RELEASE_ID', examples: ['alpr-edge release approve 3'] },
-      { name: 'export', summary: 'write an approved release into a folder', args: 'RELEASE_ID', options: RELEASE_EXPORT_OPTIONS, examples: ['alpr-edge release export 3 --out /media/usb/release-3'] },
+      { name: 'show', summary: 'what a release holds: counts, time range, cameras, digest (fixed once approved)', args: 'RELEASE_ID', examples: ['alpr-edge release show 3'] },
+      {
+        name: 'approve',
+        summary: 'approve a release another user requested, fixing what it holds',
+        args: 'RELEASE_ID',
+        options: RELEASE_APPROVE_OPTIONS,
+        examples: ['alpr-edge release show 3', 'alpr-edge release approve 3 --up-to 1234 --digest DIGEST_SHOWN'],
+      },
+      {
+        name: 'export',
+        summary: 'write an approved release into a folder (once; again only by an admin with a reason)',
+        args: 'RELEASE_ID',
+        options: RELEASE_EXPORT_OPTIONS,
+        examples: ['alpr-edge release export 3 --out /media/usb/release-3'],
+      },
       { name: 'ls', summary: 'the releases and their state', examples: ['alpr-edge release ls'] },
     ],
   },
