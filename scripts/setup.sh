@@ -14,7 +14,7 @@ APT_PACKAGES=(libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng libgphot
   build-essential python3 pkg-config util-linux)
 # Only the tests need these: the MQTT broker they start (mosquitto), the serial line pairs (socat), and faketime
 # (CI runs the time-sensitive tests with the clock moved ahead). A unit in service never installs them.
-TEST_PACKAGES=(mosquitto socat faketime)
+TEST_PACKAGES=(mosquitto socat faketime chromium)
 if [ "${1:-}" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }

@@ -71,7 +71,8 @@ export interface AlertAck {
   by?: string;
   /** When the unit received it (ms). */
   receivedAt: number;
-  channel: 'serial' | 'mqtt';
+  /** Where the answer came from: a terminal on a channel, or the unit's own alert screen (src/ui). */
+  channel: 'serial' | 'mqtt' | 'ui';
 }
 
 export interface ChannelStatus {

@@ -7,6 +7,7 @@ import { requirePrincipal } from '../access/session.js';
 import { parse } from './args.js';
 import { RUN_OPTIONS } from './commands.js';
 import { systemClock } from '../util/clock.js';
+import { startUiServer, type UiServer } from '../ui/server.js';
 
 /**
  * `alpr-edge run`: the long-running unit. Logs are JSON lines on stdout (the journal under systemd); they never
@@ -18,7 +19,7 @@ export async function runCommand(
   argv: string[],
   config: Config,
   makeLogger: (fd: 1 | 2) => Logger,
-  opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json' } = {},
+  opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json'; onScreens?: (url: string) => void } = {},
 ): Promise<number> {
   const { values, positionals } = parse(argv, RUN_OPTIONS);
   if (positionals.length > 0) throw new Error(`run takes no arguments (got ${positionals.join(' ')})`);
@@ -39,6 +40,21 @@ export async function runCommand(
       throw err;
     }
   }
+  // the screens (docs/ui.md): started after the unit, stopped before it
+  let ui: UiServer | undefined;
+  if (config.ui.enabled) {
+    try {
+      ui = await startUiServer({ unit, log: log.child({ part: 'ui' }) });
+      opts.onScreens?.(ui.url);
+    } catch (err) {
+      await unit.stop();
+      throw err;
+    }
+  }
+  const stopAll = async () => {
+    await ui?.close().catch((err: Error) => log.warn({ err: err.message }, 'screens did not close cleanly'));
+    await unit.stop();
+  };
   unit.on('read', (e) => {
     log.info(
       { read: e.read.id, camera: e.read.cameraId, kind: e.kind, confidence: e.read.confidence, frames: e.read.frameCount },
@@ -68,7 +84,7 @@ export async function runCommand(
         process.exit(130);
       }
       log.info({ signal: why }, 'stop requested');
-      unit.stop().then(
+      stopAll().then(
         () => resolve(0),
         (err: Error) => {
           log.error({ err: err.message }, 'unit did not stop cleanly');
@@ -81,7 +97,7 @@ export async function runCommand(
     if (exitWhenDone) unit.once('idle', () => stop('all cameras finished'));
     unit.once('fatal', () => {
       signals++; // a signal now exits at once
-      void unit.stop().finally(() => resolve(1));
+      void stopAll().finally(() => resolve(1));
     });
   });
   return stopped;

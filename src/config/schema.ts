@@ -3,6 +3,7 @@ import { syncSchema } from '../sync/schema.js';
 import { alertsSchema } from '../alerts/config.js';
 import { accessSchema } from '../access/schema.js';
 import { retentionSchema } from '../retention/schema.js';
+import { uiSchema } from '../ui/schema.js';
 
 /**
  * The one schema of the unit's configuration. The TypeScript type, the defaults, the bounds, the documentation
@@ -497,6 +498,7 @@ export const configSchema = z
     access: accessSchema.prefault({}),
     retention: retentionSchema.prefault({}),
     sync: syncSchema.prefault({}),
+    ui: uiSchema.prefault({}),
   })
   .describe('alpr-edge unit configuration.');
 

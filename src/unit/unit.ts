@@ -13,6 +13,7 @@ import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
 import type { ReadsAccess } from '../alerts/mqtt.js';
 import { sniffImage } from '../recognition/image-header.js';
+import type { PlateRead } from '../recognition/types.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
 import { AccessLog } from '../access/access-log.js';
@@ -60,6 +61,9 @@ export interface FrameEvent {
   capturedAt: number;
   recognizedAt: number;
   plates: number;
+  /** The frame and the plates found in it, for a live view (src/ui); not stored from here. */
+  image?: Buffer;
+  found?: readonly PlateRead[];
 }
 
 export interface CameraHealth extends CameraStatus {
@@ -132,6 +136,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private openFaults: Fault[] = [];
   /** Whether the store was opened with a data key (status shows a warning when not). */
   encrypted = true;
+
+  /** The alert outbox: the screens (src/ui) list its alerts and record an officer's answer through it. */
+  get alerts(): AlertOutbox {
+    return this.outbox;
+  }
 
   private constructor(
     readonly config: Config,
@@ -375,7 +384,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     this.latencies.push(recognizedAt - frame.capturedAt);
     if (this.latencies.length > 1000) this.latencies.splice(0, this.latencies.length - 1000);
     this.latestFrameAt.set(frame.cameraId, Math.max(this.latestFrameAt.get(frame.cameraId) ?? 0, frame.capturedAt));
-    this.emit('frame', { cameraId: frame.cameraId, capturedAt: frame.capturedAt, recognizedAt, plates: result.plates.length });
+    this.emit('frame', { cameraId: frame.cameraId, capturedAt: frame.capturedAt, recognizedAt, plates: result.plates.length, image: frame.image, found: result.plates });
     const frameFormat = sniffImage(frame.image).format === 'png' ? 'png' : 'jpeg';
     this.grouper.add(
       frame.cameraId,
