@@ -316,6 +316,36 @@ describe('the screens in a browser', () => {
     await page.context().close();
   });
 
+  it('the alert stream catches up: reconnecting with Last-Event-ID names the alerts raised while the screen was away', async () => {
+    const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'olly', password: PASSWORD }) });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const [hit] = query<{ id: string; seq: number }>(`SELECT id, seq FROM alerts WHERE suppressed IS NULL ORDER BY seq DESC LIMIT 1`);
+    const firstEvent = async (lastEventId: number) => {
+      const ac = new AbortController();
+      const res = await fetch(`${base}/api/alerts/stream`, { headers: { Cookie: cookie, 'Last-Event-ID': String(lastEventId) }, signal: ac.signal });
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!/event: queue\ndata: .*\n\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      ac.abort();
+      const m = /id: (\d+)\nevent: queue\ndata: (.*)\n\n/.exec(text)!;
+      return { id: Number(m[1]), data: JSON.parse(m[2]!) as { alerts: Array<{ id: string }>; missed: string[] } };
+    };
+    const away = await firstEvent(hit!.seq - 1);
+    expect(away.data.missed).toContain(hit!.id);
+    expect(away.id).toBeGreaterThanOrEqual(hit!.seq);
+    const current = await firstEvent(hit!.seq);
+    expect(current.data.missed).not.toContain(hit!.id);
+    // each stream opened is in the access log with what it caught up on
+    const opened = query<{ query: string; result: string }>(`SELECT query, result FROM access_log WHERE action = 'alerts-stream' AND user_name = 'olly'`);
+    expect(opened.some((r) => JSON.parse(r.query).lastEventId === hit!.seq - 1 && JSON.parse(r.result).caughtUp.includes(hit!.id))).toBe(true);
+  });
+
   it('sign-out ends the session: its cookie no longer opens anything', async () => {
     const page = await signedIn('olly');
     const [cookie] = await page.context().cookies();

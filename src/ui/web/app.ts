@@ -686,7 +686,7 @@ function searchPage(): void {
     camera.el,
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'big', id: 'search' }, 'Search reads'), h('button', { type: 'button', class: 'big', id: 'hits', onclick: () => void search('hits') }, 'Hot list hits')),
   );
-  document.body.append(header('/search'), h('main', { class: 'searching' }, form, message, results, detail));
+  document.body.append(header('/search'), h('main', { class: 'searching' }, form, message, h('div', { class: 'panes' }, results, detail)));
 }
 
 function refusedPage(): void {
