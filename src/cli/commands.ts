@@ -67,6 +67,7 @@ export const STATUS_OPTIONS = { json: { type: 'boolean', help: 'the status file 
 export const DEMO_OPTIONS = {
   json: RUN_OPTIONS.json,
   'print-reads': { type: 'boolean', help: 'print each read as text (what the demo does without --json)' },
+  ui: { type: 'boolean', help: 'also serve the screens on loopback (docs/ui.md), with demo accounts, until Ctrl-C; prints their address' },
 } as const satisfies OptionSet;
 
 export const RECOGNIZE_OPTIONS = {
@@ -321,9 +322,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'run the unit on the bundled demo (replay cameras, no hardware)',
     config: true,
     options: DEMO_OPTIONS,
-    examples: ['alpr-edge demo', 'alpr-edge demo --json'],
+    examples: ['alpr-edge demo', 'alpr-edge demo --json', 'alpr-edge demo --ui'],
     notes: [
       '--config FILE replaces the bundled config/demo.yaml.',
+      '--ui (or ALPR_EDGE__UI__ENABLED=true): the screens on 127.0.0.1, with the accounts demo-officer and demo-tech (password printed, kept in the data folder); the demo then runs until Ctrl-C.',
       "Refused on a config that names a central server or a store with user accounts: the demo syncs to a server of its own.",
     ],
   },

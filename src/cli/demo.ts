@@ -1,6 +1,10 @@
 import path from 'node:path';
 import { loadConfig, setByProgram } from '../config/load.js';
 import { AccessLog } from '../access/access-log.js';
+import { totpCode } from '../access/totp.js';
+import { addUser, signIn } from '../access/users.js';
+import type Database from 'better-sqlite3';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadDataKey } from '../store/keys.js';
 import { refreshStoppedStatus } from './status.js';
 import type { Config } from '../config/schema.js';
@@ -21,7 +25,40 @@ import { systemClock } from '../util/clock.js';
  * unit stops by itself when the replays are over. A reference central server runs beside it on loopback (plain
  * HTTP, a token made for the run), and the unit syncs its reads, hits and images to it as a real unit would.
  */
+/** The demo's screen accounts: an admin (made first, as on any unit), an officer and a technician. */
+const DEMO_ACCOUNTS = [
+  { name: 'demo-admin', role: 'admin' },
+  { name: 'demo-officer', role: 'officer' },
+  { name: 'demo-tech', role: 'technician' },
+] as const;
+const DEMO_PASSWORD_FILE = 'demo-ui-password';
+
+/** Whether every account of the store is one the demo made, with its password file beside it. */
+function demoAccountsOnly(db: Database.Database, dataDir: string): boolean {
+  const names = (db.prepare('SELECT name FROM users').all() as Array<{ name: string }>).map((r) => r.name);
+  return existsSync(path.join(dataDir, DEMO_PASSWORD_FILE)) && names.every((n) => DEMO_ACCOUNTS.some((a) => a.name === n));
+}
+
+/**
+ * Makes the demo's accounts once, with one random password kept in the data folder (0600) and printed at each
+ * run; returns the password.
+ */
+async function demoAccounts(db: Database.Database, auditKey: Buffer, dataDir: string): Promise<string> {
+  const file = path.join(dataDir, DEMO_PASSWORD_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const password = randomBytes(12).toString('base64url');
+  const log = new AccessLog(db, auditKey, systemClock);
+  const { totp } = await addUser(db, log, 'bootstrap', { name: 'demo-admin', agency: 'demo', role: 'admin', password });
+  const admin = await signIn(db, log, { name: 'demo-admin', password, totp: totpCode(totp!.secret, systemClock()) });
+  if (!admin.ok) throw new Error(`the demo cannot sign its admin in: ${admin.message}`);
+  for (const a of DEMO_ACCOUNTS.slice(1)) await addUser(db, log, admin.principal, { name: a.name, agency: 'demo', role: a.role, password });
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
 export async function demoCommand(argv: string[], configFile: string | undefined): Promise<number> {
+  let demoPassword = '';
+  let ownAccounts = false;
   const root = packageRoot();
   const config: Config = loadConfig(configFile ?? path.join(root, 'config', 'demo.yaml'));
   // the bundled replay folders are named relative to the package, wherever the demo is started from
@@ -29,6 +66,10 @@ export async function demoCommand(argv: string[], configFile: string | undefined
     if (cam.type === 'replay' && !path.isAbsolute(cam.source)) cam.source = path.join(root, cam.source);
   }
   const log = createLogger(config.log.level, 2);
+  // --ui (or ALPR_EDGE__UI__ENABLED=true): the screens too, on loopback, until Ctrl-C
+  const withUi = argv.includes('--ui') || config.ui.enabled;
+  argv = argv.filter((a) => a !== '--ui');
+  if (withUi) config.ui = { ...config.ui, enabled: true };
   // The demo sends what its store holds to a server of its own: never on a unit's configuration or data
   if (config.sync.server.url !== '') {
     process.stderr.write(
@@ -40,10 +81,11 @@ export async function demoCommand(argv: string[], configFile: string | undefined
     process.stderr.write('alpr-edge demo: the demo store is NOT encrypted (no data key): fine for its made-up plates; a unit in service has one (`alpr-edge key create`)\n');
   }
   // the demo's hot list (made-up plates, some of which the replayed cars carry), so that hits show too
-  const { store } = openStore(config, systemClock);
+  const { store, auditKey } = openStore(config, systemClock);
   try {
     const users = (store.database.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
-    if (users > 0) {
+    ownAccounts = users > 0 && demoAccountsOnly(store.database, path.resolve(config.data.dir));
+    if (users > 0 && !ownAccounts) {
       process.stderr.write(
         `alpr-edge demo: refused: the store in ${path.resolve(config.data.dir)} has user accounts (a unit in service); the demo runs on a data folder of its own\n`,
       );
@@ -58,6 +100,7 @@ export async function demoCommand(argv: string[], configFile: string | undefined
       user: 'demo',
     });
     process.stderr.write(`alpr-edge demo: hot list demo-stolen ${r.status === 'imported' ? `imported (${r.entries} plates)` : 'unchanged'}\n`);
+    if (withUi) demoPassword = await demoAccounts(store.database, auditKey, path.resolve(config.data.dir));
   } finally {
     store.close();
   }
@@ -88,7 +131,16 @@ export async function demoCommand(argv: string[], configFile: string | undefined
   );
   let code: number;
   try {
-    code = await runCommand(argv, config, () => log, { exitWhenDone: true, printReads: 'text' });
+    code = await runCommand(argv, config, () => log, {
+      exitWhenDone: !withUi,
+      printReads: 'text',
+      // the demo's own accounts (checked above): its made-up reads are printed as without accounts
+      printWithoutSession: withUi || ownAccounts,
+      onScreens: (url) =>
+        process.stderr.write(
+          `alpr-edge demo: the screens are at ${url}/ : sign in as demo-officer (alerts) or demo-tech (console), password ${demoPassword}; Ctrl-C stops the demo\n`,
+        ),
+    });
     // the last reads went in after the last scheduled cycle: one more, as `alpr-edge sync now` would
     const { store: after, auditKey } = openStore(config, systemClock);
     try {

@@ -19,7 +19,7 @@ export async function runCommand(
   argv: string[],
   config: Config,
   makeLogger: (fd: 1 | 2) => Logger,
-  opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json'; onScreens?: (url: string) => void } = {},
+  opts: { exitWhenDone?: boolean; printReads?: 'text' | 'json'; onScreens?: (url: string) => void; printWithoutSession?: boolean } = {},
 ): Promise<number> {
   const { values, positionals } = parse(argv, RUN_OPTIONS);
   if (positionals.length > 0) throw new Error(`run takes no arguments (got ${positionals.join(' ')})`);
@@ -30,7 +30,7 @@ export async function runCommand(
   process.umask(0o077);
 
   const unit = await Unit.start(config, log, systemClock);
-  if (print) {
+  if (print && !opts.printWithoutSession) {
     // Printing reads shows plate text: on a unit in service (one with users), only to a signed-in user who may
     // search reads, and it is logged. A unit with no user yet (the demo, a bench test) prints freely.
     try {

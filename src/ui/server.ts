@@ -102,7 +102,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const app = Fastify({
     logger: false,
     bodyLimit: c.bodyLimitKB * 1024,
-    maxParamLength: 100,
+    routerOptions: { maxParamLength: 100 },
     connectionTimeout: 120_000,
     keepAliveTimeout: 5000,
     requestTimeout: 30_000,
