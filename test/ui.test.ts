@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -16,6 +17,7 @@ import { Hotlists } from '../src/hotlist/index.js';
 import { ReadStore } from '../src/store/read-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
+import { makePki } from './tls.js';
 
 /**
  * The unit's screens in a real browser: the compiled unit runs on loopback with a replay camera and its screens
@@ -372,5 +374,67 @@ describe('the ui section of the config', () => {
     expect(parseConfig('ui: { enabled: true, host: 127.0.0.1 }\n', 'unit.yaml').ui.enabled).toBe(true);
     expect(parseConfig('ui: { enabled: true, host: 0.0.0.0, certFile: /etc/alpr-edge/ui.pem, keyFile: /etc/alpr-edge/ui.key }\n', 'unit.yaml').ui.host).toBe('0.0.0.0');
     expect(() => parseConfig('ui: { certFile: /a.pem }\n', 'unit.yaml')).toThrow(/certFile and keyFile go together/);
+  });
+});
+
+describe('the screens over HTTPS', () => {
+  it('the session cookie is __Host-, Secure, HttpOnly and SameSite=Strict; HSTS is sent; plain HTTP gets nothing', async () => {
+    const tlsDir = mkdtempSync(path.join(tmpdir(), 'alpr-ui-tls-'));
+    let proc: ChildProcess | undefined;
+    let log = '';
+    try {
+      const pki = makePki(path.join(tlsDir, 'pki'));
+      const data = path.join(tlsDir, 'data');
+      const port = await freePort();
+      const configFile = path.join(tlsDir, 'unit.yaml');
+      writeFileSync(
+        configFile,
+        `unit: { id: car-8, agency: TEST }
+data: { dir: ${JSON.stringify(data)} }
+gps: { source: fixed, latitude: 34.05, longitude: -118.25 }
+ui: { enabled: true, host: 127.0.0.1, port: ${port}, certFile: ${JSON.stringify(pki.server.certFile)}, keyFile: ${JSON.stringify(pki.server.keyFile)} }
+`,
+      );
+      const store = ReadStore.open(data, { clock: systemClock, imageBudgetBytes: 1e8 });
+      try {
+        const alog = new AccessLog(store.database, loadAuditKey(data), systemClock);
+        const { totp } = await addUser(store.database, alog, 'bootstrap', { name: 'ada', agency: 'TEST', role: 'admin', password: PASSWORD });
+        const r = await signIn(store.database, alog, { name: 'ada', password: PASSWORD, totp: totpCode(totp!.secret, Date.now()) });
+        if (!r.ok) throw new Error(r.message);
+        await addUser(store.database, alog, r.principal, { name: 'olly', agency: 'TEST', role: 'officer', password: PASSWORD });
+      } finally {
+        store.close();
+      }
+      proc = spawn(process.execPath, [MAIN, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      const request = (method: string, p: string, body?: string, headers: Record<string, string> = {}) =>
+        new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+          const req = httpsRequest(
+            { host: '127.0.0.1', port, path: p, method, ca: pki.ca.cert, servername: 'localhost', headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers } },
+            (res) => {
+              let text = '';
+              res.on('data', (d: Buffer) => (text += d.toString()));
+              res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      await until(() => request('GET', '/login').then((r) => r.status === 200).catch(() => false), 60_000, `the HTTPS screens\n${log}`);
+      const login = await request('POST', '/api/login', JSON.stringify({ name: 'olly', password: PASSWORD }));
+      expect(login.status).toBe(200);
+      const setCookie = String(login.headers['set-cookie']);
+      expect(setCookie).toMatch(/^__Host-alpr-session=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+      expect(login.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+      const session = await request('GET', '/api/session', undefined, { Cookie: setCookie.split(';')[0]! });
+      expect(JSON.parse(session.body)).toMatchObject({ user: 'olly', role: 'officer' });
+      // the same port over plain HTTP: no page, no data
+      const plain = await fetch(`http://127.0.0.1:${port}/login`).then((r) => r.status).catch(() => 'refused');
+      expect(plain === 'refused' || plain === 400).toBe(true);
+    } finally {
+      proc?.kill('SIGKILL');
+      rmSync(tlsDir, { recursive: true, force: true });
+    }
   });
 });
