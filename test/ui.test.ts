@@ -253,6 +253,56 @@ describe('the screens in a browser', () => {
     await page.context().close();
   });
 
+  it('officer on a touch screen: a second hit is rejected with a reason by taps, recorded with the reason', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1024, height: 768 }, hasTouch: true });
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.waitForFunction(() => document.body.dataset.ready === '1');
+    await page.fill('#name', 'olly');
+    await page.fill('#password', PASSWORD);
+    await page.tap('button[type=submit]');
+    await page.waitForFunction(() => document.body.dataset.page === 'alerts' && document.body.dataset.ready === '1');
+    await page.waitForSelector('#link.ok');
+    await until(() => query(`SELECT id FROM reads WHERE plate = '6TRJ244'`).length > 0, 90_000, 'a read of 6TRJ244');
+    const store = ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e9 });
+    try {
+      Hotlists.open(store.database, { config: configSchema.parse({}).hotlists, clock: systemClock }).importFile(Buffer.from('6TRJ244\n'), {
+        list: 'warrants',
+        format: 'lines',
+        category: 'felony warrant',
+        priority: 3,
+        user: 'ada',
+      });
+    } finally {
+      store.close();
+    }
+    await page.waitForFunction(() => document.getElementById('plate')?.textContent === '6TRJ244', undefined, { timeout: 30_000 });
+    await page.tap('#reject');
+    await page.waitForSelector('button[data-reason=NOT-MATCH]');
+    await page.screenshot({ path: path.join(SCREENS, 'alerts-reject.png') });
+    await page.tap('button[data-reason=NOT-MATCH]');
+    await page.waitForFunction(() => /6TRJ244: rejected \(NOT-MATCH\)/.test(document.getElementById('message')?.textContent ?? ''));
+    const [row] = query<{ id: string; ack_accepted: number; ack_reason: string; ack_by: string; ack_channel: string }>(
+      `SELECT id, ack_accepted, ack_reason, ack_by, ack_channel FROM alerts WHERE payload LIKE '%6TRJ244%' AND suppressed IS NULL`,
+    );
+    expect(row).toMatchObject({ ack_accepted: 0, ack_reason: 'NOT-MATCH', ack_by: 'olly', ack_channel: 'ui' });
+    const events = query<{ detail: string }>(`SELECT detail FROM alert_events WHERE alert_id = ? AND kind = 'ack' AND channel = 'ui'`, row!.id);
+    expect(events.map((e) => JSON.parse(e.detail))).toEqual([{ accepted: false, reasonCode: 'NOT-MATCH', by: 'olly' }]);
+    await context.close();
+  });
+
+  it('limits: an oversized body or header is refused before it reaches sign-in', async () => {
+    const big = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'olly', password: 'x'.repeat(300 * 1024) }) });
+    expect(big.status).toBe(413);
+    const header = await fetch(`${base}/login`, { headers: { 'X-Filler': 'y'.repeat(20 * 1024) } }).then((r) => r.status).catch(() => 'closed');
+    expect([431, 'closed']).toContain(header);
+    // a form post (what a cross-site page can send without asking) is not even parsed
+    const form = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'name=olly&password=x' });
+    expect(form.status).toBe(415);
+    const logins = query<{ n: number }>(`SELECT count(*) AS n FROM access_log WHERE action = 'login' AND user_name = 'olly' AND outcome = 'refused'`);
+    expect(logins[0]!.n).toBe(1); // only the wrong password of the first test
+  });
+
   it('officer: cannot reach search, by the page or the API; the attempts are logged', async () => {
     const page = await signedIn('olly');
     const res = await page.goto(`${base}/search`);
