@@ -345,6 +345,17 @@ describe('the screens in a browser', () => {
     const ok = query<{ action: string; purpose: string; case_number: string }>(`SELECT action, purpose, case_number FROM access_log WHERE user_name = 'dana' AND outcome = 'ok' AND action IN ('search', 'show', 'image')`);
     expect(new Set(ok.map((r) => r.action))).toEqual(new Set(['search', 'show', 'image']));
     expect(ok.every((r) => r.case_number === '26-004512' && r.purpose === 'stolen vehicle investigation')).toBe(true);
+
+    // a release request of what the search selects, recorded for an admin's approval
+    await page.click('.release summary');
+    await page.fill('#agency', 'Hawthorne PD');
+    await page.fill('#requester', 'Det. R. Diaz');
+    await page.click('#request-release');
+    await page.waitForFunction(() => /needs the approval of an admin/.test(document.getElementById('release-message')?.textContent ?? ''));
+    const releases = query<{ requested_by: string; agency: string; case_number: string; selector: string }>(`SELECT * FROM releases`);
+    expect(releases).toHaveLength(1);
+    expect(releases[0]).toMatchObject({ requested_by: 'dana', agency: 'Hawthorne PD', case_number: '26-004512' });
+    expect(JSON.parse(releases[0]!.selector)).toMatchObject({ plate: '5KDW837' });
     await page.context().close();
   });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AccessLog } from '../access/access-log.js';
 import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
+import { Releases } from '../access/releases.js';
 import { PurposeError } from '../access/access-log.js';
 import { AccessDenied, can, permissionsOf, type Permission, type Principal } from '../access/roles.js';
 import { revokeSession } from '../access/session.js';
@@ -487,6 +488,27 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     if (typeof b.camera === 'string' && b.camera !== '') q.cameraId = b.camera;
     q.limit = typeof b.limit === 'number' ? Math.max(1, Math.min(500, Math.floor(b.limit))) : 100;
     return { reads: data.search(p, purposeOf(b), q) };
+  });
+
+  app.post('/api/releases', async (req) => {
+    const p = actor(req, 'reads.export', 'release-request');
+    const b = (req.body ?? {}) as Record<string, unknown>;
+    if (b.mode !== 'full' && b.mode !== 'aggregate') throw new HttpRefusal(400, 'mode: full or aggregate');
+    const selector: SearchQuery = {};
+    if (typeof b.plate === 'string' && b.plate !== '') selector.plate = b.plate;
+    selector.from = timeOf(b.from, 'from');
+    selector.to = timeOf(b.to, 'to');
+    if (typeof b.camera === 'string' && b.camera !== '') selector.cameraId = b.camera;
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    const r = new Releases(db, accessLog, { minCellCount: unit.config.access.releaseMinCellCount }).request(p, {
+      mode: b.mode,
+      agency: text(b.agency),
+      requester: text(b.requester),
+      purpose: text(b.purpose),
+      caseNumber: text(b.caseNumber),
+      selector,
+    });
+    return { id: r.id, mode: r.mode, agency: r.agency, requestedBy: r.requestedBy, note: `release ${r.id} needs the approval of an admin other than ${r.requestedBy} (alpr-edge release show ${r.id})` };
   });
 
   app.post('/api/hits', async (req) => {

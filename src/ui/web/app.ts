@@ -675,6 +675,55 @@ function searchPage(): void {
     }
   }
 
+  const agency = field('agency', 'Receiving agency');
+  const requester = field('requester', 'Person who asked');
+  const mode = h('select', { id: 'mode', name: 'mode' }, h('option', { value: 'full' }, 'full (reads and images)'), h('option', { value: 'aggregate' }, 'aggregate (counts only)'));
+  const releaseMessage = h('p', { class: 'message', id: 'release-message', role: 'status' });
+  const release = h(
+    'details',
+    { class: 'release' },
+    h('summary', {}, 'Request a release of what this search selects'),
+    h(
+      'div',
+      { class: 'search' },
+      agency.el,
+      requester.el,
+      h('label', { for: 'mode' }, 'Mode', mode),
+      h(
+        'div',
+        { class: 'buttons' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'big',
+            id: 'request-release',
+            onclick: async () => {
+              releaseMessage.textContent = '';
+              try {
+                const r = await api<{ note: string }>('POST', '/api/releases', {
+                  ...p(),
+                  mode: mode.value,
+                  agency: agency.input.value,
+                  requester: requester.input.value,
+                  plate: plate.input.value,
+                  from: iso(from.input.value),
+                  to: iso(to.input.value),
+                  camera: camera.input.value,
+                });
+                releaseMessage.textContent = r.note;
+              } catch (err) {
+                releaseMessage.textContent = `refused: ${(err as Error).message}`;
+              }
+            },
+          },
+          'Request release',
+        ),
+      ),
+      releaseMessage,
+    ),
+  );
+
   const form = h(
     'form',
     { class: 'search', onsubmit: (e: Event) => (e.preventDefault(), void search('reads')) },
@@ -686,7 +735,11 @@ function searchPage(): void {
     camera.el,
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'big', id: 'search' }, 'Search reads'), h('button', { type: 'button', class: 'big', id: 'hits', onclick: () => void search('hits') }, 'Hot list hits')),
   );
-  document.body.append(header('/search'), h('main', { class: 'searching' }, form, message, h('div', { class: 'panes' }, results, detail)));
+  document.body.append(header('/search'), h('main', { class: 'searching' }, form, message, h('div', { class: 'panes' }, results, detail), can('reads.export') ? release : null));
+}
+
+function can(permission: string): boolean {
+  return session?.permissions.includes(permission) ?? false;
 }
 
 function refusedPage(): void {
