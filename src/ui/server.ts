@@ -1,26 +1,23 @@
-import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AccessLog } from '../access/access-log.js';
-import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
-import { Releases } from '../access/releases.js';
-import { PurposeError } from '../access/access-log.js';
+import { AccessLog, PurposeError } from '../access/access-log.js';
 import { AccessDenied, can, permissionsOf, type Permission, type Principal } from '../access/roles.js';
 import { revokeSession } from '../access/session.js';
 import { signIn } from '../access/users.js';
-import type { AlertAck } from '../alerts/types.js';
-import { ConfigError, parseConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import { sniffImage } from '../recognition/image-header.js';
 import type { Unit } from '../unit/unit.js';
 import { packageRoot } from '../util/paths.js';
-import { alertsAfter, lastSeq, openAlerts, reasonProblem, screenAlert } from './alert-feed.js';
-import { clearedCookie, csrfMatches, csrfOf, HttpRefusal, principalOf, sessionCookie, sessionIdOf, sessionLive, tokenOf } from './auth.js';
+import { alertRoutes } from './alert-routes.js';
+import { clearedCookie, csrfMatches, csrfOf, HttpRefusal, principalOf, sessionCookie, sessionIdOf, tokenOf } from './auth.js';
+import { consoleRoutes } from './console-routes.js';
+import type { UiContext } from './context.js';
 import { isLoopbackHost } from './schema.js';
+import { searchRoutes } from './search-routes.js';
 
 /**
  * The unit's screens (docs/ui.md): a fastify server in the unit's process serving the front end built at
@@ -76,7 +73,6 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
   const db = unit.store.database;
   const clock = unit.clock;
   const accessLog = new AccessLog(db, unit.auditKey, clock);
-  const data = new DataAccess(db, accessLog);
   const tls = c.certFile !== '' && c.keyFile !== '';
   if (!tls && !isLoopbackHost(c.host)) throw new Error(`ui.host ${c.host} is not a loopback address: the screens need ui.certFile and ui.keyFile (HTTPS)`);
   const readPem = (file: string, what: string): Buffer => {
@@ -273,280 +269,8 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     return { ok: true };
   });
 
-  // ---- the officer's alerts ----
-  const streams = new Set<{ send(event: string, data: unknown, id?: number): void; end(): void; sessionId: string }>();
-  const liveSince = () => clock() - unit.config.alerts.expireAfterMs;
-
-  app.get('/api/alerts', async (req) => {
-    who(req, 'alerts.ack');
-    return { alerts: openAlerts(db, liveSince()), lastSeq: lastSeq(db) };
-  });
-
-  app.get('/api/alerts/stream', async (req, reply) => {
-    const p = who(req, 'alerts.ack');
-    if (streams.size >= c.maxStreams) throw new HttpRefusal(503, `too many screens open (ui.maxStreams ${c.maxStreams})`);
-    const lastIdHeader = req.headers['last-event-id'];
-    const lastId = typeof lastIdHeader === 'string' && /^\d{1,15}$/.test(lastIdHeader) ? Number(lastIdHeader) : null;
-    // the alerts a screen is shown are plate data leaving the store: each stream opened is logged, with what it caught up on
-    const queue = openAlerts(db, liveSince());
-    const missed = lastId === null ? [] : alertsAfter(db, lastId);
-    accessLog.append({
-      user: p.user,
-      agency: p.agency,
-      role: p.role,
-      action: 'alerts-stream',
-      purpose: 'hot list alerts to the officer',
-      query: { lastEventId: lastId, session: p.sessionId },
-      result: { open: queue.map((a) => a.id), caughtUp: missed.map((a) => a.id) },
-      outcome: 'ok',
-    });
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      'X-Content-Type-Options': 'nosniff',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    });
-    const stream = {
-      sessionId: p.sessionId,
-      send(event: string, payload: unknown, id?: number) {
-        res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`);
-      },
-      end() {
-        res.end();
-      },
-    };
-    res.write('retry: 2000\n\n');
-    stream.send('queue', { alerts: queue, missed: missed.map((a) => a.id) }, lastSeq(db));
-    streams.add(stream);
-    const ping = setInterval(() => {
-      if (!sessionLive(db, p.sessionId, clock())) {
-        stream.send('ended', { reason: 'the session has ended: sign in again' });
-        res.end();
-        return;
-      }
-      res.write(': ping\n\n');
-    }, 15_000);
-    res.on('close', () => {
-      clearInterval(ping);
-      streams.delete(stream);
-    });
-  });
-
-  const onHit = (e: { alert: { alert: { id: string }; suppressed: string | null } }) => {
-    if (e.alert.suppressed !== null || streams.size === 0) return;
-    const a = screenAlert(db, e.alert.alert.id);
-    if (!a) return;
-    const { readId: _readId, ...shown } = a;
-    for (const s of streams) {
-      if (!sessionLive(db, s.sessionId, clock())) {
-        s.send('ended', { reason: 'the session has ended: sign in again' });
-        s.end();
-        continue;
-      }
-      s.send('alert', shown, shown.seq);
-    }
-    if (streams.size > 0) {
-      // who was shown it: one record per alert, naming the sessions
-      accessLog.append({
-        user: '(alert screens)',
-        agency: unit.config.unit.agency,
-        role: 'system',
-        action: 'alert-shown',
-        purpose: 'hot list alerts to the officer',
-        query: { alert: shown.id, sessions: [...streams].map((s) => s.sessionId) },
-        outcome: 'ok',
-      });
-    }
-  };
-  const onAck = (ack: AlertAck) => {
-    for (const s of streams) s.send('answered', { id: ack.alertId, accepted: ack.accepted, reason: ack.reasonCode ?? null, by: ack.by ?? null, channel: ack.channel });
-  };
-  unit.on('hit', onHit);
-  unit.alerts.on('ack', onAck);
-
-  app.get('/api/alerts/:id/:kind', async (req, reply) => {
-    const { id, kind } = req.params as { id: string; kind: string };
-    if (kind !== 'crop' && kind !== 'frame') return reply.code(404).send({ error: 'no such image' });
-    const p = who(req, 'alerts.ack');
-    const a = screenAlert(db, id);
-    if (!a) return reply.code(404).send({ error: 'no such alert' });
-    const read = unit.store.getRead(a.readId);
-    const rel = kind === 'crop' ? read?.cropPath : read?.framePath;
-    accessLog.append({
-      user: p.user,
-      agency: p.agency,
-      role: p.role,
-      action: 'alert-image',
-      purpose: `responding to hot list alert ${id}`,
-      caseNumber: a.caseNumber,
-      query: { alert: id, read: a.readId, image: kind },
-      result: rel ? { images: [rel] } : { count: 0 },
-      outcome: 'ok',
-    });
-    if (!rel) return reply.code(404).send({ error: `the ${kind} of this read is no longer stored` });
-    const bytes = await unit.store.readImage(rel);
-    return reply.type(sniffImage(bytes).format === 'png' ? 'image/png' : 'image/jpeg').send(bytes);
-  });
-
-  app.post('/api/alerts/:id/answer', async (req) => {
-    const { id } = req.params as { id: string };
-    const p = actor(req, 'alerts.ack', 'alert-answer');
-    const b = (req.body ?? {}) as { accepted?: unknown; reason?: unknown };
-    if (typeof b.accepted !== 'boolean') throw new HttpRefusal(400, 'accepted: true or false');
-    const problem = reasonProblem(b.reason);
-    if (problem) throw new HttpRefusal(400, problem);
-    if (!b.accepted && !b.reason) throw new HttpRefusal(400, 'a rejection needs a reason');
-    const a = screenAlert(db, id);
-    if (!a) throw new HttpRefusal(404, 'no such alert');
-    const ack: AlertAck = { alertId: id, accepted: b.accepted, by: p.user, receivedAt: clock(), channel: 'ui' };
-    if (typeof b.reason === 'string' && b.reason !== '') ack.reasonCode = b.reason;
-    unit.alerts.recordAck(ack);
-    accessLog.append({
-      user: p.user,
-      agency: p.agency,
-      role: p.role,
-      action: 'alert-answer',
-      purpose: `responding to hot list alert ${id}`,
-      caseNumber: a.caseNumber,
-      query: { alert: id, accepted: b.accepted, reason: ack.reasonCode ?? null },
-      result: { first: a.answer === null },
-      outcome: 'ok',
-    });
-    return { ok: true, first: a.answer === null, answer: screenAlert(db, id)!.answer };
-  });
-
-  // ---- the technician's console ----
-  app.get('/api/status', async (req) => {
-    who(req, 'unit.operate');
-    return unit.status();
-  });
-
-  const latest = new Map<string, { image: Buffer; capturedAt: number; boxes: Array<{ x: number; y: number; width: number; height: number; confidence: number }> }>();
-  const onFrame = (f: { cameraId: string; capturedAt: number; image?: Buffer; found?: ReadonlyArray<{ box: { x: number; y: number; width: number; height: number }; confidence: number }> }) => {
-    if (!f.image) return;
-    // kept in memory only, replaced by the next frame: the live view is not stored
-    latest.set(f.cameraId, { image: f.image, capturedAt: f.capturedAt, boxes: (f.found ?? []).map((p) => ({ ...p.box, confidence: Math.round(p.confidence) })) });
-  };
-  unit.on('frame', onFrame);
-  const liveLogged = new Set<string>();
-
-  app.get('/api/cameras/:id/live', async (req) => {
-    const p = who(req, 'unit.operate');
-    const { id } = req.params as { id: string };
-    const f = latest.get(id);
-    if (!liveLogged.has(`${p.sessionId}|${id}`)) {
-      liveLogged.add(`${p.sessionId}|${id}`);
-      if (liveLogged.size > 10_000) liveLogged.clear();
-      accessLog.append({ user: p.user, agency: p.agency, role: p.role, action: 'live-view', purpose: 'aiming and checking a camera', query: { camera: id, session: p.sessionId }, outcome: 'ok' });
-    }
-    if (!f) return { camera: id, capturedAt: null, boxes: [] };
-    return { camera: id, capturedAt: f.capturedAt, boxes: f.boxes };
-  });
-
-  app.get('/api/cameras/:id/live.jpg', async (req, reply) => {
-    who(req, 'unit.operate');
-    const f = latest.get((req.params as { id: string }).id);
-    if (!f) return reply.code(404).send({ error: 'no frame yet' });
-    return reply.type(sniffImage(f.image).format === 'png' ? 'image/png' : 'image/jpeg').send(f.image);
-  });
-
-  app.post('/api/config/check', async (req) => {
-    actor(req, 'unit.operate', 'config-check');
-    const b = (req.body ?? {}) as { text?: unknown };
-    if (typeof b.text !== 'string') throw new HttpRefusal(400, 'text: the configuration to check');
-    try {
-      parseConfig(b.text, 'pasted config');
-      return { ok: true, problems: [] };
-    } catch (err) {
-      if (err instanceof ConfigError) return { ok: false, problems: err.problems };
-      throw err;
-    }
-  });
-
-  // ---- the data user's search ----
-  const purposeOf = (b: { purpose?: unknown; caseNumber?: unknown }) => ({
-    ...(typeof b.purpose === 'string' ? { purpose: b.purpose } : {}),
-    ...(typeof b.caseNumber === 'string' ? { caseNumber: b.caseNumber } : {}),
-  });
-  const timeOf = (v: unknown, name: string): number | undefined => {
-    if (v === undefined || v === null || v === '') return undefined;
-    const t = typeof v === 'string' ? Date.parse(v) : NaN;
-    if (Number.isNaN(t)) throw new HttpRefusal(400, `${name}: ${JSON.stringify(v)} is not a date/time`);
-    return t;
-  };
-
-  app.post('/api/search', async (req) => {
-    const p = actor(req, 'reads.search', 'search');
-    const b = (req.body ?? {}) as Record<string, unknown>;
-    const q: SearchQuery = {};
-    if (typeof b.plate === 'string' && b.plate !== '') q.plate = b.plate;
-    q.from = timeOf(b.from, 'from');
-    q.to = timeOf(b.to, 'to');
-    if (typeof b.camera === 'string' && b.camera !== '') q.cameraId = b.camera;
-    q.limit = typeof b.limit === 'number' ? Math.max(1, Math.min(500, Math.floor(b.limit))) : 100;
-    return { reads: data.search(p, purposeOf(b), q) };
-  });
-
-  app.post('/api/releases', async (req) => {
-    const p = actor(req, 'reads.export', 'release-request');
-    const b = (req.body ?? {}) as Record<string, unknown>;
-    if (b.mode !== 'full' && b.mode !== 'aggregate') throw new HttpRefusal(400, 'mode: full or aggregate');
-    const selector: SearchQuery = {};
-    if (typeof b.plate === 'string' && b.plate !== '') selector.plate = b.plate;
-    selector.from = timeOf(b.from, 'from');
-    selector.to = timeOf(b.to, 'to');
-    if (typeof b.camera === 'string' && b.camera !== '') selector.cameraId = b.camera;
-    const text = (v: unknown) => (typeof v === 'string' ? v : '');
-    const r = new Releases(db, accessLog, { minCellCount: unit.config.access.releaseMinCellCount }).request(p, {
-      mode: b.mode,
-      agency: text(b.agency),
-      requester: text(b.requester),
-      purpose: text(b.purpose),
-      caseNumber: text(b.caseNumber),
-      selector,
-    });
-    return { id: r.id, mode: r.mode, agency: r.agency, requestedBy: r.requestedBy, note: `release ${r.id} needs the approval of an admin other than ${r.requestedBy} (alpr-edge release show ${r.id})` };
-  });
-
-  app.post('/api/hits', async (req) => {
-    const p = actor(req, 'hits.history', 'hits');
-    const b = (req.body ?? {}) as Record<string, unknown>;
-    return {
-      hits: hitHistory(db, accessLog, p, purposeOf(b), {
-        ...(typeof b.plate === 'string' && b.plate !== '' ? { plate: b.plate } : {}),
-        ...(typeof b.list === 'string' && b.list !== '' ? { list: b.list } : {}),
-        from: timeOf(b.from, 'from'),
-        to: timeOf(b.to, 'to'),
-        limit: 100,
-      }),
-    };
-  });
-
-  const readQuery = (req: FastifyRequest) => {
-    const q = req.query as { purpose?: string; case?: string };
-    return { ...(q.purpose ? { purpose: q.purpose } : {}), ...(q.case ? { caseNumber: q.case } : {}) };
-  };
-  app.get('/api/reads/:id', async (req) => {
-    const p = who(req, 'reads.search');
-    const id = Number((req.params as { id: string }).id);
-    if (!Number.isSafeInteger(id) || id < 1) throw new HttpRefusal(400, 'a read id is a positive number');
-    return data.show(p, readQuery(req), id);
-  });
-  app.get('/api/reads/:id/:kind', async (req, reply) => {
-    const { kind } = req.params as { kind: string };
-    if (kind !== 'crop' && kind !== 'frame') return reply.code(404).send({ error: 'no such image' });
-    const p = who(req, 'reads.images');
-    const id = Number((req.params as { id: string }).id);
-    if (!Number.isSafeInteger(id) || id < 1) throw new HttpRefusal(400, 'a read id is a positive number');
-    const read = data.show(p, readQuery(req), id, { images: true });
-    const rel = kind === 'crop' ? read.cropPath : read.framePath;
-    if (!rel) return reply.code(404).send({ error: `the ${kind} of read ${id} is no longer stored` });
-    const bytes = await unit.store.readImage(rel);
-    return reply.type(sniffImage(bytes).format === 'png' ? 'image/png' : 'image/jpeg').send(bytes);
-  });
+  const ctx: UiContext = { app, unit, db, accessLog, clock, log, who, actor };
+  const undo = [alertRoutes, consoleRoutes, searchRoutes].map((routes) => routes(ctx));
 
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).send({ error: 'not found' }));
 
@@ -559,11 +283,7 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     url,
     port,
     close: async () => {
-      unit.off('hit', onHit);
-      unit.off('frame', onFrame);
-      unit.alerts.off('ack', onAck);
-      for (const s of streams) s.end();
-      streams.clear();
+      for (const u of undo) u();
       await app.close();
     },
   };
@@ -576,4 +296,3 @@ function homeOf(p: Principal): string {
   return '/alerts';
 }
 
-export type { FastifyReply };
