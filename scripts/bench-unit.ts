@@ -4,12 +4,13 @@
  * with cars in them, the share of frames dropped, the latencies, and memory over the run.
  *
  *   npm run bench:unit -- [--seconds 60] [--cameras 1,2,4] [--offered 25] [--ocr-workers 1]
- *        [--queue-depth N] [--concurrency N] [--max-delay MS] [--label TEXT] [--out FILE.json]
+ *        [--queue-depth N] [--concurrency N] [--max-delay MS] [--screens N] [--label TEXT] [--out FILE.json]
  *
  * --offered is the total frame rate the cameras deliver (split evenly); above the unit's capacity the
  * scheduler drops the oldest waiting frames, and the processed rate is the capacity. --queue-depth,
  * --concurrency and --max-delay override pipeline.queueDepth, pipeline.concurrency and grouping.maxDelayMs
- * (default: the config's defaults, and maxDelayMs 700).
+ * (default: the config's defaults, and maxDelayMs 700). --screens N opens the screens (src/ui) with N alert screens
+ * holding their event stream and N consoles polling status and live views every second, from another process.
  *
  * Every plate of the generated traffic is on a hot list, so every car raises an alert. Latencies (ms):
  * - capture→recognised: each processed frame, from its capture to the end of its recognition;
@@ -22,7 +23,7 @@ import { systemClock } from '../src/util/clock.js';
 import type { Frame } from '../src/camera/types.js';
 import { Hotlists } from '../src/hotlist/hotlists.js';
 import { openStore } from '../src/store/open.js';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +32,45 @@ import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log/logger.js';
 import { Unit } from '../src/unit/unit.js';
 import { packageRoot } from '../src/util/paths.js';
+import { AccessLog } from '../src/access/access-log.js';
+import { totpCode } from '../src/access/totp.js';
+import { addUser, signIn } from '../src/access/users.js';
+import { startUiServer, type UiServer } from '../src/ui/server.js';
+
+/**
+ * The screens' side of --screens N, in its own process: N alert screens holding the event stream open, and N
+ * consoles asking every second for the status, each camera's live view and its frame, as the pages do.
+ */
+async function screenClients(url: string, cookies: string[], n: number): Promise<never> {
+  const [officer, tech] = cookies as [string, string];
+  for (let i = 0; i < n; i++) {
+    void (async () => {
+      for (;;) {
+        try {
+          const res = await fetch(`${url}/api/alerts/stream`, { headers: { Cookie: officer } });
+          const reader = res.body!.getReader();
+          while (!(await reader.read()).done);
+        } catch {
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+    setInterval(() => {
+      void (async () => {
+        try {
+          const status = (await (await fetch(`${url}/api/status`, { headers: { Cookie: tech } })).json()) as { cameras: Array<{ id: string }> };
+          for (const c of status.cameras) {
+            await (await fetch(`${url}/api/cameras/${c.id}/live`, { headers: { Cookie: tech } })).arrayBuffer();
+            await (await fetch(`${url}/api/cameras/${c.id}/live.jpg`, { headers: { Cookie: tech } })).arrayBuffer();
+          }
+        } catch {
+          // the unit is stopping
+        }
+      })();
+    }, 1000);
+  }
+  return new Promise<never>(() => undefined);
+}
 
 const { values } = parseArgs({
   options: {
@@ -47,8 +87,14 @@ const { values } = parseArgs({
     // internal: run one configuration (OpenCV can be loaded once per process, so each runs in its own)
     one: { type: 'string' },
     frames: { type: 'string' },
+    // the screens (src/ui) open while the unit runs: N alert screens (event streams) and N consoles polling
+    screens: { type: 'string', default: '0' },
+    // internal: the screens' clients, in a process of their own (as browsers are)
+    clients: { type: 'string' },
+    cookies: { type: 'string' },
   },
 });
+if (values.clients !== undefined) await screenClients(values.clients, values.cookies!.split(','), Number(values.screens));
 const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const offered = Number(values.offered);
@@ -73,6 +119,7 @@ const pct = (xs: number[], q: number) => {
 
 interface Row {
   cameras: number;
+  screens: number;
   offeredFps: number;
   processedFps: number;
   dropShare: number;
@@ -102,6 +149,7 @@ if (values.one === undefined) {
     const args = [process.argv[1]!, '--one', String(n), '--frames', path.join(work, 'traffic.json'), '--seconds', String(seconds), '--warmup', String(warmup), '--offered', String(offered), '--ocr-workers', values['ocr-workers'], '--max-delay', values['max-delay']];
     if (values['queue-depth']) args.push('--queue-depth', values['queue-depth']);
     if (values.concurrency) args.push('--concurrency', values.concurrency);
+    args.push('--screens', values.screens);
     const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const row = JSON.parse(out.trim().split('\n').at(-1)!) as Row;
     rows.push(row);
@@ -143,7 +191,33 @@ if (values.one === undefined) {
   // which car each frame file shows, to know when a car's first frame was offered
   const carOfFirstFrame = new Map<string, string>();
   for (const c of manifest.cars) carOfFirstFrame.set(path.join(manifest.jpegDir, `frame-${String(c.firstFrame).padStart(5, '0')}.jpg`), c.text);
+  const screens = Number(values.screens);
+  const cookies: string[] = [];
+  if (screens > 0) {
+    config.ui = { ...config.ui, enabled: true, host: '127.0.0.1', port: 0 };
+    const { store, auditKey } = openStore(config, systemClock);
+    try {
+      const log = new AccessLog(store.database, auditKey, systemClock);
+      const { totp } = await addUser(store.database, log, 'bootstrap', { name: 'admin', agency: 'bench', role: 'admin', password: 'bench password 1' });
+      const r = await signIn(store.database, log, { name: 'admin', password: 'bench password 1', totp: totpCode(totp!.secret, systemClock()) });
+      if (!r.ok) throw new Error(r.message);
+      await addUser(store.database, log, r.principal, { name: 'officer', agency: 'bench', role: 'officer', password: 'bench password 1' });
+      await addUser(store.database, log, r.principal, { name: 'tech', agency: 'bench', role: 'technician', password: 'bench password 1' });
+    } finally {
+      store.close();
+    }
+  }
   const unit = await Unit.start(config, createLogger('silent'), systemClock);
+  let clients: ChildProcess | undefined;
+  let ui: UiServer | undefined;
+  if (screens > 0) {
+    ui = await startUiServer({ unit, log: createLogger('silent') });
+    for (const name of ['officer', 'tech']) {
+      const res = await fetch(`${ui.url}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name, password: 'bench password 1' }) });
+      cookies.push(res.headers.get('set-cookie')!.split(';')[0]!);
+    }
+    clients = spawn(process.execPath, [process.argv[1]!, '--clients', ui.url, '--cookies', cookies.join(','), '--screens', String(screens)], { stdio: 'inherit' });
+  }
   // camera -> plate -> capture time of that car's first frame offered (the scheduler is the cameras' sink)
   const carStart = new Map<string, Map<string, number>>();
   const scheduler = (unit as unknown as { scheduler: { offer(f: Frame): Promise<void> } }).scheduler;
@@ -205,6 +279,8 @@ if (values.one === undefined) {
   const after = unit.status().cameras.map((c) => ({ ...c.counters }));
   const elapsed = (Date.now() - t0) / 1000;
   const loadEnd = os.loadavg()[0]!;
+  clients?.kill('SIGKILL');
+  await ui?.close();
   await unit.stop();
   let off = 0;
   let proc = 0;
@@ -220,6 +296,7 @@ if (values.one === undefined) {
   const slope = rss.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / Math.max(1e-9, rss.reduce((s, [x]) => s + (x - mx) ** 2, 0));
   const row: Row = {
     cameras: n,
+    screens,
     offeredFps: Math.round((off / elapsed) * 10) / 10,
     processedFps: Math.round((proc / elapsed) * 10) / 10,
     dropShare: Math.round((drop / Math.max(1, off)) * 1000) / 10,
@@ -251,11 +328,11 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const pipe = `queueDepth ${values['queue-depth'] ?? 'default'}, concurrency ${values.concurrency ?? 'default'}, maxDelayMs ${values['max-delay']}`;
 const header = `bench:unit ${values.label ? `[${values.label}] ` : ''}${new Date().toISOString().slice(0, 10)}, ${cpu}, ${os.cpus().length} cores, node ${process.version}; ${manifest.frames} 1080p JPEG frames (${manifest.cars.length} car passes) looped, every plate on the hot list; ${seconds} s measured after ${warmup} s warm-up; ${values['ocr-workers']} OCR worker(s); ${pipe}`;
 const table = [
-  '| cameras | offered fps | processed fps | dropped | capture→recognised p50 / p99 ms | store p50 / p99 ms | frame→read p50 / p99 ms | frame→alert p50 / p99 ms | car→alert p50 / p99 ms | reads | alerts | load 1 min start / end | RSS start / max / end MB | RSS slope MB/min |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| cameras | screens | offered fps | processed fps | dropped | capture→recognised p50 / p99 ms | store p50 / p99 ms | frame→read p50 / p99 ms | frame→alert p50 / p99 ms | car→alert p50 / p99 ms | reads | alerts | load 1 min start / end | RSS start / max / end MB | RSS slope MB/min |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.cameras} | ${r.offeredFps} | ${r.processedFps} | ${r.dropShare}% | ${r.recognizeP50} / ${r.recognizeP99} | ${r.storeP50} / ${r.storeP99} | ${r.readP50} / ${r.readP99} | ${r.alertP50} / ${r.alertP99} | ${r.carAlertP50} / ${r.carAlertP99} | ${r.reads} | ${r.alerts} | ${r.loadStart} / ${r.loadEnd} | ${r.rssStartMB} / ${r.rssMaxMB} / ${r.rssEndMB} | ${r.rssSlopeMBperMin} |`,
+      `| ${r.cameras} | ${r.screens} | ${r.offeredFps} | ${r.processedFps} | ${r.dropShare}% | ${r.recognizeP50} / ${r.recognizeP99} | ${r.storeP50} / ${r.storeP99} | ${r.readP50} / ${r.readP99} | ${r.alertP50} / ${r.alertP99} | ${r.carAlertP50} / ${r.carAlertP99} | ${r.reads} | ${r.alerts} | ${r.loadStart} / ${r.loadEnd} | ${r.rssStartMB} / ${r.rssMaxMB} / ${r.rssEndMB} | ${r.rssSlopeMBperMin} |`,
   ),
 ].join('\n');
 process.stdout.write(`\n${header}\n\n${table}\n`);

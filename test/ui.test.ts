@@ -144,7 +144,7 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENS, `${name}.png`) });
 }
 
-describe('the screens in a browser', () => {
+describe('the screens in a browser', { timeout: 180_000 }, () => {
   it('sign-in: a wrong password is refused with the same words as an unknown name, and logged', async () => {
     const context = await browser!.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
@@ -438,7 +438,7 @@ describe('the ui section of the config', () => {
   });
 });
 
-describe('the screens over HTTPS', () => {
+describe('the screens over HTTPS', { timeout: 120_000 }, () => {
   it('the session cookie is __Host-, Secure, HttpOnly and SameSite=Strict; HSTS is sent; plain HTTP gets nothing', async () => {
     const tlsDir = mkdtempSync(path.join(tmpdir(), 'alpr-ui-tls-'));
     let proc: ChildProcess | undefined;

@@ -10,9 +10,14 @@ import type { UiContext } from './context.js';
  */
 export function consoleRoutes(ctx: UiContext): () => void {
   const { app, unit, accessLog, who, actor } = ctx;
-  app.get('/api/status', async (req) => {
+  // one status a second, however many consoles are open: gathering it queries the store and the file system on
+  // the unit's main thread, which also runs capture
+  let status: { at: number; body: string } | undefined;
+  app.get('/api/status', async (req, reply) => {
     who(req, 'unit.operate');
-    return unit.status();
+    const now = performance.now();
+    if (!status || now - status.at >= 1000) status = { at: now, body: JSON.stringify(unit.status()) };
+    return reply.type('application/json; charset=utf-8').send(status.body);
   });
 
   const latest = new Map<string, { image: Buffer; capturedAt: number; boxes: Array<{ x: number; y: number; width: number; height: number; confidence: number }> }>();
