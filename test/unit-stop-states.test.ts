@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from './helpers.js';
 
 /**
  * A stop under systemd in the states #16 item 3 names beyond the alert channels (test/unit-stop.test.ts has those):
@@ -34,13 +35,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A TCP server that accepts, reads what it is sent and never answers: a hung central server or camera. */
 async function silentServer(): Promise<{ port: number; connections: () => number; received: () => string }> {
