@@ -10,12 +10,16 @@ import { ReadStore, type DiskSpace, type Eviction, type NewRead } from '../src/s
 import { FaultMonitor, type FaultInputs } from '../src/unit/faults.js';
 import { StorageDeferred, StorageGuard, type WriteAttempt } from '../src/unit/storage-guard.js';
 import { manualClock, systemClock } from '../src/util/clock.js';
+import { configSchema } from '../src/config/schema.js';
+import { Unit } from '../src/unit/unit.js';
 
 /**
  * The parts of #16 item 4 (a full disk) that can be tested without a small file system: the bounded pending
  * reads and the frames dropped instead, the storage log's rate with a manual clock, the order in which images are
  * deleted for free space (a fake free-space function), and faults reported when their records cannot be written.
- * test/full-disk.test.ts runs the whole unit on a 20 MB file system.
+ * A stop while the database refuses reads is tested with the unit in this process (its recognition worker is
+ * dist/src/pipeline/vision-worker.js: run `npm run build` first). test/full-disk.test.ts runs the compiled unit
+ * on a 20 MB file system.
  */
 
 const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -244,6 +248,42 @@ describe('read store: free space on the disk bounds the images', () => {
   });
 });
 
+describe('faults of the data disk', () => {
+  let dir: string;
+  let store: ReadStore;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'alpr-faults-disk-'));
+    store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 2 ** 20 });
+  });
+  afterEach(() => {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('with a disk reserve, a disk kept at the reserve by deleting images is not faulty; under half of it, it is', () => {
+    const { log } = capture();
+    const m = new FaultMonitor(store.database, log);
+    const at = (now: number, free: number): FaultInputs => ({
+      now,
+      startedAt: T0,
+      cameras: [],
+      recognition: { workerAlive: true, lastError: null },
+      disk: { freeBytes: free, totalBytes: 32 * 2 ** 30 },
+      diskReserveBytes: 256 * 2 ** 20,
+      imageBudgetExceeded: false,
+      gps: { expected: false, connected: false, fixValid: false, lastFixAt: null },
+      clockJumpMs: 0,
+      uplink: null,
+    });
+    // free space hovering around the reserve (images deleted as reads come): no fault raised and cleared each time
+    for (const [k, free] of [256, 255.9, 256.5, 255.5, 256].entries()) expect(m.check(at(T0 + k * 2000, free * 2 ** 20))).toEqual([]);
+    const open = m.check(at(T0 + 20_000, 100 * 2 ** 20));
+    expect(open).toEqual([expect.objectContaining({ code: 'storage', subject: 'disk', message: expect.stringMatching(/100 MiB free .*keep 256 MiB free: none are left to delete/) })]);
+    // without a reserve, the old rule (under 256 MiB or 5 %)
+    expect(m.check({ ...at(T0 + 22_000, 1024 * 2 ** 20), diskReserveBytes: 0 }).map((f) => f.subject)).toEqual(['disk']);
+  });
+});
+
 describe('faults whose records the database refuses', () => {
   let dir: string;
   let store: ReadStore;
@@ -294,3 +334,73 @@ describe('faults whose records the database refuses', () => {
     ]);
   });
 });
+
+describe('the unit stopping while reads cannot be stored', () => {
+  let dir: string;
+  let unit: Unit | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'alpr-stop-full-'));
+  });
+  afterEach(async () => {
+    await unit?.stop();
+    unit = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs and counts each read it could not store; every read it reported stored is in the database (the unit in this process)', async () => {
+    const config = configSchema.parse({
+      unit: { id: 'car-9' },
+      data: { dir: path.join(dir, 'data') },
+      grouping: { maxDelayMs: 300, leaveAfterMs: 600 },
+      store: { pendingReadsMax: 4 },
+      cameras: [{ id: 'front', type: 'replay', source: path.join(import.meta.dirname, '..', 'test-fixtures', 'plates'), pattern: 'us-*', fps: 8, loop: true }],
+    });
+    const { lines, log } = capture();
+    const u = await Unit.start(config, log, systemClock);
+    unit = u;
+    const reported: string[] = [];
+    u.on('read', (e) => {
+      if (e.kind === 'new') reported.push(e.read.uuid);
+    });
+    await until(() => reported.length >= 3, 60_000, '3 reads stored');
+    // the database refuses every write of a read from now on, as a disk full to the last byte does
+    u.store.database.exec(`
+      CREATE TEMP TRIGGER refuse_insert BEFORE INSERT ON reads BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+      CREATE TEMP TRIGGER refuse_update BEFORE UPDATE ON reads BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;`);
+    await until(() => u.storage.status().pendingReads >= 4 && u.storage.status().framesDropped > 0, 60_000, 'four reads waiting and frames dropped');
+    await until(() => u.status().faults.some((f) => f.code === 'storage' && f.subject === 'reads'), 10_000, 'the storage fault');
+    const waiting = u.storage.status().pendingReads;
+    const storedBefore = reported.length;
+    await u.stop();
+    unit = undefined;
+    const lost = lines.filter((l) => /^read (lost|not completed) at stop/.test(l.msg));
+    const summary = lines.find((l) => /read\(s\) lost at stop/.test(l.msg));
+    // each waiting read was said (nothing was stored: the refusal holds at the stop too)
+    expect(reported.length).toBe(storedBefore);
+    expect(lost.length).toBeGreaterThanOrEqual(waiting);
+    expect(summary).toMatchObject({ lost: lost.filter((l) => /^read lost/.test(l.msg)).length, notCompleted: lost.filter((l) => /not completed/.test(l.msg)).length });
+    expect(u.storage.status().lostAtStop).toBe(summary!.lost);
+    for (const l of lost) {
+      expect(l).toMatchObject({ camera: 'front', firstSeen: expect.any(String), frames: expect.any(Number) });
+      expect(JSON.stringify(l)).not.toMatch(/plate/); // the log carries no plate text
+    }
+    // the storage lines: once when it started, once when frames began to drop, then (under a minute) none
+    const storageLines = lines.filter((l) => l.part === 'store');
+    expect(storageLines.map((l) => l.msg)).toEqual([expect.stringMatching(/^reads cannot be stored/), expect.stringMatching(/frames are dropped/)]);
+    // nothing reported stored is lost
+    const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 1e9 });
+    try {
+      for (const uuid of reported) expect(store.getReadByUuid(uuid), uuid).toBeDefined();
+    } finally {
+      store.close();
+    }
+  }, 120_000);
+});
+
+async function until(test: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

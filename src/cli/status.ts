@@ -94,7 +94,7 @@ export async function statusCommand(argv: string[], config: Config): Promise<num
     const state = c.connected ? 'connected' : c.finished ? 'finished' : 'NOT CONNECTED';
     lines.push(
       `  ${c.id.padEnd(12)} ${c.type.padEnd(9)} ${state.padEnd(13)} fps in ${c.fps.in.toFixed(1)} / processed ${c.fps.processed.toFixed(1)} / dropped ${c.fps.dropped.toFixed(1)}` +
-        `  frames ${c.counters.offered} (dropped ${c.counters.dropped}, failed ${c.counters.failed})  last frame ${ago(c.lastFrameAt)}`,
+        `  frames ${c.counters.offered} (dropped ${c.counters.dropped}, failed ${c.counters.failed}${c.droppedForStorage ? `; ${c.droppedForStorage} more DROPPED while reads could not be stored` : ''})  last frame ${ago(c.lastFrameAt)}`,
     );
     if (c.detail) lines.push(`  ${''.padEnd(12)} ${c.detail}`);
     if (c.lastError) lines.push(`  ${''.padEnd(12)} last error: ${c.lastError}`);

@@ -192,6 +192,8 @@ export class ReadStore {
   private budgetWarned = false;
   private closed = false;
   private imagesNotWritten = 0;
+  /** Images whose files were deleted to make room but whose rows the database could not mark yet (a full disk). */
+  private readonly unmarked = new Set<number>();
 
   /** The clock the store stamps with; the parts that work on the store (sync, retention) decide by it too. */
   readonly clock: Clock;
@@ -724,8 +726,21 @@ export class ReadStore {
            ORDER BY i.synced_at IS NULL, i.id LIMIT 64`,
     );
     const mark = this.db.prepare('UPDATE images SET evicted_at = ? WHERE id = ?');
+    const markAll = (ids: number[], now: number) =>
+      this.db.transaction(() => {
+        for (const id of ids) mark.run(now, id);
+      })();
     let freed = 0;
     let count = 0;
+    // files deleted before their rows could be marked (below): marked first, or nothing more is done now
+    if (this.unmarked.size > 0) {
+      try {
+        markAll([...this.unmarked], this.clock());
+        this.unmarked.clear();
+      } catch {
+        return { count, bytes: freed };
+      }
+    }
     while (freed < bytes) {
       const victims = pick.all() as Array<{ id: number; path: string; bytes: number }>;
       if (victims.length === 0) break;
@@ -737,9 +752,24 @@ export class ReadStore {
         freed += v.bytes;
       }
       // The rows are marked first (one commit): a crash after it leaves stray files, never a row pointing at nothing.
-      this.db.transaction(() => {
-        for (const v of batch) mark.run(now, v.id);
-      })();
+      try {
+        markAll(batch.map((v) => v.id), now);
+      } catch (err) {
+        if (!isFull(err)) throw err;
+        // A disk full to the last byte refuses even the marks: the files go first, then the marks are tried again
+        // (kept in memory until the database takes them). Until then a row may point at a deleted file, which
+        // readers take as evicted (sync skips it, readImage says so).
+        for (const v of batch) await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
+        try {
+          markAll(batch.map((v) => v.id), now);
+        } catch {
+          for (const v of batch) this.unmarked.add(v.id);
+        }
+        for (const v of batch) this.imageBytes -= v.bytes;
+        count += batch.length;
+        if (this.unmarked.size > 0) break;
+        continue;
+      }
       for (const v of batch) {
         this.imageBytes -= v.bytes;
         count++;
@@ -756,6 +786,11 @@ const ROW_ALLOWANCE = 64 * 1024;
 function diskSpace(dir: string): DiskSpace {
   const s = statfsSync(dir);
   return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+}
+
+/** The database or a file write refused for want of space. */
+function isFull(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === 'SQLITE_FULL' || isNoSpace(err);
 }
 
 /** A write refused for want of space (a full disk or a quota). */

@@ -25,6 +25,12 @@ export interface FaultInputs {
   cameras: Array<{ id: string; enabled: boolean; finished: boolean; connected: boolean; lastFrameAt: number | null; lastError: string | null }>;
   recognition: { workerAlive: boolean; lastError: string | null };
   disk: { freeBytes: number; totalBytes: number } | null;
+  /**
+   * Free space the store keeps by deleting images (store.diskReserveMB, at most a tenth of the disk); 0 or absent:
+   * none. With one, the disk is faulty only when free space falls under half of it (the store could not keep it:
+   * no images left to delete, or something else fills the disk faster), not while images are deleted to keep it.
+   */
+  diskReserveBytes?: number;
   imageBudgetExceeded: boolean;
   /** Reads that cannot be stored (the unit's StorageGuard); absent: not checked. */
   storage?: { failing: boolean; lastError: string | null; pendingReads: number; pendingReadsMax: number; framesDropped: number };
@@ -114,8 +120,15 @@ export class FaultMonitor {
     if (!i.recognition.workerAlive) add('recognition', '', `recognition is not working${i.recognition.lastError ? `: ${i.recognition.lastError}` : ''}`);
     if (i.disk && i.disk.totalBytes > 0) {
       const free = i.disk.freeBytes;
-      if (free < MIN_FREE_BYTES || free / i.disk.totalBytes < t.diskFreeFraction) {
-        add('storage', 'disk', `the data disk is nearly full: ${Math.round(free / 2 ** 20)} MiB free of ${Math.round(i.disk.totalBytes / 2 ** 20)} MiB`);
+      const reserve = Math.min(i.diskReserveBytes ?? 0, i.disk.totalBytes / 10);
+      const mib = (n: number) => Math.round(n / 2 ** 20);
+      if (reserve > 0 ? free < reserve / 2 : free < MIN_FREE_BYTES || free / i.disk.totalBytes < t.diskFreeFraction) {
+        add(
+          'storage',
+          'disk',
+          `the data disk is nearly full: ${mib(free)} MiB free of ${mib(i.disk.totalBytes)} MiB` +
+            (reserve > 0 ? ` (images are deleted to keep ${mib(reserve)} MiB free: none are left to delete, or something else fills the disk)` : ''),
+        );
       }
     }
     if (i.imageBudgetExceeded) add('storage', 'images', 'the image budget is exceeded by plate crops alone (store.imageBudgetMB)');

@@ -69,6 +69,8 @@ export interface CameraHealth extends CameraStatus {
   direction: string;
   fps: { in: number; processed: number; dropped: number };
   counters: CameraCounters;
+  /** Frames of this camera dropped because store.pendingReadsMax reads waited to be stored (a full disk). */
+  droppedForStorage?: number;
   finished: boolean;
 }
 
@@ -144,6 +146,7 @@ const CLOCK_AGREES_MS = 1500;
 export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; hit: [HitEvent]; idle: []; fatal: [Error] }> {
   private readonly cameras = new Map<string, { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string }>();
   private readonly latestFrameAt = new Map<string, number>();
+  private readonly droppedForStorage = new Map<string, number>();
   private readonly readIds = new Map<number, { id: number; best: unknown }>();
   private readonly latencies: number[] = [];
   private tickTimer: NodeJS.Timeout | undefined;
@@ -426,6 +429,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         await new Promise((r) => setTimeout(r, 200));
       }
     } else if (!this.storage.admitFrame()) {
+      this.droppedForStorage.set(frame.cameraId, (this.droppedForStorage.get(frame.cameraId) ?? 0) + 1);
       frame.settle?.('dropped');
       return;
     }
@@ -660,6 +664,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           direction: config.direction,
           fps: this.scheduler.rates(config.id, 10_000, now),
           counters: this.scheduler.counters(config.id) ?? { offered: 0, processed: 0, dropped: 0, failed: 0 },
+          droppedForStorage: this.droppedForStorage.get(config.id) ?? 0,
           finished,
         };
       }),
@@ -720,6 +725,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       })),
       recognition: { workerAlive: status.recognition.workerAlive, lastError: status.recognition.lastError },
       disk: status.disk,
+      diskReserveBytes: status.store.diskReserveBytes ?? 0,
       imageBudgetExceeded: this.imageBudgetExceeded,
       storage: status.storage,
       gps: {
