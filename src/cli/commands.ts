@@ -62,7 +62,7 @@ export const RUN_OPTIONS = {
   'exit-when-done': { type: 'boolean', help: 'stop once every camera has finished (finite replays) and every read is stored' },
 } as const satisfies OptionSet;
 
-export const STATUS_OPTIONS = { json: { type: 'boolean', help: 'the status file and what was measured, as JSON' } } as const satisfies OptionSet;
+export const STATUS_OPTIONS = { json: { type: 'boolean', help: "the unit's status (from its socket, else the status file) and what was measured, as JSON" } } as const satisfies OptionSet;
 
 export const DEMO_OPTIONS = {
   json: RUN_OPTIONS.json,
@@ -314,7 +314,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     options: STATUS_OPTIONS,
     examples: ['alpr-edge status --config /etc/alpr-edge/unit.yaml'],
-    notes: ['Exit 0 when the unit runs and every camera is connected, else 1.'],
+    notes: [
+      'Asks the running unit over its socket (run/status.sock in the data folder, owner only), so the answer is true when the status file cannot be written (a full disk); where no unit answers, reads the status file.',
+      'Exit 0 when the unit runs and every camera is connected, else 1.',
+    ],
   },
   {
     name: 'demo',

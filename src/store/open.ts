@@ -6,7 +6,7 @@ import { ReadStore, type StoreOptions } from './read-store.js';
 import type { Clock } from '../util/clock.js';
 
 /**
- * Opens the read store as the configuration says: under data.dir, with the image budget, and encrypted with the
+ * Opens the read store as the configuration says: under data.dir, with the image budget and the disk reserve, and encrypted with the
  * unit's data key when one is configured (store.keyFile, or the service manager's credential). Also returns the
  * access log's MAC key: derived from the data key, else the data folder's audit.key.
  */
@@ -15,6 +15,7 @@ export function openStore(config: Config, clock: Clock, extra: Partial<StoreOpti
   const store = ReadStore.open(path.resolve(config.data.dir), {
     clock,
     imageBudgetBytes: config.store.imageBudgetMB * 2 ** 20,
+    ...(config.store.diskReserveMB > 0 ? { diskReserveBytes: config.store.diskReserveMB * 2 ** 20 } : {}),
     dataKey,
     ...extra,
   });
