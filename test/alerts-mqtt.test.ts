@@ -88,6 +88,10 @@ function channelConfig(extra: Partial<MqttChannelConfig>): MqttChannelConfig {
     clientId: '',
     listenHost: '127.0.0.1',
     listenPort: 1883,
+    tlsCertFile: '',
+    tlsKeyFile: '',
+    receiptTimeoutMs: 2000,
+    cropMaxBytes: 49_152,
     publishReads: false,
     ...extra,
   };

@@ -174,7 +174,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     let channels: AlertChannel[];
     try {
       hotlists = Hotlists.open(store.database, { config: config.hotlists, clock, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
-      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock);
+      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock, (ref) => store.readImage(ref));
       await gps.start();
       vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
     } catch (err) {
