@@ -131,7 +131,7 @@ export function displayUrl(url: string): string {
 interface PendingDelivery {
   alertId: string;
   /** The callback handed to mqtt.js (its PUBACK); also how its outgoing entry is found again. */
-  callback: (err?: Error) => void;
+  callback: (err?: Error | null) => void;
   /** Waiting for the PUBACK, then for a terminal's receipt. */
   timer: NodeJS.Timeout;
   settle(err: Error | null, receipt?: DeliveryReceipt): void;
@@ -340,8 +340,9 @@ export class MqttAlertChannel implements AlertChannel {
       let settled = false;
       const entry: PendingDelivery = {
         alertId,
-        callback: (err?: Error) => {
-          if (err !== undefined) {
+        // mqtt.js calls it with null or undefined on a PUBACK, with an error otherwise
+        callback: (err?: Error | null) => {
+          if (err !== undefined && err !== null) {
             entry.settle(err);
             return;
           }
