@@ -1,5 +1,6 @@
 import type { Clock } from '../util/clock.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { displayUrl, readCredentialsFile } from './mqtt.js';
@@ -376,6 +377,8 @@ export interface TerminalIo {
   output: NodeJS.WritableStream;
   /** Ends the session (e.g. on SIGINT). */
   signal?: AbortSignal;
+  /** Save each alert's plate crop in this folder as <alert id>.jpg. */
+  cropsDir?: string;
 }
 
 const HELP = [
@@ -398,7 +401,20 @@ export async function runMqttTerminal(url: string, options: MqttTerminalOptions,
   };
   const terminal = new MqttTerminal(url, options);
   const answered = new Set<string>();
-  terminal.onAlert((alert) => say(formatAlert(alert.payload)));
+  if (io.cropsDir !== undefined) mkdirSync(io.cropsDir, { recursive: true, mode: 0o700 });
+  terminal.onAlert((alert) => {
+    say(formatAlert(alert.payload));
+    const crop = alert.payload.crop;
+    if (io.cropsDir !== undefined && crop !== undefined) {
+      const file = join(io.cropsDir, `${alert.payload.alert.id}.jpg`);
+      try {
+        writeFileSync(file, Buffer.from(crop.base64, 'base64'), { mode: 0o600 });
+        say(`  crop saved: ${file}`);
+      } catch (err) {
+        say(`  crop not saved: ${(err as Error).message}`);
+      }
+    }
+  });
   terminal.onStatus((s) => say(`unit ${s.unitId} is ${s.status}${s.retained ? ' (last known)' : ''}`));
   terminal.onLink((up) => say(up ? `connected to ${displayUrl(url)}` : 'connection lost; reconnecting...'));
   await terminal.connect();
