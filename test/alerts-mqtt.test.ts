@@ -305,10 +305,16 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
     const watcher = terminal(rig.url);
     try {
       expect(await channel.waitUntilConnected(5000)).toBe(true);
-      channel.publishHealth({ cameras: 2, ocr: 'ok' });
+      channel.publishHealth({
+        unitId: UNIT, state: 'running', at: '2026-03-14T09:26:53.589Z',
+        cameras: [{ id: 'front', connected: true, fpsProcessed: 4, lastError: null }],
+        recognition: { workerAlive: true, latencyP99Ms: 180 }, gps: { source: 'none', connected: false, fixValid: false },
+        store: { reads: 12, pendingSync: 0, imageBytes: 123_456 }, disk: null, alerts: { pending: { mqtt: 0 }, unacknowledged: 1 },
+        sync: null, faults: [],
+      });
       await watcher.connect();
       await until('online', () => watcher.statuses.at(-1)?.status === 'online');
-      await until('health', () => watcher.health.get(UNIT)?.ocr === 'ok');
+      await until('health', () => watcher.health.get(UNIT)?.state === 'running');
       channel.kill();
       await until('the last will', () => watcher.statuses.at(-1)?.status === 'offline');
       expect(watcher.statuses.at(-1)!.retained).toBe(false);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialTerminal, type ReceivedAlert } from '../src/alerts/terminal-serial.js';
 import { MqttTerminal } from '../src/alerts/terminal-mqtt.js';
 import { jpegSize } from '../src/alerts/crop.js';
+import { healthSchema } from '../src/alerts/mqtt-topics.js';
 import { cv } from '../src/recognition/cv.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
@@ -211,6 +212,11 @@ cameras:
       const image = cv.imdecode(jpeg);
       expect([image.cols, image.rows]).toEqual([crop.width, crop.height]);
     }
+    // the unit's health, as published, is exactly the documented schema (docs/mqtt.md)
+    await until(() => mqttTerminal!.health.has('car-12'), 30_000, 'the health');
+    const health = healthSchema.safeParse(mqttTerminal.health.get('car-12'));
+    expect(health.error?.message).toBeUndefined();
+    expect(health.data).toMatchObject({ unitId: 'car-12', state: 'running', sync: null });
     unit.kill('SIGTERM');
     expect(await new Promise((r) => unit!.on('exit', r))).toBe(0);
     const db = new Database(dbPath, { readonly: true });

@@ -71,8 +71,36 @@ export type UrgentHotlistPayload = Record<string, unknown>;
 /** Largest urgent hot list message accepted (bytes). */
 export const MAX_URGENT_BYTES = 4096;
 
-/** Whatever the unit's health monitor reports; published as JSON, retained. */
-export type HealthPayload = Record<string, unknown>;
+/**
+ * The unit's health on `health` (retained; no plate data): what `alpr-edge status` shows, in short. Times here are
+ * ISO 8601 strings (UTC), except `sync.lastSuccessAt` (ms since the epoch). A terminal ignores keys it does not
+ * know (a newer unit may add some); `healthSchema` is the exact form this version sends.
+ */
+export const healthSchema = z.strictObject({
+  unitId: z.string(),
+  state: z.enum(['starting', 'running', 'stopping', 'stopped']),
+  /** When this status was taken (ISO 8601 UTC). */
+  at: z.iso.datetime(),
+  cameras: z.array(z.strictObject({ id: z.string(), connected: z.boolean(), fpsProcessed: z.number(), lastError: z.string().nullable() })),
+  recognition: z.strictObject({ workerAlive: z.boolean(), latencyP99Ms: z.number().nullable() }),
+  gps: z.strictObject({ source: z.enum(['gps', 'fixed', 'none']), connected: z.boolean(), fixValid: z.boolean() }),
+  store: z.strictObject({ reads: z.int(), pendingSync: z.int(), imageBytes: z.int() }),
+  disk: z.strictObject({ freeBytes: z.number(), totalBytes: z.number() }).nullable(),
+  alerts: z.strictObject({ pending: z.record(z.string(), z.int()), unacknowledged: z.int() }),
+  sync: z
+    .strictObject({ lastSuccessAt: z.number().nullable(), consecutiveFailures: z.int(), backlog: z.record(z.string(), z.int()) })
+    .nullable(),
+  faults: z.array(
+    z.strictObject({
+      code: z.enum(['camera', 'recognition', 'storage', 'gps', 'clock', 'uplink']),
+      subject: z.string(),
+      message: z.string(),
+      since: z.iso.datetime(),
+    }),
+  ),
+});
+
+export type HealthPayload = z.infer<typeof healthSchema>;
 
 /** Topic (relative to `alpr/<unit id>/`; `+` stands for the alert id) → payload. */
 export interface MqttTopicMap {
@@ -345,13 +373,13 @@ export function parseStatus(payload: Buffer): Parsed<UnitPresence> {
   return text === 'online' || text === 'offline' ? { ok: true, value: text } : { ok: false, reason: `unknown status ${JSON.stringify(text.slice(0, 32))}` };
 }
 
-/** Reads the retained `health` (any JSON object). */
-export function parseHealth(payload: Buffer): Parsed<HealthPayload> {
+/** Reads the retained `health`: any JSON object is taken (a newer unit may send more than healthSchema says). */
+export function parseHealth(payload: Buffer): Parsed<Record<string, unknown>> {
   const json = parseJson(payload, 256 * 1024);
   if (!json.ok) return json;
   const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
-  return { ok: true, value: value as HealthPayload };
+  return { ok: true, value: value as Record<string, unknown> };
 }
 
 /** What of a stored read goes on `reads`. */

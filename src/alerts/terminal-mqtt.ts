@@ -17,7 +17,6 @@ import {
   unitTopicFilter,
   type AckPayload,
   type AlertPayload,
-  type HealthPayload,
   type UnitPresence,
 } from './mqtt-topics.js';
 
@@ -72,7 +71,7 @@ export class MqttTerminal {
   /** Each alert once, in the order it first arrived. */
   readonly alerts: TerminalAlert[] = [];
   readonly statuses: TerminalStatus[] = [];
-  readonly health = new Map<string, HealthPayload>();
+  readonly health = new Map<string, Record<string, unknown>>();
   /** Alert messages received, counting redeliveries. */
   received = 0;
   /** Redeliveries of an alert already shown (dropped). */
