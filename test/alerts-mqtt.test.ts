@@ -462,7 +462,7 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
     }
   });
 
-  it('a terminal that never sends its receipt: the alert stays pending and is sent again; at stop it stays pending', async () => {
+  it('a terminal that never sends its receipt: the alert stays pending and is sent again; at stop it stays pending for the next start', async () => {
     const r = await outboxOn(rig, { receiptTimeoutMs: 200 });
     const officer = terminal(rig.url, { sendReceipts: false });
     try {
@@ -480,6 +480,21 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       expect(r.outbox.stats().pending).toEqual({ mqtt: 2 });
       expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending']);
       expect(r.deliveredBy(ids[0]!)).toBeNull();
+
+      // the next start sends them again, and a terminal's receipts deliver them
+      officer.setReceipts(true);
+      const channel = rig.makeChannel(undefined, { config: { receiptTimeoutMs: 2000 } });
+      const outbox = new AlertOutbox(r.store.database, alertsSchema.parse({}), undefined, systemClock);
+      outbox.attach(channel);
+      await channel.start();
+      try {
+        await until('both delivered after the restart', () => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000);
+        expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(ids);
+        for (const id of ids) expect(r.deliveredBy(id)).toBe('T-1042');
+      } finally {
+        await outbox.stop();
+        await channel.stop();
+      }
     } finally {
       await officer.close();
       await r.outbox.stop();
@@ -528,6 +543,40 @@ describe('the plate crop in an alert', () => {
 
     expect(await cropForAlert(small, 0)).toBeNull();
     expect(await cropForAlert(Buffer.from('not a jpeg'), 49_152)).toBeNull();
+  });
+
+  it('the terminal simulator prints its size and saves it where asked (--crops)', async () => {
+    const port = await freePort();
+    const credentialsFile = secretFile('crops-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const bytes = readFileSync(CROP_FIXTURE);
+    const channel = new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile }), UNIT, undefined, {
+      ...FAST,
+      readImage: async () => bytes,
+    });
+    await channel.start();
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const cropsDir = join(dir, 'crops-seen');
+    const session = runMqttTerminal(
+      `mqtt://127.0.0.1:${port}`,
+      { unitId: UNIT, username: OFFICER, password: OFFICER_PASSWORD, terminalId: 'MDT-9', clock: systemClock },
+      { input, output, cropsDir },
+    );
+    try {
+      await until('the terminal to listen', () => printed.includes('listening'));
+      const hit = alert(901);
+      await expect(channel.deliver(hit)).resolves.toEqual({ by: 'MDT-9' });
+      await until('the crop saved', () => printed.includes('crop saved'));
+      const size = jpegSize(bytes)!;
+      expect(printed).toContain(`crop      JPEG ${size.width}x${size.height}, ${bytes.length} bytes`);
+      expect(readFileSync(join(cropsDir, `${hit.alert.id}.jpg`)).equals(bytes)).toBe(true);
+    } finally {
+      input.end();
+      await session;
+      await channel.stop();
+    }
   });
 });
 

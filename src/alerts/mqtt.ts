@@ -167,7 +167,7 @@ export class MqttAlertChannel implements AlertChannel {
   private connectWaiters: Array<() => void> = [];
   private readonly retryHandlers: Array<() => void> = [];
   /** alert id → the terminal whose receipt came while no attempt was waiting for it. */
-  private readonly receipts = new Map<string, string>();
+  private readonly receipts = new Map<string, string | null>();
   private readonly crops = new Map<string, CropImage | null>();
   private receiptsHeard = 0;
 
@@ -322,8 +322,8 @@ export class MqttAlertChannel implements AlertChannel {
     const problem = topicLevelProblem(alertId);
     if (problem !== null) throw new Error(`alert id ${JSON.stringify(alertId)} cannot be an MQTT topic level: it ${problem}`);
     // a terminal's receipt came after an earlier attempt gave up: the terminal has it, nothing to send
-    const early = this.receipts.get(alertId);
-    if (early !== undefined) {
+    if (this.receipts.has(alertId)) {
+      const early = this.receipts.get(alertId) ?? null;
       this.receipts.delete(alertId);
       this.crops.delete(alertId);
       this.delivered += 1;
@@ -406,7 +406,7 @@ export class MqttAlertChannel implements AlertChannel {
       }
     }
     if (waited) return;
-    this.receipts.set(alertId, terminalId ?? '');
+    this.receipts.set(alertId, terminalId);
     if (this.receipts.size > KEPT_RECEIPTS) this.receipts.delete(this.receipts.keys().next().value as string);
     this.retryNow();
   }
