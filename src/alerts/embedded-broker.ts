@@ -110,6 +110,8 @@ export class EmbeddedBroker {
     });
     const handle = (socket: Socket, internal: boolean): void => {
       this.sockets.add(socket);
+      // small packets both ways (an alert, then the terminal's PUBACK and receipt): Nagle would hold each ~40 ms
+      socket.setNoDelay(true);
       if (internal) this.internalSockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       aedes.handle(socket);

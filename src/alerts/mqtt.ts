@@ -212,8 +212,11 @@ export class MqttAlertChannel implements AlertChannel {
         unitClientId: this.clientId,
         ...(this.logger !== undefined ? { logger: this.logger } : {}),
         // a terminal is listening now: what is pending goes at once, not after the outbox's back-off
+        // (an alert sent before it subscribed never reached it: that attempt is given up, so it goes again now)
         onTerminalSubscribed: ({ filters }) => {
-          if (filters.some((f) => filterCovers(f, unitTopic(this.unitId, 'alerts')))) this.retryNow();
+          if (!filters.some((f) => filterCovers(f, unitTopic(this.unitId, 'alerts')))) return;
+          this.retryNow();
+          this.abandonAll('a terminal subscribed after it was sent; sending it again');
         },
         onSubscribed: ({ username, clientId, filter }) => {
           const topic = unitTopic(this.unitId, 'reads');
@@ -528,6 +531,8 @@ export class MqttAlertChannel implements AlertChannel {
 
   private onConnect(client: MqttClient): void {
     if (client !== this.client) return;
+    // an alert waits for the terminal's receipt: no Nagle delay on the small packets of that round trip
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.reconnectTries = 0;
     client.options.reconnectPeriod = this.options.reconnectMinMs;
     this.online = true;

@@ -150,7 +150,11 @@ export class MqttTerminal {
       this.subscribed = false;
       if (was) for (const handler of this.linkHandlers) handler(false);
     });
-    client.on('connect', () => this.subscribe(client));
+    client.on('connect', () => {
+      // receipts are small and answer the unit's wait: send them without Nagle's delay
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+      this.subscribe(client);
+    });
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error): void => {
         cleanup();
