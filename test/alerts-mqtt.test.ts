@@ -503,6 +503,38 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
     }
   });
 
+  it('a stop does not wait out the wait for a receipt: the alert the terminal has but did not confirm stays pending', async () => {
+    const waitMs = 60_000;
+    const r = await outboxOn(rig, { receiptTimeoutMs: waitMs });
+    const officer = terminal(rig.url, { sendReceipts: false });
+    try {
+      expect(await r.channel.waitUntilConnected(5000)).toBe(true);
+      await officer.connect();
+      const id = r.raise(1);
+      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      const since = performance.now();
+      // an ordering, not a duration: the stop comes before half of the receipt wait has passed
+      let timer: NodeJS.Timeout | undefined;
+      const halfway = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('half the receipt wait passed first'), since + waitMs / 2 - performance.now());
+      });
+      const stop = async (): Promise<string> => {
+        await r.outbox.stop();
+        await r.channel.stop();
+        return 'stopped';
+      };
+      expect(await Promise.race([stop(), halfway])).toBe('stopped');
+      clearTimeout(timer);
+      expect(r.delivery(id)).toMatchObject({ state: 'pending', attempts: 1 });
+      expect(r.delivery(id).last_error).toMatch(/unit stopped/);
+    } finally {
+      await officer.close();
+      await r.outbox.stop();
+      await r.channel.stop();
+      r.store.close();
+    }
+  });
+
   it("an officer's answer counts as the terminal's receipt; a crop that cannot be read leaves the alert without one", async () => {
     const r = await outboxOn(rig, { receiptTimeoutMs: 60_000 }, async () => {
       throw new Error('image evicted');
