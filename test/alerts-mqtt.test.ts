@@ -803,6 +803,25 @@ describe('embedded MQTT broker access', () => {
     }
   });
 
+  it("keeps the unit's account on its own loopback listener and terminals on theirs", async () => {
+    const broker = new EmbeddedBroker({ unitId: UNIT, users: [{ username: OFFICER, password: OFFICER_PASSWORD }], unitClientId: 'the-unit' });
+    await broker.start('127.0.0.1', 0);
+    try {
+      const terminals = `mqtt://127.0.0.1:${broker.address()!.port}`;
+      const unitOnly = broker.unitUrl()!;
+      expect(unitOnly).not.toBe(terminals);
+      const unit = broker.unitCredentials;
+      await expect(rawClient(terminals, { ...unit, clientId: 'the-unit' })).rejects.toThrow(/Bad username or password/);
+      await expect(rawClient(unitOnly, { username: OFFICER, password: OFFICER_PASSWORD })).rejects.toThrow(/Bad username or password/);
+      const own = await rawClient(unitOnly, { ...unit, clientId: 'the-unit' });
+      const officer = await rawClient(terminals, { username: OFFICER, password: OFFICER_PASSWORD });
+      await own.endAsync();
+      await officer.endAsync();
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('lets anonymous clients in only when told to (tests), and needs an account otherwise', async () => {
     expect(() => new EmbeddedBroker({ unitId: UNIT, users: [], unitClientId: 'u' })).toThrow(/anonymous clients are not allowed/);
     const open = new EmbeddedBroker({ unitId: UNIT, users: [], unitClientId: 'u', allowAnonymous: true });
