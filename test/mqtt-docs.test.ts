@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -217,6 +218,35 @@ describe('docs/mqtt.md', () => {
       await terminal.close();
       await channel.stop();
       await broker.dispose();
+    }
+  });
+
+  it("gives an openssl recipe whose self-signed certificate the embedded broker serves and a terminal trusts", async () => {
+    const recipe = /```sh\n(openssl req -x509[\s\S]*?mqtt-cert\.pem)\n/.exec(DOC)![1]!;
+    const pki = path.join(dir, 'recipe');
+    mkdirSync(pki);
+    execFileSync('bash', ['-c', recipe.replaceAll('10.20.0.1', '127.0.0.1').replaceAll('/etc/alpr-edge', pki)], { stdio: 'pipe' });
+    const port = await freePort();
+    const credentialsFile = path.join(dir, 'recipe.cred');
+    writeFileSync(credentialsFile, 'mdt-car12:terminal secret 7\n', { mode: 0o600 });
+    const channel = new MqttAlertChannel(
+      mqttChannelSchema.parse({
+        enabled: true, mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile,
+        tlsCertFile: path.join(pki, 'mqtt-cert.pem'), tlsKeyFile: path.join(pki, 'mqtt-key.pem'),
+      }),
+      UNIT,
+      undefined,
+      { clock: systemClock },
+    );
+    const terminal = new MqttTerminal(`mqtts://127.0.0.1:${port}`, { unitId: UNIT, credentialsFile, caFile: path.join(pki, 'mqtt-cert.pem'), terminalId: 'MDT-12', clock: systemClock });
+    try {
+      await channel.start();
+      await terminal.connect();
+      const sent = parseAlertPayload(Buffer.from(examples.get('alerts')![0]!));
+      await expect(channel.deliver({ alert: sent.ok ? sent.value.alert : (null as never), expired: false })).resolves.toEqual({ by: 'MDT-12' });
+    } finally {
+      await terminal.close();
+      await channel.stop();
     }
   });
 
