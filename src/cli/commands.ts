@@ -81,6 +81,8 @@ export const TERMINAL_OPTIONS = {
   mqtt: { type: 'string', arg: 'URL', help: 'the MQTT broker the unit publishes alerts to' },
   unit: { type: 'string', arg: 'UNIT_ID', help: 'the unit whose alerts to show (with --mqtt)' },
   credentials: { type: 'string', arg: 'FILE', help: 'the broker username and password (with --mqtt)' },
+  ca: { type: 'string', arg: 'FILE', help: 'CA certificate (PEM) that signed an mqtts:// broker (with --mqtt)' },
+  crops: { type: 'string', arg: 'DIR', help: "save each alert's plate crop there as ALERT_ID.jpg (with --mqtt)" },
   officer: { type: 'string', arg: 'ID', help: 'who answers the alerts, sent with each acknowledgement' },
 } as const satisfies OptionSet;
 
@@ -395,9 +397,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: TERMINAL_OPTIONS,
     synopsis: [
       'alpr-edge terminal --serial PATH [--baud N] [--officer ID]',
-      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--officer ID]',
+      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--ca FILE] [--crops DIR] [--officer ID]',
     ],
-    examples: ['alpr-edge terminal --serial /dev/pts/4', 'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12'],
+    examples: [
+      'alpr-edge terminal --serial /dev/pts/4',
+      'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12 --credentials mdt.cred',
+      'alpr-edge terminal --mqtt mqtts://10.20.0.1:8883 --unit car-12 --credentials mdt.cred --ca agency-ca.pem --crops /tmp/crops',
+    ],
     notes: ['Type `a N` to accept alert N, `r N REASON` to reject it, `l` to list, `q` to quit.'],
   },
   {

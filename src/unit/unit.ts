@@ -22,7 +22,7 @@ import { suspendInactive } from '../access/users.js';
 import { Purger } from '../retention/index.js';
 import { SystemdNotifier } from './systemd.js';
 import { createChannels } from '../alerts/channels.js';
-import { readPayload } from '../alerts/mqtt-topics.js';
+import { readPayload, type HealthPayload } from '../alerts/mqtt-topics.js';
 import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbox.js';
 import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
 import { Hotlists, type StoredHit } from '../hotlist/index.js';
@@ -235,7 +235,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     let channels: AlertChannel[];
     try {
       hotlists = Hotlists.open(store.database, { config: config.hotlists, clock, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
-      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock);
+      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock, (ref) => store.readImage(ref));
       await gps.start();
       vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
     } catch (err) {
@@ -748,7 +748,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   }
 
   /** The unit's health for the terminal and the agency: no plate data. */
-  health(status: UnitStatus = this.status()): Record<string, unknown> {
+  health(status: UnitStatus = this.status()): HealthPayload {
     return {
       unitId: status.unitId,
       state: status.state,
