@@ -309,7 +309,7 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
         unitId: UNIT, state: 'running', at: '2026-03-14T09:26:53.589Z',
         cameras: [{ id: 'front', connected: true, fpsProcessed: 4, lastError: null }],
         recognition: { workerAlive: true, latencyP99Ms: 180 }, gps: { source: 'none', connected: false, fixValid: false },
-        store: { reads: 12, pendingSync: 0, imageBytes: 123_456 }, disk: null, alerts: { pending: { mqtt: 0 }, unacknowledged: 1 },
+        store: { reads: 12, pendingSync: 0, imageBytes: 123_456, readsWaitingInMemory: 0, framesDroppedForStorage: 0 }, disk: null, alerts: { pending: { mqtt: 0 }, unacknowledged: 1 },
         sync: null, faults: [],
       });
       await watcher.connect();

@@ -84,7 +84,7 @@ export const healthSchema = z.strictObject({
   cameras: z.array(z.strictObject({ id: z.string(), connected: z.boolean(), fpsProcessed: z.number(), lastError: z.string().nullable() })),
   recognition: z.strictObject({ workerAlive: z.boolean(), latencyP99Ms: z.number().nullable() }),
   gps: z.strictObject({ source: z.enum(['gps', 'fixed', 'none']), connected: z.boolean(), fixValid: z.boolean() }),
-  store: z.strictObject({ reads: z.int(), pendingSync: z.int(), imageBytes: z.int() }),
+  store: z.strictObject({ reads: z.int(), pendingSync: z.int(), imageBytes: z.int(), readsWaitingInMemory: z.int(), framesDroppedForStorage: z.int() }),
   disk: z.strictObject({ freeBytes: z.number(), totalBytes: z.number() }).nullable(),
   alerts: z.strictObject({ pending: z.record(z.string(), z.int()), unacknowledged: z.int() }),
   sync: z
