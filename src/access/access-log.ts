@@ -38,7 +38,8 @@ export interface ChainHead {
  * must still contain it, at the same number with the same MAC, or have removed it by a signed retention purge.
  */
 export interface ReferenceHead {
-  /** Where it comes from, in words: "status file", "central server https://... (acknowledged)". */
+  kind: 'status-file' | 'central';
+  /** Where it comes from, in words: "the status file", "the central server https://...". */
   source: string;
   id: number;
   mac: string;

@@ -18,9 +18,13 @@ export function isChainHead(v: unknown): v is ChainHead {
   return Number.isSafeInteger(h.id) && (h.id as number) > 0 && typeof h.mac === 'string' && HEX64.test(h.mac) && Number.isFinite(h.at);
 }
 
-/** The record with number `id` as a head (null when there is none): what a push acknowledged up to its cursor. */
-export function headAt(db: Database.Database, id: number): ChainHead | null {
-  return (db.prepare('SELECT id, mac, at FROM access_log WHERE id = ?').get(id) as ChainHead | undefined) ?? null;
+/**
+ * The last record numbered `id` or below, as a head (null when there is none): what a push sends after the stream
+ * up to its cursor. When the records up to the cursor were removed since they went up, it is an earlier one (or a
+ * rewritten one), which the server refuses: the log went back.
+ */
+export function headAtOrBefore(db: Database.Database, id: number): ChainHead | null {
+  return (db.prepare('SELECT id, mac, at FROM access_log WHERE id <= ? ORDER BY id DESC LIMIT 1').get(id) as ChainHead | undefined) ?? null;
 }
 
 /** Records a destination's acknowledgement of a head (never moves an acknowledgement back). */
@@ -41,7 +45,8 @@ export function acknowledgedHeads(db: Database.Database): Array<ReferenceHead & 
     )
     .all() as Array<{ head_id: number; head_mac: string; acked_at: number; url: string | null; agency: number | null }>;
   return rows.map((r) => ({
-    source: `the central server ${r.url ?? '(unrecorded destination)'}${r.agency === 1 ? '' : ' (not the agency server)'} acknowledged`,
+    kind: 'central' as const,
+    source: `the central server ${r.url ?? '(unrecorded destination)'}${r.agency === 1 ? '' : ' (not the agency server)'}`,
     id: r.head_id,
     mac: r.head_mac,
     recordedAt: r.acked_at,
@@ -72,7 +77,7 @@ export function statusFileHead(file: string): { head: ReferenceHead | null; chai
   if (head === null || head === undefined) return { head: null, chain: null, note: `the status file ${file} holds no access log head` };
   if (!isChainHead(head)) return { head: null, chain: null, note: `the status file ${file} holds a malformed access log head` };
   return {
-    head: { source: 'the status file', id: head.id, mac: head.mac, recordedAt: typeof status.updatedAt === 'number' ? status.updatedAt : null },
+    head: { kind: 'status-file', source: 'the status file', id: head.id, mac: head.mac, recordedAt: typeof status.updatedAt === 'number' ? status.updatedAt : null },
     chain: { id: head.id, mac: head.mac, at: head.at },
     note: '',
   };

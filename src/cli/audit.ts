@@ -48,14 +48,14 @@ export function verifyText(v: VerifyResult, statusNote: string): string {
     }`,
   );
   lines.push(`  head         ${v.head ? `#${v.head.id} at ${iso(v.head.at)}, MAC ${short(v.head.mac)}` : '-'}`);
-  const status = v.references.find((r) => r.source === 'the status file');
+  const status = v.references.find((r) => r.kind === 'status-file');
   lines.push(
     `  status file  ${status ? `head #${status.id} (written ${iso(status.recordedAt)}): ${status.ok ? 'OK' : 'FAILED'}, ${status.detail}` : `not checked: ${statusNote}`}`,
   );
   const acks = v.references.filter((r) => r !== status);
   if (acks.length === 0) lines.push('  central ack  not checked: no acknowledgement stored (upstream sync has not reached a server that takes the head)');
   for (const a of acks) {
-    lines.push(`  central ack  ${a.source.replace(/ acknowledged$/, '')}: head #${a.id} acknowledged ${iso(a.recordedAt)}: ${a.ok ? 'OK' : 'FAILED'}, ${a.detail}`);
+    lines.push(`  central ack  ${a.source.replace(/^the central server /, '')}: head #${a.id} acknowledged ${iso(a.recordedAt)}: ${a.ok ? 'OK' : 'FAILED'}, ${a.detail}`);
   }
   if (!v.ok) {
     lines.push('problems:');

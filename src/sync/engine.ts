@@ -30,7 +30,7 @@ import {
 } from './streams.js';
 import type { Clock } from '../util/clock.js';
 import { keyOrigin } from '../config/load.js';
-import { headAt, isChainHead, recordAck } from '../access/audit-head.js';
+import { headAtOrBefore, isChainHead, recordAck } from '../access/audit-head.js';
 import type { ChainHead } from '../access/access-log.js';
 
 /**
@@ -415,7 +415,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   }
 
   /**
-   * Sends the access log's head: the last record the server has now (the stream's cursor), so that the server can
+   * Sends the access log's head: the last record the server has now (at the stream's cursor, or the last before it
+   * when records were removed since), so that the server can
    * check it continues the head it acknowledged before. Its acknowledgement is recorded on the unit (access_log_acks):
    * `audit verify` then finds a log cut below it. A refusal (409: the server acknowledged a later or different
    * head, the log went back) is logged and reported, and the rest of the cycle goes on; a server without the
@@ -424,7 +425,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   private async pushHead(http: SyncHttp, unit: string): Promise<CycleReport['accessLogHead']> {
     const db = this.o.store.database;
     const dest = this.dest!;
-    const head = headAt(db, cursorOf(db, 'access-log', dest.id));
+    const head = headAtOrBefore(db, cursorOf(db, 'access-log', dest.id));
     if (!head) return undefined;
     try {
       const res = await http.json<{ acknowledged?: unknown }>({ method: 'POST', path: `v1/units/${unit}/access-log/head`, json: head });
