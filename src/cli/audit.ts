@@ -59,7 +59,7 @@ export function verifyText(v: VerifyResult, statusNote: string): string {
   }
   if (!v.ok) {
     lines.push('problems:');
-    for (const p of v.problems) lines.push(`  ${p.id === null ? 'the log' : `record #${p.id}`}: ${p.problem}`);
+    for (const p of v.problems) lines.push(`  ${p.id === null ? 'head' : `record #${p.id}`}: ${p.problem}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -477,7 +477,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     examples: ['alpr-edge audit verify'],
     subcommands: [
-      { name: 'verify', summary: 'check the chain and the MACs of every access record', examples: ['alpr-edge audit verify'] },
+      {
+        name: 'verify',
+        summary: "check every access record's MAC and link, the log's start (record 1 or a signed retention anchor) and its head against the central server's acknowledgement and the status file",
+        examples: ['alpr-edge audit verify'],
+      },
       { name: 'report', summary: 'who looked at what, and why', options: AUDIT_REPORT_OPTIONS, examples: ['alpr-edge audit report --from 2026-11-01 --format csv --out nov.csv'] },
     ],
   },
