@@ -230,7 +230,7 @@ describe('retention purge', () => {
     expect(r).toMatchObject({ accessLogDeleted: 2, accessLogFirstId: 3, errors: [] });
     const anchor = db.prepare('SELECT * FROM access_log WHERE id = 5').get() as { action: string; user_name: string; at: number; result: string };
     expect(anchor).toMatchObject({ action: 'access-log-purge', user_name: 'unit u1 retention', at: T0 + 12 * DAY });
-    expect(JSON.parse(anchor.result)).toEqual({ first: 1, last: 2, records: 2, lastMac: mac2 });
+    expect(JSON.parse(anchor.result)).toEqual({ first: 1, last: 2, records: 2, lastMac: mac2, startAccounted: true });
     const v = log.verify();
     expect(v).toMatchObject({ ok: true, checked: 3, first: 3, start: { kind: 'anchor', anchor: { record: 5, first: 1, last: 2, lastMac: mac2 } } });
   });

@@ -56,6 +56,11 @@ export interface PurgeAnchor {
   first: number;
   last: number;
   lastMac: string;
+  /**
+   * Whether the log the purge found started as it should (at record 1, or right after a signed anchor): false when
+   * records before `first` had been removed without one, which the purge then could not show any more.
+   */
+  startAccounted: boolean;
 }
 
 export interface VerifyResult {
@@ -198,8 +203,15 @@ export class AccessLog {
         if (first.prev_mac !== GENESIS) note(1, 'record #1 does not start the chain (its prev_mac is not the genesis value)');
       } else {
         const a = anchors.get(first.id - 1);
-        if (a && a.lastMac === first.prev_mac) start = { kind: 'anchor', anchor: a };
-        else {
+        if (a && a.lastMac === first.prev_mac) {
+          start = { kind: 'anchor', anchor: a };
+          if (!a.startAccounted) {
+            note(
+              a.record,
+              `retention anchor #${a.record} purged #${a.first}-#${a.last}, but records before #${a.first} had already been removed without a signed anchor when it ran`,
+            );
+          }
+        } else {
           start = { kind: 'unaccounted', missing: [1, first.id - 1] };
           const range = `#1${first.id > 2 ? `-#${first.id - 1}` : ''}`;
           if (a) note(first.id, `the first record left does not follow the last record (#${a.last}) that the retention anchor #${a.record} says it purged`);
@@ -278,6 +290,7 @@ export class AccessLog {
           .get(bound ?? Number.MAX_SAFE_INTEGER, limit) as { first: number | null; last: number | null; n: number };
         if (range.n === 0 || range.first === null || range.last === null) return 0;
         const lastMac = (db.prepare('SELECT mac FROM access_log WHERE id = ?').get(range.last) as { mac: string }).mac;
+        const startAccounted = this.startAccounted(range.first);
         this.appendInTransaction({
           user: by.user,
           agency: by.agency,
@@ -285,7 +298,7 @@ export class AccessLog {
           action: PURGE_ACTION,
           purpose: 'retention',
           query: { before },
-          result: { first: range.first, last: range.last, records: range.n, lastMac },
+          result: { first: range.first, last: range.last, records: range.n, lastMac, startAccounted },
           outcome: 'ok',
         });
         db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
@@ -294,6 +307,23 @@ export class AccessLog {
         return n;
       })
       .immediate();
+  }
+
+  /**
+   * Whether the log starting at record `first` starts as it should: `first` is record 1 of the chain, or follows a
+   * retention anchor in the log whose MAC is right (the key) and whose range ends right before it. A purge records
+   * the answer in its anchor, so that removing the oldest records outside retention is not hidden by the next purge.
+   */
+  private startAccounted(first: number): boolean {
+    const row = this.db.prepare('SELECT * FROM access_log WHERE id = ?').get(first) as AccessLogRow | undefined;
+    if (!row) return false;
+    if (first === 1) return row.prev_mac === GENESIS;
+    for (const a of this.db.prepare('SELECT * FROM access_log WHERE action = ? ORDER BY id DESC').iterate(PURGE_ACTION) as IterableIterator<AccessLogRow>) {
+      const { mac, prev_mac, ...fields } = a;
+      const anchor = anchorOf(a);
+      if (anchor && anchor.last === first - 1 && anchor.lastMac === row.prev_mac && this.mac(prev_mac, fields) === mac) return true;
+    }
+    return false;
   }
 
   /**
@@ -345,9 +375,9 @@ function anchorOf(row: AccessLogRow): PurgeAnchor | null {
     return null;
   }
   if (typeof r !== 'object' || r === null) return null;
-  const { first, last, lastMac } = r as Record<string, unknown>;
+  const { first, last, lastMac, startAccounted } = r as Record<string, unknown>;
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || typeof lastMac !== 'string') return null;
-  return { record: row.id, at: row.at, by: row.user_name, first: first as number, last: last as number, lastMac };
+  return { record: row.id, at: row.at, by: row.user_name, first: first as number, last: last as number, lastMac, startAccounted: startAccounted === true };
 }
 
 /** The log's last record, or null when it is empty. */

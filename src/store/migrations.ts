@@ -488,7 +488,7 @@ END;
   },
   {
     version: 9,
-    name: "the access log's head as acknowledged by each upstream destination",
+    name: "the access log's head as acknowledged by each upstream destination; the access log by action",
     sql: `
 -- The head of the access log (its last record's number and MAC) that each destination of upstream sync acknowledged
 -- having received (POST .../access-log/head, docs/sync-protocol.md). audit verify checks that the log still holds
@@ -505,6 +505,8 @@ CREATE TRIGGER access_log_acks_no_delete BEFORE DELETE ON access_log_acks
 BEGIN SELECT RAISE(ABORT, 'acknowledged access log heads are kept'); END;
 CREATE TRIGGER access_log_acks_forward BEFORE UPDATE ON access_log_acks WHEN NEW.head_id < OLD.head_id
 BEGIN SELECT RAISE(ABORT, 'an acknowledged access log head never goes back'); END;
+-- A retention purge looks up the anchors of earlier purges (records of action 'access-log-purge') in the log.
+CREATE INDEX access_log_action ON access_log (action, id);
 `,
   },
 ];
