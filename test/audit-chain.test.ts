@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,13 +49,22 @@ beforeEach(async () => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 /** `alpr-edge audit verify`, as the auditor runs it. */
-function verify(): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [MAIN, 'audit', 'verify', '--config', cfg], {
+function verify(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'audit', 'verify', ...args, '--config', cfg], {
     encoding: 'utf8',
     env: { ...process.env, ALPR_EDGE_SESSION: session },
     timeout: 60_000,
   });
   return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** The same, without blocking this process (where the test's central server must answer it). */
+function verifyAsync(...args: string[]): Promise<{ status: number | null; out: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, 'audit', 'verify', ...args, '--config', cfg], { env: { ...process.env, ALPR_EDGE_SESSION: session }, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, out: stdout + stderr }),
+    );
+  });
 }
 
 /** The unit's store and log, with the unit's key (the audit.key of an unencrypted data folder). */
@@ -325,6 +334,15 @@ describe('the head goes to the central server over HTTPS, which acknowledges it 
     let r = verify();
     expect(r.status, r.out).toBe(0);
     expect(r.out).toMatch(new RegExp(`central ack +https://127\\.0\\.0\\.1:\\d+/: head #${head} acknowledged \\d{4}-[\\d-]+T[\\d:.]+Z: OK, record #${head} is in the log, with the same MAC`));
+    // the auditor may also ask the server itself (the unit's config names it)
+    writeFileSync(
+      cfg,
+      `unit: { id: ${UNIT}, agency: ESPD }\ndata: { dir: ${JSON.stringify(dataDir)} }\n` +
+        `sync: { server: { url: ${JSON.stringify(central.url)}, caFile: ${JSON.stringify(pki.ca.certFile)}, tokenFile: ${JSON.stringify(path.join(dir, 'token'))} } }\n`,
+    );
+    r = await verifyAsync('--central');
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toMatch(new RegExp(`central ack +https://127\\.0\\.0\\.1:\\d+/ \\(asked now\\): head #${head} acknowledged: OK, record #${head} is in the log`));
 
     // the tester: the newest records removed through the purge flag, the counter set back to match
     ({ store, log, db } = open());
@@ -360,13 +378,22 @@ describe('the head goes to the central server over HTTPS, which acknowledges it 
     store.close();
     r = verify();
     expect(r.status, r.out).toBe(0);
-    // ...but the server keeps its own, and the chain continued past it does not follow what it received
+    // ...but not when the auditor asks the server itself
+    r = await verifyAsync('--central');
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toMatch(new RegExp(`central ack +https://127\\.0\\.0\\.1:\\d+/ \\(asked now\\): head #${head} acknowledged: FAILED, saw the log end at #${head}, but it ends at #\\d+ now`));
+    // ...and the server keeps its own, and the chain continued past it does not follow what it received
     ({ store, log, db } = open());
     searches(log, 8);
     report = await engine().runCycle('manual');
     expect(report.accessLogHead).toMatchObject({ acknowledged: false, refused: expect.stringMatching(new RegExp(`record #${head + 1} (does not follow record #${head} received here|never arrived here)`)) });
     expect(central.db.regressions(UNIT)).toHaveLength(2);
     store.close();
+    // a server that cannot be asked: said, and not a pass
+    await central.close();
+    r = await verifyAsync('--central');
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toMatch(/central now +NOT CHECKED: the central server could not be asked: https:\/\/127\.0\.0\.1:\d+: GET .*access-log\/head: /);
   });
 
   it('a log rewritten with the key from a record the server acknowledged (same numbers, other MACs) is refused', async () => {

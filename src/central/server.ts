@@ -457,7 +457,7 @@ type Route =
 const ROUTE_METHODS: Record<Route['kind'], string[]> = {
   batch: ['POST'],
   health: ['PUT'],
-  head: ['POST'],
+  head: ['POST', 'GET'],
   image: ['HEAD', 'PUT'],
   manifest: ['GET', 'HEAD'],
   file: ['GET', 'HEAD'],
@@ -551,9 +551,15 @@ export async function startCentral(opts: CentralOptions): Promise<CentralServer>
 
   /**
    * The unit's access log head, after its access-log batches: acknowledged when it continues the head acknowledged
-   * before; refused (409) and recorded when the unit's log went back (CentralDb.acceptHead).
+   * before; refused (409) and recorded when the unit's log went back (CentralDb.acceptHead). GET: the head last
+   * acknowledged (null: none yet).
    */
   async function accessLogHead(req: http.IncomingMessage, res: http.ServerResponse, unit: string): Promise<void> {
+    if (req.method === 'GET') {
+      // what `audit verify --central` compares the unit's log with
+      send(res, 200, { acknowledged: db.accessLogHead(unit) });
+      return;
+    }
     const data = parseJson(await readBody(req, MAX_BODY_BYTES)) as Record<string, unknown> | null;
     const ok =
       typeof data === 'object' && data !== null && Number.isSafeInteger(data.id) && (data.id as number) > 0 &&

@@ -10,7 +10,9 @@ import type Database from 'better-sqlite3';
 import { STATUS_FILE } from '../unit/unit.js';
 import { systemClock } from '../util/clock.js';
 import { parse, UsageError } from './args.js';
-import { AUDIT_REPORT_OPTIONS } from './commands.js';
+import { AUDIT_REPORT_OPTIONS, AUDIT_VERIFY_OPTIONS } from './commands.js';
+import { loadCredentials, SyncHttp } from '../sync/http.js';
+import { isChainHead } from '../access/audit-head.js';
 import { usageOf } from './help.js';
 
 function time(v: string | undefined, name: string): number | undefined {
@@ -29,8 +31,28 @@ export function referenceHeads(db: Database.Database, dataDir: string): { refere
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? '?' : new Date(t).toISOString());
 const short = (mac: string) => `${mac.slice(0, 16)}…`;
 
+/**
+ * Asks the configured central server (sync.server) for the head it acknowledged for this unit: a reference that an
+ * attacker who rewrote the acknowledgement stored on the unit does not control. A string: why it could not be asked.
+ */
+async function askCentral(config: Config): Promise<ReferenceHead | null | string> {
+  let http: SyncHttp | undefined;
+  try {
+    http = new SyncHttp(loadCredentials(config.sync.server), config.sync.server);
+    const res = await http.json<{ acknowledged?: unknown }>({ method: 'GET', path: `v1/units/${encodeURIComponent(config.unit.id)}/access-log/head` });
+    const ack = res.data?.acknowledged;
+    if (ack === null) return null;
+    if (!isChainHead(ack)) return `the answer of ${http.baseUrl} holds no head: ${JSON.stringify(res.data)}`;
+    return { kind: 'central', source: `the central server ${http.baseUrl} (asked now)`, id: ack.id, mac: ack.mac, recordedAt: null };
+  } catch (err) {
+    return `${config.sync.server.url || '(sync.server.url not set)'}: ${(err as Error).message}`;
+  } finally {
+    http?.close();
+  }
+}
+
 /** What `audit verify` prints: what was checked, and when broken, what and where. */
-export function verifyText(v: VerifyResult, statusNote: string): string {
+export function verifyText(v: VerifyResult, statusNote: string, centralNote = ''): string {
   const lines: string[] = [];
   lines.push(v.ok ? 'access log INTACT' : `access log BROKEN: ${v.problems.length}${v.problems.length >= 100 ? '+' : ''} problem(s)`);
   const range = v.head === null || v.first === null ? 'none (the log is empty)' : `#${v.first}-#${v.head.id}`;
@@ -55,8 +77,11 @@ export function verifyText(v: VerifyResult, statusNote: string): string {
   const acks = v.references.filter((r) => r !== status);
   if (acks.length === 0) lines.push('  central ack  not checked: no acknowledgement stored (upstream sync has not reached a server that takes the head)');
   for (const a of acks) {
-    lines.push(`  central ack  ${a.source.replace(/^the central server /, '')}: head #${a.id} acknowledged ${iso(a.recordedAt)}: ${a.ok ? 'OK' : 'FAILED'}, ${a.detail}`);
+    lines.push(
+      `  central ack  ${a.source.replace(/^the central server /, '')}: head #${a.id} acknowledged${a.recordedAt === null ? '' : ` ${iso(a.recordedAt)}`}: ${a.ok ? 'OK' : 'FAILED'}, ${a.detail}`,
+    );
   }
+  if (centralNote) lines.push(`  central now  ${centralNote}`);
   if (!v.ok) {
     lines.push('problems:');
     for (const p of v.problems) lines.push(`  ${p.id === null ? 'head' : `record #${p.id}`}: ${p.problem}`);
@@ -72,6 +97,17 @@ export async function auditCommand(argv: string[], config: Config): Promise<numb
     const who = requirePrincipal(config, store.database, log, 'audit.read');
     const { references, statusNote } = referenceHeads(store.database, store.dataDir);
     if (sub === 'verify') {
+      const { values } = parse(rest, AUDIT_VERIFY_OPTIONS);
+      let centralNote = '';
+      let unreachable = false;
+      if (values.central) {
+        const asked = await askCentral(config);
+        if (typeof asked === 'string') {
+          centralNote = `NOT CHECKED: the central server could not be asked: ${asked}`;
+          unreachable = true;
+        } else if (asked === null) centralNote = 'the central server has acknowledged no head of this unit yet';
+        else references.push(asked);
+      }
       const v = log.verify(references);
       store.database.transaction(() =>
         log.append({
@@ -83,8 +119,8 @@ export async function auditCommand(argv: string[], config: Config): Promise<numb
           outcome: 'ok',
         }),
       )();
-      process.stdout.write(verifyText(v, statusNote));
-      return v.ok ? 0 : 1;
+      process.stdout.write(verifyText(v, statusNote, centralNote));
+      return v.ok && !unreachable ? 0 : 1;
     }
     if (sub === 'report') {
       const { values } = parse(rest, AUDIT_REPORT_OPTIONS);
