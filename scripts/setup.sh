@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Sets up alpr-edge on a Debian 12 / Raspberry Pi OS / Ubuntu machine, then optionally runs something:
-#   scripts/setup.sh          install Debian packages, npm dependencies (native OpenCV build), compile
+#   scripts/setup.sh          install Debian packages, npm dependencies (native OpenCV build), compile: a unit
 #   scripts/setup.sh demo     ... then run the unit's bundled demo
-#   scripts/setup.sh test     ... then run the whole test suite
+#   scripts/setup.sh test     ... also the packages only the tests need, then run the whole test suite
 # Idempotent: packages already installed and an unchanged package-lock.json are skipped, so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng libgphoto2-dev gphoto2 mosquitto socat
+# What a unit needs: OpenCV (plate finding, the camera binding), libgphoto2 (USB still cameras; the gphoto2 tool to
+# check one by hand), the Debian tesseract data (optional second source of tessdata), and what builds the native
+# modules at `npm ci` (build-essential, python3, pkg-config: a release without prebuilt modules needs them).
+APT_PACKAGES=(libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng libgphoto2-dev gphoto2
   build-essential python3 pkg-config util-linux)
-# Only the tests need these (faketime: CI runs the time-sensitive tests with the clock moved ahead).
-if [ "${1:-}" = test ]; then APT_PACKAGES+=(faketime); fi
+# Only the tests need these: the MQTT broker they start (mosquitto), the serial line pairs (socat), and faketime
+# (CI runs the time-sensitive tests with the clock moved ahead). A unit in service never installs them.
+TEST_PACKAGES=(mosquitto socat faketime)
+if [ "${1:-}" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 

@@ -205,32 +205,206 @@ describe('the history of hot list hits', () => {
 });
 
 describe('releases to other agencies', () => {
+  const image = (p: string) => readFile(store.imagePath(p));
+
   it('needs an approver other than the requester; then exports reads and images, recorded', async () => {
     const rel = new Releases(store.database, log);
     const dana = who('dana', 'data-user');
     const req = rel.request(dana, { mode: 'full', agency: 'Hawthorne PD', requester: 'Det. Ruiz', ...good, selector: { plate: '7ABC12*' } });
-    await expect(rel.export(dana, req.id, path.join(dir, 'out'), (p) => readFile(store.imagePath(p)))).rejects.toThrow(/not approved/);
+    await expect(rel.export(dana, req.id, path.join(dir, 'out'), image)).rejects.toThrow(/not approved/);
     expect(() => rel.approve(who('dana', 'admin'), req.id)).toThrow(/someone other than the user who requested it/);
     expect(() => rel.approve(who('olly', 'officer'), req.id)).toThrow(AccessDenied);
     rel.approve(who('ada', 'admin'), req.id);
-    const out = await rel.export(dana, req.id, path.join(dir, 'out'), (p) => readFile(store.imagePath(p)));
+    const out = await rel.export(dana, req.id, path.join(dir, 'out'), image);
     expect(out.reads).toBe(2);
     const json = JSON.parse(readFileSync(path.join(dir, 'out', 'release.json'), 'utf8')) as { data: Array<{ plate: string }> };
     expect(json.data.map((r) => r.plate).sort()).toEqual(['7ABC123', '7ABC124']);
     expect(out.files.filter((f) => f.endsWith('.jpg'))).toHaveLength(2);
-    expect(rel.get(req.id)).toMatchObject({ approvedBy: 'ada', agency: 'Hawthorne PD', requester: 'Det. Ruiz' });
+    expect(rel.get(req.id)).toMatchObject({ approvedBy: 'ada', agency: 'Hawthorne PD', requester: 'Det. Ruiz', exportCount: 1, exportedBy: 'dana' });
     expect(rel.get(req.id)!.exportedAt).not.toBeNull();
   });
 
-  it('an aggregate release holds counts only: no plate text, no image', async () => {
+  /** `n` reads of distinct plates at `camera` on 2026-11-21, `plate` for one of them when given. */
+  async function reads(n: number, camera: string, first: number, plate?: string): Promise<void> {
+    const t0 = Date.UTC(2026, 10, 21, 9);
+    for (let i = 0; i < n; i++) {
+      const p = plate ?? `${camera.slice(0, 1).toUpperCase()}${String(first + i).padStart(6, '0')}`;
+      await store.insertRead({
+        uuid: `a-${camera}-${first + i}`, unitId: 'car-12', cameraId: camera, plate: p, confidence: 90, candidates: [], region: 'us',
+        box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: t0 + (first + i) * 60_000, lastSeen: t0 + (first + i) * 60_000, bestSeen: t0 + (first + i) * 60_000,
+        frameCount: 2, clockSource: 'system', position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 0, headingDeg: 0, fixTime: t0, source: 'gps' },
+        closed: true, crop: { bytes: Buffer.from(`crop-${p}`), format: 'jpeg' },
+      });
+    }
+  }
+
+  it('an aggregate release selects no plate (refused at request, logged) and leaves out every cell of fewer vehicles than the threshold, saying so', async () => {
+    // what the tester did: an aggregate release of one plate, which gave where and when that car was seen
+    await reads(4, 'front', 0, '5KDW837');
+    await reads(7, 'front', 10);
+    await reads(3, 'rear', 20);
     const rel = new Releases(store.database, log);
-    const req = rel.request(who('dana', 'data-user'), { mode: 'aggregate', agency: 'City of Calabasas', requester: 'Traffic study', purpose: 'traffic counts per camera', caseNumber: 'REQ-2026-17', selector: { from: 0 } });
-    rel.approve(who('ada', 'admin'), req.id);
-    const out = await rel.export(who('dana', 'data-user'), req.id, path.join(dir, 'agg'), () => Promise.reject(new Error('no image may be read')));
+    const dana = who('dana', 'data-user');
+    const ask = { mode: 'aggregate' as const, agency: 'City of Calabasas', requester: 'Traffic study', purpose: 'traffic counts per camera', caseNumber: 'REQ-2026-17' };
+    expect(() => rel.request(dana, { ...ask, selector: { plate: '5KDW837' } })).toThrow(/aggregate release cannot select a plate/);
+    expect(log.list().at(-1)).toMatchObject({ user: 'dana', action: 'release-request', outcome: 'refused' });
+    expect(rel.list()).toHaveLength(0);
+
+    const req = rel.request(dana, { ...ask, selector: { from: Date.UTC(2026, 10, 21, 9, 30), to: Date.UTC(2026, 10, 21, 10) } });
+    // widened to whole days, the cells' size
+    expect(req.selector).toEqual({ from: Date.UTC(2026, 10, 21), to: Date.UTC(2026, 10, 22) });
+    const shown = rel.show(who('ada', 'admin'), req.id);
+    expect(shown.fixed).toBe(false);
+    expect(shown.summary).toMatchObject({ reads: 14, cells: 1, cellsSuppressed: 1, minCount: 5, cameras: { front: 11, rear: 3 } });
+    rel.approve(who('ada', 'admin'), req.id, { expectDigest: shown.digest!, upToReadId: shown.summary!.upToReadId });
+    const out = await rel.export(dana, req.id, path.join(dir, 'agg'), () => Promise.reject(new Error('no image may be read')));
     const text = readFileSync(path.join(dir, 'agg', 'release.json'), 'utf8');
-    expect(text).not.toMatch(/7ABC|5XYZ/);
+    expect(text).not.toMatch(/5KDW|7ABC|5XYZ|F0000/);
     expect(out.files).toEqual(['release.json']);
-    expect(JSON.parse(text).data).toEqual(expect.arrayContaining([{ day: '2026-11-20', camera: 'front', reads: 2 }]));
+    const json = JSON.parse(text) as { data: unknown[]; aggregate: Record<string, unknown>; digest: { value: string } };
+    // front: 11 reads of 8 vehicles (the plate seen 4 times counts once); rear: 3 vehicles, left out
+    expect(json.data).toEqual([{ day: '2026-11-21', camera: 'front', reads: 11, vehicles: 8 }]);
+    expect(json.aggregate).toMatchObject({ minVehiclesPerCell: 5, cellsReleased: 1, cellsSuppressed: 1 });
+    expect(json.digest.value).toBe(shown.digest);
+    expect(text).not.toMatch(/"rear"/); // not even the left-out camera's total
+
+    // the threshold is the agency's: at 3, the rear camera's cell is released
+    const rel3 = new Releases(store.database, log, { minCellCount: 3 });
+    const req3 = rel3.request(dana, { ...ask, selector: { from: Date.UTC(2026, 10, 21) } });
+    expect(rel3.approve(who('ada', 'admin'), req3.id).summary).toMatchObject({ cells: 2, cellsSuppressed: 0, minCount: 3 });
+  });
+
+  it('what is released is fixed at approval: reads stored later are not exported, the digest is in the log, a purged read stops the export', async () => {
+    await reads(19, 'front', 0);
+    const rel = new Releases(store.database, log);
+    const dana = who('dana', 'data-user');
+    const req = rel.request(dana, { mode: 'full', agency: 'County DA', requester: 'J. Park', ...good, selector: { cameraId: 'front', from: Date.UTC(2026, 10, 21) } });
+    const shown = rel.show(who('ada', 'admin'), req.id);
+    expect(shown.summary).toMatchObject({ reads: 19, vehicles: 19, images: 19, cameras: { front: 19 }, from: Date.UTC(2026, 10, 21, 9), to: Date.UTC(2026, 10, 21, 9, 18) });
+    // the store grows between the look and the approval: the approval holds what was shown
+    await reads(19, 'front', 100);
+    const approved = rel.approve(who('ada', 'admin'), req.id, { upToReadId: shown.summary!.upToReadId, expectDigest: shown.digest! });
+    expect(approved.summary!.reads).toBe(19);
+    expect(approved.digest).toBe(shown.digest);
+    // and more after the approval: the export still writes the 19
+    await reads(19, 'front', 200);
+    const out = await rel.export(dana, req.id, path.join(dir, 'fixed'), image);
+    expect(out.reads).toBe(19);
+    const json = JSON.parse(readFileSync(path.join(dir, 'fixed', 'release.json'), 'utf8')) as { data: Array<{ plate: string }>; digest: { value: string } };
+    expect(json.data).toHaveLength(19);
+    expect(json.digest.value).toBe(approved.digest);
+    const { createHash } = await import('node:crypto');
+    expect(createHash('sha256').update(JSON.stringify(json.data)).digest('hex')).toBe(approved.digest);
+    const records = log.list().filter((r) => r.outcome === 'ok' && r.action.startsWith('release-'));
+    expect(records.find((r) => r.action === 'release-approve')!.result).toMatchObject({ count: 19, digest: approved.digest });
+    expect(records.find((r) => r.action === 'release-export')!.result).toMatchObject({ count: 19, digest: approved.digest, export: 1 });
+
+    // an approval against a digest that is no longer what the store gives is refused
+    const req2 = rel.request(dana, { mode: 'full', agency: 'County DA', requester: 'J. Park', ...good, selector: { cameraId: 'front' } });
+    const look = rel.show(who('ada', 'admin'), req2.id);
+    await reads(1, 'front', 300);
+    expect(() => rel.approve(who('ada', 'admin'), req2.id, { expectDigest: look.digest! })).toThrow(/not what was shown/);
+    expect(log.list().at(-1)).toMatchObject({ action: 'release-approve', outcome: 'refused' });
+    // approved; then one of its reads is deleted by retention: nothing is written
+    rel.approve(who('ada', 'admin'), req2.id);
+    store.database.prepare('UPDATE reads SET deleted_at = ? WHERE id = (SELECT min(id) FROM reads WHERE camera_id = ?)').run(Date.now(), 'front');
+    await expect(rel.export(dana, req2.id, path.join(dir, 'gone'), image)).rejects.toThrow(/no longer holds what was approved.*1 deleted/);
+    expect(existsSync(path.join(dir, 'gone', 'release.json'))).toBe(false);
+    expect(rel.get(req2.id)!.exportCount).toBe(0);
+  });
+
+  it('exported once, by the requester or an admin; a further export only by an admin with a reason; each attempt logged', async () => {
+    const rel = new Releases(store.database, log);
+    const dana = who('dana', 'data-user');
+    const req = rel.request(dana, { mode: 'full', agency: 'Hawthorne PD', requester: 'Det. Ruiz', ...good, selector: { plate: '7ABC123' } });
+    rel.approve(who('ada', 'admin'), req.id);
+    // another data user: not theirs
+    await expect(rel.export(who('eve', 'data-user'), req.id, path.join(dir, 'eve'), image)).rejects.toThrow(/only dana, who requested release 1, or an admin may export it/);
+    expect(existsSync(path.join(dir, 'eve'))).toBe(false);
+    const first = await rel.export(dana, req.id, path.join(dir, 'one'), image);
+    expect(first.exportNumber).toBe(1);
+    // the requester again: refused
+    await expect(rel.export(dana, req.id, path.join(dir, 'two'), image)).rejects.toThrow(/exported already.*needs an admin, with a reason/);
+    await expect(rel.export(who('ada', 'admin'), req.id, path.join(dir, 'two'), image)).rejects.toThrow(/say why it is exported again/);
+    expect(existsSync(path.join(dir, 'two'))).toBe(false);
+    const again = await rel.export(who('ada', 'admin'), req.id, path.join(dir, 'two'), image, { reason: 'USB stick lost in transit, DA asked again' });
+    expect(again).toMatchObject({ exportNumber: 2, digest: first.digest });
+    expect(readFileSync(path.join(dir, 'two', 'release.json'), 'utf8')).toMatch(/USB stick lost/);
+    const attempts = log.list().filter((r) => r.action === 'release-export').map((r) => [r.user, r.outcome]);
+    expect(attempts).toEqual([['eve', 'refused'], ['dana', 'ok'], ['dana', 'refused'], ['ada', 'refused'], ['ada', 'ok']]);
+    expect(rel.get(req.id)).toMatchObject({ exportCount: 2, exportedBy: 'dana' });
+  });
+
+  it('an approver not independent of the requester is refused: who created or changed the account, either way, or an account made after the request for the requester', async () => {
+    const { addUser, resetPassword, signIn } = await import('../src/access/users.js');
+    const { totpCode } = await import('../src/access/totp.js');
+    const db = store.database;
+    const PW = 'test password 123';
+    const session = async (name: string, secret: string): Promise<Principal> => {
+      const r = await signIn(db, log, { name, password: PW, totp: totpCode(secret, Date.now()) });
+      if (!r.ok) throw new Error(r.message);
+      return r.principal;
+    };
+    const add = async (by: Principal | 'bootstrap', name: string, role: Role) => {
+      const { totp } = await addUser(db, log, by, { name, agency: 'ESPD', role, password: PW });
+      return role === 'admin' || role === 'data-user' ? session(name, totp!.secret) : who(name, role);
+    };
+    const ada = await add('bootstrap', 'ada', 'admin');
+    const bob = await add(ada, 'bob', 'admin');
+    const cy = await add(bob, 'cy', 'admin');
+    const dana = await add(bob, 'dana', 'data-user');
+    const rel = new Releases(db, log);
+    const ask = { mode: 'full' as const, agency: 'County DA', requester: 'J. Park', ...good, selector: { plate: '7ABC123' } };
+
+    // bob created dana's account: bob may not approve her request; ada may
+    const r1 = rel.request(dana, ask);
+    expect(() => rel.approve(bob, r1.id)).toThrow(/bob may not approve release 1: bob created the account of dana.*independent of the requester/);
+    expect(rel.approve(ada, r1.id).approvedBy).toBe('ada');
+
+    // what the tester did: an admin refused on their own request makes a second admin and approves with it
+    const r2 = rel.request(ada, ask);
+    expect(() => rel.approve(ada, r2.id)).toThrow(/someone other than the user who requested it/);
+    const ada2 = await add(ada, 'ada2', 'admin');
+    expect(() => rel.approve(ada2, r2.id)).toThrow(/ada2 may not approve release 2: the account of ada2 was created by ada/);
+    // or through an admin ada made before the request: bob makes one after it
+    const bob2 = await add(bob, 'bob2', 'admin');
+    expect(() => rel.approve(bob2, r2.id)).toThrow(/the account of bob2 acts for ada.*bob2 created by bob.*/);
+    expect(() => rel.approve(bob, r2.id)).toThrow(/the account of bob was created by ada/);
+    // a password reset is a change too
+    await resetPassword(db, log, ada, 'cy', 'another password 456');
+    expect(() => rel.approve(cy, r2.id)).toThrow(/the account of cy was changed \(user.reset-password\) by ada/);
+    expect(rel.get(r2.id)!.approvedBy).toBeNull();
+    const refusals = log.list().filter((r) => r.action === 'release-approve' && r.outcome === 'refused');
+    expect(refusals.map((r) => r.user)).toEqual(['bob', 'ada', 'ada2', 'bob2', 'bob', 'cy']);
+    // who did each change is recorded
+    const changes = db.prepare('SELECT user_name, action, by_user FROM user_changes ORDER BY id').all();
+    expect(changes).toEqual(expect.arrayContaining([
+      { user_name: 'ada', action: 'user.bootstrap', by_user: '(bootstrap)' },
+      { user_name: 'dana', action: 'user.add', by_user: 'bob' },
+      { user_name: 'cy', action: 'user.reset-password', by_user: 'ada' },
+    ]));
+    expect(() => db.prepare("UPDATE user_changes SET by_user = 'x'").run()).toThrow(/append-only/);
+  }, 60_000);
+
+  it('migration 9 records who made or changed the accounts of an older unit (from the users table and the access log)', async () => {
+    const { MIGRATIONS } = await import('../src/store/migrations.js');
+    const db = new Database(':memory:');
+    for (const m of MIGRATIONS.filter((m) => m.version <= 8)) db.exec(m.sql);
+    db.prepare(`INSERT INTO users (name, agency, role, state, state_changed_at, state_changed_by, created_at, created_by) VALUES ('ada', 'X', 'admin', 'active', 1, '(bootstrap)', 1, '(bootstrap)'), ('bob', 'X', 'admin', 'active', 2, 'ada', 2, 'ada')`).run();
+    db.prepare(
+      `INSERT INTO access_log (at, user_name, agency, role, action, query, outcome, prev_mac, mac) VALUES
+       (5, 'bob', 'X', 'admin', 'user.reset-password', '{"user":"ada"}', 'ok', '0', '1'), (6, 'bob', 'X', 'admin', 'user.disable', '{"user":"ada"}', 'refused', '1', '2')`,
+    ).run();
+    db.prepare(`INSERT INTO releases (mode, agency, requester, purpose, case_number, selector, requested_by, requested_at, exported_at) VALUES ('full', 'a', 'b', 'c', 'd', '{}', 'ada', 1, 9)`).run();
+    db.exec(MIGRATIONS.find((m) => m.version === 9)!.sql);
+    expect(db.prepare('SELECT user_name, action, by_user, at FROM user_changes ORDER BY id').all()).toEqual([
+      { user_name: 'ada', action: 'user.bootstrap', by_user: '(bootstrap)', at: 1 },
+      { user_name: 'bob', action: 'user.add', by_user: 'ada', at: 2 },
+      { user_name: 'ada', action: 'user.reset-password', by_user: 'bob', at: 5 },
+    ]);
+    // a release exported before counts as exported once
+    expect(db.prepare('SELECT export_count, frozen FROM releases').get()).toEqual({ export_count: 1, frozen: null });
+    db.close();
   });
 
   it('the audit report lists accesses, refusals and releases for a period (CSV and JSON), for auditors only', () => {

@@ -64,6 +64,30 @@ describe('configuration', () => {
     expect(problems[0]!.message).toMatch(/cannot read the file/);
   });
 
+  it("resolves a relative data.dir against the config file's folder, not the current directory", () => {
+    const etc = mkdtempSync(path.join(tmpdir(), 'alpr-etc-'));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'alpr-cwd-'));
+    const file = path.join(etc, 'unit.yaml');
+    writeFileSync(file, 'data:\n  dir: ./data\n');
+    const cwd = process.cwd();
+    process.chdir(elsewhere); // the test files run in processes of their own (vitest's forks pool)
+    try {
+      expect(loadConfig(path.relative(elsewhere, file), {}).data.dir).toBe(path.join(etc, 'data'));
+    } finally {
+      process.chdir(cwd);
+    }
+    // left at its default by a file: the file's folder too
+    writeFileSync(file, 'unit:\n  id: car-7\n');
+    expect(loadConfig(file, {}).data.dir).toBe(path.join(etc, 'data'));
+    // from the environment: the current directory, as a shell user expects
+    const env = { ALPR_EDGE__DATA__DIR: 'here' };
+    expect(loadConfig(file, env).data.dir).toBe('here');
+    // absolute paths are kept; no file: the built-in default stays relative to the current directory
+    writeFileSync(file, 'data:\n  dir: /var/lib/alpr-edge\n');
+    expect(loadConfig(file, {}).data.dir).toBe('/var/lib/alpr-edge');
+    expect(loadConfig(undefined, {}).data.dir).toBe('./data');
+  });
+
   it('accepts the shipped example config', () => {
     const c = loadConfig(path.join(import.meta.dirname, '..', 'config', 'alpr-edge.yaml'), {});
     expect(c.recognition.ocr.workers).toBeGreaterThanOrEqual(1);

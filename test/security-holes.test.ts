@@ -16,7 +16,7 @@ import { systemClock } from '../src/util/clock.js';
 import { adminSession } from './session-helper.js';
 
 /**
- * Issue #16, items 1 and 7: what the testers did to get data out, or to learn about the unit, done again against the
+ * Issue #16, items 1, 5 and 7: what the testers did to get data out, or to learn about the unit, done again against the
  * built command line with a real SQLite store and real HTTP servers on loopback (the reference central server,
  * in-process); each now fails.
  */
@@ -360,3 +360,113 @@ describe('#16 item 7', () => {
   }, 120_000);
 });
 
+
+describe('#16 item 5: a release holds what was approved, goes out once, and needs an independent approver', () => {
+  it('aggregate by plate refused, small cells left out; 19 reads approved are the 19 exported; one export; a second admin made by the requester cannot approve', async () => {
+    const dataDir = path.join(tmp, 'unit');
+    const cfg = path.join(tmp, 'unit.yaml');
+    writeFileSync(cfg, YAML.stringify({ unit: { id: UNIT, agency: 'TEST' }, data: { dir: dataDir }, log: { level: 'warn' } }));
+    const tokens: Record<string, string> = {};
+    const store = openStore(dataDir);
+    try {
+      const alog = new AccessLog(store.database, loadAuditKey(dataDir), systemClock);
+      const signed = async (name: string, secret: string) => {
+        const r = await signIn(store.database, alog, { name, password: PASSWORD, totp: totpCode(secret, Date.now()) });
+        if (!r.ok) throw new Error(r.message);
+        tokens[name] = r.token;
+        return r.principal;
+      };
+      const ada = await signed('ada', (await addUser(store.database, alog, 'bootstrap', { name: 'ada', agency: 'TEST', role: 'admin', password: PASSWORD })).totp!.secret);
+      for (const [name, role] of [['bob', 'admin'], ['dana', 'data-user'], ['eve', 'data-user']] as const) {
+        await signed(name, (await addUser(store.database, alog, ada, { name, agency: 'TEST', role, password: PASSWORD })).totp!.secret);
+      }
+      for (let i = 0; i < 19; i++) await store.insertRead(newRead());
+      // one car seen twice by the rear camera
+      for (let i = 0; i < 2; i++) await store.insertRead({ ...newRead(), cameraId: 'rear', plate: '5KDW837', candidates: [{ text: '5KDW837', confidence: 90 }] });
+    } finally {
+      store.close();
+    }
+    const as = (user: string, args: string[], input = '') => cli([...args, '--config', cfg], { ALPR_EDGE_SESSION: tokens[user]! }, input);
+    const why = ['--agency', 'City of Calabasas', '--requester', 'Traffic study', '--purpose', 'traffic counts per camera', '--case', 'REQ-2026-17'];
+
+    // what the tester did: an aggregate release of one plate
+    let r = await as('dana', ['release', 'request', '--mode', 'aggregate', '--plate', '5KDW837', ...why]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: an aggregate release cannot select a plate/);
+    expect((await as('dana', ['release', 'ls'])).stdout).toBe('');
+    // the day's counts instead: the rear camera's cell (one car) is left out, and the release says so
+    r = await as('dana', ['release', 'request', '--mode', 'aggregate', '--from', '2026-11-22T00:00Z', ...why]);
+    expect(r.status, r.stderr).toBe(0);
+    r = await as('bob', ['release', 'approve', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/21 read\(s\) of 20 vehicle\(s\)/);
+    expect(r.stdout).toMatch(/1 released, 1 left out with fewer than 5 vehicles/);
+    r = await as('dana', ['release', 'export', '1', '--out', path.join(tmp, 'agg')]);
+    expect(r.status, r.stderr).toBe(0);
+    const agg = readFileSync(path.join(tmp, 'agg', 'release.json'), 'utf8');
+    expect(agg).not.toMatch(/5KDW837|rear/);
+    expect(JSON.parse(agg)).toMatchObject({ data: [{ day: '2026-11-22', camera: 'front', reads: 19, vehicles: 19 }], aggregate: { minVehiclesPerCell: 5, cellsSuppressed: 1 } });
+
+    // what the tester did: approved at 19 reads, exported after the store had 38
+    r = await as('dana', ['release', 'request', '--mode', 'full', '--camera', 'front', '--from', '2026-11-22T00:00Z', ...why, '--agency', 'County DA', '--requester', 'J. Park', '--purpose', 'burglary series suspect vehicles', '--case', '26-1001']);
+    expect(r.status, r.stderr).toBe(0);
+    r = await as('bob', ['release', 'show', '2']);
+    expect(r.stdout).toMatch(/contents if approved now: 19 read\(s\)/);
+    const digest = /--digest ([0-9a-f]{64})/.exec(r.stdout)![1]!;
+    r = await as('bob', ['release', 'approve', '2', '--digest', digest]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/approved contents \(fixed\): 19 read\(s\)/);
+    await storeReads(dataDir, 19);
+    r = await as('dana', ['release', 'export', '2', '--out', path.join(tmp, 'full')]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`release 2: 19 read(s), 20 file(s)`);
+    expect(r.stdout).toContain(digest);
+    expect(JSON.parse(readFileSync(path.join(tmp, 'full', 'release.json'), 'utf8')).data).toHaveLength(19);
+    const exported = accessLog(dataDir).filter((e) => e.action === 'release-export' && e.outcome === 'ok');
+    expect(exported.at(-1)).toMatchObject({ user_name: 'dana', result: { count: 19, digest, export: 1 } });
+
+    // what the tester did: another data user exports it, and the requester again
+    r = await as('eve', ['release', 'export', '2', '--out', path.join(tmp, 'eve')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: only dana, who requested release 2, or an admin may export it/);
+    r = await as('dana', ['release', 'export', '2', '--out', path.join(tmp, 'again')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: release 2 was exported already .*needs an admin, with a reason/);
+    expect(existsSync(path.join(tmp, 'eve')) || existsSync(path.join(tmp, 'again'))).toBe(false);
+
+    // what the tester did: an admin refused on their own request makes a second admin and approves with it
+    r = await as('ada', ['release', 'request', '--mode', 'full', '--plate', '5KDW837', ...why, '--agency', 'County DA', '--requester', 'J. Park', '--purpose', 'burglary series suspect vehicles', '--case', '26-1001']);
+    expect(r.status, r.stderr).toBe(0);
+    r = await as('ada', ['release', 'approve', '3']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: a release must be approved by someone other than the user who requested it/);
+    r = await as('ada', ['user', 'add', 'ada2', '--role', 'admin'], `${PASSWORD}\n`);
+    expect(r.status, r.stderr).toBe(0);
+    const store2 = openStore(dataDir);
+    try {
+      const signedIn = await signIn(store2.database, new AccessLog(store2.database, loadAuditKey(dataDir), systemClock), { name: 'ada2', password: PASSWORD, totp: totpCode(/secret: ([A-Z2-7]+)/.exec(r.stdout)![1]!, Date.now()) });
+      if (!signedIn.ok) throw new Error(signedIn.message);
+      tokens.ada2 = signedIn.token;
+    } finally {
+      store2.close();
+    }
+    r = await as('ada2', ['release', 'approve', '3']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/refused: ada2 may not approve release 3: the account of ada2 was created by ada, who requested it/);
+    r = await as('ada', ['release', 'ls']);
+    expect(r.stdout).toMatch(/^3 .*NOT APPROVED/m);
+    // bob, made by ada before the request, is not independent of her either
+    r = await as('bob', ['release', 'approve', '3']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/the account of bob was created by ada/);
+    const refusals = accessLog(dataDir).filter((e) => e.outcome === 'refused' && e.action.startsWith('release-')).map((e) => [e.user_name, e.action]);
+    expect(refusals).toEqual([
+      ['dana', 'release-request'],
+      ['eve', 'release-export'],
+      ['dana', 'release-export'],
+      ['ada', 'release-approve'],
+      ['ada2', 'release-approve'],
+      ['bob', 'release-approve'],
+    ]);
+  }, 180_000);
+});

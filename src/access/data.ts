@@ -79,35 +79,7 @@ export class DataAccess {
       if (q.includeDeleted.reason.trim().length < 5) throw new AccessDenied('seeing deleted reads needs a stated reason (--reason "...")');
     }
     const { purpose, caseNumber } = this.purpose(who, p, 'search', query);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (!q.includeDeleted) where.push('r.deleted_at IS NULL');
-    if (q.plate) {
-      const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
-      if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
-      where.push('r.plate GLOB ?');
-      params.push(pattern);
-    }
-    if (q.from !== undefined) {
-      where.push('r.first_seen >= ?');
-      params.push(q.from);
-    }
-    if (q.to !== undefined) {
-      where.push('r.first_seen < ?');
-      params.push(q.to);
-    }
-    if (q.cameraId) {
-      where.push('r.camera_id = ?');
-      params.push(q.cameraId);
-    }
-    if (q.near) {
-      // a bounding box in SQL, then the exact distance below
-      const dLat = q.near.radiusM / 111_320;
-      const dLon = q.near.radiusM / (111_320 * Math.max(0.01, Math.cos((q.near.latitude * Math.PI) / 180)));
-      where.push('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?');
-      params.push(q.near.latitude - dLat, q.near.latitude + dLat, q.near.longitude - dLon, q.near.longitude + dLon);
-    }
-    if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
+    const { where, params } = whereOf(q);
     const limit = Math.min(10_000, q.limit ?? 1000);
     return readThenLog(
       this.db,
@@ -156,6 +128,76 @@ export class DataAccess {
       return toSummary(row);
     })();
   }
+}
+
+/** The SQL conditions of a search; a plate of other characters, or no condition at all, is refused. */
+function whereOf(q: SearchQuery): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (!q.includeDeleted) where.push('r.deleted_at IS NULL');
+  if (q.plate) {
+    const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
+    if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
+    where.push('r.plate GLOB ?');
+    params.push(pattern);
+  }
+  if (q.from !== undefined) {
+    where.push('r.first_seen >= ?');
+    params.push(q.from);
+  }
+  if (q.to !== undefined) {
+    where.push('r.first_seen < ?');
+    params.push(q.to);
+  }
+  if (q.cameraId) {
+    where.push('r.camera_id = ?');
+    params.push(q.cameraId);
+  }
+  if (q.near) {
+    const { latitude, longitude, radiusM } = q.near;
+    // a bounding box in SQL, then the exact distance below
+    const dLat = radiusM / 111_320;
+    const dLon = radiusM / (111_320 * Math.max(0.01, Math.cos((latitude * Math.PI) / 180)));
+    where.push('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?');
+    params.push(latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon);
+  }
+  if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
+  return { where, params };
+}
+
+/** Checks a search's conditions without running it (a release request is checked when it is made). */
+export function checkQuery(q: SearchQuery): void {
+  whereOf(q);
+}
+
+/**
+ * Calls `fn` with each read a search selects, in id order, with no access check and no record: for a caller that
+ * checks and records itself (a release's approval). `maxId`: only reads stored up to then; `limit`: at most this
+ * many (the caller asks one more than it accepts, to tell "too many"). Rows are read one at a time.
+ */
+export function eachRead(db: Database.Database, q: SearchQuery, opts: { maxId?: number; limit?: number }, fn: (r: ReadSummary) => void): void {
+  const { where, params } = whereOf(q);
+  if (opts.maxId !== undefined) {
+    where.push('r.id <= ?');
+    params.push(opts.maxId);
+  }
+  let n = 0;
+  for (const row of db.prepare(`${SELECT} WHERE ${where.join(' AND ')} ORDER BY r.id`).iterate(...params) as IterableIterator<Row>) {
+    if (q.near && metres(q.near.latitude, q.near.longitude, row.latitude!, row.longitude!) > q.near.radiusM) continue;
+    fn(toSummary(row));
+    if (opts.limit !== undefined && ++n >= opts.limit) break;
+  }
+}
+
+/** Reads by id, deleted ones included, in the order given; ids no longer stored are missing from the result. */
+export function readsById(db: Database.Database, ids: readonly number[]): ReadSummary[] {
+  const get = db.prepare(`${SELECT} WHERE r.id = ?`);
+  const out: ReadSummary[] = [];
+  for (const id of ids) {
+    const row = get.get(id) as Row | undefined;
+    if (row) out.push(toSummary(row));
+  }
+  return out;
 }
 
 export interface HitSummary {

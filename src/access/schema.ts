@@ -43,6 +43,14 @@ export const accessSchema = z
       .describe(
         'File where `alpr-edge login` keeps the session token (mode 0600, in a folder of mode 0700). Empty: $HOME/.alpr-edge/session. $ALPR_EDGE_SESSION, if set, is used as the token instead.',
       ),
+    releaseMinCellCount: z
+      .int()
+      .min(2)
+      .max(1000)
+      .default(5)
+      .describe(
+        'An aggregate release leaves out every cell (one camera on one day) with fewer distinct vehicles than this, and states the threshold and how many cells it left out, so that no cell singles out a car. The policies give no number; 5 is a common small-cell threshold in published statistics (some agencies use 10 or 11).',
+      ),
     twoFactorAllRoles: z
       .boolean()
       .default(false)

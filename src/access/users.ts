@@ -102,6 +102,63 @@ function getRow(db: Database.Database, name: string): UserRow | undefined {
   return db.prepare('SELECT * FROM users WHERE name = ?').get(name) as UserRow | undefined;
 }
 
+/**
+ * Records who created or changed an account (table user_changes, migration 9), inside the change's transaction.
+ * Release approval reads it (accountTies) to refuse an approver who is not independent of the requester.
+ */
+function recordChange(db: Database.Database, user: string, action: string, by: string, at: number): void {
+  db.prepare('INSERT INTO user_changes (user_name, action, by_user, at) VALUES (?, ?, ?, ?)').run(user, action, by, at);
+}
+
+export interface UserChange {
+  user: string;
+  action: string;
+  by: string;
+  at: number;
+}
+
+/** Every recorded creation of and change to `name`'s account, oldest first. */
+export function userChanges(db: Database.Database, name: string): UserChange[] {
+  return db.prepare('SELECT user_name AS user, action, by_user AS by, at FROM user_changes WHERE user_name = ? ORDER BY id').all(name.trim().toLowerCase()) as UserChange[];
+}
+
+/**
+ * Why `approver` is not independent of `requester` for a request made at `requestedAt`, or null when they are:
+ * - the approver created or changed the requester's account (at any time): the requester may be their creature;
+ * - the requester created or changed the approver's account (at any time): the approver may be theirs;
+ * - the approver's account was created or changed, after the request, by an account the requester created or
+ *   changed, or by one made or changed after the request by such an account, and so on (someone acting for the
+ *   requester): the tester's second admin, made to approve a request its maker could not.
+ * Changes a user makes to their own account (their password) do not count.
+ */
+export function accountTies(db: Database.Database, requester: string, approver: string, requestedAt: number): string | null {
+  const changes = db.prepare('SELECT user_name AS user, action, by_user AS by, at FROM user_changes WHERE by_user <> user_name ORDER BY id').all() as UserChange[];
+  const when = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const direct = changes.find((c) => c.user === requester && c.by === approver);
+  if (direct) return `${approver} ${direct.action === 'user.add' || direct.action === 'user.bootstrap' ? 'created' : `changed (${direct.action})`} the account of ${requester}, who requested it (${when(direct.at)})`;
+  const reverse = changes.find((c) => c.user === approver && c.by === requester);
+  if (reverse) return `the account of ${approver} was ${reverse.action === 'user.add' ? 'created' : `changed (${reverse.action})`} by ${requester}, who requested it (${when(reverse.at)})`;
+  // the accounts acting for the requester: theirs, those they made or changed, and after the request, those made or
+  // changed by any of these
+  const acting = new Map<string, UserChange | null>([[requester, null]]);
+  for (const c of changes) if (c.by === requester && !acting.has(c.user)) acting.set(c.user, c);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const c of changes) {
+      if (c.at < requestedAt || acting.has(c.user) || !acting.has(c.by)) continue;
+      acting.set(c.user, c);
+      grew = true;
+    }
+  }
+  const link = acting.get(approver);
+  if (link) {
+    const chain: string[] = [];
+    for (let c: UserChange | null | undefined = link; c; c = acting.get(c.by)) chain.push(`${c.user} ${c.action === 'user.add' ? 'created' : `changed (${c.action})`} by ${c.by} at ${when(c.at)}`);
+    return `the account of ${approver} acts for ${requester}, who requested it: ${chain.join('; ')}`;
+  }
+  return null;
+}
+
 export function getUser(db: Database.Database, name: string): UserRecord | undefined {
   const row = getRow(db, name.trim().toLowerCase());
   return row && toRecord(row);
@@ -195,6 +252,7 @@ export async function addUser(
         `INSERT INTO users (name, agency, role, password_hash, totp_secret, state, state_changed_at, state_changed_by, created_at, created_by)
          VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)`,
       ).run(name, agency, input.role, hash, totp?.secret ?? null, now, by, now, by);
+      recordChange(db, name, action, by, now);
       log.append({
         user: by,
         agency: actor === 'bootstrap' ? agency : actor.agency,
@@ -248,6 +306,7 @@ function changeState(
       ).run(to, reason ?? null, now, actor.user, to, to, name);
     }
     if (to !== 'active') revokeUserSessions(db, name, now);
+    recordChange(db, name, action, actor.user, now);
     log.append({ user: actor.user, agency: actor.agency, role: actor.role, action, outcome: 'ok', query: { user: name }, result: { from: row.state, to, reason: reason ?? null } });
   }).immediate();
   return toRecord(getRow(db, name)!);
@@ -280,6 +339,7 @@ export async function resetPassword(db: Database.Database, log: AccessLog, actor
     if (row.state === 'deleted') throw new UserError(`user ${name} is deleted`);
     db.prepare('UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE name = ?').run(hash, name);
     revokeUserSessions(db, name, now);
+    recordChange(db, name, 'user.reset-password', actor.user, now);
     log.append({ user: actor.user, agency: actor.agency, role: actor.role, action: 'user.reset-password', outcome: 'ok', query: { user: name } });
   }).immediate();
   return toRecord(getRow(db, name)!);
@@ -310,6 +370,7 @@ export async function changeOwnPassword(
   db.transaction(() => {
     db.prepare('UPDATE users SET password_hash = ? WHERE name = ?').run(hash, name);
     db.prepare('UPDATE sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL AND id != ?').run(now, name, actor.sessionId);
+    recordChange(db, name, 'user.passwd', name, now);
     log.append({ user: name, agency: actor.agency, role: actor.role, action: 'user.passwd', outcome: 'ok' });
   }).immediate();
   return toRecord(getRow(db, name)!);
@@ -327,6 +388,7 @@ export function resetTotp(db: Database.Database, log: AccessLog, actor: Principa
     if (row.state === 'deleted') throw new UserError(`user ${name} is deleted`);
     db.prepare('UPDATE users SET totp_secret = ?, totp_last_step = 0 WHERE name = ?').run(totp.secret, name);
     revokeUserSessions(db, name, now);
+    recordChange(db, name, 'user.reset-totp', actor.user, now);
     log.append({ user: actor.user, agency: actor.agency, role: actor.role, action: 'user.reset-totp', outcome: 'ok', query: { user: name } });
   }).immediate();
   return totp;
@@ -348,6 +410,7 @@ export function suspendInactive(db: Database.Database, log: AccessLog, inactivit
       const reason = `no sign-in for ${inactivityDays} days (last activity ${new Date(since).toISOString()})`;
       db.prepare(`UPDATE users SET state = 'suspended', state_reason = ?, state_changed_at = ?, state_changed_by = '(inactivity)' WHERE name = ?`).run(reason, now, r.name);
       revokeUserSessions(db, r.name, now);
+      recordChange(db, r.name, 'user.suspend', '(inactivity)', now);
       log.append({ user: '(inactivity)', agency: r.agency, role: null, action: 'user.suspend', outcome: 'ok', query: { user: r.name }, result: { reason } });
     }
     return rows.map((r) => r.name);

@@ -52,7 +52,7 @@ export const mqttChannelSchema = z
       .default(false)
       .describe('Also publish every read (plate text) on alpr/<unit>/reads. Off by default: reads are data whose access is controlled.'),
   })
-  .describe('Alerts over MQTT (topics under alpr/<unit id>/, see README).');
+  .describe('Alerts over MQTT (topics under alpr/<unit id>/, see docs/mqtt.md).');
 
 export const alertsSchema = z
   .strictObject({

@@ -4,7 +4,7 @@ import { STREAMS } from '../sync/streams.js';
 
 /**
  * Every command of `alpr-edge`, its subcommands and options: the one source of the top-level help, each command's
- * `--help`, the check of the options before anything runs, the bash completion and the README's command table
+ * `--help`, the check of the options before anything runs, the bash completion and the command table of docs/commands.md
  * (src/cli/help.ts renders them). Each command passes its option set here to `parse` (node:util parseArgs, which
  * reads `type` and `multiple` and ignores the rest), so an option cannot be accepted without being documented.
  */
@@ -84,6 +84,13 @@ export const TERMINAL_OPTIONS = {
   officer: { type: 'string', arg: 'ID', help: 'who answers the alerts, sent with each acknowledgement' },
 } as const satisfies OptionSet;
 
+export const CAMERA_LS_OPTIONS = { json } as const satisfies OptionSet;
+
+export const CAMERA_SNAPSHOT_OPTIONS = {
+  out: { type: 'string', arg: 'FILE', help: 'where the JPEG with the plates boxed is written (0600); - for stdout', required: true },
+  timeout: { type: 'string', arg: 'S', help: 'seconds to wait for a frame', dflt: '20' },
+} as const satisfies OptionSet;
+
 export const LOGIN_OPTIONS = {
   user: { type: 'string', arg: 'NAME', help: 'who signs in', dflt: 'asked on a terminal; the operating-system user (the one behind sudo)' },
 } as const satisfies OptionSet;
@@ -143,8 +150,14 @@ export const RELEASE_REQUEST_OPTIONS = {
   ...SEARCH_OPTIONS,
 } as const satisfies OptionSet;
 
+export const RELEASE_APPROVE_OPTIONS = {
+  digest: { type: 'string', arg: 'SHA256', help: 'approve only if the contents are still the ones `release show` gave this digest for' },
+  'up-to': { type: 'string', arg: 'READ_ID', help: 'only reads stored up to this id (as `release show` counted them)', dflt: 'every read stored now' },
+} as const satisfies OptionSet;
+
 export const RELEASE_EXPORT_OPTIONS = {
   out: { type: 'string', arg: 'DIR', help: 'the folder the release is written to', required: true },
+  reason: { type: 'string', arg: 'R', help: 'why a release already exported is exported again (admins only), recorded in the access log' },
 } as const satisfies OptionSet;
 
 export const AUDIT_VERIFY_OPTIONS = {
@@ -286,7 +299,7 @@ export const CENTRAL_LS_OPTIONS = {
 } as const satisfies OptionSet;
 
 export const HELP_COMMAND_OPTIONS = {
-  markdown: { type: 'boolean', help: "the command table of README.md's Command line section" },
+  markdown: { type: 'boolean', help: "the command table of docs/commands.md" },
 } as const satisfies OptionSet;
 
 const DATA_NOTE = 'For a signed-in user (alpr-edge login) whose role allows it; every access is recorded in the access log.';
@@ -473,8 +486,21 @@ export const COMMANDS: readonly CommandSpec[] = [
         options: RELEASE_REQUEST_OPTIONS,
         examples: ['alpr-edge release request --agency "County DA" --requester "J. Park" --purpose prosecution --case 26-1001 --mode full --plate 7ABC123'],
       },
-      { name: 'approve', summary: 'approve a release another user requested', args: 'RELEASE_ID', examples: ['alpr-edge release approve 3'] },
-      { name: 'export', summary: 'write an approved release into a folder', args: 'RELEASE_ID', options: RELEASE_EXPORT_OPTIONS, examples: ['alpr-edge release export 3 --out /media/usb/release-3'] },
+      { name: 'show', summary: 'what a release holds: counts, time range, cameras, digest (fixed once approved)', args: 'RELEASE_ID', examples: ['alpr-edge release show 3'] },
+      {
+        name: 'approve',
+        summary: 'approve a release another user requested, fixing what it holds',
+        args: 'RELEASE_ID',
+        options: RELEASE_APPROVE_OPTIONS,
+        examples: ['alpr-edge release show 3', 'alpr-edge release approve 3 --up-to 1234 --digest DIGEST_SHOWN'],
+      },
+      {
+        name: 'export',
+        summary: 'write an approved release into a folder (once; again only by an admin with a reason)',
+        args: 'RELEASE_ID',
+        options: RELEASE_EXPORT_OPTIONS,
+        examples: ['alpr-edge release export 3 --out /media/usb/release-3'],
+      },
       { name: 'ls', summary: 'the releases and their state', examples: ['alpr-edge release ls'] },
     ],
   },
@@ -536,6 +562,31 @@ export const COMMANDS: readonly CommandSpec[] = [
         name: 'encrypt',
         summary: 'encrypt an existing plain store in place (unit stopped) with the configured key',
         examples: ['alpr-edge store encrypt --config /etc/alpr-edge/unit.yaml'],
+      },
+    ],
+  },
+  {
+    name: 'camera',
+    summary: 'the configured cameras, and a snapshot to aim one',
+    config: true,
+    examples: ['alpr-edge camera ls'],
+    subcommands: [
+      {
+        name: 'ls',
+        summary: 'each configured camera: id, type, enabled, source (no session needed)',
+        options: CAMERA_LS_OPTIONS,
+        examples: ['alpr-edge camera ls --json'],
+      },
+      {
+        name: 'snapshot',
+        summary: 'one frame with each plate boxed and its width in pixels, to aim the camera (signed in: technician or admin; in the access log)',
+        args: 'CAMERA',
+        options: CAMERA_SNAPSHOT_OPTIONS,
+        examples: ['alpr-edge camera snapshot front --out /tmp/front.jpg', 'alpr-edge camera snapshot front --out - > front.jpg'],
+        notes: [
+          'Takes the frame as the unit would, so stop the unit first for a camera only one process can open (V4L2, USB). A folder camera gives its newest file, left in place.',
+          'Green boxes: plates at least 60 px wide, which read well; orange: too small, aim or zoom closer. Nothing is stored as a read.',
+        ],
       },
     ],
   },

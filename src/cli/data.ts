@@ -2,13 +2,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AccessLog } from '../access/access-log.js';
 import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
-import { Releases } from '../access/releases.js';
+import { Releases, type ReleaseRecord, type ReleaseSummary } from '../access/releases.js';
+import { AccessDenied, can, type Permission } from '../access/roles.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import { systemClock } from '../util/clock.js';
 import { intOption, parse, UsageError } from './args.js';
-import { HITS_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
+import { HITS_OPTIONS, RELEASE_APPROVE_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
 import { usageOf } from './help.js';
 
 /** Opens the store and the access log for a data command. */
@@ -114,12 +115,48 @@ export async function hitsCommand(argv: string[], config: Config): Promise<numbe
   }
 }
 
+const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+
+/** A release's search, for people: `plate 7ABC*, from 2026-11-22T00:00Z, camera front`. */
+function selectorText(q: SearchQuery): string {
+  const parts: string[] = [];
+  if (q.plate) parts.push(`plate ${q.plate}`);
+  if (q.from !== undefined) parts.push(`from ${iso(q.from)}`);
+  if (q.to !== undefined) parts.push(`to ${iso(q.to)}`);
+  if (q.cameraId) parts.push(`camera ${q.cameraId}`);
+  if (q.near) parts.push(`within ${q.near.radiusM} m of ${q.near.latitude},${q.near.longitude}`);
+  return parts.join(', ') || 'every read';
+}
+
+/** What a release holds, for the approver and the requester to see. */
+function describeRelease(r: ReleaseRecord, s: ReleaseSummary | null, digest: string | null, fixed: boolean): string {
+  const lines = [
+    `release ${r.id} (${r.mode}) to ${r.agency} (${r.requester}), purpose "${r.purpose}", case ${r.caseNumber}`,
+    `  selected by: ${selectorText(r.selector)}`,
+    `  requested by ${r.requestedBy} at ${iso(r.requestedAt)}; ${r.approvedBy ? `approved by ${r.approvedBy} at ${iso(r.approvedAt)}` : 'NOT APPROVED'}${r.exportCount > 0 ? `; exported ${r.exportCount} time(s), first by ${r.exportedBy} at ${iso(r.exportedAt)}` : ''}`,
+  ];
+  if (s) {
+    lines.push(
+      `  ${fixed ? 'approved contents (fixed)' : 'contents if approved now'}: ${s.reads} read(s) of ${s.vehicles} vehicle(s), seen ${iso(s.from)} to ${iso(s.to)}, reads stored up to #${s.upToReadId}`,
+      `  cameras: ${Object.entries(s.cameras).map(([c, n]) => `${c} ${n}`).join(', ') || 'none'}`,
+    );
+    if (r.mode === 'full') lines.push(`  images: ${s.images ?? 0}`);
+    else lines.push(`  cells (camera x UTC day): ${s.cells} released, ${s.cellsSuppressed} left out with fewer than ${s.minCount} vehicles (access.releaseMinCellCount)`);
+    lines.push(`  digest (sha256): ${digest}`);
+  } else if (!fixed) {
+    lines.push('  contents: not shown to this role before approval');
+  } else {
+    lines.push('  contents: approved before contents were fixed at approval (not known)');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 export async function releaseCommand(argv: string[], config: Config): Promise<number> {
   const [sub, ...rest] = argv;
   const { store, log } = open(config);
   try {
     const who = requirePrincipal(config, store.database, log, null);
-    const releases = new Releases(store.database, log);
+    const releases = new Releases(store.database, log, { minCellCount: config.access.releaseMinCellCount });
     switch (sub) {
       case 'request': {
         const { values } = parse(rest, RELEASE_REQUEST_OPTIONS);
@@ -132,28 +169,49 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
           caseNumber: values.case ?? '',
           selector: searchQuery(values),
         });
-        process.stdout.write(`release ${r.id} requested (${r.mode}, to ${r.agency}); it needs the approval of another user: alpr-edge release approve ${r.id}\n`);
+        process.stdout.write(
+          `release ${r.id} requested (${r.mode}, to ${r.agency}), selected by: ${selectorText(r.selector)}\n` +
+            `it needs the approval of an admin independent of ${r.requestedBy}, who sees its contents with: alpr-edge release show ${r.id}\n`,
+        );
+        return 0;
+      }
+      case 'show': {
+        const { positionals } = parse(rest, {});
+        const id = intOption(positionals[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
+        if (id === undefined) throw new UsageError(`usage: ${usageOf('release', 'show')}`);
+        const v = releases.show(who, id);
+        process.stdout.write(describeRelease(v.release, v.summary, v.digest, v.fixed));
+        if (!v.fixed && v.summary && v.digest) process.stdout.write(`to approve exactly this: alpr-edge release approve ${id} --up-to ${v.summary.upToReadId} --digest ${v.digest}\n`);
         return 0;
       }
       case 'approve': {
-        const id = intOption(rest[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
+        const { values, positionals } = parse(rest, RELEASE_APPROVE_OPTIONS);
+        const id = intOption(positionals[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
         if (id === undefined) throw new UsageError(`usage: ${usageOf('release', 'approve')}`);
-        releases.approve(who, id);
-        process.stdout.write(`release ${id} approved by ${who.user}\n`);
+        const upTo = intOption(values['up-to'], '--up-to', 0, Number.MAX_SAFE_INTEGER);
+        const r = releases.approve(who, id, { expectDigest: values.digest, upToReadId: upTo });
+        process.stdout.write(`release ${id} approved by ${who.user}; its contents are fixed:\n`);
+        process.stdout.write(describeRelease(r, r.summary, r.digest, true));
         return 0;
       }
       case 'export': {
         const { values, positionals } = parse(rest, RELEASE_EXPORT_OPTIONS);
         const id = intOption(positionals[0], 'RELEASE_ID', 1, Number.MAX_SAFE_INTEGER);
         if (id === undefined || !values.out) throw new UsageError(`usage: ${usageOf('release', 'export')}`);
-        const r = await releases.export(who, id, values.out, (rel) => store.readImage(rel));
-        process.stdout.write(`release ${id}: ${r.reads} read(s), ${r.files.length} file(s) in ${values.out}\n`);
+        const r = await releases.export(who, id, values.out, (rel) => store.readImage(rel), { reason: values.reason });
+        process.stdout.write(
+          `release ${id}: ${r.cells === null ? `${r.reads} read(s)` : `${r.cells} cell(s) counting ${r.reads} read(s)`}, ${r.files.length} file(s) in ${values.out}; digest ${r.digest} (export ${r.exportNumber}, recorded in the access log)\n` +
+            (r.imagesMissing > 0 ? `${r.imagesMissing} approved image(s) no longer stored (evicted since the approval), listed in release.json\n` : ''),
+        );
         return 0;
       }
       case 'ls': {
+        if (!['reads.export', 'releases.approve', 'audit.read'].some((p) => can(who.role, p as Permission))) {
+          throw new AccessDenied(`role ${who.role} may not see releases`);
+        }
         for (const r of releases.list()) {
           process.stdout.write(
-            `${r.id}  ${r.mode.padEnd(9)} to ${r.agency} (${r.requester}), case ${r.caseNumber}, requested by ${r.requestedBy} ${new Date(r.requestedAt).toISOString()}, ${r.approvedBy ? `approved by ${r.approvedBy}` : 'NOT APPROVED'}${r.exportedAt ? ', exported' : ''}\n`,
+            `${r.id}  ${r.mode.padEnd(9)} to ${r.agency} (${r.requester}), case ${r.caseNumber}, requested by ${r.requestedBy} ${iso(r.requestedAt)}, ${r.approvedBy ? `approved by ${r.approvedBy}${r.summary ? ` (${r.summary.reads} read(s), digest ${r.digest!.slice(0, 12)}…)` : ''}` : 'NOT APPROVED'}${r.exportCount > 0 ? `, exported ${r.exportCount}x` : ''}\n`,
           );
         }
         return 0;

@@ -5,7 +5,7 @@ import { nearest } from './suggest.js';
 /**
  * Everything `alpr-edge` says about its own command line, rendered from the table in commands.ts: the top-level
  * help, each command's help, the check of a command line before anything runs, the bash completion and the
- * README's command table.
+ * command table of docs/commands.md.
  */
 
 const PROGRAM = 'alpr-edge';
@@ -258,7 +258,7 @@ function checkOptions(r: Resolved, args: readonly string[]): void {
 const cell = (s: string) => s.replaceAll('|', '\\|');
 const textCell = (s: string) => cell(s).replaceAll('*', '\\*');
 
-/** The command table of README.md's "Command line" section (`alpr-edge help --markdown`). */
+/** The command table of docs/commands.md (`alpr-edge help --markdown`). */
 export function markdownTable(): string {
   const rows = allCommands().map((r) => {
     const leaf = leafOf(r);

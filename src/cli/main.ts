@@ -143,6 +143,10 @@ async function main(argv: string[]): Promise<number> {
       const { auditCommand } = await import('./audit.js');
       return auditCommand(rest, config);
     }
+    case 'camera': {
+      const { cameraCommand } = await import('./camera.js');
+      return cameraCommand(rest, config);
+    }
     case 'sync': {
       const { syncCommand } = await import('./sync.js');
       return syncCommand(rest, config);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { isAlias, isMap, isScalar, LineCounter, parseDocument, parse as parseYamlValue, visit, type Document } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
@@ -78,7 +79,19 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       throw new ConfigError([{ file: name, key: '', message: `cannot read the file: ${(err as Error).message}` }]);
     }
   }
-  return parseConfig(text, name, env);
+  const config = parseConfig(text, name, env);
+  if (file !== undefined) resolveAgainstFile(config, file);
+  return config;
+}
+
+/**
+ * A relative `data.dir` written in a config file (or left at its default by one) is relative to the file's own
+ * folder, not to wherever the command happens to run: `--config /etc/alpr-edge/alpr-edge.yaml` from a home folder
+ * must not open a second, empty store there. A value from the environment keeps the current directory.
+ */
+function resolveAgainstFile(config: Config, file: string): void {
+  if (path.isAbsolute(config.data.dir) || keyOrigin(config, 'data.dir').kind === 'environment') return;
+  config.data.dir = path.resolve(path.dirname(path.resolve(file)), config.data.dir);
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): Config {
