@@ -184,26 +184,39 @@ describe('audit verify on the unit', () => {
     expect(r.out).toMatch(/record #5: records #1-#4 were removed with an unsigned anchor \(the access_log_anchor table\)/);
   });
 
-  it('oldest records removed outside retention stay found after the next retention purge (its anchor says the start was not accounted for)', async () => {
-    const clock = manualClock(Date.now());
-    const { store, log, db } = open(clock);
-    searches(log, 10);
-    const oldLast = lastId(db);
-    clock.advance(40 * DAY);
-    searches(log, 3);
-    deleteWithPurgeFlag(db, 'id <= 4'); // the tester
-    const purged = await new Purger(store, retentionSchema.parse({ accessLogDays: 30, pauseMs: 0 }), {
-      accessLog: log,
-      actor: { user: `unit ${UNIT} retention`, agency: 'ESPD', role: 'system' },
-    }).runOnce(clock());
-    expect(purged).toMatchObject({ errors: [], accessLogDeleted: oldLast - 4 }); // #5 to the last old one; the recent ones stay
-    const anchor = lastId(db);
-    store.close();
-    const r = verify();
-    expect(r.status, r.out).toBe(1);
-    expect(r.out).toMatch(new RegExp(`start +right after #5-#${oldLast}, purged by unit ${UNIT} retention`));
-    expect(r.out).toMatch(new RegExp(`record #${anchor}: retention anchor #${anchor} purged #5-#${oldLast}, but records before #5 had already been removed without a signed anchor when it ran`));
-  });
+  for (const forgedRow of [false, true]) {
+    it(`oldest records removed outside retention (${forgedRow ? 'with' : 'without'} a forged unsigned anchor row) stay found after the next retention purge`, async () => {
+      const clock = manualClock(Date.now());
+      const { store, log, db } = open(clock);
+      searches(log, 10);
+      const oldLast = lastId(db);
+      clock.advance(40 * DAY);
+      searches(log, 3);
+      const mac4 = (db.prepare('SELECT mac FROM access_log WHERE id = 4').get() as { mac: string }).mac;
+      deleteWithPurgeFlag(db, 'id <= 4'); // the tester
+      if (forgedRow) {
+        db.exec('CREATE TABLE IF NOT EXISTS access_log_anchor (next_id INTEGER PRIMARY KEY, mac TEXT NOT NULL)');
+        db.prepare('INSERT INTO access_log_anchor (next_id, mac) VALUES (5, ?)').run(mac4);
+      }
+      const purged = await new Purger(store, retentionSchema.parse({ accessLogDays: 30, pauseMs: 0 }), {
+        accessLog: log,
+        actor: { user: `unit ${UNIT} retention`, agency: 'ESPD', role: 'system' },
+      }).runOnce(clock());
+      expect(purged).toMatchObject({ errors: [], accessLogDeleted: oldLast - 4 }); // #5 to the last old one; the recent ones stay
+      const anchor = lastId(db);
+      store.close();
+      const r = verify();
+      expect(r.status, r.out).toBe(1);
+      expect(r.out).toMatch(new RegExp(`start +right after #5-#${oldLast}, purged by unit ${UNIT} retention`));
+      expect(r.out).toMatch(
+        new RegExp(
+          `record #${anchor}: retention anchor #${anchor} purged #5-#${oldLast}, but records before #5 had already been removed ${
+            forgedRow ? 'under an unsigned anchor \\(the access_log_anchor table of an older version, or a forged one\\)' : 'without a signed anchor'
+          } when it ran`,
+        ),
+      );
+    });
+  }
 
   it('an anchor record written without the key is a MAC mismatch; with the key, a forged anchor passes (what the key allows)', () => {
     const { store, log, db } = open();

@@ -61,6 +61,8 @@ export interface PurgeAnchor {
    * records before `first` had been removed without one, which the purge then could not show any more.
    */
   startAccounted: boolean;
+  /** When not accounted for: the log then started after the unsigned anchor of an older version (or a forged one). */
+  startLegacy: boolean;
 }
 
 export interface VerifyResult {
@@ -208,7 +210,9 @@ export class AccessLog {
           if (!a.startAccounted) {
             note(
               a.record,
-              `retention anchor #${a.record} purged #${a.first}-#${a.last}, but records before #${a.first} had already been removed without a signed anchor when it ran`,
+              `retention anchor #${a.record} purged #${a.first}-#${a.last}, but records before #${a.first} had already been removed ${
+                a.startLegacy ? 'under an unsigned anchor (the access_log_anchor table of an older version, or a forged one)' : 'without a signed anchor'
+              } when it ran`,
             );
           }
         } else {
@@ -291,6 +295,7 @@ export class AccessLog {
         if (range.n === 0 || range.first === null || range.last === null) return 0;
         const lastMac = (db.prepare('SELECT mac FROM access_log WHERE id = ?').get(range.last) as { mac: string }).mac;
         const startAccounted = this.startAccounted(range.first);
+        const startLegacy = !startAccounted && range.first > 1 && this.legacyAnchor(range.first) !== undefined;
         this.appendInTransaction({
           user: by.user,
           agency: by.agency,
@@ -298,7 +303,7 @@ export class AccessLog {
           action: PURGE_ACTION,
           purpose: 'retention',
           query: { before },
-          result: { first: range.first, last: range.last, records: range.n, lastMac, startAccounted },
+          result: { first: range.first, last: range.last, records: range.n, lastMac, startAccounted, ...(startLegacy ? { startLegacy } : {}) },
           outcome: 'ok',
         });
         db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
@@ -375,9 +380,9 @@ function anchorOf(row: AccessLogRow): PurgeAnchor | null {
     return null;
   }
   if (typeof r !== 'object' || r === null) return null;
-  const { first, last, lastMac, startAccounted } = r as Record<string, unknown>;
+  const { first, last, lastMac, startAccounted, startLegacy } = r as Record<string, unknown>;
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || typeof lastMac !== 'string') return null;
-  return { record: row.id, at: row.at, by: row.user_name, first: first as number, last: last as number, lastMac, startAccounted: startAccounted === true };
+  return { record: row.id, at: row.at, by: row.user_name, first: first as number, last: last as number, lastMac, startAccounted: startAccounted === true, startLegacy: startLegacy === true };
 }
 
 /** The log's last record, or null when it is empty. */
