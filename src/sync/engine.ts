@@ -416,9 +416,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
 
   /**
    * Sends the access log's head: the last record the server has now (at the stream's cursor, or the last before it
-   * when records were removed since), so that the server can
-   * check it continues the head it acknowledged before. Its acknowledgement is recorded on the unit (access_log_acks):
-   * `audit verify` then finds a log cut below it. A refusal (409: the server acknowledged a later or different
+   * when records were removed since), so that the server can check it continues the head it acknowledged before.
+   * Its acknowledgement is recorded on the unit (access_log_acks): `audit verify` then finds a log cut below it. A refusal (409: the server acknowledged a later or different
    * head, the log went back) is logged and reported, and the rest of the cycle goes on; a server without the
    * endpoint (404) is noted once.
    */
