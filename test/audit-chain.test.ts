@@ -1,5 +1,5 @@
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -286,7 +286,55 @@ describe('audit verify on the unit', () => {
   });
 });
 
+async function until(test: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!test()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('the running unit keeps the head in its status file moving forward only', () => {
+  it('the unit as a process: records removed at the end while it runs stay found in its status file and by audit verify', async () => {
+    writeFileSync(cfg, `unit: { id: ${UNIT}, agency: ESPD }\ndata: { dir: ${JSON.stringify(dataDir)} }\ngps: { source: fixed, latitude: 34.05, longitude: -118.25 }\ncameras: []\n`);
+    const unit = spawn(process.execPath, [MAIN, 'run', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    unit.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    unit.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => unit.on('exit', (code) => r(code)));
+    try {
+      const statusHead = (): { head: ChainHead | null; problem: string | null } | undefined => {
+        try {
+          return (JSON.parse(readFileSync(path.join(dataDir, 'status.json'), 'utf8')) as { accessLog?: { head: ChainHead | null; problem: string | null } }).accessLog;
+        } catch {
+          return undefined; // not written yet, or being replaced
+        }
+      };
+      const { store, log, db } = open();
+      searches(log, 6);
+      const head = lastId(db);
+      await until(() => statusHead()?.head?.id === head, 60_000, `the status file's head at #${head}\n${out}`);
+      // the tester, while the unit runs: the newest records removed, the counter set back, one record written on
+      deleteWithPurgeFlag(db, `id > ${head - 3}`);
+      db.prepare(`UPDATE sqlite_sequence SET seq = ? WHERE name = 'access_log'`).run(head - 3);
+      searches(log, 1);
+      await until(() => statusHead()?.problem != null, 60_000, 'the unit to notice');
+      // the unit may have looked between the deletion and the new record: either way it keeps #head
+      expect(statusHead()).toEqual({
+        head: expect.objectContaining({ id: head }),
+        problem: expect.stringMatching(new RegExp(`^the access log ends at #(${head - 3}|${head - 2}), but it held record #${head}: newer records were removed$`)),
+      });
+      store.close();
+    } finally {
+      unit.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/the access log went back: records were removed at its end/);
+    const r = verify();
+    expect(r.status, r.out).toBe(1);
+    expect(r.out).toMatch(/status file +head #\d+ .*FAILED, saw the log end at #\d+, but it ends at #\d+ now/);
+  }, 120_000);
+
   it('a truncation while it runs (or while it was stopped) leaves the head seen before, with the problem said once', () => {
     const { store, log, db } = open();
     searches(log, 5);
