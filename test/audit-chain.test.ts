@@ -1,6 +1,8 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -517,6 +519,49 @@ describe('the head goes to the central server over HTTPS, which acknowledges it 
       centralDb.close();
       await server.close();
       store.close();
+    }
+  });
+
+  it('a central server without the head endpoint (an older one): the sync goes on, nothing is stored as acknowledged, and verify says so', async () => {
+    central = await startCentral({ clock: systemClock, dataDir: path.join(dir, 'central'), insecureHttp: true, tokens: [{ token: TOKEN, unit: UNIT }], log: silent });
+    // the older server: everything but the head, passed through to the reference server
+    const older = http.createServer((req, res) => {
+      if (req.url!.endsWith('/access-log/head')) {
+        req.resume();
+        res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"no such resource"}');
+        return;
+      }
+      const up = http.request(`${central.url}${req.url}`, { method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => older.listen(0, '127.0.0.1', resolve));
+    try {
+      writeFileSync(path.join(dir, 'token'), `${TOKEN}\n`, { mode: 0o600 });
+      const config = configSchema.parse({
+        unit: { id: UNIT, agency: 'ESPD' },
+        data: { dir: dataDir },
+        sync: {
+          enabled: true,
+          server: { url: `http://127.0.0.1:${(older.address() as AddressInfo).port}`, allowInsecureHttp: true, tokenFile: path.join(dir, 'token') },
+          images: { mode: 'off' },
+        },
+      });
+      const { store, log, db } = open();
+      searches(log, 3);
+      const report = await new SyncEngine({ config: config.sync, unitId: UNIT, store, log: silent }).runCycle('manual');
+      expect(report.ok, JSON.stringify(report.error)).toBe(true);
+      expect(report.accessLogHead).toMatchObject({ sent: { id: lastId(db) }, acknowledged: false, refused: expect.stringMatching(/404/) });
+      expect(central.db.count('access-log', UNIT)).toBe(lastId(db));
+      expect(acknowledgedHeads(db)).toEqual([]);
+      store.close();
+      const r = verify();
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toMatch(/central ack +not checked: no acknowledgement stored/);
+    } finally {
+      await new Promise((resolve) => older.close(resolve));
     }
   });
 });
