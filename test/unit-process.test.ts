@@ -250,7 +250,9 @@ describe('the unit as a process', () => {
     // an auditor signs in afterwards and checks the chain the unit's entries are part of
     const session = await adminSession(path.join(dir, 'data'), 'auditor');
     const verify = spawnSync(process.execPath, [MAIN, 'audit', 'verify', '--config', cfg], { encoding: 'utf8', env: { ...process.env, ALPR_EDGE_SESSION: session } });
-    expect(verify.stdout + verify.stderr).toMatch(/access log intact/);
+    expect(verify.stdout + verify.stderr).toMatch(/^access log INTACT\n/);
+    // the head the unit wrote in its status file at its stop is still in the log
+    expect(verify.stdout).toMatch(/status file +head #\d+ \(written [^)]+\): OK, record #\d+ is in the log, with the same MAC/);
     expect(verify.status).toBe(0);
   });
 });

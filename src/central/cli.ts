@@ -261,13 +261,15 @@ async function lsCmd(argv: string[]): Promise<number> {
 function table(units: UnitSummary[]): string {
   if (units.length === 0) return 'no unit has sent anything yet\n';
   const iso = (t: number | null | undefined) => (t ? new Date(t).toISOString() : '-');
-  const head = ['unit', ...STREAMS, 'images complete/partial', 'last item', 'health'];
+  const head = ['unit', ...STREAMS, 'images complete/partial', 'last item', 'health', 'access log head'];
   const rows = units.map((u) => [
     u.unit,
     ...STREAMS.map((s) => String(u.streams[s] ?? 0)),
     `${u.images.complete}/${u.images.partial}${u.images.wanted ? ` (+${u.images.wanted} to pull)` : ''}`,
     iso(u.lastReceivedAt),
     iso(u.health?.receivedAt),
+    // a head refused because the unit's log went back is the thing to look at
+    `${u.accessLog.head ? `#${u.accessLog.head.id}` : '-'}${u.accessLog.regressions ? ` WENT BACK (${u.accessLog.regressions} refused)` : ''}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;

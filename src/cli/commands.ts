@@ -162,6 +162,13 @@ export const RELEASE_EXPORT_OPTIONS = {
   reason: { type: 'string', arg: 'R', help: 'why a release already exported is exported again (admins only), recorded in the access log' },
 } as const satisfies OptionSet;
 
+export const AUDIT_VERIFY_OPTIONS = {
+  central: {
+    type: 'boolean',
+    help: "also ask the central server (sync.server) for the head it acknowledged for this unit, not only the acknowledgement stored on the unit",
+  },
+} as const satisfies OptionSet;
+
 export const AUDIT_REPORT_OPTIONS = {
   from: { type: 'string', arg: ISO, help: 'records from this date/time (ISO 8601)', dflt: '30 days before --to' },
   to: { type: 'string', arg: ISO, help: 'records up to this date/time', dflt: 'now' },
@@ -512,7 +519,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     examples: ['alpr-edge audit verify'],
     subcommands: [
-      { name: 'verify', summary: 'check the chain and the MACs of every access record', examples: ['alpr-edge audit verify'] },
+      {
+        name: 'verify',
+        summary: "check every access record's MAC and link, the log's start (record 1 or a signed retention anchor) and its head against the central server's acknowledgement and the status file",
+        options: AUDIT_VERIFY_OPTIONS,
+        examples: ['alpr-edge audit verify', 'alpr-edge audit verify --central'],
+      },
       { name: 'report', summary: 'who looked at what, and why', options: AUDIT_REPORT_OPTIONS, examples: ['alpr-edge audit report --from 2026-11-01 --format csv --out nov.csv'] },
     ],
   },

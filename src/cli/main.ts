@@ -140,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       return releaseCommand(rest, config);
     }
     case 'audit': {
-      const { auditCommand } = await import('./data.js');
+      const { auditCommand } = await import('./audit.js');
       return auditCommand(rest, config);
     }
     case 'camera': {

@@ -16,7 +16,8 @@ import type { ReadsAccess } from '../alerts/mqtt.js';
 import { sniffImage } from '../recognition/image-header.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
-import { AccessLog } from '../access/access-log.js';
+import { AccessLog, type ChainHead } from '../access/access-log.js';
+import { HeadWatch, previousHead } from '../access/audit-head.js';
 import { purgeSessions } from '../access/session.js';
 import { suspendInactive } from '../access/users.js';
 import { Purger } from '../retention/index.js';
@@ -121,6 +122,11 @@ export interface UnitStatus {
   sync: SyncStatus | null;
   /** The unit's own faults open now (P16). */
   faults: Fault[];
+  /**
+   * The access log's head (last record's number and MAC), only ever moved forward while the unit runs, for
+   * `audit verify`; problem: the log went back (records removed at its end) since the head was seen.
+   */
+  accessLog?: { head: ChainHead | null; problem: string | null };
 }
 
 export const STATUS_FILE = 'status.json';
@@ -171,6 +177,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private statusFileError: { message: string; since: number; loggedAt: number } | null = null;
   /** Whether the store was opened with a data key (status shows a warning when not). */
   encrypted = true;
+  /** The access log's head for the status file (src/access/audit-head.ts). */
+  private headWatch: HeadWatch | undefined;
 
   private constructor(
     readonly config: Config,
@@ -295,6 +303,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     });
     unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey, clock);
     unit.encrypted = encrypted;
+    // the access log's head in the status file only moves forward, from the last run's (audit verify checks it)
+    unit.headWatch = new HeadWatch(store.database, previousHead(path.join(store.dataDir, STATUS_FILE)), (problem) =>
+      logger.error({ problem }, 'the access log went back: records were removed at its end (the status file keeps the head seen before)'),
+    );
     // hits found when a list or entry arrives and recent reads are checked again
     hotlists.on('hits', (hits) => unit.alertOn(hits));
     hotlists.start();
@@ -320,6 +332,9 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     unit.purger = new Purger(store, config.retention, {
       onImagesDeleted: (bytes) => store.forgetImageBytes(bytes),
       log: logger.child({ part: 'retention' }),
+      // each access log purge leaves a signed anchor record naming the unit as the purger
+      accessLog,
+      actor: { user: `unit ${config.unit.id} retention`, agency: config.unit.agency, role: 'system' },
     });
     unit.purger.start(clock);
     // the unit's own faults (P16), recorded and sent upstream; upstream sync; the pull API
@@ -704,6 +719,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       systemd: { notify: this.notifier.enabled, watchdogMs: this.notifier.watchdogMs ?? null },
       sync: this.sync?.status() ?? null,
       faults: this.openFaults,
+      accessLog: this.headWatch?.observe(),
     };
   }
 
