@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { intOption, osUser, parse, UsageError } from '../cli/args.js';
-import { CENTRAL_CANCEL_OPTIONS, CENTRAL_LS_OPTIONS, CENTRAL_PULL_OPTIONS, CENTRAL_PUBLISH_OPTIONS, CENTRAL_SERVE_OPTIONS } from '../cli/commands.js';
-import { commandHelp, findCommand, usageOf } from '../cli/help.js';
+import { intOption, osUser, parse, UsageError } from './args.js';
+import { CENTRAL_CANCEL_OPTIONS, CENTRAL_LS_OPTIONS, CENTRAL_PULL_OPTIONS, CENTRAL_PUBLISH_OPTIONS, CENTRAL_SERVE_OPTIONS } from './commands.js';
+import { commandHelp, findCommand, usageOf } from './help.js';
 import { isStream, STREAMS, type StreamName } from '../sync/streams.js';
-import type { CentralDb, UnitSummary } from './db.js';
+import type { CentralDb, UnitSummary } from '../central/db.js';
 import { systemClock } from '../util/clock.js';
 
 /**
@@ -61,7 +61,7 @@ function readFile(file: string, what: string): Buffer {
 }
 
 async function openDb(dir: string): Promise<CentralDb> {
-  const { CentralDb } = await import('./db.js');
+  const { CentralDb } = await import('../central/db.js');
   return CentralDb.open(dir, systemClock);
 }
 
@@ -93,7 +93,7 @@ async function serveCmd(argv: string[]): Promise<number> {
         }
       : undefined;
   const { createLogger } = await import('../log/logger.js');
-  const { startCentral } = await import('./server.js');
+  const { startCentral } = await import('../central/server.js');
   // logs go to stderr: stdout's first line is the address, for whoever started the server
   const log = createLogger(process.env.ALPR_CENTRAL_LOG_LEVEL ?? 'info', 2);
   const server = await startCentral({
@@ -142,7 +142,7 @@ async function publishCmd(argv: string[]): Promise<number> {
   };
   const db = await openDb(required(values.data, '--data', usage));
   try {
-    const { publishEntry } = await import('./db.js');
+    const { publishEntry } = await import('../central/db.js');
     const e = publishEntry(db, input);
     if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else {
@@ -170,7 +170,7 @@ async function cancelCmd(argv: string[]): Promise<number> {
   };
   const db = await openDb(required(values.data, '--data', usage));
   try {
-    const { publishCancellation } = await import('./db.js');
+    const { publishCancellation } = await import('../central/db.js');
     const c = publishCancellation(db, input);
     if (values.json) process.stdout.write(`${JSON.stringify(c)}\n`);
     else process.stdout.write(`published cancellation ${c.id}: list ${c.list}, plate ${c.plate}${c.state ? ` (${c.state})` : ''}\n`);
@@ -204,7 +204,7 @@ async function pullCmd(argv: string[]): Promise<number> {
   const cert = values.cert !== undefined ? readFile(values.cert, 'the certificate') : undefined;
   const key = values.key !== undefined ? readFile(values.key, 'the key') : undefined;
   const { createLogger } = await import('../log/logger.js');
-  const { pullFromUnit } = await import('./pull.js');
+  const { pullFromUnit } = await import('../central/pull.js');
   const db = await openDb(dataDir);
   try {
     const r = await pullFromUnit({
