@@ -1,11 +1,10 @@
 import type Database from 'better-sqlite3';
 import path from 'node:path';
-import type { HotlistDefinition, HotlistsConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import { CLEW_KINDS } from './formats/ca-doj.js';
 import { normalisePlate } from './plate.js';
 import { ENTRY_SELECT, toChange, toEntry, type ChangeRow, type EntryRow, type ListAttributes, type ListRow } from './rows.js';
-import { HotlistError, type AddEntryOptions, type EntryRecord, type HotlistChange, type HotlistOptions, type ImportOptions, type ListSummary, type PurgeResult } from './types.js';
+import { HotlistError, type AddEntryOptions, type EntryRecord, type HotlistChange, type HotlistOptions, type ImportOptions, type ListSummary, type PurgeResult, type HotlistDefinition, type HotlistsConfig } from './types.js';
 
 export const DAY_MS = 86_400_000;
 /** Rows per write transaction during an import or a delete: each holds the write lock for some tens of ms. */

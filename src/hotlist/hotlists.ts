@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import type { HotlistsConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { HotlistAdmin } from './admin.js';
@@ -19,6 +18,7 @@ import {
   type ListSummary,
   type PurgeResult,
   type StoredHit,
+  type HotlistsConfig,
 } from './types.js';
 
 /**

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import type { HotlistDefinition, HotlistsConfig } from '../config/schema.js';
 import type { Clock } from '../util/clock.js';
 import { BATCH_ROWS, type HotlistAdmin } from './admin.js';
 import { FORMATS, Problems, type DelimitedSettings, type FormatName } from './formats/index.js';
@@ -7,7 +6,7 @@ import { fileChecksum, readLines } from './formats/text-file.js';
 import { normalisePlate } from './plate.js';
 import type { ListAttributes, ListRow } from './rows.js';
 import { DISTANCE2_MAX_ENTRIES } from './segment.js';
-import { HotlistError, HotlistImportError, type HotlistOptions, type ImportOptions, type ImportResult } from './types.js';
+import { HotlistError, HotlistImportError, type HotlistOptions, type ImportOptions, type ImportResult, type HotlistDefinition, type HotlistsConfig } from './types.js';
 
 /** How a file is read: recorded with each version, so that the same file read the same way is not read again. */
 interface ImportSettings {
