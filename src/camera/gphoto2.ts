@@ -3,7 +3,7 @@
  *
  * Two ways of getting pictures, chosen by what the camera can do:
  * - capture (the unit triggers): for a camera on USB. Each shot is triggered and downloaded through the `gphoto2`
- *   npm package (node-gphoto2), in a small child process of its own (see CAPTURE_CHILD below for why).
+ *   npm package (node-gphoto2), in a small child process of its own (gphoto2-child.ts; see "Capture" below for why).
  * - watch (the camera shoots on its own): for libgphoto2's disk ports, i.e. the "Directory Browse" camera on a
  *   folder or a mounted memory card, which cannot capture. The camera's folders are listed and each new JPEG is
  *   downloaded, offered, then deleted from the camera, through the `gphoto2` program: node-gphoto2 0.3.2 has no
@@ -13,6 +13,7 @@
  * (libgphoto2 autodetection, or a new listing) after a growing wait, and reported 'connected' when found.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,9 @@ import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { Backoff, RateLimiter, type Camera, type CameraEvent, type CameraStatus, type FrameSink } from './types.js';
+import type { ChildMessage, ParentMessage } from './gphoto2-child.js';
 import type { Clock } from '../util/clock.js';
+import { packageRoot } from '../util/paths.js';
 
 export type Gphoto2CameraConfig = Extract<CameraConfig, { type: 'gphoto2' }>;
 
@@ -367,60 +370,14 @@ function gphoto2ModulePath(): string | null {
 // (at a new USB address) is found only by a new object; cameras are never closed except by the garbage collector;
 // and opening a camera takes, on the main thread, a lock that a list() holds in the thread pool. So each connection
 // is a child process that autodetects, picks the camera, and then captures on request; a lost camera costs the
-// child, and the next attempt starts a fresh one. The child is a short CommonJS program passed to `node -e`, so it
-// runs the same from src/ under the tests and from dist/ on the unit. Messages go over the IPC channel with the
-// 'advanced' serialization, which carries the JPEG bytes without JSON.
-//
-// Child -> parent: { kind: 'ready', model, port } | { kind: 'absent', seen: [{ model, port }] }
-//   | { kind: 'fatal', error } | { kind: 'shot', id, path, image } | { kind: 'shot', id, code | error, stage }.
-// Parent -> child: { op: 'capture', id }.
+// child, and the next attempt starts a fresh one. The child is gphoto2-child.ts, compiled with the rest and run from
+// dist/ (under the tests too, as the OpenCV camera's capture process is). Messages go over the IPC channel with the
+// 'advanced' serialization, which carries the JPEG bytes without JSON; their types are in gphoto2-child.ts.
 
-const CAPTURE_CHILD = String.raw`
-'use strict';
-const want = JSON.parse(process.env.ALPR_GPHOTO2_WANT);
-process.title = 'alpr-edge gphoto2 capture ' + (want.model || 'any camera') + ' ' + (want.port || 'any port');
-const send = (m) => { if (process.connected) process.send(m); };
-process.on('disconnect', () => process.exit(0));
-process.on('uncaughtException', (e) => { send({ kind: 'fatal', error: String((e && e.message) || e) }); process.exit(70); });
-let gphoto2;
-try { gphoto2 = require(process.env.ALPR_GPHOTO2_MODULE); }
-catch (e) { send({ kind: 'fatal', error: 'cannot load the gphoto2 npm package: ' + e.message }); process.exit(70); }
-// kept for the life of the process: collecting a GPhoto2 object crashes node
-globalThis.gphoto = new gphoto2.GPhoto2();
-let camera = null;
-globalThis.gphoto.list((cameras) => {
-  const seen = cameras.map((c) => ({ model: c.model, port: c.port }));
-  // with no port asked for, a mounted card (a disk: port) is never taken for the camera: it cannot capture
-  camera = cameras.find((c) =>
-    (!want.model || c.model.toLowerCase() === want.model.toLowerCase()) &&
-    (want.port ? c.port === want.port : !c.port.startsWith('disk:'))) || null;
-  if (camera) send({ kind: 'ready', model: camera.model, port: camera.port });
-  else send({ kind: 'absent', seen });
-});
-process.on('message', (m) => {
-  if (!m || m.op !== 'capture' || !camera) return;
-  const id = m.id;
-  const fail = (stage, e) => send({ kind: 'shot', id, stage, error: String((e && e.message) || e) });
-  try {
-    camera.takePicture({ download: false }, (code, cameraPath) => {
-      if (code) return send({ kind: 'shot', id, stage: 'capture', code });
-      try {
-        // downloadPicture always deletes the picture from the camera afterwards (node-gphoto2 0.3.2)
-        camera.downloadPicture({ cameraPath }, (code2, image) => {
-          if (code2) return send({ kind: 'shot', id, stage: 'download', code: code2, path: cameraPath });
-          send({ kind: 'shot', id, path: cameraPath, image });
-        });
-      } catch (e) { fail('download', e); }
-    });
-  } catch (e) { fail('capture', e); }
-});
-`;
-
-type ChildMessage =
-  | { kind: 'ready'; model: string; port: string }
-  | { kind: 'absent'; seen: Array<{ model: string; port: string }> }
-  | { kind: 'fatal'; error: string }
-  | { kind: 'shot'; id: number; path?: string; image?: Uint8Array; code?: number; error?: string; stage?: string };
+/** The compiled capture process (npm run build makes it). */
+export function gphoto2ChildPath(): string {
+  return path.join(packageRoot(), 'dist', 'src', 'camera', 'gphoto2-child.js');
+}
 
 class NativeCaptureLink implements CameraLink {
   detail = '';
@@ -466,7 +423,9 @@ class NativeCaptureLink implements CameraLink {
   static async open(plan: Plan, problem: (error: string) => void, signal: AbortSignal, clock: Clock): Promise<NativeCaptureLink> {
     const modulePath = gphoto2ModulePath();
     if (modulePath === null) throw new Error('the gphoto2 npm package is not installed');
-    const child = spawn(process.execPath, ['-e', CAPTURE_CHILD], {
+    const script = gphoto2ChildPath();
+    if (!existsSync(script)) throw new Error(`cannot start the camera process: ${script} is missing (run npm run build)`);
+    const child = spawn(process.execPath, [script], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
       env: {
@@ -509,7 +468,8 @@ class NativeCaptureLink implements CameraLink {
     try {
       if (this.exit !== null) throw new Error(this.exit);
       // a send error means the child is gone; its exit, which receive() waits for, says why
-      this.child.send({ op: 'capture', id }, () => undefined);
+      const request: ParentMessage = { op: 'capture', id };
+      this.child.send(request, () => undefined);
       const m = await this.receive(CAPTURE_TIMEOUT_MS, 'a capture');
       if (m.kind === 'fatal') throw new Error(m.error);
       if (m.kind !== 'shot' || m.id !== id) throw new Error(`unexpected message from the camera process: ${m.kind}`);
