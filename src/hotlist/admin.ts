@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Clock } from '../util/clock.js';
 import { CLEW_KINDS } from './formats/ca-doj.js';
 import { normalisePlate } from './plate.js';
-import { ENTRY_SELECT, toChange, toEntry, type ChangeRow, type EntryRow, type ListAttributes, type ListRow } from './rows.js';
-import { HotlistError, type AddEntryOptions, type EntryRecord, type HotlistChange, type HotlistOptions, type ImportOptions, type ListSummary, type PurgeResult, type HotlistDefinition, type HotlistsConfig } from './types.js';
+import { ENTRY_SELECT, toChange, toEntry, type ChangeRow, type EntryRow, type ListRow } from './rows.js';
+import { HotlistError, type AddEntryOptions, type EntryRecord, type HotlistChange, type HotlistDefinition, type HotlistOptions, type HotlistsConfig, type ImportOptions, type ListSettings, type ListSummary, type PurgeResult } from './types.js';
 
 export const DAY_MS = 86_400_000;
 /** Rows per write transaction during an import or a delete: each holds the write lock for some tens of ms. */
@@ -87,7 +87,7 @@ export class HotlistAdmin {
   }
 
   /** A list's settings: the command's options, else the config's definition, else the defaults. */
-  attributesFor(name: string, format: string, fileName: string | null, opts: Partial<ImportOptions>): ListAttributes {
+  attributesFor(name: string, format: string, fileName: string | null, opts: Partial<ImportOptions>): ListSettings {
     const def = this.definition(name);
     const policy = def?.match ?? 'equivalent';
     let category = opts.category ?? def?.category ?? '';
@@ -107,7 +107,7 @@ export class HotlistAdmin {
     };
   }
 
-  createList(name: string, a: ListAttributes): number {
+  createList(name: string, a: ListSettings): number {
     const now = this.clock();
     const info = this.db
       .prepare(
@@ -119,7 +119,7 @@ export class HotlistAdmin {
   }
 
   /** Sets a list's settings; true when any changed. */
-  updateList(row: ListRow, a: ListAttributes): boolean {
+  updateList(row: ListRow, a: ListSettings): boolean {
     const same =
       row.source === a.source &&
       row.format === a.format &&

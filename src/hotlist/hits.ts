@@ -85,24 +85,13 @@ export class HotlistHits {
  * (reads deleted since are left out). The caller checks who may see it and records that they did.
  */
 export function findHits(db: Database.Database, q: HitHistoryQuery): HitSummary[] {
-  const where = ['r.deleted_at IS NULL'];
-  const params: unknown[] = [];
-  if (q.plate) {
-    where.push('r.plate GLOB ?');
-    params.push(q.plate.toUpperCase().replace(/[\s-]/g, ''));
-  }
-  if (q.list) {
-    where.push('h.list_name = ?');
-    params.push(q.list);
-  }
-  if (q.from !== undefined) {
-    where.push('r.first_seen >= ?');
-    params.push(q.from);
-  }
-  if (q.to !== undefined) {
-    where.push('r.first_seen < ?');
-    params.push(q.to);
-  }
+  const conditions: Array<[sql: string, value: unknown]> = [];
+  if (q.plate) conditions.push(['r.plate GLOB ?', q.plate.toUpperCase().replace(/[\s-]/g, '')]);
+  if (q.list) conditions.push(['h.list_name = ?', q.list]);
+  if (q.from !== undefined) conditions.push(['r.first_seen >= ?', q.from]);
+  if (q.to !== undefined) conditions.push(['r.first_seen < ?', q.to]);
+  const where = ['r.deleted_at IS NULL', ...conditions.map(([sql]) => sql)];
+  const params = conditions.map(([, value]) => value);
   const rows = db
     .prepare(
       `SELECT h.id AS hit_id, r.id AS read_id, r.plate, r.first_seen, r.camera_id, h.list_name, h.category, h.priority, h.how,

@@ -7,19 +7,7 @@ import { HotlistHits } from './hits.js';
 import { HotlistImport } from './import.js';
 import type { Hit, HotlistMatcher, ReadTexts } from './matcher.js';
 import { HotlistMatching } from './matching.js';
-import {
-  HotlistError,
-  type AddEntryOptions,
-  type EntryRecord,
-  type HotlistChange,
-  type HotlistOptions,
-  type ImportOptions,
-  type ImportResult,
-  type ListSummary,
-  type PurgeResult,
-  type StoredHit,
-  type HotlistsConfig,
-} from './types.js';
+import { HotlistError, type AddEntryOptions, type EntryRecord, type HotlistChange, type HotlistOptions, type HotlistsConfig, type ImportOptions, type ImportResult, type ListSummary, type PurgeResult, type StoredHit } from './types.js';
 
 /**
  * The hot lists of the unit: kept in the read store's database (migration 2), matched in memory. The work is done

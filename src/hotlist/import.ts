@@ -4,9 +4,9 @@ import { BATCH_ROWS, type HotlistAdmin } from './admin.js';
 import { FORMATS, Problems, type DelimitedSettings, type FormatName } from './formats/index.js';
 import { fileChecksum, readLines } from './formats/text-file.js';
 import { normalisePlate } from './plate.js';
-import type { ListAttributes, ListRow } from './rows.js';
+import type { ListRow } from './rows.js';
 import { DISTANCE2_MAX_ENTRIES } from './segment.js';
-import { HotlistError, HotlistImportError, type HotlistOptions, type ImportOptions, type ImportResult, type HotlistDefinition, type HotlistsConfig } from './types.js';
+import { HotlistError, HotlistImportError, type HotlistDefinition, type HotlistOptions, type HotlistsConfig, type ImportOptions, type ImportResult, type ListSettings } from './types.js';
 
 /** How a file is read: recorded with each version, so that the same file read the same way is not read again. */
 interface ImportSettings {
@@ -295,7 +295,7 @@ export class HotlistImport {
 
   /** Switches the list to the new version in one small transaction, then deletes the rows of the one it replaced. */
   private activate(
-    v: { name: string; listId: number; versionId: number; replaced: number | null; attrs: ListAttributes; now: number; user: string; detail: unknown },
+    v: { name: string; listId: number; versionId: number; replaced: number | null; attrs: ListSettings; now: number; user: string; detail: unknown },
     counts: ReadCounts,
   ): void {
     const { listId, versionId, replaced, attrs } = v;

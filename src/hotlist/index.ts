@@ -12,6 +12,7 @@ export {
   type HotlistOptions,
   type ImportOptions,
   type ImportResult,
+  type ListSettings,
   type ListSummary,
   type PurgeResult,
   type StoredHit,

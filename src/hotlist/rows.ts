@@ -42,17 +42,6 @@ export interface EntryRow {
   cancel_reason: string | null;
 }
 
-export interface ListAttributes {
-  source: string;
-  format: string;
-  category: string;
-  priority: number;
-  covert: boolean;
-  policy: MatchPolicy;
-  maxDistance: number;
-  retentionMs: number | null;
-}
-
 export interface ChangeRow {
   id: number;
   at: number;

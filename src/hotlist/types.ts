@@ -1,7 +1,7 @@
 import type { HotlistsConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
-import { Problems, type FormatName, type LineProblem } from './formats/index.js';
+import { Problems, type FileRecord, type FormatName, type LineProblem } from './formats/index.js';
 import type { Hit } from './matcher.js';
 import type { MatchPolicy } from './segment.js';
 
@@ -64,18 +64,15 @@ export interface AddEntryOptions {
   user: string;
 }
 
-export interface EntryRecord {
+/**
+ * An entry of a list: the fields of its record in the file (the plate normalised; a manual entry has no code,
+ * listing date or details), where it came from, and whether it is cancelled.
+ */
+export interface EntryRecord extends FileRecord {
   id: number;
   listId: number;
   list: string;
   origin: 'import' | 'manual';
-  plate: string;
-  state: string | null;
-  code: string | null;
-  reason: string | null;
-  caseNumber: string | null;
-  listedAt: number | null;
-  details: Record<string, string> | null;
   line: number | null;
   addedBy: string | null;
   addedAt: number;
@@ -87,9 +84,8 @@ export interface EntryRecord {
   current: boolean;
 }
 
-export interface ListSummary {
-  id: number;
-  name: string;
+/** A list's settings: the import command's options, else the list's definition in the config, else the defaults. */
+export interface ListSettings {
   source: string;
   format: string;
   category: string;
@@ -98,6 +94,11 @@ export interface ListSummary {
   policy: MatchPolicy;
   maxDistance: number;
   retentionMs: number | null;
+}
+
+export interface ListSummary extends ListSettings {
+  id: number;
+  name: string;
   expiresAt: number | null;
   /** Entries of the version in use, and how many of them are cancelled. */
   entries: number;
