@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
-import { Backoff, RateLimiter, type Camera, type CameraEvent, type CameraStatus, type FrameSink } from './types.js';
+import { Backoff, CameraHealth, RateLimiter, type Camera, type CameraEvent, type CameraStatus, type FrameSink } from './types.js';
 import type { ChildMessage, ParentMessage } from './gphoto2-child.js';
 import type { Clock } from '../util/clock.js';
 import { packageRoot } from '../util/paths.js';
@@ -128,10 +128,7 @@ export class Gphoto2Camera implements Camera {
   /** Watch: camera files not to offer again (delivered but not deletable, or unusable). Kept across reconnects. */
   private readonly skip = new Set<string>();
   private seq = 0;
-  private frames = 0;
-  private lastFrameAt: number | null = null;
-  private lastError: string | null = null;
-  private connected = false;
+  private readonly health = new CameraHealth();
   private detail: string;
 
   constructor(
@@ -177,8 +174,8 @@ export class Gphoto2Camera implements Camera {
     }
     this.loop = this.run(sink, abort.signal).catch((err: Error) => {
       // never expected: run() handles its own failures; keep the unit alive and say so
-      this.connected = false;
-      this.lastError = err.message;
+      this.health.connected = false;
+      this.health.lastError = err.message;
       safeReport(sink, { kind: 'disconnected', error: `camera loop ended: ${err.message}` });
     });
   }
@@ -190,21 +187,13 @@ export class Gphoto2Camera implements Camera {
     await this.loop;
     this.abort = undefined;
     this.loop = undefined;
-    this.connected = false;
+    this.health.connected = false;
     if (this.home) await rm(this.home, { recursive: true, force: true }).catch(() => undefined);
     this.home = undefined;
   }
 
   status(): CameraStatus {
-    return {
-      id: this.id,
-      type: this.type,
-      connected: this.connected,
-      frames: this.frames,
-      lastFrameAt: this.lastFrameAt,
-      lastError: this.lastError,
-      detail: this.detail,
-    };
+    return this.health.status(this, this.detail);
   }
 
   /** A configuration that can never work, in words; null when it may. */
@@ -237,8 +226,8 @@ export class Gphoto2Camera implements Camera {
       try {
         link = await this.open(sink, signal);
         if (signal.aborted) break;
-        this.connected = true;
-        this.lastError = null;
+        this.health.connected = true;
+        this.health.lastError = null;
         this.detail = link.detail;
         reported = null;
         safeReport(sink, { kind: 'connected', detail: link.detail });
@@ -249,8 +238,8 @@ export class Gphoto2Camera implements Camera {
         link = undefined;
         const error = (err as Error).message;
         const retryInMs = backoff.take();
-        this.connected = false;
-        this.lastError = error;
+        this.health.connected = false;
+        this.health.lastError = error;
         // a camera left unplugged is reported while the wait grows, then again only when something changes
         if (!reported || reported.error !== error || reported.retryInMs !== retryInMs) {
           safeReport(sink, { kind: 'disconnected', error, retryInMs });
@@ -288,8 +277,8 @@ export class Gphoto2Camera implements Camera {
       }
       due = this.plan.mode === 'capture' ? shot.takenAt + intervalMs : 0;
       this.seq++;
-      this.frames++;
-      this.lastFrameAt = shot.takenAt;
+      this.health.frames++;
+      this.health.lastFrameAt = shot.takenAt;
       try {
         const { image, origin, takenAt: capturedAt } = shot;
         await sink.offer({ cameraId: this.id, seq: this.seq, capturedAt, image, origin });
@@ -307,7 +296,7 @@ export class Gphoto2Camera implements Camera {
   }
 
   private problem(sink: FrameSink, error: string): void {
-    this.lastError = error;
+    this.health.lastError = error;
     safeReport(sink, { kind: 'error', error });
   }
 }

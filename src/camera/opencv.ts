@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { CameraConfig } from '../config/schema.js';
 import { packageRoot } from '../util/paths.js';
-import { Backoff, type Camera, type CameraStatus, type Frame, type FrameSink } from './types.js';
+import { Backoff, CameraHealth, type Camera, type CameraStatus, type Frame, type FrameSink } from './types.js';
 
 export type OpencvCameraConfig = Extract<CameraConfig, { type: 'opencv' }>;
 
@@ -363,11 +363,8 @@ export class OpencvCamera implements Camera {
   private stallTimer: NodeJS.Timeout | null = null;
 
   private seq = 0;
-  private frames = 0;
-  private connected = false;
+  private readonly health = new CameraHealth();
   private finished = false;
-  private lastFrameAt: number | null = null;
-  private lastError: string | null = null;
   /** Frames dropped by earlier capture processes, and the latest count from the current one. */
   private droppedByEarlierCaptures = 0;
   private droppedByCapture = 0;
@@ -400,7 +397,7 @@ export class OpencvCamera implements Camera {
     this.waiting = null;
     const capture = this.capture;
     this.capture = null;
-    this.connected = false;
+    this.health.connected = false;
     if (capture) await capture.kill();
     if (this.killing) await this.killing;
     if (this.offering) await this.offering;
@@ -412,15 +409,7 @@ export class OpencvCamera implements Camera {
     if (this.opened) detail += ` (${this.opened.width}x${this.opened.height}, ${this.opened.backend})`;
     if (dropped > 0) detail += `; ${dropped} frames dropped while recognition was busy`;
     if (this.finished) detail += '; finished';
-    return {
-      id: this.id,
-      type: this.type,
-      connected: this.connected,
-      frames: this.frames,
-      lastFrameAt: this.lastFrameAt,
-      lastError: this.lastError,
-      detail,
-    };
+    return this.health.status(this, detail);
   }
 
   private spawnCapture(): void {
@@ -469,14 +458,14 @@ export class OpencvCamera implements Camera {
         this.opened = record.opened;
         return;
       case RecordKind.Alive:
-        if (this.connected) this.stallTimer?.refresh();
+        if (this.health.connected) this.stallTimer?.refresh();
         this.droppedByCapture = record.dropped;
         return;
       case RecordKind.Frame:
         this.stallTimer?.refresh();
         this.droppedByCapture = record.dropped;
-        if (!this.connected) {
-          this.connected = true;
+        if (!this.health.connected) {
+          this.health.connected = true;
           this.backoff.reset();
           const o = this.opened;
           this.sink!.report({
@@ -511,8 +500,8 @@ export class OpencvCamera implements Camera {
     let frame: Frame | null = first;
     while (frame && this.running) {
       frame.seq = ++this.seq;
-      this.frames++;
-      this.lastFrameAt = frame.capturedAt;
+      this.health.frames++;
+      this.health.lastFrameAt = frame.capturedAt;
       try {
         await this.sink!.offer(frame);
       } catch (err) {
@@ -530,7 +519,7 @@ export class OpencvCamera implements Camera {
     this.stallTimer = null;
     this.lose(error);
     const wait = this.backoff.take();
-    this.sink!.report({ kind: 'disconnected', error: this.lastError!, retryInMs: wait });
+    this.sink!.report({ kind: 'disconnected', error: this.health.lastError!, retryInMs: wait });
     this.killing = capture.kill();
     await this.killing;
     this.killing = null;
@@ -544,7 +533,7 @@ export class OpencvCamera implements Camera {
     this.clearTimers();
     if (!this.running) return;
     if (info.ended && this.kind === 'file') {
-      this.connected = false;
+      this.health.connected = false;
       this.finished = true;
       this.sink!.report({ kind: 'finished' });
       return;
@@ -556,8 +545,8 @@ export class OpencvCamera implements Camera {
   }
 
   private lose(error: string): void {
-    this.connected = false;
-    this.lastError = error;
+    this.health.connected = false;
+    this.health.lastError = error;
     this.waiting = null;
   }
 
