@@ -1,5 +1,5 @@
 /**
- * The capture process of the gphoto2 camera (see "Capture" in gphoto2.ts for why node-gphoto2 runs in a process of
+ * The capture process of the gphoto2 camera (gphoto2-capture.ts says why node-gphoto2 runs in a process of
  * its own). It autodetects, picks the wanted camera, then captures and downloads on request. Started by the parent
  * with the wanted camera in its environment (ALPR_GPHOTO2_WANT: JSON { model, port }, each '' for any) and the path of
  * the node-gphoto2 package (ALPR_GPHOTO2_MODULE); never imported, but for its types.
