@@ -62,7 +62,7 @@ export const RUN_OPTIONS = {
   'exit-when-done': { type: 'boolean', help: 'stop once every camera has finished (finite replays) and every read is stored' },
 } as const satisfies OptionSet;
 
-export const STATUS_OPTIONS = { json: { type: 'boolean', help: 'the status file and what was measured, as JSON' } } as const satisfies OptionSet;
+export const STATUS_OPTIONS = { json: { type: 'boolean', help: "the unit's status (from its socket, else the status file) and what was measured, as JSON" } } as const satisfies OptionSet;
 
 export const DEMO_OPTIONS = {
   json: RUN_OPTIONS.json,
@@ -81,6 +81,8 @@ export const TERMINAL_OPTIONS = {
   mqtt: { type: 'string', arg: 'URL', help: 'the MQTT broker the unit publishes alerts to' },
   unit: { type: 'string', arg: 'UNIT_ID', help: 'the unit whose alerts to show (with --mqtt)' },
   credentials: { type: 'string', arg: 'FILE', help: 'the broker username and password (with --mqtt)' },
+  ca: { type: 'string', arg: 'FILE', help: 'CA certificate (PEM) that signed an mqtts:// broker (with --mqtt)' },
+  crops: { type: 'string', arg: 'DIR', help: "save each alert's plate crop there as ALERT_ID.jpg (with --mqtt)" },
   officer: { type: 'string', arg: 'ID', help: 'who answers the alerts, sent with each acknowledgement' },
 } as const satisfies OptionSet;
 
@@ -314,7 +316,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     options: STATUS_OPTIONS,
     examples: ['alpr-edge status --config /etc/alpr-edge/unit.yaml'],
-    notes: ['Exit 0 when the unit runs and every camera is connected, else 1.'],
+    notes: [
+      'Asks the running unit over its socket (run/status.sock in the data folder, owner only), so the answer is true when the status file cannot be written (a full disk); where no unit answers, reads the status file.',
+      'Exit 0 when the unit runs and every camera is connected, else 1.',
+    ],
   },
   {
     name: 'demo',
@@ -392,9 +397,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: TERMINAL_OPTIONS,
     synopsis: [
       'alpr-edge terminal --serial PATH [--baud N] [--officer ID]',
-      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--officer ID]',
+      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--ca FILE] [--crops DIR] [--officer ID]',
     ],
-    examples: ['alpr-edge terminal --serial /dev/pts/4', 'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12'],
+    examples: [
+      'alpr-edge terminal --serial /dev/pts/4',
+      'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12 --credentials mdt.cred',
+      'alpr-edge terminal --mqtt mqtts://10.20.0.1:8883 --unit car-12 --credentials mdt.cred --ca agency-ca.pem --crops /tmp/crops',
+    ],
     notes: ['Type `a N` to accept alert N, `r N REASON` to reject it, `l` to list, `q` to quit.'],
   },
   {

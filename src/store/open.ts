@@ -10,19 +10,20 @@ import type { Clock } from '../util/clock.js';
  */
 export interface StoreSettings {
   data: { dir: string };
-  store: { keyFile: string; imageBudgetMB: number };
+  store: { keyFile: string; imageBudgetMB: number; diskReserveMB: number };
 }
 
 /**
- * Opens the read store as the configuration says: under data.dir, with the image budget, and encrypted with the
- * unit's data key when one is configured (store.keyFile, or the service manager's credential). Also returns the
- * access log's MAC key: derived from the data key, else the data folder's audit.key.
+ * Opens the read store as the configuration says: under data.dir, with the image budget and the disk reserve, and
+ * encrypted with the unit's data key when one is configured (store.keyFile, or the service manager's credential).
+ * Also returns the access log's MAC key: derived from the data key, else the data folder's audit.key.
  */
 export function openStore(config: StoreSettings, clock: Clock, extra: Partial<StoreOptions> = {}): { store: ReadStore; auditKey: Buffer } {
   const dataKey = loadDataKey({ keyFile: config.store.keyFile });
   const store = ReadStore.open(path.resolve(config.data.dir), {
     clock,
     imageBudgetBytes: config.store.imageBudgetMB * 2 ** 20,
+    ...(config.store.diskReserveMB > 0 ? { diskReserveBytes: config.store.diskReserveMB * 2 ** 20 } : {}),
     dataKey,
     ...extra,
   });
