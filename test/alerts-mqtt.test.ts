@@ -1,13 +1,20 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttChannelConfig } from '../src/alerts/config.js';
+import { alertsSchema, mqttChannelSchema, type MqttChannelConfig } from '../src/alerts/config.js';
+import { cropForAlert, jpegSize } from '../src/alerts/crop.js';
+import { AlertOutbox, type RaiseInput } from '../src/alerts/outbox.js';
+import { NO_POSITION } from '../src/gps/types.js';
+import { ReadStore } from '../src/store/read-store.js';
+import { cv } from '../src/recognition/cv.js';
+import { makePki } from './tls.js';
 import { EmbeddedBroker } from '../src/alerts/embedded-broker.js';
 import { MqttAlertChannel, type ChannelLogger, type ReadsAccess } from '../src/alerts/mqtt.js';
-import { ackTopic, filterCovers, parseAck, unitTopic, type ReadPayload } from '../src/alerts/mqtt-topics.js';
+import { ackTopic, filterCovers, parseAck, parseReceipt, unitTopic, type ReadPayload } from '../src/alerts/mqtt-topics.js';
 import { systemClock } from '../src/util/clock.js';
 import { MqttTerminal, formatAlert, runMqttTerminal } from '../src/alerts/terminal-mqtt.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
@@ -88,6 +95,10 @@ function channelConfig(extra: Partial<MqttChannelConfig>): MqttChannelConfig {
     clientId: '',
     listenHost: '127.0.0.1',
     listenPort: 1883,
+    tlsCertFile: '',
+    tlsKeyFile: '',
+    receiptTimeoutMs: 2000,
+    cropMaxBytes: 49_152,
     publishReads: false,
     ...extra,
   };
@@ -115,7 +126,7 @@ function rawClient(url: string, login: { username?: string; password?: string; c
   });
 }
 
-function terminal(url: string, extra: { clientId?: string } = {}): MqttTerminal {
+function terminal(url: string, extra: { clientId?: string; sendReceipts?: boolean; caFile?: string } = {}): MqttTerminal {
   clientCount += 1;
   return new MqttTerminal(url, {
     unitId: UNIT,
@@ -123,6 +134,8 @@ function terminal(url: string, extra: { clientId?: string } = {}): MqttTerminal 
     password: OFFICER_PASSWORD,
     clientId: extra.clientId ?? `terminal-${clientCount}`,
     terminalId: 'T-1042',
+    ...(extra.sendReceipts !== undefined ? { sendReceipts: extra.sendReceipts } : {}),
+    ...(extra.caFile !== undefined ? { caFile: extra.caFile } : {}),
     // Faster than the unit's back-off, so after an outage the terminal listens before the unit publishes.
     reconnectPeriodMs: 50,
     clock: systemClock,
@@ -154,10 +167,15 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+interface ChannelExtras {
+  config?: Partial<MqttChannelConfig>;
+  readImage?: (ref: string) => Promise<Buffer>;
+}
+
 interface Rig {
   /** Where terminals connect. */
   url: string;
-  makeChannel(logger?: ChannelLogger): MqttAlertChannel;
+  makeChannel(logger?: ChannelLogger, extra?: ChannelExtras): MqttAlertChannel;
 }
 
 const rigs: Array<{ name: string; setUp(): Promise<Rig>; tearDown(): Promise<void> }> = (() => {
@@ -171,7 +189,11 @@ const rigs: Array<{ name: string; setUp(): Promise<Rig>; tearDown(): Promise<voi
         const url = mosquitto.url;
         return {
           url,
-          makeChannel: (logger) => new MqttAlertChannel(channelConfig({ mode: 'external', url, credentialsFile }), UNIT, logger, FAST),
+          makeChannel: (logger, extra = {}) =>
+            new MqttAlertChannel(channelConfig({ mode: 'external', url, credentialsFile, ...extra.config }), UNIT, logger, {
+              ...FAST,
+              ...(extra.readImage ? { readImage: extra.readImage } : {}),
+            }),
         };
       },
       async tearDown(): Promise<void> {
@@ -185,12 +207,12 @@ const rigs: Array<{ name: string; setUp(): Promise<Rig>; tearDown(): Promise<voi
         const credentialsFile = secretFile('terminal-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
         return {
           url: `mqtt://127.0.0.1:${port}`,
-          makeChannel: (logger) =>
+          makeChannel: (logger, extra = {}) =>
             new MqttAlertChannel(
-              channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile }),
+              channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile, ...extra.config }),
               UNIT,
               logger,
-              FAST,
+              { ...FAST, ...(extra.readImage ? { readImage: extra.readImage } : {}) },
             ),
         };
       },
@@ -208,7 +230,7 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
     await tearDown();
   });
 
-  it('resolves deliver on PUBACK, and a terminal gets each alert once with its late and expired marks', async () => {
+  it("resolves deliver on the terminal's receipt, and a terminal gets each alert once with its late and expired marks", async () => {
     const channel = rig.makeChannel();
     await channel.start();
     const officer = terminal(rig.url);
@@ -283,10 +305,16 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
     const watcher = terminal(rig.url);
     try {
       expect(await channel.waitUntilConnected(5000)).toBe(true);
-      channel.publishHealth({ cameras: 2, ocr: 'ok' });
+      channel.publishHealth({
+        unitId: UNIT, state: 'running', at: '2026-03-14T09:26:53.589Z',
+        cameras: [{ id: 'front', connected: true, fpsProcessed: 4, lastError: null }],
+        recognition: { workerAlive: true, latencyP99Ms: 180 }, gps: { source: 'none', connected: false, fixValid: false },
+        store: { reads: 12, pendingSync: 0, imageBytes: 123_456, readsWaitingInMemory: 0, framesDroppedForStorage: 0 }, disk: null, alerts: { pending: { mqtt: 0 }, unacknowledged: 1 },
+        sync: null, faults: [],
+      });
       await watcher.connect();
       await until('online', () => watcher.statuses.at(-1)?.status === 'online');
-      await until('health', () => watcher.health.get(UNIT)?.ocr === 'ok');
+      await until('health', () => watcher.health.get(UNIT)?.state === 'running');
       channel.kill();
       await until('the last will', () => watcher.statuses.at(-1)?.status === 'offline');
       expect(watcher.statuses.at(-1)!.retained).toBe(false);
@@ -316,6 +344,269 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
       expect(logger.lines.length).toBeGreaterThan(0);
       for (const secret of [UNIT_PASSWORD, OFFICER_PASSWORD, 'unit:', OFFICER]) expect(shown).not.toContain(secret);
     } finally {
+      await channel.stop();
+    }
+  });
+});
+
+
+const CROP_FIXTURE = new URL('../test-fixtures/crops/us-ca-3FGH456.jpg', import.meta.url);
+
+interface OutboxRig {
+  channel: MqttAlertChannel;
+  outbox: AlertOutbox;
+  store: ReadStore;
+  cropBytes: Buffer;
+  raise(n: number): string;
+  delivery(alertId: string): { state: string; attempts: number; last_error: string | null; delivered_at: number | null };
+  /** The terminal named in the alert's "delivered" event, or null. */
+  deliveredBy(alertId: string): string | null;
+  close(): Promise<void>;
+}
+
+/**
+ * The whole MQTT delivery path on a real store: an encrypted SQLite store holding a read with a real plate crop,
+ * the outbox and the channel, as the unit wires them.
+ */
+async function outboxOn(rig: Rig, config: Partial<MqttChannelConfig>, readImage?: (store: ReadStore, ref: string) => Promise<Buffer>): Promise<OutboxRig> {
+  const store = ReadStore.open(mkdtempSync(join(dir, 'store-')), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
+  const cropBytes = readFileSync(CROP_FIXTURE);
+  const read = await store.insertRead({
+    uuid: `r-${randomBytes(4).toString('hex')}`, unitId: UNIT, cameraId: 'front', plate: '3FGH456', confidence: 76.8, candidates: [], region: 'us',
+    box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
+    clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: cropBytes, format: 'jpeg' },
+  });
+  const channel = rig.makeChannel(undefined, { config, readImage: (ref) => (readImage ?? ((s, r) => s.readImage(r)))(store, ref) });
+  const outbox = new AlertOutbox(store.database, alertsSchema.parse({}), undefined, systemClock);
+  outbox.attach(channel);
+  await channel.start();
+  const input = (n: number): RaiseInput => ({
+    readId: read.id, hitId: null, unitId: UNIT, plate: '3FGH456', confidence: 76.8, cameraId: 'front', seenAt: 1,
+    latitude: null, longitude: null, positionValid: false, cropRef: read.cropPath, frameRef: read.framePath, covert: false,
+    // a different entry each: not duplicates of each other
+    hit: { list: 'stolen', category: 'stolen vehicle', priority: 1, matchKind: 'exact', entryPlate: '3FGH456', entryId: 1000 + n },
+  });
+  return {
+    channel,
+    outbox,
+    store,
+    cropBytes,
+    raise: (n) => outbox.raise(input(n)).alert.id,
+    delivery: (alertId) =>
+      store.database
+        .prepare(`SELECT state, attempts, last_error, delivered_at FROM alert_deliveries WHERE alert_id = ? AND channel = 'mqtt'`)
+        .get(alertId) as { state: string; attempts: number; last_error: string | null; delivered_at: number | null },
+    deliveredBy: (alertId) => {
+      const row = store.database
+        .prepare(`SELECT detail FROM alert_events WHERE alert_id = ? AND channel = 'mqtt' AND kind = 'delivered'`)
+        .get(alertId) as { detail: string } | undefined;
+      return row === undefined ? null : ((JSON.parse(row.detail) as { by?: string }).by ?? null);
+    },
+    close: async () => {
+      await outbox.stop();
+      await channel.stop();
+      store.close();
+    },
+  };
+}
+
+describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16 item 6)', ({ setUp, tearDown }) => {
+  let rig: Rig;
+  beforeAll(async () => {
+    rig = await setUp();
+  });
+  afterAll(async () => {
+    await tearDown();
+  });
+
+  it('a terminal that connects after the hits gets every alert, and none is marked delivered before its receipt', async () => {
+    const receiptTimeoutMs = 300;
+    const r = await outboxOn(rig, { receiptTimeoutMs });
+    let officer: MqttTerminal | null = null;
+    try {
+      expect(await r.channel.waitUntilConnected(5000)).toBe(true);
+      const ids = [1, 2, 3, 4].map((n) => r.raise(n));
+      // nobody subscribed: the broker takes the alert (PUBACK), no terminal has it; pending, and tried again
+      await until('two attempts of the first alert', () => r.delivery(ids[0]!).attempts >= 2, 15_000);
+      expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending', 'pending', 'pending']);
+      expect(r.delivery(ids[0]!).last_error).toMatch(/no terminal's receipt within 300 ms/);
+
+      // a terminal that holds its receipt back: it has the first alert, which is still not delivered
+      officer = terminal(rig.url, { sendReceipts: false });
+      await officer.connect();
+      await until('the first alert at the terminal', () => officer!.alerts.length === 1, 20_000);
+      await sleep(receiptTimeoutMs * 3);
+      expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending', 'pending', 'pending']);
+      expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([ids[0]]);
+
+      // its receipt marks it delivered (not before), and the others follow, each on its own receipt
+      officer.setReceipts(true);
+      const receiptSentAt = Date.now();
+      await officer.acknowledge(UNIT, ids[0]!);
+      await until('all four delivered', () => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000);
+      expect(r.delivery(ids[0]!).delivered_at).toBeGreaterThanOrEqual(receiptSentAt);
+      for (const id of ids) expect(r.deliveredBy(id)).toBe('T-1042');
+      await until('every alert at the terminal', () => officer!.alerts.length === 4);
+      expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(ids);
+
+      // the alert carries the plate crop: a JPEG the terminal decodes, the very bytes the store holds
+      const crop = officer.alerts[0]!.payload.crop!;
+      expect(crop).toMatchObject({ format: 'jpeg' });
+      const jpeg = Buffer.from(crop.base64, 'base64');
+      expect(jpeg.equals(r.cropBytes)).toBe(true);
+      const decoded = cv.imdecode(jpeg);
+      expect([decoded.cols, decoded.rows]).toEqual([crop.width, crop.height]);
+    } finally {
+      await officer?.close();
+      await r.close();
+    }
+  });
+
+  it('a terminal that never sends its receipt: the alert stays pending and is sent again; at stop it stays pending for the next start', async () => {
+    const r = await outboxOn(rig, { receiptTimeoutMs: 200 });
+    const officer = terminal(rig.url, { sendReceipts: false });
+    try {
+      expect(await r.channel.waitUntilConnected(5000)).toBe(true);
+      await officer.connect();
+      const ids = [1, 2].map((n) => r.raise(n));
+      await until('the first alert three times at the terminal', () => officer.received >= 3, 20_000);
+      // shown once; the second waits behind the first (alerts go in the order they were raised)
+      expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([ids[0]]);
+      expect(officer.duplicates).toBeGreaterThanOrEqual(2);
+      expect(r.delivery(ids[0]!).attempts).toBeGreaterThanOrEqual(2);
+      expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending']);
+      await r.outbox.stop();
+      await r.channel.stop();
+      expect(r.outbox.stats().pending).toEqual({ mqtt: 2 });
+      expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending']);
+      expect(r.deliveredBy(ids[0]!)).toBeNull();
+
+      // the next start sends them again, and a terminal's receipts deliver them
+      officer.setReceipts(true);
+      const channel = rig.makeChannel(undefined, { config: { receiptTimeoutMs: 2000 } });
+      const outbox = new AlertOutbox(r.store.database, alertsSchema.parse({}), undefined, systemClock);
+      outbox.attach(channel);
+      await channel.start();
+      try {
+        await until('both delivered after the restart', () => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000);
+        expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(ids);
+        for (const id of ids) expect(r.deliveredBy(id)).toBe('T-1042');
+      } finally {
+        await outbox.stop();
+        await channel.stop();
+      }
+    } finally {
+      await officer.close();
+      await r.outbox.stop();
+      await r.channel.stop();
+      r.store.close();
+    }
+  });
+
+  it('a stop does not wait out the wait for a receipt: the alert the terminal has but did not confirm stays pending', async () => {
+    const waitMs = 60_000;
+    const r = await outboxOn(rig, { receiptTimeoutMs: waitMs });
+    const officer = terminal(rig.url, { sendReceipts: false });
+    try {
+      expect(await r.channel.waitUntilConnected(5000)).toBe(true);
+      await officer.connect();
+      const id = r.raise(1);
+      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      const since = performance.now();
+      // an ordering, not a duration: the stop comes before half of the receipt wait has passed
+      let timer: NodeJS.Timeout | undefined;
+      const halfway = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('half the receipt wait passed first'), since + waitMs / 2 - performance.now());
+      });
+      const stop = async (): Promise<string> => {
+        await r.outbox.stop();
+        await r.channel.stop();
+        return 'stopped';
+      };
+      expect(await Promise.race([stop(), halfway])).toBe('stopped');
+      clearTimeout(timer);
+      expect(r.delivery(id)).toMatchObject({ state: 'pending', attempts: 1 });
+      expect(r.delivery(id).last_error).toMatch(/unit stopped/);
+    } finally {
+      await officer.close();
+      await r.outbox.stop();
+      await r.channel.stop();
+      r.store.close();
+    }
+  });
+
+  it("an officer's answer counts as the terminal's receipt; a crop that cannot be read leaves the alert without one", async () => {
+    const r = await outboxOn(rig, { receiptTimeoutMs: 60_000 }, async () => {
+      throw new Error('image evicted');
+    });
+    const officer = terminal(rig.url, { sendReceipts: false });
+    try {
+      expect(await r.channel.waitUntilConnected(5000)).toBe(true);
+      await officer.connect();
+      const id = r.raise(1);
+      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      expect(officer.alerts[0]!.payload.crop).toBeUndefined();
+      expect(r.delivery(id).state).toBe('pending');
+      await officer.accept(id);
+      await until('delivered', () => r.delivery(id).state === 'delivered');
+      expect(r.deliveredBy(id)).toBe('T-1042');
+    } finally {
+      await officer.close();
+      await r.close();
+    }
+  });
+});
+
+describe('the plate crop in an alert', () => {
+  it('is sent as stored when it fits, scaled down to fit the bound otherwise, and always decodes', async () => {
+    const small = readFileSync(CROP_FIXTURE);
+    const same = await cropForAlert(small, 49_152);
+    expect(Buffer.from(same!.base64, 'base64').equals(small)).toBe(true);
+    expect(jpegSize(small)).toEqual({ width: same!.width, height: same!.height });
+
+    const frame = readFileSync(new URL('../test-fixtures/plates/us-ca-clean.jpg', import.meta.url));
+    const bound = Math.floor(frame.length / 4);
+    const fitted = (await cropForAlert(frame, bound))!;
+    const jpeg = Buffer.from(fitted.base64, 'base64');
+    expect(jpeg.length).toBeLessThanOrEqual(bound);
+    const decoded = cv.imdecode(jpeg);
+    expect([decoded.cols, decoded.rows]).toEqual([fitted.width, fitted.height]);
+    expect(fitted.width).toBeLessThan(jpegSize(frame)!.width);
+
+    expect(await cropForAlert(small, 0)).toBeNull();
+    expect(await cropForAlert(Buffer.from('not a jpeg'), 49_152)).toBeNull();
+  });
+
+  it('the terminal simulator prints its size and saves it where asked (--crops)', async () => {
+    const port = await freePort();
+    const credentialsFile = secretFile('crops-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const bytes = readFileSync(CROP_FIXTURE);
+    const channel = new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile }), UNIT, undefined, {
+      ...FAST,
+      readImage: async () => bytes,
+    });
+    await channel.start();
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let printed = '';
+    output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const cropsDir = join(dir, 'crops-seen');
+    const session = runMqttTerminal(
+      `mqtt://127.0.0.1:${port}`,
+      { unitId: UNIT, username: OFFICER, password: OFFICER_PASSWORD, terminalId: 'MDT-9', clock: systemClock },
+      { input, output, cropsDir },
+    );
+    try {
+      await until('the terminal to listen', () => printed.includes('listening'));
+      const hit = alert(901);
+      await expect(channel.deliver(hit)).resolves.toEqual({ by: 'MDT-9' });
+      await until('the crop saved', () => printed.includes('crop saved'));
+      const size = jpegSize(bytes)!;
+      expect(printed).toContain(`crop      JPEG ${size.width}x${size.height}, ${bytes.length} bytes`);
+      expect(readFileSync(join(cropsDir, `${hit.alert.id}.jpg`)).equals(bytes)).toBe(true);
+    } finally {
+      input.end();
+      await session;
       await channel.stop();
     }
   });
@@ -512,6 +803,25 @@ describe('embedded MQTT broker access', () => {
     }
   });
 
+  it("keeps the unit's account on its own loopback listener and terminals on theirs", async () => {
+    const broker = new EmbeddedBroker({ unitId: UNIT, users: [{ username: OFFICER, password: OFFICER_PASSWORD }], unitClientId: 'the-unit' });
+    await broker.start('127.0.0.1', 0);
+    try {
+      const terminals = `mqtt://127.0.0.1:${broker.address()!.port}`;
+      const unitOnly = broker.unitUrl()!;
+      expect(unitOnly).not.toBe(terminals);
+      const unit = broker.unitCredentials;
+      await expect(rawClient(terminals, { ...unit, clientId: 'the-unit' })).rejects.toThrow(/Bad username or password/);
+      await expect(rawClient(unitOnly, { username: OFFICER, password: OFFICER_PASSWORD })).rejects.toThrow(/Bad username or password/);
+      const own = await rawClient(unitOnly, { ...unit, clientId: 'the-unit' });
+      const officer = await rawClient(terminals, { username: OFFICER, password: OFFICER_PASSWORD });
+      await own.endAsync();
+      await officer.endAsync();
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('lets anonymous clients in only when told to (tests), and needs an account otherwise', async () => {
     expect(() => new EmbeddedBroker({ unitId: UNIT, users: [], unitClientId: 'u' })).toThrow(/anonymous clients are not allowed/);
     const open = new EmbeddedBroker({ unitId: UNIT, users: [], unitClientId: 'u', allowAnonymous: true });
@@ -690,5 +1000,108 @@ describe('MQTT channel configuration errors', () => {
     expect(!extra.ok && extra.reason).toMatch(/reason/);
     expect(parseAck('alpr/U7/alerts', Buffer.from('{"accepted":true}'))).toMatchObject({ ok: false, reason: expect.stringMatching(/not an ack topic/) });
     expect(parseAck(topic, Buffer.alloc(2000, 32))).toMatchObject({ ok: false, reason: expect.stringMatching(/2000 bytes/) });
+  });
+});
+
+/** Whether a plain MQTT client gets a CONNACK from `url` within `ms` ('refused' on an error or a closed socket). */
+async function tryConnect(url: string, ms: number, options: Record<string, unknown> = {}): Promise<'connected' | 'refused'> {
+  const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: ms, username: OFFICER, password: OFFICER_PASSWORD, ...options });
+  try {
+    return await new Promise<'connected' | 'refused'>((resolve) => {
+      client.once('connect', () => resolve('connected'));
+      client.once('error', () => resolve('refused'));
+      client.once('close', () => resolve('refused'));
+      setTimeout(() => resolve('refused'), ms + 500);
+    });
+  } finally {
+    client.end(true);
+  }
+}
+
+describe('the embedded broker: where it listens and TLS', () => {
+  it('listens on the loopback only unless told otherwise', async () => {
+    expect(mqttChannelSchema.parse({}).listenHost).toBe('127.0.0.1');
+    const port = await freePort();
+    const credentialsFile = secretFile('default-listen-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const { listenHost } = mqttChannelSchema.parse({});
+    const channel = new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost, listenPort: port, credentialsFile }), UNIT, undefined, FAST);
+    await channel.start();
+    try {
+      expect(channel.status().detail).toContain(`embedded broker 127.0.0.1:${port}`);
+      expect(await tryConnect(`mqtt://127.0.0.1:${port}`, 3000)).toBe('connected');
+    } finally {
+      await channel.stop();
+    }
+  });
+
+  it('with a certificate and key, terminals must speak TLS and trust its CA; alerts and receipts go through', async () => {
+    const pki = makePki(join(dir, 'pki'));
+    const port = await freePort();
+    const credentialsFile = secretFile('tls-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const logger = recordingLogger();
+    const channel = new MqttAlertChannel(
+      channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile, tlsCertFile: pki.server.certFile, tlsKeyFile: pki.server.keyFile }),
+      UNIT,
+      logger,
+      FAST,
+    );
+    await channel.start();
+    const officer = terminal(`mqtts://127.0.0.1:${port}`, { caFile: pki.ca.certFile });
+    try {
+      // the unit's own client is on its loopback listener, without a certificate
+      expect(channel.status()).toMatchObject({ connected: true });
+      expect(channel.status().detail).toContain('TLS');
+      expect(await tryConnect(`mqtt://127.0.0.1:${port}`, 2000)).toBe('refused');
+      expect(await tryConnect(`mqtts://127.0.0.1:${port}`, 2000, { ca: readFileSync(pki.otherCa.ca.certFile), rejectUnauthorized: true })).toBe('refused');
+      await officer.connect();
+      const hit = alert(701);
+      await expect(channel.deliver(hit)).resolves.toEqual({ by: 'T-1042' });
+      expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([hit.alert.id]);
+      expect(logger.lines.join('\n')).toContain('over TLS');
+    } finally {
+      await officer.close();
+      await channel.stop();
+    }
+  });
+
+  it('refuses half a TLS configuration, and warns of a plain listener beyond the loopback', async () => {
+    const credentialsFile = secretFile('half-tls-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
+    const half = new MqttAlertChannel(
+      channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: await freePort(), credentialsFile, tlsCertFile: join(dir, 'cert.pem') }),
+      UNIT,
+      undefined,
+      FAST,
+    );
+    await expect(half.start()).rejects.toThrow(/alerts.mqtt.tlsKeyFile is not set/);
+    const logger = recordingLogger();
+    const open = new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost: '0.0.0.0', listenPort: await freePort(), credentialsFile }), UNIT, logger, FAST);
+    await open.start();
+    try {
+      expect(logger.lines.join('\n')).toMatch(/listens beyond this machine without TLS/);
+    } finally {
+      await open.stop();
+    }
+  });
+});
+
+describe('the terminal simulator', () => {
+  it('shows confidence as the 0-100 figure it is', () => {
+    const hit = alert(801);
+    hit.alert.confidence = 76.8;
+    const shown = formatAlert({ ...hit, sentAt: 0 });
+    expect(shown).toContain('confidence 76.8%');
+    expect(shown).not.toContain('7680');
+  });
+
+  it('parses receipts strictly', () => {
+    const topic = unitTopic(UNIT, 'acks');
+    expect(parseReceipt(topic, Buffer.from('{"alertId":"A1","terminalId":"T-1"}'))).toEqual({
+      ok: true,
+      value: { unitId: UNIT, alertId: 'A1', terminalId: 'T-1' },
+    });
+    expect(parseReceipt(topic, Buffer.from('{"alertId":"A1"}')).ok).toBe(false);
+    expect(parseReceipt(topic, Buffer.from('{"alertId":"A/1","terminalId":"T"}')).ok).toBe(false);
+    expect(parseReceipt(topic, Buffer.from('{"alertId":"A1","terminalId":"T","x":1}')).ok).toBe(false);
+    expect(parseReceipt(unitTopic(UNIT, 'alerts'), Buffer.from('{"alertId":"A1","terminalId":"T"}')).ok).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { centralCommand } from '../src/central/cli.js';
+import { centralCommand } from '../src/cli/central.js';
 import { pullFromUnit } from '../src/central/pull.js';
 import { CentralDb, publishCancellation, publishEntry, startCentral, type CentralServer } from '../src/central/server.js';
 import { makePki, type Pki } from './tls.js';

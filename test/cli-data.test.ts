@@ -102,7 +102,7 @@ describe('data commands need a signed-in user, a purpose, and leave a trace', ()
     expect(cli(['login', '--user', 'audrey'], `${PW}\n\n`, 'audrey').status).toBe(0);
     r = cli(['audit', 'verify'], '', 'audrey');
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/access log intact/);
+    expect(r.stdout).toMatch(/^access log INTACT\n/);
     r = cli(['audit', 'report', '--format', 'csv'], '', 'audrey');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/dana,ESPD,data-user,search,stolen vehicle follow-up,26-1001/);

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/access/totp.js';
 import { cv } from '../src/recognition/cv.js';
 import { makePki } from './tls.js';
+import { until } from './helpers.js';
 
 /**
  * docs/install.md, run as written: every command of its ```sh blocks, in order, on this machine. The runbook's
@@ -236,10 +237,3 @@ describe('docs/install.md, run as written', () => {
   }, 600_000);
 });
 
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const end = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -1,4 +1,5 @@
-import { systemClock } from '../src/util/clock.js';
+import { manualClock, systemClock } from '../src/util/clock.js';
+import { AccessLog } from '../src/access/access-log.js';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -205,20 +206,33 @@ describe('retention purge', () => {
     expect(count('reads')).toBe(1);
   });
 
-  it('purges the access log strictly oldest first through its purge flag, keeping the chain anchor', async () => {
+  it('purges the access log strictly oldest first through its purge flag, leaving a signed anchor record in the log', async () => {
     const db = store.database;
-    if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'access_log'`).get()) {
-      db.exec(`CREATE TABLE access_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, user_name TEXT NOT NULL, agency TEXT NOT NULL,
-        action TEXT NOT NULL, outcome TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)`);
-    }
-    const add = db.prepare(`INSERT INTO access_log (at, user_name, agency, action, outcome, prev_mac, mac) VALUES (?, 'u', 'a', 'search', 'ok', 'p', ?)`);
-    add.run(T0, 'm1');
-    add.run(T0 + 1, 'm2');
-    add.run(T0 + 10 * DAY, 'm3');
-    add.run(T0, 'm4'); // after a clock step backwards: not deleted, it follows a row that stays
-    const r = await new Purger(store, config({ accessLogDays: 5 })).runOnce(T0 + 12 * DAY);
+    const clock = manualClock(T0);
+    const log = new AccessLog(db, Buffer.alloc(32, 3), clock);
+    const add = () => log.append({ user: 'u', agency: 'a', role: 'data-user', action: 'search', outcome: 'ok' });
+    add();
+    clock.set(T0 + 1);
+    add();
+    clock.set(T0 + 10 * DAY);
+    add();
+    clock.set(T0);
+    add(); // after a clock step backwards: not deleted, it follows a row that stays
+    const mac2 = (db.prepare('SELECT mac FROM access_log WHERE id = 2').get() as { mac: string }).mac;
+    clock.set(T0 + 12 * DAY);
+    // without the log (its key) the purger deletes nothing and says why
+    const refused = await new Purger(store, config({ accessLogDays: 5 })).runOnce(T0 + 12 * DAY);
+    expect(refused.accessLogDeleted).toBe(0);
+    expect(refused.errors.join()).toMatch(/access log: .*no access log/);
+    const r = await new Purger(store, config({ accessLogDays: 5 }), { accessLog: log, actor: { user: 'unit u1 retention', agency: 'ESPD', role: 'system' } }).runOnce(
+      T0 + 12 * DAY,
+    );
     expect(r).toMatchObject({ accessLogDeleted: 2, accessLogFirstId: 3, errors: [] });
-    expect(db.prepare('SELECT mac FROM access_log_anchor WHERE next_id = 3').get()).toEqual({ mac: 'm2' });
+    const anchor = db.prepare('SELECT * FROM access_log WHERE id = 5').get() as { action: string; user_name: string; at: number; result: string };
+    expect(anchor).toMatchObject({ action: 'access-log-purge', user_name: 'unit u1 retention', at: T0 + 12 * DAY });
+    expect(JSON.parse(anchor.result)).toEqual({ first: 1, last: 2, records: 2, lastMac: mac2, startAccounted: true });
+    const v = log.verify();
+    expect(v).toMatchObject({ ok: true, checked: 3, first: 3, start: { kind: 'anchor', anchor: { record: 5, first: 1, last: 2, lastMac: mac2 } } });
   });
 
   it('deletes release records two years after their last event', async () => {

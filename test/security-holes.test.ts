@@ -199,6 +199,8 @@ describe('#16 item 1: reads leave the unit only on a signed-in, logged command, 
     expect(first.status, first.stderr + first.stdout).toBe(0);
     expect(agency.db.count('reads', UNIT)).toBe(5);
     expect(pending(dataDir)).toBe(0);
+    // the access log's head went with it, and the server acknowledged it (audit verify checks the log against it)
+    expect(first.stdout).toMatch(/access log head #\d+ acknowledged by the server/);
     let rows = accessLog(dataDir);
     expect(rows.find((r) => r.action === 'sync-destination-change')).toMatchObject({ user_name: 'tess', query: { from: null, to: `${agency.url}/` }, result: { agencyServer: true } });
     expect(rows.find((r) => r.action === 'sync now')).toMatchObject({ user_name: 'tess', outcome: 'ok', query: { destination: `${agency.url}/`, agencyServer: true }, result: { waiting: { reads: 5 } } });

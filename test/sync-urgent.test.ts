@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 function channelConfig(credentialsFile: string): MqttChannelConfig {
-  return { enabled: true, mode: 'external', url: broker.url, credentialsFile, caFile: '', clientId: '', listenHost: '127.0.0.1', listenPort: 1883, publishReads: false };
+  return { enabled: true, mode: 'external', url: broker.url, credentialsFile, caFile: '', clientId: '', listenHost: '127.0.0.1', listenPort: 1883, tlsCertFile: '', tlsKeyFile: '', receiptTimeoutMs: 5000, cropMaxBytes: 0, publishReads: false };
 }
 
 async function publishAs(user: string, password: string, topic: string, payload: unknown): Promise<void> {

@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialTerminal, type ReceivedAlert } from '../src/alerts/terminal-serial.js';
+import { MqttTerminal } from '../src/alerts/terminal-mqtt.js';
+import { jpegSize } from '../src/alerts/crop.js';
+import { healthSchema } from '../src/alerts/mqtt-topics.js';
+import { cv } from '../src/recognition/cv.js';
+import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
 
 /**
@@ -22,12 +27,14 @@ let dir: string;
 let socat: ChildProcess | undefined;
 let unit: ChildProcess | undefined;
 let terminal: SerialTerminal | undefined;
+let mqttTerminal: MqttTerminal | undefined;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-alerts-'));
 });
 afterAll(async () => {
   await terminal?.stop();
+  await mqttTerminal?.close();
   unit?.kill('SIGKILL');
   socat?.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
@@ -133,6 +140,88 @@ cameras:
     expect(count('delivered')).toBe(3);
     expect(count('attempt-failed')).toBeGreaterThanOrEqual(1); // the terminal was off
     expect(count('ack')).toBe(2);
+    db.close();
+  });
+});
+
+describe('alerts from the whole unit to a terminal over MQTT (embedded broker)', () => {
+  it('a terminal that subscribes after the hits gets every alert, with its plate crop; each delivered only on its receipt (#16 item 6)', async () => {
+    const base = path.join(dir, 'mqtt');
+    const port = await freePort();
+    const credentials = path.join(dir, 'mdt.cred');
+    writeFileSync(credentials, 'mdt-car12:terminal secret 7\n', { mode: 0o600 });
+    const config = path.join(dir, 'unit-mqtt.yaml');
+    writeFileSync(
+      config,
+      `unit: { id: car-12 }
+data: { dir: ${JSON.stringify(path.join(base, 'data'))} }
+log: { level: info }
+grouping: { maxDelayMs: 300, leaveAfterMs: 600 }
+pipeline: { queueDepth: 16 }
+alerts:
+  lateAfterMs: 500
+  mqtt: { enabled: true, mode: embedded, listenPort: ${port}, credentialsFile: ${JSON.stringify(credentials)}, receiptTimeoutMs: 500 }
+cameras:
+  - { id: front, type: replay, source: ${JSON.stringify(PLATES)}, pattern: "us-*", fps: 4 }
+`,
+    );
+    writeFileSync(path.join(dir, 'stolen-mqtt.txt'), '7ABC123\nABC1234\n6TRJ244\n');
+    const session = await adminSession(path.join(base, 'data'));
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [MAIN, ...args, '--config', config], { encoding: 'utf8', env: { ...process.env, ALPR_EDGE_SESSION: session } });
+    cli('hotlist', 'import', path.join(dir, 'stolen-mqtt.txt'), '--list', 'stolen', '--format', 'lines', '--category', 'stolen vehicle', '--priority', '2');
+
+    const events: Array<{ event: string; plate: string; alert?: string; suppressed?: string | null }> = [];
+    let stderr = '';
+    unit = spawn(process.execPath, [MAIN, 'run', '--config', config, '--json'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALPR_EDGE_SESSION: session } });
+    let buf = '';
+    unit.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) if (l.trim()) events.push(JSON.parse(l));
+    });
+    unit.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const hits = () => events.filter((e) => e.event === 'hit');
+    await until(() => hits().length >= 3, 60_000, 'three hits', () => stderr.slice(-3000));
+
+    // nobody has subscribed yet: the broker takes the alerts, nothing is delivered
+    const dbPath = path.join(base, 'data', 'alpr-edge.db');
+    const deliveries = () => {
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        return db.prepare(`SELECT d.state, d.attempts FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE d.channel = 'mqtt' ORDER BY a.seq`).all() as Array<{ state: string; attempts: number }>;
+      } finally {
+        db.close();
+      }
+    };
+    await until(() => (deliveries()[0]?.attempts ?? 0) >= 1, 30_000, 'a first attempt', () => stderr.slice(-3000));
+    expect(deliveries().map((d) => d.state)).toEqual(['pending', 'pending', 'pending']);
+
+    // the terminal subscribes only now
+    mqttTerminal = new MqttTerminal(`mqtt://127.0.0.1:${port}`, { unitId: 'car-12', credentialsFile: credentials, terminalId: 'MDT-12', clock: systemClock });
+    await mqttTerminal.connect();
+    await until(() => mqttTerminal!.alerts.length >= 3, 30_000, 'three alerts at the terminal', () => stderr.slice(-3000));
+    await until(() => deliveries().every((d) => d.state === 'delivered'), 30_000, 'the deliveries recorded', () => stderr.slice(-3000));
+    expect(mqttTerminal.alerts.map((a) => a.payload.alert.plate)).toEqual(hits().map((h) => h.plate));
+    for (const a of mqttTerminal.alerts) {
+      // the plate crop the unit stored, as a JPEG the terminal decodes
+      const crop = a.payload.crop!;
+      const jpeg = Buffer.from(crop.base64, 'base64');
+      expect(jpegSize(jpeg)).toEqual({ width: crop.width, height: crop.height });
+      const image = cv.imdecode(jpeg);
+      expect([image.cols, image.rows]).toEqual([crop.width, crop.height]);
+    }
+    // the unit's health, as published, is exactly the documented schema (docs/mqtt.md)
+    await until(() => mqttTerminal!.health.has('car-12'), 30_000, 'the health');
+    const health = healthSchema.safeParse(mqttTerminal.health.get('car-12'));
+    expect(health.error?.message).toBeUndefined();
+    expect(health.data).toMatchObject({ unitId: 'car-12', state: 'running', sync: null });
+    unit.kill('SIGTERM');
+    expect(await new Promise((r) => unit!.on('exit', r))).toBe(0);
+    const db = new Database(dbPath, { readonly: true });
+    const delivered = db.prepare(`SELECT detail FROM alert_events WHERE channel = 'mqtt' AND kind = 'delivered'`).all() as Array<{ detail: string }>;
+    expect(delivered.map((d) => (JSON.parse(d.detail) as { by?: string }).by)).toEqual(['MDT-12', 'MDT-12', 'MDT-12']);
     db.close();
   });
 });

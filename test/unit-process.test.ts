@@ -2,7 +2,7 @@ import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,6 +164,50 @@ describe('the unit as a process', () => {
     expect(await u.exited).toBe(0);
   });
 
+  it('the status file cannot be written: status asks the running unit over its socket (owner only) and says running; killed, NOT RUNNING', async () => {
+    const cfg = writeConfig();
+    const u = startUnit(cfg);
+    const data = path.join(dir, 'data');
+    const file = path.join(data, 'status.json');
+    await until(() => u.printed.some((p) => p.event === 'new') && existsSync(file), 60_000, 'a read and the status file', u.stderr);
+    // a folder where the unit writes its next status file: every write fails from now on (EISDIR), as on a full disk
+    await until(
+      () => {
+        rmSync(`${file}.tmp`, { force: true });
+        try {
+          mkdirSync(`${file}.tmp`);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      5000,
+      'the status file blocked',
+    );
+    // what the file says is an hour old now, and stays so
+    const stale = JSON.parse(readFileSync(file, 'utf8')) as { updatedAt: number };
+    writeFileSync(file, JSON.stringify({ ...stale, updatedAt: stale.updatedAt - 3_600_000 }));
+    await until(() => /cannot write the status file/.test(u.stderr()), 10_000, 'the unit noticing', u.stderr);
+    const sock = path.join(data, 'run', 'status.sock');
+    expect(statSync(path.join(data, 'run')).mode & 0o777).toBe(0o700);
+    expect(statSync(sock).mode & 0o777).toBe(0o600);
+    const st = spawnSync(process.execPath, [MAIN, 'status', '--config', cfg], { encoding: 'utf8' });
+    expect(st.stdout).toMatch(/unit test-unit: running \(pid \d+/);
+    expect(st.stdout).toMatch(/WARNING: the status file cannot be written since .*EISDIR/);
+    const json = JSON.parse(spawnSync(process.execPath, [MAIN, 'status', '--config', cfg, '--json'], { encoding: 'utf8' }).stdout) as { running: boolean; source: string };
+    expect(json).toMatchObject({ running: true, source: 'unit' });
+    // the log says it once, not every 2 s
+    await new Promise((r) => setTimeout(r, 4500));
+    expect(u.stderr().match(/cannot write the status file/g)).toHaveLength(1);
+    // killed: the socket is left behind, nobody answers, the process is gone: NOT RUNNING
+    u.proc.kill('SIGKILL');
+    await u.exited;
+    expect(existsSync(sock)).toBe(true);
+    const after = spawnSync(process.execPath, [MAIN, 'status', '--config', cfg], { encoding: 'utf8' });
+    expect(after.stdout).toMatch(/unit test-unit: NOT RUNNING \(state running, process gone/);
+    expect(after.status).toBe(1);
+  });
+
   it('reads published over MQTT: the terminal that subscribes to them is in the access log, which still verifies', async () => {
     const port = await freePort();
     const credentials = path.join(dir, 'mqtt-terminal');
@@ -206,7 +250,9 @@ describe('the unit as a process', () => {
     // an auditor signs in afterwards and checks the chain the unit's entries are part of
     const session = await adminSession(path.join(dir, 'data'), 'auditor');
     const verify = spawnSync(process.execPath, [MAIN, 'audit', 'verify', '--config', cfg], { encoding: 'utf8', env: { ...process.env, ALPR_EDGE_SESSION: session } });
-    expect(verify.stdout + verify.stderr).toMatch(/access log intact/);
+    expect(verify.stdout + verify.stderr).toMatch(/^access log INTACT\n/);
+    // the head the unit wrote in its status file at its stop is still in the log
+    expect(verify.stdout).toMatch(/status file +head #\d+ \(written [^)]+\): OK, record #\d+ is in the log, with the same MAC/);
     expect(verify.status).toBe(0);
   });
 });

@@ -178,6 +178,10 @@ ${cameras}
         clientId: '',
         listenHost: '127.0.0.1',
         listenPort: 1883,
+        tlsCertFile: '',
+        tlsKeyFile: '',
+        receiptTimeoutMs: 5000,
+        cropMaxBytes: 0,
         publishReads: false,
       };
       const channel = new MqttAlertChannel(mqttConfig, 'u', undefined, {

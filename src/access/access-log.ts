@@ -26,11 +26,71 @@ export interface AccessRecord extends Required<Omit<AccessEntry, 'query' | 'resu
   result: unknown;
 }
 
+/** The last record of the chain: its number and MAC (and time), as kept outside the log to detect truncation. */
+export interface ChainHead {
+  id: number;
+  mac: string;
+  at: number;
+}
+
+/**
+ * A head seen elsewhere (the central server's acknowledgement stored on the unit, the unit's status file): the log
+ * must still contain it, at the same number with the same MAC, or have removed it by a signed retention purge.
+ */
+export interface ReferenceHead {
+  kind: 'status-file' | 'central';
+  /** Where it comes from, in words: "the status file", "the central server https://...". */
+  source: string;
+  id: number;
+  mac: string;
+  /** When the reference was recorded (ms since the epoch), if known. */
+  recordedAt?: number | null;
+}
+
+/** A retention purge's anchor: a record of the log itself, MAC'd like any other, saying what it removed. */
+export interface PurgeAnchor {
+  /** The anchor's own record number. */
+  record: number;
+  at: number;
+  by: string;
+  first: number;
+  last: number;
+  lastMac: string;
+  /**
+   * Whether the log the purge found started as it should (at record 1, or right after a signed anchor): false when
+   * records before `first` had been removed without one, which the purge then could not show any more.
+   */
+  startAccounted: boolean;
+  /** When not accounted for: the log then started after the unsigned anchor of an older version (or a forged one). */
+  startLegacy: boolean;
+}
+
 export interface VerifyResult {
   ok: boolean;
+  /** Records read and checked (MAC and link to the one before). */
   checked: number;
-  /** First problems found: the row id and what is wrong. */
-  problems: Array<{ id: number; problem: string }>;
+  /** Numbers of the first and last record left (null: the log is empty). */
+  first: number | null;
+  head: ChainHead | null;
+  /**
+   * How the log starts: at record 1 (nothing ever removed), right after a signed anchor of a retention purge, or not
+   * accounted for (records removed without a valid anchor: a problem). null for an empty log.
+   */
+  start: { kind: 'genesis' } | { kind: 'anchor'; anchor: PurgeAnchor } | { kind: 'unaccounted'; missing: [number, number] } | null;
+  /** Each reference head given, and what was found. */
+  references: Array<ReferenceHead & { ok: boolean; detail: string }>;
+  /** First problems found: the record (null: the log as a whole) and what is wrong. */
+  problems: Array<{ id: number | null; problem: string }>;
+}
+
+/** The action of a retention purge's anchor record. */
+export const PURGE_ACTION = 'access-log-purge';
+
+/** Who or what purges (retention in the unit: the unit itself). */
+export interface PurgeActor {
+  user: string;
+  agency: string;
+  role: string | null;
 }
 
 const GENESIS = '0'.repeat(64);
@@ -72,7 +132,7 @@ export class AccessLog {
 
   private appendInTransaction(e: AccessEntry): { id: number; mac: string } {
     const last = this.db.prepare('SELECT mac FROM access_log ORDER BY id DESC LIMIT 1').get() as { mac: string } | undefined;
-    const prev = last?.mac ?? this.anchor();
+    const prev = last?.mac ?? this.legacyAnchor() ?? GENESIS;
     const at = this.clock();
     const fields = {
       at,
@@ -98,25 +158,107 @@ export class AccessLog {
     return { id: Number(info.lastInsertRowid), mac };
   }
 
-  /** Checks every row's MAC and the chain from the first remaining row to the last. */
-  verify(): VerifyResult {
+  /**
+   * Checks the whole log: every record's MAC (its content and number, keyed), that each follows the one before it
+   * (its prev_mac is that record's MAC, and its number is the next one: no record missing in between), how the log
+   * starts (record 1, or right after the range a signed retention anchor says it purged), and that every reference
+   * head (the central server's acknowledgements, the status file's head) is still in the log. Records removed at
+   * either end, or edited, inserted or reordered, are problems.
+   */
+  verify(references: readonly ReferenceHead[] = []): VerifyResult {
     const problems: VerifyResult['problems'] = [];
-    let prev: string | null = null;
-    let prevId = 0;
+    const note = (id: number | null, problem: string) => {
+      if (problems.length < 100) problems.push({ id, problem });
+    };
+    let prev: AccessLogRow | null = null;
+    let first: AccessLogRow | null = null;
     let checked = 0;
+    /** Valid (MAC-checked) anchors by the last record number they purged. */
+    const anchors = new Map<number, PurgeAnchor>();
     for (const row of this.db.prepare('SELECT * FROM access_log ORDER BY id').iterate() as IterableIterator<AccessLogRow>) {
       checked++;
-      const expectedPrev = prev ?? (row.id === 1 ? GENESIS : this.anchor(row.id));
-      if (row.prev_mac !== expectedPrev) {
-        problems.push({ id: row.id, problem: prev === null ? 'the first row does not continue the chain (rows before it removed outside retention?)' : `does not follow row ${prevId} (a row was removed, inserted or reordered)` });
-      }
+      first ??= row;
       const { mac, prev_mac, ...fields } = row;
-      if (this.mac(prev_mac, fields) !== mac) problems.push({ id: row.id, problem: 'its content was changed (MAC mismatch)' });
-      prev = mac;
-      prevId = row.id;
-      if (problems.length >= 100) break;
+      const macOk = this.mac(prev_mac, fields) === mac;
+      if (!macOk) note(row.id, 'its content or number was changed, or it was written without the key (MAC mismatch)');
+      if (prev !== null) {
+        if (row.id !== prev.id + 1) {
+          note(
+            row.id,
+            `${row.id - 1 > prev.id + 1 ? `records #${prev.id + 1}-#${row.id - 1} are` : `record #${prev.id + 1} is`} missing between #${prev.id} and #${row.id}` +
+              (prev_mac === prev.mac ? ' (the chain was cut there and continued)' : ''),
+          );
+        } else if (prev_mac !== prev.mac) {
+          note(row.id, `does not follow record #${prev.id} (a record was removed, inserted or reordered)`);
+        }
+      }
+      if (macOk && row.action === PURGE_ACTION && row.outcome === 'ok') {
+        const a = anchorOf(row);
+        if (a) anchors.set(a.last, a);
+      }
+      prev = row;
     }
-    return { ok: problems.length === 0, checked, problems };
+    let start: VerifyResult['start'] = null;
+    if (first) {
+      if (first.id === 1) {
+        start = { kind: 'genesis' };
+        if (first.prev_mac !== GENESIS) note(1, 'record #1 does not start the chain (its prev_mac is not the genesis value)');
+      } else {
+        const a = anchors.get(first.id - 1);
+        if (a && a.lastMac === first.prev_mac) {
+          start = { kind: 'anchor', anchor: a };
+          if (!a.startAccounted) {
+            note(
+              a.record,
+              `retention anchor #${a.record} purged #${a.first}-#${a.last}, but records before #${a.first} had already been removed ${
+                a.startLegacy ? 'under an unsigned anchor (the access_log_anchor table of an older version, or a forged one)' : 'without a signed anchor'
+              } when it ran`,
+            );
+          }
+        } else {
+          start = { kind: 'unaccounted', missing: [1, first.id - 1] };
+          const range = `#1${first.id > 2 ? `-#${first.id - 1}` : ''}`;
+          if (a) note(first.id, `the first record left does not follow the last record (#${a.last}) that the retention anchor #${a.record} says it purged`);
+          else if (this.legacyAnchor(first.id)) {
+            note(
+              first.id,
+              `records ${range} were removed with an unsigned anchor (the access_log_anchor table): written by retention before anchors were signed, or forged; the log cannot show that retention removed them`,
+            );
+          } else note(first.id, `records ${range} were removed and no signed retention anchor in the log accounts for them`);
+        }
+      }
+    }
+    const head: ChainHead | null = prev ? { id: prev.id, mac: prev.mac, at: prev.at } : null;
+    const refs = references.map((r) => {
+      const check = this.checkReference(r, head, first?.id ?? null, start);
+      if (!check.ok) note(null, `${r.source}: ${check.detail}`);
+      return { ...r, ...check };
+    });
+    return { ok: problems.length === 0, checked, first: first?.id ?? null, head, start, references: refs, problems };
+  }
+
+  /** Whether the log still holds a head seen elsewhere. */
+  private checkReference(r: ReferenceHead, head: ChainHead | null, first: number | null, start: VerifyResult['start']): { ok: boolean; detail: string } {
+    if (head === null) return { ok: false, detail: `saw record #${r.id}, but the log is empty: every record was removed` };
+    if (r.id > head.id) {
+      return {
+        ok: false,
+        detail: `saw the log end at #${r.id}, but it ends at #${head.id} now: the newest ${r.id - head.id} record(s) were removed`,
+      };
+    }
+    if (first !== null && r.id >= first) {
+      const row = this.db.prepare('SELECT mac FROM access_log WHERE id = ?').get(r.id) as { mac: string } | undefined;
+      if (!row) return { ok: false, detail: `saw record #${r.id}, which is missing now` };
+      if (row.mac !== r.mac) return { ok: false, detail: `saw record #${r.id} with another MAC: the record there now is not the one it saw (the log was cut and rewritten)` };
+      return { ok: true, detail: `record #${r.id} is in the log, with the same MAC` };
+    }
+    // before the first record left: removed since, which only a signed retention anchor may account for
+    if (start?.kind === 'anchor') {
+      const a = start.anchor;
+      if (r.id === a.last && r.mac !== a.lastMac) return { ok: false, detail: `saw record #${r.id} with another MAC than the one retention anchor #${a.record} says it purged` };
+      return { ok: true, detail: `record #${r.id} was purged by retention (anchor #${a.record})` };
+    }
+    return { ok: false, detail: `saw record #${r.id}, which was removed without a signed retention anchor` };
   }
 
   list(opts: { from?: number; to?: number; user?: string } = {}): AccessRecord[] {
@@ -126,20 +268,80 @@ export class AccessLog {
     return rows.map(accessRecordOf);
   }
 
-  /** Deletes the rows older than `before`, oldest first, keeping the chain verifiable (see purgeAccessLogBatch). */
-  purgeBefore(before: number): number {
+  /** Deletes the records older than `before`, oldest first, each batch leaving a signed anchor (see purgeBatch). */
+  purgeBefore(before: number, by: PurgeActor): number {
     let n = 0;
-    for (let k; (k = purgeAccessLogBatch(this.db, before, 10_000)) > 0; ) n += k;
+    for (let k; (k = this.purgeBatch(before, 10_000, by)) > 0; ) n += k;
     return n;
   }
 
-  private anchor(nextId?: number): string {
+  /**
+   * Deletes up to `limit` records older than `before` in one transaction, strictly oldest first: the records before
+   * the first one at or after `before` (a prefix of the chain, so a record that follows a kept one stays even if a
+   * clock step back dated it earlier). In the same transaction it appends the purge's anchor: a record like any
+   * other (chained, MAC'd with the key) saying who purged which range (first and last number) and the MAC of the
+   * last record purged, which the first record left continues from. `verify` accepts a log that starts right after
+   * such an anchor's range, and nothing else but record 1. The one path by which records leave the log (retention).
+   * Returns the number of records deleted.
+   */
+  purgeBatch(before: number, limit: number, by: PurgeActor): number {
+    const db = this.db;
+    return db
+      .transaction(() => {
+        const bound = (db.prepare('SELECT min(id) AS id FROM access_log WHERE at >= ?').get(before) as { id: number | null }).id;
+        const range = db
+          .prepare('SELECT min(id) AS first, max(id) AS last, count(*) AS n FROM (SELECT id FROM access_log WHERE id < ? ORDER BY id LIMIT ?)')
+          .get(bound ?? Number.MAX_SAFE_INTEGER, limit) as { first: number | null; last: number | null; n: number };
+        if (range.n === 0 || range.first === null || range.last === null) return 0;
+        const lastMac = (db.prepare('SELECT mac FROM access_log WHERE id = ?').get(range.last) as { mac: string }).mac;
+        const startAccounted = this.startAccounted(range.first);
+        const startLegacy = !startAccounted && range.first > 1 && this.legacyAnchor(range.first) !== undefined;
+        this.appendInTransaction({
+          user: by.user,
+          agency: by.agency,
+          role: by.role,
+          action: PURGE_ACTION,
+          purpose: 'retention',
+          query: { before },
+          result: { first: range.first, last: range.last, records: range.n, lastMac, startAccounted, ...(startLegacy ? { startLegacy } : {}) },
+          outcome: 'ok',
+        });
+        db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
+        const n = db.prepare('DELETE FROM access_log WHERE id <= ?').run(range.last).changes;
+        db.prepare('DELETE FROM access_log_purge').run();
+        return n;
+      })
+      .immediate();
+  }
+
+  /**
+   * Whether the log starting at record `first` starts as it should: `first` is record 1 of the chain, or follows a
+   * retention anchor in the log whose MAC is right (the key) and whose range ends right before it. A purge records
+   * the answer in its anchor, so that removing the oldest records outside retention is not hidden by the next purge.
+   */
+  private startAccounted(first: number): boolean {
+    const row = this.db.prepare('SELECT * FROM access_log WHERE id = ?').get(first) as AccessLogRow | undefined;
+    if (!row) return false;
+    if (first === 1) return row.prev_mac === GENESIS;
+    for (const a of this.db.prepare('SELECT * FROM access_log WHERE action = ? ORDER BY id DESC').iterate(PURGE_ACTION) as IterableIterator<AccessLogRow>) {
+      const { mac, prev_mac, ...fields } = a;
+      const anchor = anchorOf(a);
+      if (anchor && anchor.last === first - 1 && anchor.lastMac === row.prev_mac && this.mac(prev_mac, fields) === mac) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The unsigned anchor an older version's retention kept in the access_log_anchor table (next_id -> MAC), if any:
+   * appends still continue from it when it is all that is left, but `verify` does not accept it as the start.
+   */
+  private legacyAnchor(nextId?: number): string | undefined {
     const exists = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'access_log_anchor'`).get();
-    if (!exists) return GENESIS;
+    if (!exists) return undefined;
     const row = (nextId === undefined
       ? this.db.prepare('SELECT mac FROM access_log_anchor ORDER BY next_id DESC LIMIT 1').get()
       : this.db.prepare('SELECT mac FROM access_log_anchor WHERE next_id = ?').get(nextId)) as { mac: string } | undefined;
-    return row?.mac ?? GENESIS;
+    return row?.mac;
   }
 
   private mac(prev: string, fields: Record<string, unknown>): string {
@@ -169,26 +371,23 @@ export function accessRecordOf(r: AccessLogRow): AccessRecord {
   };
 }
 
-/**
- * Deletes up to `limit` access log rows older than `before` in one transaction, strictly oldest first: the rows
- * before the first one at or after `before` (a prefix of the chain, so a row that follows a kept one stays even if
- * a clock step back dated it earlier). The MAC of the last deleted row is kept as the anchor the first remaining
- * row continues from, so `verify` still checks the rest. The one path by which rows leave the log (retention).
- */
-export function purgeAccessLogBatch(db: Database.Database, before: number, limit: number): number {
-  return db.transaction(() => {
-    const bound = (db.prepare('SELECT min(id) AS id FROM access_log WHERE at >= ?').get(before) as { id: number | null }).id;
-    const last = db
-      .prepare('SELECT id, mac FROM (SELECT id, mac FROM access_log WHERE id < ? ORDER BY id LIMIT ?) ORDER BY id DESC LIMIT 1')
-      .get(bound ?? Number.MAX_SAFE_INTEGER, limit) as { id: number; mac: string } | undefined;
-    if (!last) return 0;
-    db.exec('CREATE TABLE IF NOT EXISTS access_log_anchor (next_id INTEGER PRIMARY KEY, mac TEXT NOT NULL)');
-    db.prepare('INSERT OR REPLACE INTO access_log_anchor (next_id, mac) VALUES (?, ?)').run(last.id + 1, last.mac);
-    db.prepare('INSERT INTO access_log_purge (allowed) VALUES (1)').run();
-    const n = db.prepare('DELETE FROM access_log WHERE id <= ?').run(last.id).changes;
-    db.prepare('DELETE FROM access_log_purge').run();
-    return n;
-  })();
+/** The anchor a purge record states, or null when its result is not one (not an anchor). */
+function anchorOf(row: AccessLogRow): PurgeAnchor | null {
+  let r: unknown;
+  try {
+    r = row.result === null ? null : JSON.parse(row.result);
+  } catch {
+    return null;
+  }
+  if (typeof r !== 'object' || r === null) return null;
+  const { first, last, lastMac, startAccounted, startLegacy } = r as Record<string, unknown>;
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || typeof lastMac !== 'string') return null;
+  return { record: row.id, at: row.at, by: row.user_name, first: first as number, last: last as number, lastMac, startAccounted: startAccounted === true, startLegacy: startLegacy === true };
+}
+
+/** The log's last record, or null when it is empty. */
+export function chainHead(db: Database.Database): ChainHead | null {
+  return (db.prepare('SELECT id, mac, at FROM access_log ORDER BY id DESC LIMIT 1').get() as ChainHead | undefined) ?? null;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { AccessDenied, can, type Permission, type Principal } from './roles.js';
 import { checkPurpose, type AccessEntry, type AccessLog } from './access-log.js';
+import { findHits, type HitHistoryQuery, type HitSummary } from '../hotlist/index.js';
 
 /**
  * The only ways to stored reads for a person: search, show one read, its images. Each checks the principal's
@@ -200,78 +201,14 @@ export function readsById(db: Database.Database, ids: readonly number[]): ReadSu
   return out;
 }
 
-export interface HitSummary {
-  hitId: number;
-  readId: number;
-  plate: string;
-  seenAt: number;
-  cameraId: string;
-  list: string;
-  category: string;
-  priority: number;
-  how: string;
-  entryPlate: string;
-  caseNumber: string | null;
-  alert: { id: string; suppressed: string | null; ackAccepted: boolean | null; ackBy: string | null } | null;
-}
+export type { HitSummary } from '../hotlist/index.js';
 
 /** The history of hot list hits (and what the officer answered), for data users with a purpose. */
-export function hitHistory(
-  db: Database.Database,
-  log: AccessLog,
-  who: Principal,
-  p: Purpose,
-  q: { plate?: string; list?: string; from?: number; to?: number; limit?: number },
-): HitSummary[] {
+export function hitHistory(db: Database.Database, log: AccessLog, who: Principal, p: Purpose, q: HitHistoryQuery): HitSummary[] {
   const data = new DataAccess(db, log);
   data.authorize(who, 'hits.history', 'hits', q);
   const { purpose, caseNumber } = data.purpose(who, p, 'hits', q);
-  const where = ['r.deleted_at IS NULL'];
-  const params: unknown[] = [];
-  if (q.plate) {
-    where.push('r.plate GLOB ?');
-    params.push(q.plate.toUpperCase().replace(/[\s-]/g, ''));
-  }
-  if (q.list) {
-    where.push('h.list_name = ?');
-    params.push(q.list);
-  }
-  if (q.from !== undefined) {
-    where.push('r.first_seen >= ?');
-    params.push(q.from);
-  }
-  if (q.to !== undefined) {
-    where.push('r.first_seen < ?');
-    params.push(q.to);
-  }
-  const read = (): HitSummary[] => {
-    const rows = db
-      .prepare(
-        `SELECT h.id AS hit_id, r.id AS read_id, r.plate, r.first_seen, r.camera_id, h.list_name, h.category, h.priority, h.how,
-                h.entry_plate, h.case_number, a.id AS alert_id, a.suppressed, a.ack_accepted, a.ack_by
-         FROM hotlist_hits h JOIN reads r ON r.id = h.read_id LEFT JOIN alerts a ON a.hit_id = h.id
-         WHERE ${where.join(' AND ')} ORDER BY r.first_seen DESC LIMIT ?`,
-      )
-      .all(...params, Math.min(10_000, q.limit ?? 1000)) as Array<Record<string, unknown>>;
-    const hits: HitSummary[] = rows.map((r) => ({
-      hitId: r.hit_id as number,
-      readId: r.read_id as number,
-      plate: r.plate as string,
-      seenAt: r.first_seen as number,
-      cameraId: r.camera_id as string,
-      list: r.list_name as string,
-      category: r.category as string,
-      priority: r.priority as number,
-      how: r.how as string,
-      entryPlate: r.entry_plate as string,
-      caseNumber: (r.case_number as string | null) ?? null,
-      alert: r.alert_id
-        ? { id: r.alert_id as string, suppressed: (r.suppressed as string | null) ?? null, ackAccepted: r.ack_accepted === null ? null : r.ack_accepted === 1, ackBy: (r.ack_by as string | null) ?? null }
-        : null,
-    }));
-    return hits;
-  };
-  return readThenLog(db, log, read, (hits) => ({
+  return readThenLog(db, log, () => findHits(db, q), (hits) => ({
     user: who.user,
     agency: who.agency,
     role: who.role,

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AccessLog, AccessRecord } from './access-log.js';
+import type { AccessLog, AccessRecord, ReferenceHead, VerifyResult } from './access-log.js';
 import { DataAccess } from './data.js';
 import type { Principal } from './roles.js';
 
@@ -11,7 +11,8 @@ export interface AuditReport {
   from: string;
   to: string;
   generatedBy: string;
-  chain: { ok: boolean; checked: number; problems: Array<{ id: number; problem: string }> };
+  /** The access log's verification (AccessLog.verify), against the reference heads given. */
+  chain: VerifyResult;
   accesses: AccessRecord[];
   refusals: AccessRecord[];
   releases: unknown[];
@@ -19,14 +20,14 @@ export interface AuditReport {
   holdsPastReview: unknown[];
 }
 
-export function auditReport(db: Database.Database, log: AccessLog, who: Principal, from: number, to: number): AuditReport {
+export function auditReport(db: Database.Database, log: AccessLog, who: Principal, from: number, to: number, references: readonly ReferenceHead[] = []): AuditReport {
   new DataAccess(db, log).authorize(who, 'audit.read', 'audit-report', { from, to });
   const all = log.list({ from, to });
   const report: AuditReport = {
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
     generatedBy: who.user,
-    chain: log.verify(),
+    chain: log.verify(references),
     accesses: all.filter((r) => r.outcome === 'ok'),
     refusals: all.filter((r) => r.outcome !== 'ok'),
     releases: db.prepare('SELECT * FROM releases WHERE requested_at >= ? AND requested_at < ? ORDER BY id').all(from, to),

@@ -45,8 +45,32 @@ export const mqttChannelSchema = z
       .describe('File holding "username:password" (one line) for the broker; never put the password in this config.'),
     caFile: z.string().default('').describe('CA certificate (PEM) to verify an mqtts:// broker.'),
     clientId: z.string().default('').describe('MQTT client id; empty: alpr-edge-<unit id>.'),
-    listenHost: z.string().default('0.0.0.0').describe('Embedded broker: address to listen on.'),
-    listenPort: z.int().min(1).max(65_535).default(1883).describe('Embedded broker: TCP port.'),
+    listenHost: z
+      .string()
+      .default('127.0.0.1')
+      .describe(
+        'Embedded broker: address to listen on. The default serves this machine only; set the address of the car network\'s interface (or 0.0.0.0) for a terminal on another device, with tlsCertFile and tlsKeyFile.',
+      ),
+    listenPort: z.int().min(1).max(65_535).default(1883).describe('Embedded broker: TCP port (8883 is usual with TLS).'),
+    tlsCertFile: z
+      .string()
+      .default('')
+      .describe('Embedded broker: server certificate (PEM, with its chain); with tlsKeyFile the broker speaks only MQTT over TLS (mqtts://).'),
+    tlsKeyFile: z.string().default('').describe('Embedded broker: private key (PEM) of tlsCertFile; keep it 0600.'),
+    receiptTimeoutMs: z
+      .int()
+      .min(100)
+      .max(600_000)
+      .default(5000)
+      .describe(
+        'How long to wait for a terminal\'s receipt of an alert (on alpr/<unit>/acks) before the outbox sends it again; only a receipt marks an alert delivered on MQTT.',
+      ),
+    cropMaxBytes: z
+      .int()
+      .min(0)
+      .max(131_072)
+      .default(49_152)
+      .describe('Largest plate crop carried in an alert (JPEG bytes before base64); a larger crop is scaled down to fit. 0: alerts carry no image.'),
     publishReads: z
       .boolean()
       .default(false)

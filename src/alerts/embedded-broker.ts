@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { TOPIC_ROOT, TOPICS, classifyTopic, topicLevelProblem, unitFilter } from './mqtt-topics.js';
 
@@ -14,7 +15,17 @@ import { TOPIC_ROOT, TOPICS, classifyTopic, topicLevelProblem, unitFilter } from
  *   `alpr/<unit>/` and publish only acks, `alpr/<unit>/alerts/<id>/ack`. A refused publish closes its
  *   connection (3.1.1 has no negative PUBACK); a refused subscription gets a failure return code.
  * - nobody else: anonymous clients are refused unless `allowAnonymous` is set, which exists for tests only.
+ *
+ * Two listeners: the one terminals use (`listenHost:listenPort`, plain TCP or, with a certificate and key, TLS
+ * only), and a loopback one on a free port that only the unit's own client may log in on, so the unit's password
+ * never crosses the terminal listener and the unit needs no certificate of its own.
  */
+
+/** The terminal listener's TLS: PEM certificate (with its chain) and private key. */
+export interface BrokerTls {
+  cert: Buffer;
+  key: Buffer;
+}
 
 export interface BrokerCredentials {
   username: string;
@@ -32,6 +43,11 @@ export interface EmbeddedBrokerOptions {
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   /** Told of each subscription granted to a terminal (the unit records who subscribed to what). */
   onSubscribed?: (s: { username: string | null; clientId: string; filter: string }) => void;
+  /**
+   * Told once a terminal's subscriptions are in place (messages published from now on reach it): the unit
+   * sends what is pending at once instead of waiting out its back-off.
+   */
+  onTerminalSubscribed?: (s: { clientId: string; filters: string[] }) => void;
 }
 
 type Role = 'unit' | 'terminal';
@@ -58,6 +74,10 @@ export class EmbeddedBroker {
   private readonly userDigests: Array<{ username: string; password: Buffer }>;
   private aedes: Aedes | null = null;
   private server: Server | null = null;
+  /** The unit's own client's listener (loopback, free port). */
+  private internal: Server | null = null;
+  private readonly internalSockets = new WeakSet<object>();
+  private tls = false;
   private readonly sockets = new Set<Socket>();
   private refusedConnects = 0;
   private refusedPublishes = 0;
@@ -74,49 +94,99 @@ export class EmbeddedBroker {
     this.unitCredentials = { username: `alpr-edge-unit-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('base64url') };
   }
 
-  async start(host: string, port: number): Promise<void> {
+  /** Starts both listeners: terminals on host:port (TLS when `tls` is given), the unit on a loopback port. */
+  async start(host: string, port: number, tls?: BrokerTls): Promise<void> {
     if (this.server !== null) throw new Error('embedded MQTT broker already started');
     const aedes = await Aedes.createBroker({
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
     });
-    const server = createServer((socket) => {
+    aedes.on('subscribe', (subscriptions, client) => {
+      if (this.roles.get(client) !== 'terminal') return;
+      // 128: refused (see authorizeSubscribe)
+      const filters = subscriptions.filter((sub) => (sub.qos as number) !== 128).map((sub) => sub.topic);
+      if (filters.length > 0) this.options.onTerminalSubscribed?.({ clientId: client.id, filters });
+    });
+    const handle = (socket: Socket, internal: boolean): void => {
       this.sockets.add(socket);
+      // small packets both ways (an alert, then the terminal's PUBACK and receipt): Nagle would hold each ~40 ms
+      socket.setNoDelay(true);
+      if (internal) this.internalSockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
       aedes.handle(socket);
-    });
+    };
+    let server: Server;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
+      server =
+        tls === undefined
+          ? createServer((socket) => handle(socket, false))
+          : createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (socket) => handle(socket, false));
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw new Error(`embedded MQTT broker: the TLS certificate or key is not usable (${(err as Error).message})`);
+    }
+    // a client that fails the TLS handshake is only logged
+    server.on('tlsClientError', (err: Error) => this.options.logger?.warn({ err: err.message }, 'embedded MQTT broker: TLS handshake failed'));
+    const internal = createServer((socket) => handle(socket, true));
+    const listen = (what: Server, h: string, p: number): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        what.once('error', reject);
+        what.listen(p, h, () => {
+          what.off('error', reject);
           resolve();
         });
       });
+    try {
+      await listen(server, host, port);
     } catch (err) {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       const code = (err as NodeJS.ErrnoException).code;
       throw new Error(`embedded MQTT broker cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`);
     }
-    server.on('error', (err) => this.options.logger?.warn({ err: err.message }, 'embedded MQTT broker: listener error'));
+    try {
+      await listen(internal, '127.0.0.1', 0);
+    } catch (err) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      throw new Error(`embedded MQTT broker cannot listen on the loopback for the unit: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    for (const s of [server, internal]) s.on('error', (err) => this.options.logger?.warn({ err: err.message }, 'embedded MQTT broker: listener error'));
     this.aedes = aedes;
     this.server = server;
+    this.internal = internal;
+    this.tls = tls !== undefined;
     const where = this.address();
-    this.options.logger?.info({ host: where?.host, port: where?.port }, 'embedded MQTT broker listening (MQTT 3.1.1)');
+    this.options.logger?.info({ host: where?.host, port: where?.port, tls: this.tls }, `embedded MQTT broker listening (MQTT 3.1.1${this.tls ? ' over TLS' : ', no TLS'})`);
   }
 
   async stop(): Promise<void> {
     const server = this.server;
+    const internal = this.internal;
     const aedes = this.aedes;
     this.server = null;
+    this.internal = null;
     this.aedes = null;
     if (server === null || aedes === null) return;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all(
+      [server, internal].map((s) => (s === null ? Promise.resolve() : new Promise<void>((resolve) => s.close(() => resolve())))),
+    );
     // Closing the broker ends every client; sockets still half way through a CONNECT are cut here.
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /** Where the unit's own client connects (loopback, plain), or null when stopped. */
+  unitUrl(): string | null {
+    const address = this.internal?.address();
+    if (address === null || address === undefined || typeof address === 'string') return null;
+    return `mqtt://127.0.0.1:${(address as AddressInfo).port}`;
+  }
+
+  /** Whether terminals must speak TLS. */
+  get usesTls(): boolean {
+    return this.tls;
   }
 
   /** Where it listens, or null when stopped. */
@@ -148,6 +218,14 @@ export class EmbeddedBroker {
       const anonymous = username === undefined || username === '';
       this.options.logger?.warn({ clientId, username: anonymous ? null : username }, 'embedded MQTT broker: login refused');
       done(refusal(anonymous ? 'anonymous clients are not allowed' : 'bad username or password', anonymous ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD), null);
+      return;
+    }
+    // the unit logs in only on its loopback listener, terminals only on theirs
+    const internal = this.internalSockets.has(client.conn as object);
+    if ((role === 'unit') !== internal) {
+      this.refusedConnects += 1;
+      this.options.logger?.warn({ clientId, username: username ?? null }, 'embedded MQTT broker: login refused on this listener');
+      done(refusal('bad username or password', BAD_USERNAME_OR_PASSWORD), null);
       return;
     }
     if (role === 'terminal' && clientId === this.options.unitClientId) {

@@ -11,10 +11,31 @@ import type { AlertDelivery, AlertMessage } from './types.js';
 /** Retained on `status`: "online" when the unit connects, "offline" when it stops or (last will) dies. */
 export type UnitPresence = 'online' | 'offline';
 
+/** The plate crop carried in an alert: a small JPEG, base64 (see docs/mqtt.md, "The crop image"). */
+export interface CropImage {
+  format: 'jpeg';
+  width: number;
+  height: number;
+  /** The JPEG file, base64 (RFC 4648 with padding); decoded it is at most `alerts.mqtt.cropMaxBytes`. */
+  base64: string;
+}
+
 /** An alert on the wire: the outbox's delivery (alert, late and expired marks) and when it was sent. */
 export interface AlertPayload extends AlertDelivery {
   /** When the unit handed it to the broker (ms since the epoch); a terminal can tell a stale alert. */
   sentAt: number;
+  /** The plate crop, when the read has one and it fits the size bound (absent otherwise). */
+  crop?: CropImage;
+}
+
+/**
+ * A terminal's receipt of an alert, on `acks`: "this terminal has the alert". Sent for every copy of an alert
+ * received, repeats included. Only this marks an alert delivered on MQTT (not the broker's PUBACK).
+ */
+export interface ReceiptPayload {
+  alertId: string;
+  /** The terminal's own id (e.g. the car's MDT name); recorded with the delivery. */
+  terminalId: string;
 }
 
 /** The terminal's answer to one alert; the alert id is the topic level before `ack`. */
@@ -50,14 +71,43 @@ export type UrgentHotlistPayload = Record<string, unknown>;
 /** Largest urgent hot list message accepted (bytes). */
 export const MAX_URGENT_BYTES = 4096;
 
-/** Whatever the unit's health monitor reports; published as JSON, retained. */
-export type HealthPayload = Record<string, unknown>;
+/**
+ * The unit's health on `health` (retained; no plate data): what `alpr-edge status` shows, in short. Times here are
+ * ISO 8601 strings (UTC), except `sync.lastSuccessAt` (ms since the epoch). A terminal ignores keys it does not
+ * know (a newer unit may add some); `healthSchema` is the exact form this version sends.
+ */
+export const healthSchema = z.strictObject({
+  unitId: z.string(),
+  state: z.enum(['starting', 'running', 'stopping', 'stopped']),
+  /** When this status was taken (ISO 8601 UTC). */
+  at: z.iso.datetime(),
+  cameras: z.array(z.strictObject({ id: z.string(), connected: z.boolean(), fpsProcessed: z.number(), lastError: z.string().nullable() })),
+  recognition: z.strictObject({ workerAlive: z.boolean(), latencyP99Ms: z.number().nullable() }),
+  gps: z.strictObject({ source: z.enum(['gps', 'fixed', 'none']), connected: z.boolean(), fixValid: z.boolean() }),
+  store: z.strictObject({ reads: z.int(), pendingSync: z.int(), imageBytes: z.int(), readsWaitingInMemory: z.int(), framesDroppedForStorage: z.int() }),
+  disk: z.strictObject({ freeBytes: z.number(), totalBytes: z.number() }).nullable(),
+  alerts: z.strictObject({ pending: z.record(z.string(), z.int()), unacknowledged: z.int() }),
+  sync: z
+    .strictObject({ lastSuccessAt: z.number().nullable(), consecutiveFailures: z.int(), backlog: z.record(z.string(), z.int()) })
+    .nullable(),
+  faults: z.array(
+    z.strictObject({
+      code: z.enum(['camera', 'recognition', 'storage', 'gps', 'clock', 'uplink']),
+      subject: z.string(),
+      message: z.string(),
+      since: z.iso.datetime(),
+    }),
+  ),
+});
+
+export type HealthPayload = z.infer<typeof healthSchema>;
 
 /** Topic (relative to `alpr/<unit id>/`; `+` stands for the alert id) → payload. */
 export interface MqttTopicMap {
   status: UnitPresence;
   reads: ReadPayload;
   alerts: AlertPayload;
+  acks: ReceiptPayload;
   'alerts/+/ack': AckPayload;
   health: HealthPayload;
   'hotlist/urgent': UrgentHotlistPayload;
@@ -80,6 +130,8 @@ export const TOPICS: { readonly [K in MqttTopicKey]: TopicSpec } = {
   // A live feed: the reads themselves reach the agency through sync, so one lost on a dead link is not lost.
   reads: { from: 'unit', qos: 0, retain: false, encoding: 'json' },
   alerts: { from: 'unit', qos: 1, retain: false, encoding: 'json' },
+  // The terminal's receipt of each alert: what marks it delivered. QoS 1: a lost receipt only means a repeat.
+  acks: { from: 'terminal', qos: 1, retain: false, encoding: 'json' },
   'alerts/+/ack': { from: 'terminal', qos: 1, retain: false, encoding: 'json' },
   // Periodic, and the latest is all that matters: a newcomer gets it at once.
   health: { from: 'unit', qos: 0, retain: true, encoding: 'json' },
@@ -162,7 +214,7 @@ export function classifyTopic(
   const rest = levels.slice(2);
   if (rest.length === 1) {
     const key = rest[0]!;
-    if (key === 'status' || key === 'reads' || key === 'alerts' || key === 'health') return { key, unitId };
+    if (key === 'status' || key === 'reads' || key === 'alerts' || key === 'acks' || key === 'health') return { key, unitId };
     return null;
   }
   if (rest.length === 2 && rest[0] === 'hotlist' && rest[1] === 'urgent') return { key: 'hotlist/urgent', unitId };
@@ -239,6 +291,26 @@ export function parseAck(topic: string, payload: Buffer): Parsed<ParsedAck> {
   return { ok: true, value: ack };
 }
 
+const receiptSchema = z.strictObject({
+  alertId: z.string().refine((s) => topicLevelProblem(s) === null, 'not an alert id'),
+  terminalId: printable(MAX_CODE_LENGTH),
+});
+
+export interface ParsedReceipt extends ReceiptPayload {
+  unitId: string;
+}
+
+/** Reads one message on `alpr/<unit>/acks`; anything else comes back with the reason, never thrown. */
+export function parseReceipt(topic: string, payload: Buffer): Parsed<ParsedReceipt> {
+  const where = classifyTopic(topic);
+  if (where === null || where.key !== 'acks') return { ok: false, reason: `not the acks topic: ${topic}` };
+  const json = parseJson(payload, MAX_ACK_BYTES);
+  if (!json.ok) return json;
+  const result = receiptSchema.safeParse(json.value);
+  if (!result.success) return { ok: false, reason: describeIssues(result.error) };
+  return { ok: true, value: { unitId: where.unitId, alertId: result.data.alertId, terminalId: result.data.terminalId } };
+}
+
 const alertMessageSchema = z.strictObject({
   id: z.string().refine((s) => topicLevelProblem(s) === null, 'not usable as a topic level'),
   seq: z.number(),
@@ -268,16 +340,27 @@ const alertMessageSchema = z.strictObject({
   notice: z.string(),
 }) satisfies z.ZodType<AlertMessage>;
 
+const cropSchema = z.strictObject({
+  format: z.literal('jpeg'),
+  width: z.int().positive(),
+  height: z.int().positive(),
+  base64: z.base64(),
+}) satisfies z.ZodType<CropImage>;
+
 const alertPayloadSchema = z.strictObject({
   alert: alertMessageSchema,
   lateMs: z.number().optional(),
   expired: z.boolean(),
   sentAt: z.number(),
+  crop: cropSchema.optional(),
 });
+
+/** Largest alert message accepted by the terminal simulator (bytes): the crop's bound, base64, and room to spare. */
+export const MAX_ALERT_BYTES = 512 * 1024;
 
 /** Reads one message on `alpr/<unit>/alerts` (the terminal's side). */
 export function parseAlertPayload(payload: Buffer): Parsed<AlertPayload> {
-  const json = parseJson(payload, 256 * 1024);
+  const json = parseJson(payload, MAX_ALERT_BYTES);
   if (!json.ok) return json;
   const result = alertPayloadSchema.safeParse(json.value);
   if (!result.success) return { ok: false, reason: describeIssues(result.error) };
@@ -290,13 +373,13 @@ export function parseStatus(payload: Buffer): Parsed<UnitPresence> {
   return text === 'online' || text === 'offline' ? { ok: true, value: text } : { ok: false, reason: `unknown status ${JSON.stringify(text.slice(0, 32))}` };
 }
 
-/** Reads the retained `health` (any JSON object). */
-export function parseHealth(payload: Buffer): Parsed<HealthPayload> {
+/** Reads the retained `health`: any JSON object is taken (a newer unit may send more than healthSchema says). */
+export function parseHealth(payload: Buffer): Parsed<Record<string, unknown>> {
   const json = parseJson(payload, 256 * 1024);
   if (!json.ok) return json;
   const value = json.value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'not a JSON object' };
-  return { ok: true, value: value as HealthPayload };
+  return { ok: true, value: value as Record<string, unknown> };
 }
 
 /** What of a stored read goes on `reads`. */

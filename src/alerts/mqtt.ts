@@ -1,28 +1,35 @@
 import { readFileSync, statSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttChannelConfig } from './config.js';
-import { EmbeddedBroker, type BrokerCredentials } from './embedded-broker.js';
+import { cropForAlert } from './crop.js';
+import { EmbeddedBroker, type BrokerCredentials, type BrokerTls } from './embedded-broker.js';
 import {
   ackFilter,
   classifyTopic,
   encodePayload,
   filterCovers,
   parseAck,
+  parseReceipt,
   parseUrgentHotlist,
   TOPIC_ROOT,
   topicLevelProblem,
   TOPICS,
   unitTopic,
+  type CropImage,
   type HealthPayload,
   type MqttTopicMap,
   type ReadPayload,
 } from './mqtt-topics.js';
-import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from './types.js';
+import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus, DeliveryReceipt } from './types.js';
 import type { Clock } from '../util/clock.js';
 
 /**
- * Alerts over MQTT. The unit publishes each alert once per deliver() call on `alpr/<unit>/alerts` (QoS 1) and
- * resolves on the broker's PUBACK; officers' answers come back on `alpr/<unit>/alerts/<id>/ack`.
+ * Alerts over MQTT (docs/mqtt.md). The unit publishes each alert once per deliver() call on `alpr/<unit>/alerts`
+ * (QoS 1) and resolves only when a terminal's receipt for its id comes back on `alpr/<unit>/acks`: the broker's
+ * PUBACK says the broker has it, not that any terminal does (a broker without a session for the terminal drops
+ * it). No receipt within `receiptTimeoutMs` rejects, and the outbox sends it again after its back-off; a receipt
+ * that comes between two attempts is kept and the outbox is woken to take it. Officers' answers come back on
+ * `alpr/<unit>/alerts/<id>/ack` (an answer is also a receipt: the terminal has the alert).
  *
  * Never twice on its own: mqtt.js keeps every unacknowledged QoS 1 publish in its outgoing store and sends it
  * again after a reconnect. The outbox also sends an alert again after deliver() rejects. Both together would
@@ -66,12 +73,14 @@ export interface MqttChannelOptions {
   keepaliveS?: number;
   /** The unit's clock: when each alert was sent and each answer received. */
   clock: Clock;
+  /** Reads an image of the store by its reference (cropRef); without it alerts carry no crop. */
+  readImage?: (ref: string) => Promise<Buffer>;
 }
 
 /** How long an external broker keeps the unit's session (and the acks sent to it) while the unit is away. */
 const SESSION_EXPIRY_S = 24 * 3600;
 
-const DEFAULTS: Required<Omit<MqttChannelOptions, 'clock'>> = {
+const DEFAULTS: Required<Omit<MqttChannelOptions, 'clock' | 'readImage'>> = {
   ackTimeoutMs: 5000,
   reconnectMinMs: 1000,
   reconnectMaxMs: 30_000,
@@ -121,18 +130,24 @@ export function displayUrl(url: string): string {
 
 interface PendingDelivery {
   alertId: string;
-  /** The callback handed to mqtt.js; also how its outgoing entry is found again. */
-  callback: (err?: Error) => void;
+  /** The callback handed to mqtt.js (its PUBACK); also how its outgoing entry is found again. */
+  callback: (err?: Error | null) => void;
+  /** Waiting for the PUBACK, then for a terminal's receipt. */
   timer: NodeJS.Timeout;
-  settle(err: Error | null): void;
+  settle(err: Error | null, receipt?: DeliveryReceipt): void;
 }
+
+/** Receipts kept for alerts not being sent right now (they came after an attempt gave up). */
+const KEPT_RECEIPTS = 1000;
+/** Crops kept ready for alerts being retried. */
+const KEPT_CROPS = 16;
 
 export class MqttAlertChannel implements AlertChannel {
   readonly name = 'mqtt' as const;
   private readonly config: MqttChannelConfig;
   private readonly unitId: string;
   private readonly logger: ChannelLogger | undefined;
-  private readonly options: Required<MqttChannelOptions>;
+  private readonly options: Required<Omit<MqttChannelOptions, 'readImage'>> & Pick<MqttChannelOptions, 'readImage'>;
   private readonly clientId: string;
   private client: MqttClient | null = null;
   private broker: EmbeddedBroker | null = null;
@@ -150,6 +165,11 @@ export class MqttAlertChannel implements AlertChannel {
   private lastError: string | null = null;
   private lastMalformed: string | null = null;
   private connectWaiters: Array<() => void> = [];
+  private readonly retryHandlers: Array<() => void> = [];
+  /** alert id → the terminal whose receipt came while no attempt was waiting for it. */
+  private readonly receipts = new Map<string, string | null>();
+  private readonly crops = new Map<string, CropImage | null>();
+  private receiptsHeard = 0;
 
   constructor(config: MqttChannelConfig, unitId: string, logger: ChannelLogger | undefined, options: MqttChannelOptions) {
     const problem = topicLevelProblem(unitId);
@@ -185,11 +205,19 @@ export class MqttAlertChannel implements AlertChannel {
     if (this.config.mode === 'embedded') {
       const terminal = readCredentialsFile(this.config.credentialsFile);
       this.warnLooseMode(terminal.looseMode);
+      const tls = this.readBrokerTls();
       const broker = new EmbeddedBroker({
         unitId: this.unitId,
         users: [{ username: terminal.username, password: terminal.password }],
         unitClientId: this.clientId,
         ...(this.logger !== undefined ? { logger: this.logger } : {}),
+        // a terminal is listening now: what is pending goes at once, not after the outbox's back-off
+        // (an alert sent before it subscribed never reached it: that attempt is given up, so it goes again now)
+        onTerminalSubscribed: ({ filters }) => {
+          if (!filters.some((f) => filterCovers(f, unitTopic(this.unitId, 'alerts')))) return;
+          this.retryNow();
+          this.abandonAll('a terminal subscribed after it was sent; sending it again');
+        },
         onSubscribed: ({ username, clientId, filter }) => {
           const topic = unitTopic(this.unitId, 'reads');
           if (!this.config.publishReads || !filterCovers(filter, topic)) return;
@@ -198,11 +226,15 @@ export class MqttAlertChannel implements AlertChannel {
           this.tellReadsAccess({ who: username ?? '(anonymous)', role: 'terminal', topic, filter, clientId, broker: at });
         },
       });
-      await broker.start(this.config.listenHost, this.config.listenPort);
+      await broker.start(this.config.listenHost, this.config.listenPort, tls);
       this.broker = broker;
-      const listening = broker.address()!;
-      const host = listening.host === '0.0.0.0' || listening.host === '::' ? '127.0.0.1' : listening.host;
-      this.connectUrl = `mqtt://${host.includes(':') ? `[${host}]` : host}:${listening.port}`;
+      if (tls === undefined && !isLoopback(this.config.listenHost)) {
+        this.logger?.warn(
+          { listenHost: this.config.listenHost, listenPort: this.config.listenPort },
+          'embedded MQTT broker listens beyond this machine without TLS: the terminal password and the alerts cross the car network in clear (set alerts.mqtt.tlsCertFile and tlsKeyFile)',
+        );
+      }
+      this.connectUrl = broker.unitUrl()!;
       // aedes speaks 3.1.1 only.
       options = { ...base, protocolVersion: 4, username: broker.unitCredentials.username, password: broker.unitCredentials.password };
     } else {
@@ -286,30 +318,56 @@ export class MqttAlertChannel implements AlertChannel {
     client.end(true);
   }
 
-  deliver(d: AlertDelivery): Promise<void> {
+  async deliver(d: AlertDelivery): Promise<DeliveryReceipt> {
     const client = this.client;
-    if (client === null || this.stopping) return Promise.reject(new Error('mqtt channel not started'));
+    if (client === null || this.stopping) throw new Error('mqtt channel not started');
     const alertId = d.alert.id;
     const problem = topicLevelProblem(alertId);
-    if (problem !== null) return Promise.reject(new Error(`alert id ${JSON.stringify(alertId)} cannot be an MQTT topic level: it ${problem}`));
-    if (!this.online || !client.connected) {
-      return Promise.reject(new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`));
+    if (problem !== null) throw new Error(`alert id ${JSON.stringify(alertId)} cannot be an MQTT topic level: it ${problem}`);
+    // a terminal's receipt came after an earlier attempt gave up: the terminal has it, nothing to send
+    if (this.receipts.has(alertId)) {
+      const early = this.receipts.get(alertId) ?? null;
+      this.receipts.delete(alertId);
+      this.crops.delete(alertId);
+      this.delivered += 1;
+      return { by: early };
     }
-    const payload = encodePayload('alerts', { ...d, sentAt: this.options.clock() });
-    return new Promise<void>((resolve, reject) => {
+    if (!this.online || !client.connected) {
+      throw new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`);
+    }
+    const crop = await this.cropFor(d);
+    if (this.client !== client || this.stopping) throw new Error('mqtt channel stopped');
+    if (!this.online || !client.connected) throw new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`);
+    const payload = encodePayload('alerts', { ...d, sentAt: this.options.clock(), ...(crop !== null ? { crop } : {}) });
+    return new Promise<DeliveryReceipt>((resolve, reject) => {
       let settled = false;
       const entry: PendingDelivery = {
         alertId,
-        callback: (err?: Error) => entry.settle(err ?? null),
+        // mqtt.js calls it with null or undefined on a PUBACK, with an error otherwise
+        callback: (err?: Error | null) => {
+          if (err !== undefined && err !== null) {
+            entry.settle(err);
+            return;
+          }
+          // the broker has it; delivered only once a terminal says so
+          clearTimeout(entry.timer);
+          if (!settled) {
+            entry.timer = setTimeout(
+              () => this.abandon(entry, `no terminal's receipt within ${this.config.receiptTimeoutMs} ms (the broker took it; no terminal said it has it)`),
+              this.config.receiptTimeoutMs,
+            );
+          }
+        },
         timer: setTimeout(() => this.abandon(entry, `no PUBACK within ${this.options.ackTimeoutMs} ms`), this.options.ackTimeoutMs),
-        settle: (err) => {
+        settle: (err, receipt) => {
           if (settled) return;
           settled = true;
           clearTimeout(entry.timer);
           this.pending.delete(entry);
           if (err === null) {
             this.delivered += 1;
-            resolve();
+            this.crops.delete(alertId);
+            resolve(receipt ?? { by: null });
           } else {
             this.noteError(err.message);
             reject(err);
@@ -319,6 +377,68 @@ export class MqttAlertChannel implements AlertChannel {
       this.pending.add(entry);
       client.publish(unitTopic(this.unitId, 'alerts'), payload, { qos: TOPICS.alerts.qos, retain: TOPICS.alerts.retain }, entry.callback);
     });
+  }
+
+  /** The crop to carry in an alert (see cropMaxBytes), made once per alert and kept while it is retried. */
+  private async cropFor(d: AlertDelivery): Promise<CropImage | null> {
+    const ref = d.alert.cropRef;
+    const read = this.options.readImage;
+    if (ref === null || read === undefined || this.config.cropMaxBytes === 0) return null;
+    const kept = this.crops.get(d.alert.id);
+    if (kept !== undefined) return kept;
+    let crop: CropImage | null = null;
+    try {
+      crop = await cropForAlert(await read(ref), this.config.cropMaxBytes);
+      if (crop === null) this.logger?.warn({ alert: d.alert.id }, 'MQTT: the plate crop cannot be made to fit alerts.mqtt.cropMaxBytes; alert sent without it');
+    } catch (err) {
+      this.logger?.warn({ alert: d.alert.id, err: (err as Error).message }, 'MQTT: the plate crop cannot be read; alert sent without it');
+    }
+    this.crops.set(d.alert.id, crop);
+    if (this.crops.size > KEPT_CROPS) this.crops.delete(this.crops.keys().next().value as string);
+    return crop;
+  }
+
+  /** A terminal has the alert (its receipt, or its officer's answer). */
+  private receiptFor(alertId: string, terminalId: string | null): void {
+    this.receiptsHeard += 1;
+    let waited = false;
+    for (const entry of this.pending) {
+      if (entry.alertId === alertId) {
+        entry.settle(null, { by: terminalId });
+        waited = true;
+      }
+    }
+    if (waited) return;
+    this.receipts.set(alertId, terminalId);
+    if (this.receipts.size > KEPT_RECEIPTS) this.receipts.delete(this.receipts.keys().next().value as string);
+    this.retryNow();
+  }
+
+  /** Registers the handler called when the outbox should try again now (see AlertChannel.onRetryNow). */
+  onRetryNow(handler: () => void): void {
+    this.retryHandlers.push(handler);
+  }
+
+  private retryNow(): void {
+    for (const handler of this.retryHandlers) handler();
+  }
+
+  private readBrokerTls(): BrokerTls | undefined {
+    const { tlsCertFile, tlsKeyFile } = this.config;
+    if (tlsCertFile === '' && tlsKeyFile === '') return undefined;
+    if (tlsCertFile === '' || tlsKeyFile === '') {
+      throw new Error(`alerts.mqtt.${tlsCertFile === '' ? 'tlsCertFile' : 'tlsKeyFile'} is not set: the embedded broker's TLS needs both a certificate and its key`);
+    }
+    const load = (key: string, file: string): Buffer => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new Error(`alerts.mqtt.${key} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+    };
+    const key = load('tlsKeyFile', tlsKeyFile);
+    if ((statSync(tlsKeyFile).mode & 0o077) !== 0) this.logger?.warn({ file: tlsKeyFile }, 'alerts.mqtt.tlsKeyFile is readable by group or others; chmod 600 it');
+    return { cert: load('tlsCertFile', tlsCertFile), key };
   }
 
   onAck(handler: (ack: AlertAck) => void): void {
@@ -388,7 +508,8 @@ export class MqttAlertChannel implements AlertChannel {
         ? `embedded broker ${formatAddress(this.broker?.address() ?? null, this.config.listenHost, this.config.listenPort)}`
         : `broker ${displayUrl(this.config.url)}`;
     const parts = [where, `client ${this.clientId}`];
-    if (this.broker !== null) parts.push(`${this.broker.stats().clients} clients`);
+    if (this.broker !== null) parts.push(`${this.broker.stats().clients} clients${this.broker.usesTls ? ', TLS' : ''}`);
+    parts.push(`${this.receiptsHeard} receipts from terminals`);
     if (this.malformed > 0) parts.push(`${this.malformed} malformed acks (last: ${this.lastMalformed ?? ''})`);
     return {
       name: 'mqtt',
@@ -410,6 +531,8 @@ export class MqttAlertChannel implements AlertChannel {
 
   private onConnect(client: MqttClient): void {
     if (client !== this.client) return;
+    // an alert waits for the terminal's receipt: no Nagle delay on the small packets of that round trip
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     this.reconnectTries = 0;
     client.options.reconnectPeriod = this.options.reconnectMinMs;
     this.online = true;
@@ -424,7 +547,8 @@ export class MqttAlertChannel implements AlertChannel {
       qos: TOPICS.status.qos,
       retain: TOPICS.status.retain,
     });
-    client.subscribe(ackFilter(this.unitId), { qos: TOPICS['alerts/+/ack'].qos }, (err) => {
+    const answers = { [ackFilter(this.unitId)]: { qos: TOPICS['alerts/+/ack'].qos }, [unitTopic(this.unitId, 'acks')]: { qos: TOPICS.acks.qos } };
+    client.subscribe(answers, (err) => {
       if (err) {
         this.noteError(`cannot subscribe to acks: ${err.message}`);
         this.logger?.warn({ err: err.message }, 'MQTT: subscription to acks refused');
@@ -478,6 +602,17 @@ export class MqttAlertChannel implements AlertChannel {
       }
       return;
     }
+    if (where?.key === 'acks') {
+      const receipt = parseReceipt(topic, payload);
+      if (!receipt.ok || receipt.value.unitId !== this.unitId) {
+        this.malformed += 1;
+        this.lastMalformed = receipt.ok ? `receipt for unit ${receipt.value.unitId}` : receipt.reason;
+        this.logger?.warn({ topic, reason: this.lastMalformed }, 'MQTT: malformed receipt ignored');
+        return;
+      }
+      this.receiptFor(receipt.value.alertId, receipt.value.terminalId);
+      return;
+    }
     const parsed = parseAck(topic, payload);
     if (!parsed.ok || parsed.value.unitId !== this.unitId) {
       this.malformed += 1;
@@ -493,6 +628,8 @@ export class MqttAlertChannel implements AlertChannel {
     };
     if (parsed.value.reasonCode !== undefined) ack.reasonCode = parsed.value.reasonCode;
     if (parsed.value.by !== undefined) ack.by = parsed.value.by;
+    // an answer means the terminal has the alert, even if its receipt was lost
+    this.receiptFor(ack.alertId, ack.by ?? null);
     for (const handler of this.ackHandlers) {
       try {
         handler(ack);

@@ -143,7 +143,8 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
   }
 
   /**
-   * Starts delivering on a channel. Alerts raised while the channel was not attached (e.g. before a restart with
+   * Starts delivering on a channel. A delivery is marked delivered only when the channel's deliver() resolves,
+   * i.e. when a terminal has the alert (see AlertChannel.deliver); the terminal that took it is in the event. Alerts raised while the channel was not attached (e.g. before a restart with
    * the channel newly enabled) are not back-filled; pending deliveries from before a restart are resumed.
    */
   attach(channel: AlertChannel): void {
@@ -175,6 +176,7 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
         woken = false;
       });
     this.channels.set(channel.name, entry);
+    channel.onRetryNow?.(() => entry.wake());
     entry.loop = this.deliverLoop(channel, sleep);
   }
 
@@ -195,11 +197,12 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
       const age = this.now() - row.raised_at;
       const lateMs = age > this.config.lateAfterMs ? age : undefined;
       const expired = age > this.config.expireAfterMs;
+      let by: string | null = null;
       try {
         const sending = channel.deliver({ alert, lateMs, expired });
         // given up at stop (below), the channel's stop() still rejects it: that is expected, not an error
         sending.catch(() => undefined);
-        const outcome = await Promise.race([sending.then(() => 'delivered' as const), this.stopSignal]);
+        const outcome = await Promise.race([sending.then((receipt) => ({ by: receipt?.by ?? null })), this.stopSignal]);
         if (outcome === 'stopped') {
           // The unit is stopping: no waiting out an ACK or a retry. Without the far end's ACK the alert is not
           // delivered; it stays pending on disk and is sent again at the next start (the terminal drops a repeat).
@@ -212,6 +215,7 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
           this.logger?.info({ channel: channel.name, alert: row.alert_id }, 'unit stopping: alert left pending for the next start');
           break;
         }
+        by = outcome.by;
       } catch (err) {
         const message = (err as Error).message;
         this.db.transaction(() => {
@@ -233,7 +237,7 @@ export class AlertOutbox extends EventEmitter<{ delivered: [{ alertId: string; c
             `UPDATE alert_deliveries SET state = 'delivered', attempts = attempts + 1, last_attempt_at = ?, delivered_at = ?, late_ms = ?, expired = ? WHERE alert_id = ? AND channel = ?`,
           )
           .run(at, at, lateMs ?? null, expired ? 1 : 0, row.alert_id, channel.name);
-        this.event(row.alert_id, channel.name, 'delivered', { lateMs, expired });
+        this.event(row.alert_id, channel.name, 'delivered', { lateMs, expired, ...(by !== null ? { by } : {}) });
       })();
       this.emit('delivered', { alertId: row.alert_id, channel: channel.name, at, lateMs });
     }

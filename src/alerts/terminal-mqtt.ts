@@ -1,5 +1,6 @@
 import type { Clock } from '../util/clock.js';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { displayUrl, readCredentialsFile } from './mqtt.js';
@@ -12,16 +13,18 @@ import {
   parseStatus,
   topicLevelProblem,
   TOPICS,
+  unitTopic,
   unitTopicFilter,
   type AckPayload,
   type AlertPayload,
-  type HealthPayload,
   type UnitPresence,
 } from './mqtt-topics.js';
 
 /**
  * A patrol terminal simulator on MQTT, for technicians testing an installation (`alpr-edge terminal --mqtt
- * URL`) and for tests: shows each alert once (by alert id, whatever the broker redelivers) and answers it.
+ * URL`) and for tests: sends a receipt on `acks` for every copy of an alert it gets (only that marks the alert
+ * delivered on the unit), shows each alert once (by alert id, whatever the broker or the unit sends again), and
+ * answers it. It keeps a persistent session (clean: false), as docs/mqtt.md asks of every terminal.
  */
 
 export interface MqttTerminalOptions {
@@ -40,6 +43,8 @@ export interface MqttTerminalOptions {
   protocolVersion?: 4 | 5;
   reconnectPeriodMs?: number;
   connectTimeoutMs?: number;
+  /** Send a receipt on `acks` for each alert received (default true; false: a terminal that never acknowledges, for tests). */
+  sendReceipts?: boolean;
   /** The terminal's clock: when each alert and status arrived. */
   clock: Clock;
 }
@@ -66,13 +71,15 @@ export class MqttTerminal {
   /** Each alert once, in the order it first arrived. */
   readonly alerts: TerminalAlert[] = [];
   readonly statuses: TerminalStatus[] = [];
-  readonly health = new Map<string, HealthPayload>();
+  readonly health = new Map<string, Record<string, unknown>>();
   /** Alert messages received, counting redeliveries. */
   received = 0;
   /** Redeliveries of an alert already shown (dropped). */
   duplicates = 0;
   /** Messages that were not what their topic says (dropped). */
   malformed = 0;
+  /** Receipts published on `acks` (one per alert message received, repeats included). */
+  receiptsSent = 0;
   lastError: string | null = null;
 
   private readonly url: string;
@@ -87,10 +94,12 @@ export class MqttTerminal {
   private readonly linkHandlers: Array<(up: boolean) => void> = [];
   private subscribed = false;
   private readyWaiters: Array<() => void> = [];
+  private sendReceipts: boolean;
 
   constructor(url: string, options: MqttTerminalOptions) {
     this.clock = options.clock;
     this.url = url;
+    this.sendReceipts = options.sendReceipts ?? true;
     this.unitId = options.unitId ?? '+';
     const problem = this.unitId === '+' ? null : topicLevelProblem(this.unitId);
     if (problem !== null) throw new Error(`unit id ${JSON.stringify(this.unitId)} cannot be an MQTT topic level: it ${problem}`);
@@ -141,7 +150,11 @@ export class MqttTerminal {
       this.subscribed = false;
       if (was) for (const handler of this.linkHandlers) handler(false);
     });
-    client.on('connect', () => this.subscribe(client));
+    client.on('connect', () => {
+      // receipts are small and answer the unit's wait: send them without Nagle's delay
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+      this.subscribe(client);
+    });
     await new Promise<void>((resolve, reject) => {
       const fail = (err: Error): void => {
         cleanup();
@@ -209,6 +222,20 @@ export class MqttTerminal {
     await client.publishAsync(ackTopic(unitId, alertId), encodePayload('alerts/+/ack', payload), { qos: spec.qos, retain: spec.retain });
   }
 
+  /** Sends the receipt for one alert now ("this terminal has it"), e.g. after a test held it back. */
+  async acknowledge(unitId: string, alertId: string): Promise<void> {
+    const client = this.client;
+    if (client === null) throw new Error('terminal not connected');
+    const spec = TOPICS.acks;
+    await client.publishAsync(unitTopic(unitId, 'acks'), encodePayload('acks', { alertId, terminalId: this.terminalId }), { qos: spec.qos, retain: spec.retain });
+    this.receiptsSent += 1;
+  }
+
+  /** From now on send (true) or hold back (false) receipts for the alerts that arrive. */
+  setReceipts(on: boolean): void {
+    this.sendReceipts = on;
+  }
+
   accept(alertId: string): Promise<void> {
     return this.answer(alertId, { accepted: true });
   }
@@ -262,6 +289,12 @@ export class MqttTerminal {
         return;
       }
       const id = parsed.value.alert.id;
+      // the receipt goes for every copy, repeats too: the unit's wait for an earlier one may have run out
+      if (this.sendReceipts) {
+        this.acknowledge(where.unitId, id).catch((err: Error) => {
+          this.lastError = `receipt for ${id} not sent: ${err.message}`;
+        });
+      }
       if (this.seen.has(id)) {
         this.duplicates += 1;
         return;
@@ -328,10 +361,14 @@ export function formatAlert(payload: AlertPayload): string {
       : 'no valid position';
   return [
     `=== ALERT ${alert.id} (#${alert.seq}, unit ${alert.unitId}) ${marks.join(' ')}`.trimEnd(),
-    `  plate     ${alert.plate}   confidence ${Math.round(alert.confidence * 100)}%   camera ${alert.cameraId}`,
+    // confidence is 0-100 (as on the serial line): 76.8 is shown "76.8%"
+    `  plate     ${alert.plate}   confidence ${Math.round(alert.confidence * 10) / 10}%   camera ${alert.cameraId}`,
     `  hot list  ${hit.list} / ${hit.category}, priority ${hit.priority}, ${match}${hit.entryState !== undefined ? ` (${hit.entryState})` : ''}`,
     `  seen      ${utc(alert.seenAt)}   raised ${utc(alert.raisedAt)}`,
     `  position  ${position}`,
+    payload.crop !== undefined
+      ? `  crop      JPEG ${payload.crop.width}x${payload.crop.height}, ${Buffer.byteLength(payload.crop.base64, 'base64')} bytes`
+      : '  crop      none',
     `  ${alert.notice}`,
     `  answer:   a ${alert.id}   |   r ${alert.id} <reason code>`,
     '',
@@ -343,6 +380,8 @@ export interface TerminalIo {
   output: NodeJS.WritableStream;
   /** Ends the session (e.g. on SIGINT). */
   signal?: AbortSignal;
+  /** Save each alert's plate crop in this folder as <alert id>.jpg. */
+  cropsDir?: string;
 }
 
 const HELP = [
@@ -365,7 +404,20 @@ export async function runMqttTerminal(url: string, options: MqttTerminalOptions,
   };
   const terminal = new MqttTerminal(url, options);
   const answered = new Set<string>();
-  terminal.onAlert((alert) => say(formatAlert(alert.payload)));
+  if (io.cropsDir !== undefined) mkdirSync(io.cropsDir, { recursive: true, mode: 0o700 });
+  terminal.onAlert((alert) => {
+    say(formatAlert(alert.payload));
+    const crop = alert.payload.crop;
+    if (io.cropsDir !== undefined && crop !== undefined) {
+      const file = join(io.cropsDir, `${alert.payload.alert.id}.jpg`);
+      try {
+        writeFileSync(file, Buffer.from(crop.base64, 'base64'), { mode: 0o600 });
+        say(`  crop saved: ${file}`);
+      } catch (err) {
+        say(`  crop not saved: ${(err as Error).message}`);
+      }
+    }
+  });
   terminal.onStatus((s) => say(`unit ${s.unitId} is ${s.status}${s.retained ? ' (last known)' : ''}`));
   terminal.onLink((up) => say(up ? `connected to ${displayUrl(url)}` : 'connection lost; reconnecting...'));
   await terminal.connect();

@@ -86,18 +86,29 @@ export interface ChannelStatus {
   detail: string;
 }
 
+/** Who took an alert, where the channel knows (MQTT: the terminal id in its receipt). */
+export interface DeliveryReceipt {
+  by: string | null;
+}
+
 export interface AlertChannel {
   readonly name: 'serial' | 'mqtt';
   start(): Promise<void>;
   stop(): Promise<void>;
   /**
-   * Sends one alert. Resolves once the far end has taken it (serial: the terminal's ACK frame for this id;
-   * MQTT: the broker's PUBACK for QoS 1). Rejects when it cannot be delivered now (port gone, broker down, NAKs
-   * beyond the retry budget): the outbox keeps it and tries again later. Must never deliver the same alert twice
-   * on its own initiative within one call.
+   * Sends one alert. Resolves once a terminal has it (serial: the terminal's ACK frame for this id; MQTT: a
+   * terminal's receipt on `acks` for this id, never only the broker's PUBACK). Rejects when it cannot be
+   * delivered now (port gone, broker down, no terminal's receipt in time, NAKs beyond the retry budget): the
+   * outbox keeps it and tries again later. Must never deliver the same alert twice on its own initiative within
+   * one call.
    */
-  deliver(d: AlertDelivery): Promise<void>;
+  deliver(d: AlertDelivery): Promise<DeliveryReceipt | void>;
   /** Registers the handler for officers' acknowledgements. */
   onAck(handler: (ack: AlertAck) => void): void;
+  /**
+   * Optional: registers a handler the channel calls when trying again now is worth it (a terminal appeared, or a
+   * terminal's receipt came for an alert between two attempts): the outbox cuts its back-off short.
+   */
+  onRetryNow?(handler: () => void): void;
   status(): ChannelStatus;
 }

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rename, stat, unlink, copyFile } from 'node:f
 import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
-import { Backoff, RateLimiter, type Camera, type CameraStatus, type FrameOutcome, type FrameSink } from './types.js';
+import { Backoff, CameraHealth, RateLimiter, type Camera, type CameraStatus, type FrameOutcome, type FrameSink } from './types.js';
 import type { Clock } from '../util/clock.js';
 
 export type DirectoryCameraConfig = Extract<CameraConfig, { type: 'directory' }>;
@@ -44,10 +44,7 @@ export class DirectoryCamera implements Camera {
   /** Files known to be done (name -> "size:mtime"), so a folder of kept files is not re-checked in the ledger. */
   private readonly done = new Map<string, string>();
   private seq = 0;
-  private frames = 0;
-  private lastFrameAt: number | null = null;
-  private lastError: string | null = null;
-  private connected = false;
+  private readonly health = new CameraHealth();
   private readonly limiter: RateLimiter;
 
   constructor(
@@ -81,15 +78,7 @@ export class DirectoryCamera implements Camera {
   }
 
   status(): CameraStatus {
-    return {
-      id: this.id,
-      type: this.type,
-      connected: this.connected,
-      frames: this.frames,
-      lastFrameAt: this.lastFrameAt,
-      lastError: this.lastError,
-      detail: `${this.config.path} (${this.inPipeline.size} in progress)`,
-    };
+    return this.health.status(this, `${this.config.path} (${this.inPipeline.size} in progress)`);
   }
 
   private async run(sink: FrameSink): Promise<void> {
@@ -98,9 +87,9 @@ export class DirectoryCamera implements Camera {
       let names: string[];
       try {
         names = await readdir(this.config.path);
-        if (!this.connected) {
-          this.connected = true;
-          this.lastError = null;
+        if (!this.health.connected) {
+          this.health.connected = true;
+          this.health.lastError = null;
           sink.report({ kind: 'connected', detail: this.config.path });
           this.watch();
         }
@@ -108,9 +97,9 @@ export class DirectoryCamera implements Camera {
       } catch (err) {
         const wait = backoff.take();
         const message = `cannot read folder ${this.config.path}: ${(err as Error).message}`;
-        if (this.connected || this.lastError !== message) sink.report({ kind: 'disconnected', error: message, retryInMs: wait });
-        this.connected = false;
-        this.lastError = message;
+        if (this.health.connected || this.health.lastError !== message) sink.report({ kind: 'disconnected', error: message, retryInMs: wait });
+        this.health.connected = false;
+        this.health.lastError = message;
         this.watcher?.close();
         this.watcher = undefined;
         await this.sleep(wait);
@@ -176,7 +165,7 @@ export class DirectoryCamera implements Camera {
       sniffImage(image);
     } catch (err) {
       const message = `${full}: ${(err as Error).message}`;
-      this.lastError = message;
+      this.health.lastError = message;
       sink.report({ kind: 'error', error: message });
       // a broken file is recorded as failed (not retried forever) and left where it is for a person to look at
       this.ledger.markFileDone(this.id, file.name, file.size, file.mtimeMs, 'failed');
@@ -190,8 +179,8 @@ export class DirectoryCamera implements Camera {
     const capturedAt = file.mtimeMs <= now + 5000 ? Math.round(file.mtimeMs) : now;
     this.inPipeline.add(file.name);
     this.seq++;
-    this.frames++;
-    this.lastFrameAt = now;
+    this.health.frames++;
+    this.health.lastFrameAt = now;
     let settled = false;
     const settle = (outcome: FrameOutcome) => {
       if (settled) return;
@@ -201,8 +190,8 @@ export class DirectoryCamera implements Camera {
       this.ledger.markFileDone(this.id, file.name, file.size, file.mtimeMs, outcome === 'processed' ? 'processed' : 'failed');
       if (outcome === 'processed' || this.config.afterProcessing === 'move') {
         this.dispose(file.name).catch((err: Error) => {
-          this.lastError = `${full}: cannot ${this.config.afterProcessing}: ${err.message}`;
-          sink.report({ kind: 'error', error: this.lastError });
+          this.health.lastError = `${full}: cannot ${this.config.afterProcessing}: ${err.message}`;
+          sink.report({ kind: 'error', error: this.health.lastError });
         });
       }
     };

@@ -1,7 +1,7 @@
 /**
- * The capture process of the OpenCV camera and the video file reader (see opencv.ts for the protocol). It opens one
- * source with VideoCapture, reads it, encodes frames to JPEG and writes them on fd 3. Started by the parent with
- * the request in its environment; never imported.
+ * The capture process of the OpenCV camera and the video file reader (opencv-protocol.ts has the protocol). It
+ * opens one source with VideoCapture, reads it, encodes frames to JPEG and writes them on fd 3. Started by the
+ * parent with the request in its environment; never imported.
  *
  * Live mode reads without pause (a stream that is not drained falls behind), paces a video file at its own frame
  * rate, and sends at most maxFps frames; a frame that finds the previous one still in the pipe is dropped, so a slow
@@ -21,7 +21,7 @@ import {
   sourceLabel,
   type CaptureOpened,
   type CaptureRequest,
-} from './opencv.js';
+} from './opencv-protocol.js';
 import { RateLimiter } from './types.js';
 import { systemClock } from '../util/clock.js';
 

@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CameraConfig } from '../config/schema.js';
 import { sniffImage } from '../recognition/image-header.js';
-import type { Camera, CameraStatus, FrameSink } from './types.js';
+import { CameraHealth, type Camera, type CameraStatus, type FrameSink } from './types.js';
 
 export type ReplayCameraConfig = Extract<CameraConfig, { type: 'replay' }>;
 
@@ -21,10 +21,7 @@ export class ReplayCamera implements Camera {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private seq = 0;
-  private frames = 0;
-  private lastFrameAt: number | null = null;
-  private lastError: string | null = null;
-  private connected = false;
+  private readonly health = new CameraHealth();
   private detail: string;
   private closeSource: (() => Promise<void>) | undefined;
 
@@ -45,8 +42,8 @@ export class ReplayCamera implements Camera {
     this.running = true;
     this.loop = this.run(sink)
       .catch((err: Error) => {
-        this.lastError = err.message;
-        this.connected = false;
+        this.health.lastError = err.message;
+        this.health.connected = false;
         sink.report({ kind: 'disconnected', error: err.message });
       })
       .finally(() => this.closeSource?.().catch(() => undefined));
@@ -59,15 +56,7 @@ export class ReplayCamera implements Camera {
   }
 
   status(): CameraStatus {
-    return {
-      id: this.id,
-      type: this.type,
-      connected: this.connected,
-      frames: this.frames,
-      lastFrameAt: this.lastFrameAt,
-      lastError: this.lastError,
-      detail: this.detail,
-    };
+    return this.health.status(this, this.detail);
   }
 
   private async run(sink: FrameSink): Promise<void> {
@@ -79,7 +68,7 @@ export class ReplayCamera implements Camera {
       throw new Error(`replay source ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}`);
     }
     const next = info.isDirectory() ? await this.folderFrames(source) : await this.videoFrames(source);
-    this.connected = true;
+    this.health.connected = true;
     sink.report({ kind: 'connected', detail: this.detail });
     const fps = Math.min(this.config.fps, this.config.maxFps);
     const interval = 1000 / fps;
@@ -88,12 +77,12 @@ export class ReplayCamera implements Camera {
       const item = await next();
       if (!this.running) break;
       if (item === null) {
-        this.connected = false;
+        this.health.connected = false;
         sink.report({ kind: 'finished' });
         break;
       }
       if ('error' in item) {
-        this.lastError = item.error;
+        this.health.lastError = item.error;
         sink.report({ kind: 'error', error: item.error });
         continue;
       }
@@ -104,8 +93,8 @@ export class ReplayCamera implements Camera {
       due = Math.max(due + interval, this.clock());
       const now = this.clock();
       this.seq++;
-      this.frames++;
-      this.lastFrameAt = now;
+      this.health.frames++;
+      this.health.lastFrameAt = now;
       await sink.offer({ cameraId: this.id, seq: this.seq, capturedAt: now, image: item.image, origin: item.origin });
     }
   }

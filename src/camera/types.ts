@@ -71,6 +71,20 @@ export interface Camera {
   status(): CameraStatus;
 }
 
+/** What a camera keeps count of while it runs, for its `status()` (the detail it says itself). */
+export class CameraHealth {
+  connected = false;
+  /** Frames given to the unit since start. */
+  frames = 0;
+  lastFrameAt: number | null = null;
+  lastError: string | null = null;
+
+  status(camera: Pick<Camera, 'id' | 'type'>, detail: string): CameraStatus {
+    const { connected, frames, lastFrameAt, lastError } = this;
+    return { id: camera.id, type: camera.type, connected, frames, lastFrameAt, lastError, detail };
+  }
+}
+
 /** Waits that grow from min to max (doubling) while a source keeps failing, back to min after a success. */
 export class Backoff {
   private next: number;

@@ -85,9 +85,27 @@ export type ChunkResult =
   | { status: 'complete'; received: number }
   | { status: 'mismatch'; sha256: string };
 
+/** A unit's access log head: its last record's number, MAC and time. */
+export interface LogHead {
+  id: number;
+  mac: string;
+  at: number;
+}
+
+/** A head refused because the unit's access log went back. */
+export interface LogRegression {
+  unit: string;
+  at: number;
+  acknowledged: LogHead | null;
+  claimed: { id: number; mac: string };
+  problem: string;
+}
+
 export interface UnitSummary {
   unit: string;
   streams: Partial<Record<StreamName, number>>;
+  /** The access log head last acknowledged, and how many heads were refused (the log went back). */
+  accessLog: { head: LogHead | null; regressions: number };
   lastReceivedAt: number | null;
   images: { complete: number; partial: number; wanted: number; bytes: number };
   health: { receivedAt: number } | null;
@@ -118,6 +136,16 @@ const MIGRATIONS: string[] = [
      unit TEXT NOT NULL, stream TEXT NOT NULL, cursor INTEGER NOT NULL, updated_at INTEGER NOT NULL,
      PRIMARY KEY (unit, stream)
    );`,
+  // the head of each unit's access log (its last record's number and MAC) as last acknowledged, and every head
+  // refused because the log went back (shorter, or another MAC at a number acknowledged, or a gap in the chain)
+  `CREATE TABLE access_log_heads (
+     unit TEXT PRIMARY KEY, head_id INTEGER NOT NULL, head_mac TEXT NOT NULL, head_at INTEGER NOT NULL, received_at INTEGER NOT NULL
+   );
+   CREATE TABLE access_log_regressions (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT NOT NULL, at INTEGER NOT NULL,
+     acknowledged_id INTEGER, acknowledged_mac TEXT, claimed_id INTEGER NOT NULL, claimed_mac TEXT NOT NULL, problem TEXT NOT NULL
+   );
+   CREATE INDEX access_log_regressions_unit ON access_log_regressions (unit, id);`,
 ];
 
 interface ImageRow {
@@ -266,6 +294,93 @@ export class CentralDb {
     if (unit !== undefined) (where.push('unit = ?'), args.push(unit));
     const sql = `SELECT COUNT(*) FROM items${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
     return this.database.prepare(sql).pluck().get(...args) as number;
+  }
+
+  // ---- access log heads ---------------------------------------------------------------------------------
+
+  /** The head of a unit's access log last acknowledged. */
+  accessLogHead(unit: string): LogHead | null {
+    const r = this.database.prepare('SELECT head_id, head_mac, head_at FROM access_log_heads WHERE unit = ?').get(unit) as
+      | { head_id: number; head_mac: string; head_at: number }
+      | undefined;
+    return r ? { id: r.head_id, mac: r.head_mac, at: r.head_at } : null;
+  }
+
+  /** Heads refused because a unit's log went back, oldest first. */
+  regressions(unit?: string): LogRegression[] {
+    const rows = this.database
+      .prepare(`SELECT * FROM access_log_regressions${unit === undefined ? '' : ' WHERE unit = ?'} ORDER BY id`)
+      .all(...(unit === undefined ? [] : [unit])) as Array<{
+      unit: string;
+      at: number;
+      acknowledged_id: number | null;
+      acknowledged_mac: string | null;
+      claimed_id: number;
+      claimed_mac: string;
+      problem: string;
+    }>;
+    return rows.map((r) => ({
+      unit: r.unit,
+      at: r.at,
+      acknowledged: r.acknowledged_id === null ? null : { id: r.acknowledged_id, mac: r.acknowledged_mac!, at: 0 },
+      claimed: { id: r.claimed_id, mac: r.claimed_mac },
+      problem: r.problem,
+    }));
+  }
+
+  /**
+   * A unit's access log head, sent after its access-log batches. Acknowledged (and kept) when it continues the head
+   * acknowledged before: the same record or a later one, the records in between received here, each following the
+   * one before it (its prevMac is that record's MAC) up to the head's MAC. Otherwise the unit's log went back — a head
+   * below the one acknowledged, another MAC at a number acknowledged, records missing or not following — and the
+   * head is refused and recorded (access_log_regressions; the same refusal again is not recorded twice).
+   */
+  acceptHead(unit: string, head: LogHead, now = this.clock()): { ok: true; acknowledged: LogHead } | { ok: false; problem: string; acknowledged: LogHead | null } {
+    return this.database
+      .transaction(() => {
+        const before = this.accessLogHead(unit);
+        const problem = this.headProblem(unit, before, head);
+        if (problem === null) {
+          this.database
+            .prepare(
+              `INSERT INTO access_log_heads (unit, head_id, head_mac, head_at, received_at) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (unit) DO UPDATE SET head_id = excluded.head_id, head_mac = excluded.head_mac, head_at = excluded.head_at, received_at = excluded.received_at`,
+            )
+            .run(unit, head.id, head.mac, head.at, now);
+          return { ok: true as const, acknowledged: head };
+        }
+        const last = this.database
+          .prepare('SELECT claimed_id, claimed_mac, problem FROM access_log_regressions WHERE unit = ? ORDER BY id DESC LIMIT 1')
+          .get(unit) as { claimed_id: number; claimed_mac: string; problem: string } | undefined;
+        if (!last || last.claimed_id !== head.id || last.claimed_mac !== head.mac || last.problem !== problem) {
+          this.database
+            .prepare(
+              `INSERT INTO access_log_regressions (unit, at, acknowledged_id, acknowledged_mac, claimed_id, claimed_mac, problem)
+               VALUES (?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(unit, now, before?.id ?? null, before?.mac ?? null, head.id, head.mac, problem);
+        }
+        return { ok: false as const, problem, acknowledged: before };
+      })
+      .immediate();
+  }
+
+  private headProblem(unit: string, before: LogHead | null, head: LogHead): string | null {
+    const record = (id: number) => this.item(unit, 'access-log', String(id))?.body as { mac?: unknown; prevMac?: unknown } | undefined;
+    if (before !== null && head.id < before.id) return `the log went back: its head is #${head.id}, but the server acknowledged #${before.id}`;
+    if (before !== null && head.id === before.id && head.mac !== before.mac) return `the log was rewritten: record #${head.id} has another MAC than the one the server acknowledged`;
+    const at = record(head.id);
+    if (!at) return `the server has not received record #${head.id} of this unit's access log`;
+    if (at.mac !== head.mac) return `record #${head.id} as received here has another MAC: the log was cut and rewritten from there`;
+    if (before === null || head.id === before.id) return null;
+    let prevMac = before.mac;
+    for (let id = before.id + 1; id <= head.id; id++) {
+      const r = record(id);
+      if (!r) return `record #${id} never arrived here, between the head acknowledged (#${before.id}) and #${head.id}: the log has a gap`;
+      if (r.prevMac !== prevMac) return `record #${id} does not follow record #${id - 1} received here: the log was cut and continued after #${before.id}`;
+      prevMac = String(r.mac);
+    }
+    return null;
   }
 
   // ---- health -----------------------------------------------------------------------------------------------
@@ -504,7 +619,7 @@ export class CentralDb {
     const units = new Map<string, UnitSummary>();
     const get = (u: string): UnitSummary => {
       let s = units.get(u);
-      if (!s) units.set(u, (s = { unit: u, streams: {}, lastReceivedAt: null, images: { complete: 0, partial: 0, wanted: 0, bytes: 0 }, health: null }));
+      if (!s) units.set(u, (s = { unit: u, streams: {}, accessLog: { head: null, regressions: 0 }, lastReceivedAt: null, images: { complete: 0, partial: 0, wanted: 0, bytes: 0 }, health: null }));
       return s;
     };
     const only = unit === undefined ? '' : ' WHERE unit = ?';
@@ -529,6 +644,17 @@ export class CentralDb {
     }
     for (const r of this.database.prepare(`SELECT unit, received_at FROM health${only}`).all(...args) as Array<{ unit: string; received_at: number }>) {
       get(r.unit).health = { receivedAt: r.received_at };
+    }
+    for (const r of this.database.prepare(`SELECT unit, head_id, head_mac, head_at FROM access_log_heads${only}`).all(...args) as Array<{
+      unit: string;
+      head_id: number;
+      head_mac: string;
+      head_at: number;
+    }>) {
+      get(r.unit).accessLog.head = { id: r.head_id, mac: r.head_mac, at: r.head_at };
+    }
+    for (const r of this.database.prepare(`SELECT unit, COUNT(*) AS n FROM access_log_regressions${only} GROUP BY unit`).all(...args) as Array<{ unit: string; n: number }>) {
+      get(r.unit).accessLog.regressions = r.n;
     }
     return [...units.values()].sort((a, b) => a.unit.localeCompare(b.unit));
   }

@@ -45,7 +45,14 @@ export interface PullCount {
 }
 
 /** Per stream pulled; `images` only when images were asked for. */
-export type PullResult = { [S in StreamName]?: PullCount } & { images?: { fetched: number; missing: number } };
+export type PullResult = { [S in StreamName]?: PullCount } & {
+  images?: { fetched: number; missing: number };
+  /**
+   * The unit's access log head, taken as the last access-log record pulled (when any were): acknowledged when it
+   * continues the head acknowledged before, else refused and recorded (CentralDb.acceptHead: the log went back).
+   */
+  accessLogHead?: { id: number; acknowledged: boolean; problem?: string };
+};
 
 export class PullError extends Error {
   override name = 'PullError';
@@ -114,6 +121,7 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
   };
 
   const result: PullResult = {};
+  let lastLogItem: Record<string, unknown> | undefined;
   try {
     for (const stream of opts.streams ?? STREAMS) {
       const count: PullCount = { pulled: 0, stored: 0, duplicates: 0 };
@@ -161,6 +169,8 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
             return stored;
           })
           .immediate();
+        const last = items.at(-1);
+        if (stream === 'access-log' && last) lastLogItem = last;
         count.pulled += c.received;
         count.stored += c.stored;
         count.duplicates += c.duplicates;
@@ -170,6 +180,14 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
         cursor = next;
       }
       log.info({ unit: opts.unit, stream, ...count }, 'stream pulled');
+      if (stream === 'access-log' && lastLogItem) {
+        const { id, mac, at } = lastLogItem as { id?: unknown; mac?: unknown; at?: unknown };
+        if (Number.isSafeInteger(id) && typeof mac === 'string' && typeof at === 'number') {
+          const h = opts.db.acceptHead(opts.unit, { id: id as number, mac, at });
+          result.accessLogHead = h.ok ? { id: id as number, acknowledged: true } : { id: id as number, acknowledged: false, problem: h.problem };
+          if (!h.ok) log.warn({ unit: opts.unit, head: id, problem: h.problem }, "the unit's access log went back: head refused and recorded");
+        }
+      }
     }
 
     if (opts.images) {

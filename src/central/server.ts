@@ -449,6 +449,7 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 type Route =
   | { kind: 'batch'; unit: string; stream: string }
   | { kind: 'health'; unit: string }
+  | { kind: 'head'; unit: string }
   | { kind: 'image'; unit: string; readUuid: string; imageKind: string }
   | { kind: 'manifest'; unit: string }
   | { kind: 'file'; name: string };
@@ -456,6 +457,7 @@ type Route =
 const ROUTE_METHODS: Record<Route['kind'], string[]> = {
   batch: ['POST'],
   health: ['PUT'],
+  head: ['POST', 'GET'],
   image: ['HEAD', 'PUT'],
   manifest: ['GET', 'HEAD'],
   file: ['GET', 'HEAD'],
@@ -473,6 +475,7 @@ function route(pathname: string): Route | undefined {
   if (a === 'units' && b !== undefined) {
     if (c === 'batches' && d !== undefined && e === undefined) return { kind: 'batch', unit: b, stream: d };
     if (c === 'health' && d === undefined) return { kind: 'health', unit: b };
+    if (c === 'access-log' && d === 'head' && e === undefined) return { kind: 'head', unit: b };
     if (c === 'hotlists' && d === undefined) return { kind: 'manifest', unit: b };
     if (c === 'images' && d !== undefined && e !== undefined && f === undefined) return { kind: 'image', unit: b, readUuid: d, imageKind: e };
     return undefined;
@@ -519,6 +522,8 @@ export async function startCentral(opts: CentralOptions): Promise<CentralServer>
         return batch(req, res, r.unit, r.stream);
       case 'health':
         return health(req, res, r.unit);
+      case 'head':
+        return accessLogHead(req, res, r.unit);
       case 'image':
         return image(req, res, r.unit, r.readUuid, r.imageKind);
       case 'manifest':
@@ -542,6 +547,32 @@ export async function startCentral(opts: CentralOptions): Promise<CentralServer>
     db.putHealth(unit, data);
     log.debug({ unit }, 'health received');
     send(res, 204, undefined);
+  }
+
+  /**
+   * The unit's access log head, after its access-log batches: acknowledged when it continues the head acknowledged
+   * before; refused (409) and recorded when the unit's log went back (CentralDb.acceptHead). GET: the head last
+   * acknowledged (null: none yet).
+   */
+  async function accessLogHead(req: http.IncomingMessage, res: http.ServerResponse, unit: string): Promise<void> {
+    if (req.method === 'GET') {
+      // what `audit verify --central` compares the unit's log with
+      send(res, 200, { acknowledged: db.accessLogHead(unit) });
+      return;
+    }
+    const data = parseJson(await readBody(req, MAX_BODY_BYTES)) as Record<string, unknown> | null;
+    const ok =
+      typeof data === 'object' && data !== null && Number.isSafeInteger(data.id) && (data.id as number) > 0 &&
+      typeof data.mac === 'string' && /^[0-9a-f]{64}$/.test(data.mac) && typeof data.at === 'number' && Number.isFinite(data.at);
+    if (!ok) throw new HttpError(400, 'the head must be { id: the last record number (1 or more), mac: its 64 hex MAC, at: its time in ms }');
+    const head = { id: data.id as number, mac: data.mac as string, at: data.at as number };
+    const r = db.acceptHead(unit, head);
+    if (!r.ok) {
+      log.warn({ unit, head: head.id, acknowledged: r.acknowledged?.id ?? null, problem: r.problem }, "a unit's access log went back: head refused and recorded");
+      throw new HttpError(409, `access log head #${head.id} refused: ${r.problem}`, {}, { acknowledged: r.acknowledged });
+    }
+    log.debug({ unit, head: head.id }, 'access log head acknowledged');
+    send(res, 200, { acknowledged: r.acknowledged });
   }
 
   async function image(req: http.IncomingMessage, res: http.ServerResponse, unit: string, readUuid: string, kind: string): Promise<void> {

@@ -62,7 +62,7 @@ export const RUN_OPTIONS = {
   'exit-when-done': { type: 'boolean', help: 'stop once every camera has finished (finite replays) and every read is stored' },
 } as const satisfies OptionSet;
 
-export const STATUS_OPTIONS = { json: { type: 'boolean', help: 'the status file and what was measured, as JSON' } } as const satisfies OptionSet;
+export const STATUS_OPTIONS = { json: { type: 'boolean', help: "the unit's status (from its socket, else the status file) and what was measured, as JSON" } } as const satisfies OptionSet;
 
 export const DEMO_OPTIONS = {
   json: RUN_OPTIONS.json,
@@ -82,6 +82,8 @@ export const TERMINAL_OPTIONS = {
   mqtt: { type: 'string', arg: 'URL', help: 'the MQTT broker the unit publishes alerts to' },
   unit: { type: 'string', arg: 'UNIT_ID', help: 'the unit whose alerts to show (with --mqtt)' },
   credentials: { type: 'string', arg: 'FILE', help: 'the broker username and password (with --mqtt)' },
+  ca: { type: 'string', arg: 'FILE', help: 'CA certificate (PEM) that signed an mqtts:// broker (with --mqtt)' },
+  crops: { type: 'string', arg: 'DIR', help: "save each alert's plate crop there as ALERT_ID.jpg (with --mqtt)" },
   officer: { type: 'string', arg: 'ID', help: 'who answers the alerts, sent with each acknowledgement' },
 } as const satisfies OptionSet;
 
@@ -159,6 +161,13 @@ export const RELEASE_APPROVE_OPTIONS = {
 export const RELEASE_EXPORT_OPTIONS = {
   out: { type: 'string', arg: 'DIR', help: 'the folder the release is written to', required: true },
   reason: { type: 'string', arg: 'R', help: 'why a release already exported is exported again (admins only), recorded in the access log' },
+} as const satisfies OptionSet;
+
+export const AUDIT_VERIFY_OPTIONS = {
+  central: {
+    type: 'boolean',
+    help: "also ask the central server (sync.server) for the head it acknowledged for this unit, not only the acknowledgement stored on the unit",
+  },
 } as const satisfies OptionSet;
 
 export const AUDIT_REPORT_OPTIONS = {
@@ -315,7 +324,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     options: STATUS_OPTIONS,
     examples: ['alpr-edge status --config /etc/alpr-edge/unit.yaml'],
-    notes: ['Exit 0 when the unit runs and every camera is connected, else 1.'],
+    notes: [
+      'Asks the running unit over its socket (run/status.sock in the data folder, owner only), so the answer is true when the status file cannot be written (a full disk); where no unit answers, reads the status file.',
+      'Exit 0 when the unit runs and every camera is connected, else 1.',
+    ],
   },
   {
     name: 'demo',
@@ -394,9 +406,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: TERMINAL_OPTIONS,
     synopsis: [
       'alpr-edge terminal --serial PATH [--baud N] [--officer ID]',
-      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--officer ID]',
+      'alpr-edge terminal --mqtt URL --unit UNIT_ID [--credentials FILE] [--ca FILE] [--crops DIR] [--officer ID]',
     ],
-    examples: ['alpr-edge terminal --serial /dev/pts/4', 'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12'],
+    examples: [
+      'alpr-edge terminal --serial /dev/pts/4',
+      'alpr-edge terminal --mqtt mqtt://127.0.0.1:1883 --unit car-12 --credentials mdt.cred',
+      'alpr-edge terminal --mqtt mqtts://10.20.0.1:8883 --unit car-12 --credentials mdt.cred --ca agency-ca.pem --crops /tmp/crops',
+    ],
     notes: ['Type `a N` to accept alert N, `r N REASON` to reject it, `l` to list, `q` to quit.'],
   },
   {
@@ -505,7 +521,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     config: true,
     examples: ['alpr-edge audit verify'],
     subcommands: [
-      { name: 'verify', summary: 'check the chain and the MACs of every access record', examples: ['alpr-edge audit verify'] },
+      {
+        name: 'verify',
+        summary: "check every access record's MAC and link, the log's start (record 1 or a signed retention anchor) and its head against the central server's acknowledgement and the status file",
+        options: AUDIT_VERIFY_OPTIONS,
+        examples: ['alpr-edge audit verify', 'alpr-edge audit verify --central'],
+      },
       { name: 'report', summary: 'who looked at what, and why', options: AUDIT_REPORT_OPTIONS, examples: ['alpr-edge audit report --from 2026-11-01 --format csv --out nov.csv'] },
     ],
   },

@@ -4,13 +4,12 @@ import { AccessLog } from '../access/access-log.js';
 import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
 import { Releases, type ReleaseRecord, type ReleaseSummary } from '../access/releases.js';
 import { AccessDenied, can, type Permission } from '../access/roles.js';
-import { auditReport, reportCsv } from '../access/report.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import { systemClock } from '../util/clock.js';
 import { intOption, parse, UsageError } from './args.js';
-import { AUDIT_REPORT_OPTIONS, HITS_OPTIONS, RELEASE_APPROVE_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
+import { HITS_OPTIONS, RELEASE_APPROVE_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
 import { usageOf } from './help.js';
 
 /** Opens the store and the access log for a data command. */
@@ -220,36 +219,6 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
       default:
         throw new UsageError(`usage: ${usageOf('release')}`);
     }
-  } finally {
-    store.close();
-  }
-}
-
-export async function auditCommand(argv: string[], config: Config): Promise<number> {
-  const [sub, ...rest] = argv;
-  const { store, log } = open(config);
-  try {
-    const who = requirePrincipal(config, store.database, log, 'audit.read');
-    if (sub === 'verify') {
-      const v = log.verify();
-      store.database.transaction(() =>
-        log.append({ user: who.user, agency: who.agency, role: who.role, action: 'audit-verify', result: { ok: v.ok, checked: v.checked }, outcome: 'ok' }),
-      )();
-      if (v.ok) process.stdout.write(`access log intact: ${v.checked} record(s), chain and MACs verified\n`);
-      else for (const p of v.problems) process.stdout.write(`access log record ${p.id}: ${p.problem}\n`);
-      return v.ok ? 0 : 1;
-    }
-    if (sub === 'report') {
-      const { values } = parse(rest, AUDIT_REPORT_OPTIONS);
-      const to = time(values.to, '--to') ?? systemClock();
-      const from = time(values.from, '--from') ?? to - 30 * 86_400_000;
-      const report = auditReport(store.database, log, who, from, to);
-      const text = values.format === 'csv' ? reportCsv(report) : `${JSON.stringify(report, null, 2)}\n`;
-      if (values.out) writeFileSync(values.out, text, { mode: 0o600 });
-      else process.stdout.write(text);
-      return report.chain.ok ? 0 : 1;
-    }
-    throw new UsageError(`usage: ${usageOf('audit')}`);
   } finally {
     store.close();
   }

@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'central') {
     // the reference central server: its own data folder, not the unit's config
-    const { centralCommand } = await import('../central/cli.js');
+    const { centralCommand } = await import('./central.js');
     return centralCommand(rest);
   }
   if (command === 'terminal') {
@@ -140,7 +140,7 @@ async function main(argv: string[]): Promise<number> {
       return releaseCommand(rest, config);
     }
     case 'audit': {
-      const { auditCommand } = await import('./data.js');
+      const { auditCommand } = await import('./audit.js');
       return auditCommand(rest, config);
     }
     case 'camera': {

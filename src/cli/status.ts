@@ -1,8 +1,9 @@
 import { existsSync, readFileSync, renameSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { SyncStatus } from '../sync/engine.js';
-import { STATUS_FILE, type UnitStatus } from '../unit/unit.js';
+import { STATUS_FILE, STATUS_SOCKET, type UnitStatus } from '../unit/unit.js';
 import { systemClock } from '../util/clock.js';
 import { parse } from './args.js';
 import { STATUS_OPTIONS } from './commands.js';
@@ -10,29 +11,43 @@ import { STATUS_OPTIONS } from './commands.js';
 /** A status file older than this means the unit is not running (it rewrites it every 2 s). */
 const STALE_MS = 10_000;
 
+/** How long `status` waits for the running unit to answer on its socket. */
+const SOCKET_WAIT_MS = 3000;
+
 /**
- * `alpr-edge status`: reads the status file the running unit keeps in its data folder and prints the unit's
- * health at a glance: cameras, recognition, last read time, GPS, storage, disk. It shows no plate data.
+ * `alpr-edge status`: asks the running unit over its Unix socket (data folder, run/status.sock), or, where none
+ * answers, reads the status file the unit keeps in its data folder, and prints the unit's health at a glance:
+ * cameras, recognition, last read time, GPS, storage, disk. It shows no plate data. A unit whose status file
+ * cannot be written (a full disk) still answers on its socket: NOT RUNNING means no unit answered and the file
+ * says it stopped, its process is gone, or it is stale.
  * Exit 0: running; 1: not running or not healthy (a camera not connected, a stale status file).
  */
-export function statusCommand(argv: string[], config: Config): number {
+export async function statusCommand(argv: string[], config: Config): Promise<number> {
   const { values } = parse(argv, STATUS_OPTIONS);
   const dataDir = path.resolve(config.data.dir);
   const file = path.join(dataDir, STATUS_FILE);
-  if (!existsSync(file)) {
-    process.stdout.write(`alpr-edge is not running here: no status file at ${file} (data.dir = ${config.data.dir})\n`);
-    return 1;
-  }
+  const asked = await askUnit(path.join(dataDir, STATUS_SOCKET));
   let status: UnitStatus;
-  try {
-    status = JSON.parse(readFileSync(file, 'utf8')) as UnitStatus;
-  } catch (err) {
-    process.stdout.write(`cannot read ${file}: ${(err as Error).message}\n`);
-    return 1;
+  if (asked.status) status = asked.status;
+  else {
+    if (!existsSync(file)) {
+      process.stdout.write(`alpr-edge is not running here: no status file at ${file} (data.dir = ${config.data.dir})${asked.why ? `; ${asked.why}` : ''}\n`);
+      return 1;
+    }
+    try {
+      status = JSON.parse(readFileSync(file, 'utf8')) as UnitStatus;
+    } catch (err) {
+      process.stdout.write(`cannot read ${file}: ${(err as Error).message}${asked.why ? `; ${asked.why}` : ''}\n`);
+      return 1;
+    }
   }
   const now = systemClock();
   const alive = isAlive(status.pid);
-  const running = status.state !== 'stopped' && alive && now - status.updatedAt < STALE_MS;
+  // the unit answering is the truth; a status file is only as fresh as its last write
+  const fromUnit = asked.status !== undefined;
+  const running = status.state !== 'stopped' && alive && (fromUnit || now - status.updatedAt < STALE_MS);
+  // a live process whose file is stale and whose socket did not answer: not "not running", and not healthy
+  const unanswered = !running && !fromUnit && status.state !== 'stopped' && alive;
   // sizes are measured now, whether or not the unit is running
   const dbBytes = ['alpr-edge.db', 'alpr-edge.db-wal'].reduce((n, f) => n + sizeOf(path.join(dataDir, f)), 0);
   let disk = status.disk;
@@ -52,14 +67,26 @@ export function statusCommand(argv: string[], config: Config): number {
     status.cameras.every((c) => c.connected || c.finished) &&
     (status.alerts?.channels ?? []).every((c) => c.connected) &&
     (status.faults ?? []).length === 0;
+  const st = status.storage;
+  if (st?.statusFileError) {
+    warnings.push(`the status file cannot be written since ${new Date(st.statusFileError.since).toISOString()}: ${st.statusFileError.message}`);
+  }
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ running, healthy, warnings, status: { ...status, disk } }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ running, healthy, source: fromUnit ? 'unit' : 'file', ...(asked.why && !fromUnit ? { socket: asked.why } : {}), warnings, status: { ...status, disk } }, null, 2)}\n`,
+    );
     return healthy ? 0 : 1;
   }
   const ago = (t: number | null) => (t === null ? 'never' : `${fmtAge(now - t)} ago (${new Date(t).toISOString()})`);
   const lines: string[] = warnings.map((w) => `WARNING: ${w}`);
   lines.push(
-    `unit ${status.unitId}: ${running ? `running (pid ${status.pid}, up ${fmtAge(now - status.startedAt)})` : `NOT RUNNING (state ${status.state}${alive ? '' : ', process gone'}; status written ${ago(status.updatedAt)})`}`,
+    `unit ${status.unitId}: ${
+      running
+        ? `running (pid ${status.pid}, up ${fmtAge(now - status.startedAt)}${status.state === 'running' ? '' : `, ${status.state}`})`
+        : unanswered
+          ? `NOT ANSWERING (pid ${status.pid} is alive, but it did not answer on its socket${asked.why ? ` (${asked.why})` : ''} and its status file was written ${ago(status.updatedAt)}): hung, or not an alpr-edge unit`
+          : `NOT RUNNING (state ${status.state}${alive ? '' : ', process gone'}; status written ${ago(status.updatedAt)})`
+    }`,
   );
   lines.push('cameras:');
   if (status.cameras.length === 0) lines.push('  (none configured)');
@@ -67,7 +94,7 @@ export function statusCommand(argv: string[], config: Config): number {
     const state = c.connected ? 'connected' : c.finished ? 'finished' : 'NOT CONNECTED';
     lines.push(
       `  ${c.id.padEnd(12)} ${c.type.padEnd(9)} ${state.padEnd(13)} fps in ${c.fps.in.toFixed(1)} / processed ${c.fps.processed.toFixed(1)} / dropped ${c.fps.dropped.toFixed(1)}` +
-        `  frames ${c.counters.offered} (dropped ${c.counters.dropped}, failed ${c.counters.failed})  last frame ${ago(c.lastFrameAt)}`,
+        `  frames ${c.counters.offered} (dropped ${c.counters.dropped}, failed ${c.counters.failed}${c.droppedForStorage ? `; ${c.droppedForStorage} more DROPPED while reads could not be stored` : ''})  last frame ${ago(c.lastFrameAt)}`,
     );
     if (c.detail) lines.push(`  ${''.padEnd(12)} ${c.detail}`);
     if (c.lastError) lines.push(`  ${''.padEnd(12)} last error: ${c.lastError}`);
@@ -96,9 +123,24 @@ export function statusCommand(argv: string[], config: Config): number {
   );
   const s = status.store;
   lines.push(
-    `store: ${s.dataDir}: database ${fmtBytes(dbBytes)}, images ${fmtBytes(s.imageBytes)} of ${fmtBytes(s.imageBudgetBytes)} budget (${s.frameImages} frame images, ${s.evictedFrames} evicted)`,
+    `store: ${s.dataDir}: database ${fmtBytes(dbBytes)}, images ${fmtBytes(s.imageBytes)} of ${fmtBytes(s.imageBudgetBytes)} budget (${s.frameImages} frame images, ${s.evictedFrames} evicted` +
+      (s.evictedCrops ? `, ${s.evictedCrops} plate crops deleted to keep free space` : '') +
+      (s.imagesNotWritten ? `, ${s.imagesNotWritten} images not written for want of space` : '') +
+      ')',
   );
-  lines.push(disk ? `disk: ${fmtBytes(disk.freeBytes)} free of ${fmtBytes(disk.totalBytes)}` : 'disk: unknown');
+  lines.push(
+    (disk ? `disk: ${fmtBytes(disk.freeBytes)} free of ${fmtBytes(disk.totalBytes)}` : 'disk: unknown') +
+      (s.diskReserveBytes ? `; images are deleted to keep ${fmtBytes(Math.min(s.diskReserveBytes, (disk?.totalBytes ?? Infinity) / 10))} free` : ''),
+  );
+  if (st && (st.failing || st.pendingReads > 0)) {
+    lines.push(
+      `READS NOT STORED${st.since !== null ? ` since ${new Date(st.since).toISOString()} (${fmtAge(now - st.since)})` : ''}: ${st.pendingReads} waiting in memory (at most ${st.pendingReadsMax}), ` +
+        `${st.framesDropped} camera frames dropped, ${st.failedWrites} writes refused${st.lastError ? `; last error: ${st.lastError}` : ''}`,
+    );
+  } else if (st && (st.framesDropped > 0 || st.storedLate > 0)) {
+    lines.push(`reads stored late: ${st.storedLate} waited in memory; ${st.framesDropped} camera frames dropped meanwhile`);
+  }
+  if (st?.lostAtStop) lines.push(`READS LOST at stop: ${st.lostAtStop} (see the log)`);
   if (status.sync) {
     const y = status.sync;
     const waiting = Object.entries(y.backlog).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'nothing';
@@ -138,6 +180,37 @@ export function refreshStoppedStatus(config: Pick<Config, 'data'>, update: { syn
   status.reads.pendingSync = update.pendingSync;
   writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
   renameSync(`${file}.tmp`, file);
+}
+
+/** The running unit's status from its socket; `why` says why there is none. */
+function askUnit(sock: string): Promise<{ status?: UnitStatus; why?: string }> {
+  return new Promise((resolve) => {
+    let data = '';
+    let done = false;
+    const finish = (r: { status?: UnitStatus; why?: string }) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      conn.destroy();
+      resolve(r);
+    };
+    const conn = connect(sock);
+    const timer = setTimeout(() => finish({ why: `no answer on ${sock} within ${SOCKET_WAIT_MS / 1000} s` }), SOCKET_WAIT_MS);
+    conn.setEncoding('utf8');
+    conn.on('data', (d: string) => (data += d));
+    conn.on('end', () => {
+      try {
+        const parsed = JSON.parse(data) as UnitStatus & { error?: string };
+        if (parsed.error !== undefined) finish({ why: `the unit answered on ${sock} but could not take its status: ${parsed.error}` });
+        else finish({ status: parsed });
+      } catch (err) {
+        finish({ why: `the answer on ${sock} is not a status: ${(err as Error).message}` });
+      }
+    });
+    conn.on('error', (err: NodeJS.ErrnoException) =>
+      finish({ why: err.code === 'ENOENT' ? `no status socket at ${sock}` : err.code === 'ECONNREFUSED' ? `nothing listens on ${sock}` : `${sock}: ${err.message}` }),
+    );
+  });
 }
 
 function isAlive(pid: number): boolean {

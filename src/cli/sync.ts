@@ -158,6 +158,8 @@ function describeReport(r: CycleReport, s: SyncStatus): string {
   for (const [stream, st] of Object.entries(r.streams)) {
     lines.push(`${stream}: ${st.sent} sent in ${st.batches} batch(es), ${st.stored} stored, ${st.duplicates} already on the server`);
   }
+  const h = r.accessLogHead;
+  if (h) lines.push(h.acknowledged ? `access log head #${h.sent.id} acknowledged by the server` : `access log head #${h.sent.id} NOT acknowledged: ${h.refused ?? ''}`);
   lines.push(r.images.deferred ? 'images: deferred (sync.images.mode)' : `images: ${r.images.uploaded} uploaded (${r.images.bytes} bytes), ${r.images.skipped} skipped, ${r.images.resumed} resumed`);
   lines.push(r.ok ? `sync done in ${Math.round(r.ms)} ms` : `sync FAILED (${r.error!.kind}): ${r.error!.message}`);
   if (s.destination && !s.destination.agencyServer) lines.push(`destination ${s.destination.url} is NOT the agency's server: nothing was marked synced for it`);

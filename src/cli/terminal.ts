@@ -26,6 +26,10 @@ export async function terminalCommand(argv: string[]): Promise<number> {
   }
   if (values.unit === undefined) throw new UsageError(`--mqtt needs --unit UNIT_ID (the unit whose alerts to show)`);
   const { runMqttTerminal } = await import('../alerts/terminal-mqtt.js');
-  await runMqttTerminal(values.mqtt!, { unitId: values.unit, credentialsFile: values.credentials, terminalId: values.officer, clock: systemClock }, io);
+  await runMqttTerminal(
+    values.mqtt!,
+    { unitId: values.unit, credentialsFile: values.credentials, caFile: values.ca, terminalId: values.officer, clock: systemClock },
+    { ...io, ...(values.crops !== undefined ? { cropsDir: values.crops } : {}) },
+  );
   return 0;
 }

@@ -52,6 +52,14 @@ export interface TrackView<Extra> {
   /** The most confident state read on the plate in any of its frames; null where none was legible. */
   plateState: PlateState | null;
   closed: boolean;
+  /** This write tries again what a failed one did not store. */
+  retry: boolean;
+}
+
+/** A read the sink could not store (at a stop: what is lost). */
+export interface UnstoredView<Extra> extends TrackView<Extra> {
+  /** Its first report was stored (its row exists): only its later frames or its close are missing. */
+  stored: boolean;
 }
 
 export interface GroupingOptions {
@@ -108,6 +116,8 @@ export class Grouper<Extra> {
   /** Closed tracks whose last write failed. */
   private readonly retrying: Array<Track<Extra>> = [];
   private readonly inFlight = new Set<Promise<void>>();
+  /** Tracks whose last write failed: what waits in memory to be stored. */
+  private readonly unstored = new Set<Track<Extra>>();
   /** Wall-clock time of the latest tick (the clock is the caller's, so tests can drive it). */
   private now = 0;
 
@@ -226,6 +236,21 @@ export class Grouper<Extra> {
     return this.retrying.length;
   }
 
+  /** Reads (open or closed) whose last write failed and that wait in memory to be stored. */
+  get pending(): number {
+    return this.unstored.size;
+  }
+
+  /**
+   * At a stop, after flush: tries once more to store every read whose last write failed; resolves with those
+   * that still could not be stored (what the stop loses).
+   */
+  async retryUnstored(): Promise<Array<UnstoredView<Extra>>> {
+    for (const track of this.retrying.splice(0)) this.report(track);
+    await Promise.allSettled([...this.inFlight]);
+    return [...this.unstored].map((t) => ({ ...this.view(t), stored: t.state === 'reported' }));
+  }
+
   /** Writes of reads (new, updated or closed) not settled yet. */
   get writing(): number {
     return this.inFlight.size;
@@ -309,6 +334,7 @@ export class Grouper<Extra> {
       best: track.best,
       plateState: track.plateState,
       closed: track.closed,
+      retry: this.unstored.has(track),
     };
   }
 
@@ -326,6 +352,8 @@ export class Grouper<Extra> {
       .then(
         () => {
           track.state = 'reported';
+          track.failedAt = 0;
+          this.unstored.delete(track);
           for (const w of waiting) w();
         },
         () => {
@@ -335,6 +363,7 @@ export class Grouper<Extra> {
           track.dirty = true;
           track.urgent ||= urgent;
           track.failedAt = this.now;
+          this.unstored.add(track);
           track.waiting.unshift(...waiting);
           if (track.closed && !this.retrying.includes(track)) this.retrying.push(track);
         },

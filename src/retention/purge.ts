@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { purgeAccessLogBatch } from '../access/access-log.js';
+import type { AccessLog, PurgeActor } from '../access/access-log.js';
 import { HELD_SQL } from './holds.js';
 import type { RetentionConfig } from './schema.js';
 import type { Clock } from '../util/clock.js';
@@ -60,6 +60,13 @@ export interface PurgerOptions {
   /** Told how many image bytes were deleted, so the store's image budget can count them out. */
   onImagesDeleted?: (bytes: number) => void;
   log?: PurgeLogger;
+  /**
+   * The access log, with its key: each batch of its purge appends a signed anchor record saying what it removed.
+   * Without it the access log is not purged (a stage error when records are past their age).
+   */
+  accessLog?: AccessLog;
+  /** Who the anchors name as the purger (default: "retention"). */
+  actor?: PurgeActor;
 }
 
 /** What the purger needs of the read store. */
@@ -337,10 +344,18 @@ export class Purger {
   /**
    * Access log rows older than accessLogDays, strictly oldest first (a prefix of the chain: the first row at or
    * after the cutoff and everything after it stay, even if an older timestamp follows it after a clock change).
+   * Each batch appends, in its transaction, the signed anchor record of what it removed (AccessLog.purgeBatch).
    */
   private async purgeAccessLog(cutoff: number, r: PurgeResult): Promise<void> {
+    const log = this.options.accessLog;
+    if (!log) {
+      const due = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'access_log'`).get() && this.db.prepare('SELECT 1 FROM access_log WHERE at < ? LIMIT 1').get(cutoff);
+      if (due) throw new Error('access log records are past accessLogDays but the purger was given no access log (its key signs the anchor): none deleted');
+      return;
+    }
+    const by = this.options.actor ?? { user: 'retention', agency: '', role: 'system' };
     await this.batches(r, (limit) => {
-      const n = purgeAccessLogBatch(this.db, cutoff, limit);
+      const n = log.purgeBatch(cutoff, limit, by);
       r.accessLogDeleted += n;
       return { rows: n };
     });

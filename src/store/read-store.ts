@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3-multiple-ciphers';
 import type { PlateState } from '../recognition/us-states.js';
-import { mkdirSync, chmodSync, statSync, existsSync } from 'node:fs';
+import { mkdirSync, chmodSync, statSync, statfsSync, existsSync } from 'node:fs';
 import { open, unlink, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Position } from '../gps/types.js';
@@ -93,7 +93,25 @@ export interface StoreStats {
   imageBytes: number;
   frameImages: number;
   evictedFrames: number;
+  /** Plate crops deleted to keep free space on the disk (store.diskReserveMB). */
+  evictedCrops: number;
+  /** Images of reads stored without them since the store was opened: no room on the disk for the file. */
+  imagesNotWritten: number;
   databaseBytes: number;
+}
+
+/** Free and total bytes of the file system holding the store. */
+export interface DiskSpace {
+  freeBytes: number;
+  totalBytes: number;
+}
+
+/** Image files deleted in one go to keep the budget ('budget') or free space on the disk ('disk'). */
+export interface Eviction {
+  reason: 'budget' | 'disk';
+  frames: number;
+  crops: number;
+  bytes: number;
 }
 
 export class StoreError extends Error {
@@ -139,6 +157,16 @@ export interface StoreOptions {
   /** Told when the budget cannot be kept by evicting frames (only crops are left). */
   onBudgetExceeded?: (imageBytes: number, budget: number) => void;
   /**
+   * Free space kept on the data disk (bytes), at most a tenth of the file system: before and after each write,
+   * image files are deleted to keep it, frames oldest first, then plate crops (those already at the agency's
+   * server first; never a held read's), never read rows. Absent: images are bounded by imageBudgetBytes only.
+   */
+  diskReserveBytes?: number;
+  /** The data disk's free space (default: statfs of the data folder); null where it cannot be told. */
+  freeSpace?: () => DiskSpace | null;
+  /** Told of each batch of image files deleted to keep the budget or the disk reserve. */
+  onEvicted?: (e: Eviction) => void;
+  /**
    * The unit's data key (keys.ts loadDataKey). Given: the database and the image files are encrypted with keys
    * derived from it. Absent or null: both are plain, as a store created without a key must stay.
    */
@@ -163,6 +191,9 @@ export class ReadStore {
   private imageBytes: number;
   private budgetWarned = false;
   private closed = false;
+  private imagesNotWritten = 0;
+  /** Images whose files were deleted to make room but whose rows the database could not mark yet (a full disk). */
+  private readonly unmarked = new Set<number>();
 
   /** The clock the store stamps with; the parts that work on the store (sync, retention) decide by it too. */
   readonly clock: Clock;
@@ -280,10 +311,13 @@ export class ReadStore {
   async insertRead(read: NewRead): Promise<StoredRead> {
     this.assertOpen();
     const now = this.clock();
-    const crop = await this.writeImage(read.uuid, 'crop', read.crop, read.bestSeen);
-    const frame = read.frame ? await this.writeImage(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
+    // room first: older images go before a new read can fail for want of space
+    await this.keepBudgetQuietly(read.crop.bytes.length + (read.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
+    const crop = await this.writeImageIfRoom(read.uuid, 'crop', read.crop, read.bestSeen);
+    const frame = read.frame ? await this.writeImageIfRoom(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
     const p = read.position;
-    const id = this.db.transaction(() => {
+    const written = [crop, frame];
+    const id = this.commitOrForget(written, () => {
       const info = this.db
         .prepare(
           `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, state, state_confidence, box,
@@ -319,13 +353,27 @@ export class ReadStore {
           now,
         );
       const readId = Number(info.lastInsertRowid);
-      this.insertImageRow(readId, 'crop', crop, now);
+      if (crop) this.insertImageRow(readId, 'crop', crop, now);
       if (frame) this.insertImageRow(readId, 'frame', frame, now);
       return readId;
-    })();
-    this.imageBytes += crop.bytes + (frame?.bytes ?? 0);
-    await this.keepBudget();
+    });
+    this.imageBytes += (crop?.bytes ?? 0) + (frame?.bytes ?? 0);
+    // the read is committed: a failure to evict now must not make it look unstored (and be stored twice)
+    await this.keepBudgetQuietly();
     return this.getRead(id)!;
+  }
+
+  /**
+   * Runs `fn` in a transaction; when it fails (a full disk: SQLITE_FULL), the image files written for it are
+   * deleted again, so a failed write leaves no file behind to fill the disk further.
+   */
+  private commitOrForget<T>(files: Array<{ rel: string } | undefined>, fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      for (const f of files) if (f) void unlink(path.join(this.imagesDir, f.rel)).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Updates a read still in view (more frames, a better crop, or closing it); replaced image files are deleted. */
@@ -334,11 +382,14 @@ export class ReadStore {
     const now = this.clock();
     const existing = this.db.prepare('SELECT uuid FROM reads WHERE id = ?').get(id) as { uuid: string } | undefined;
     if (!existing) throw new StoreError(`no read with id ${id}`);
-    const crop = u.crop ? await this.writeImage(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
-    const frame = u.frame ? await this.writeImage(existing.uuid, 'frame', u.frame, u.bestSeen) : undefined;
+    if (u.crop || u.frame) await this.keepBudgetQuietly((u.crop?.bytes.length ?? 0) + (u.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
+    // a new image that does not fit leaves the read's earlier one in place
+    const crop = u.crop ? await this.writeImageIfRoom(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
+    const frame = u.frame ? await this.writeImageIfRoom(existing.uuid, 'frame', u.frame, u.bestSeen) : undefined;
     const replaced: string[] = [];
     const p = u.position;
-    this.db.transaction(() => {
+    let bytesDelta = 0;
+    this.commitOrForget([crop, frame], () => {
       this.db
         .prepare(
           `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, state = ?, state_confidence = ?, box = ?, last_seen = ?, best_seen = ?,
@@ -378,14 +429,16 @@ export class ReadStore {
         for (const o of old) {
           this.db.prepare('DELETE FROM images WHERE id = ?').run(o.id);
           replaced.push(o.path);
-          this.imageBytes -= o.bytes;
+          bytesDelta -= o.bytes;
         }
         this.insertImageRow(id, kind, img, now);
-        this.imageBytes += img.bytes;
+        bytesDelta += img.bytes;
       }
-    })();
+    });
+    this.imageBytes += bytesDelta;
     for (const rel of replaced) await unlink(path.join(this.imagesDir, rel)).catch(() => undefined);
-    await this.keepBudget();
+    // the read is committed: a failure to evict now must not make it look unstored (and be stored twice)
+    await this.keepBudgetQuietly();
     return this.getRead(id)!;
   }
 
@@ -457,9 +510,10 @@ export class ReadStore {
     const img = this.db
       .prepare(
         `SELECT coalesce(sum(kind = 'frame' AND evicted_at IS NULL), 0) AS frames,
-                coalesce(sum(kind = 'frame' AND evicted_at IS NOT NULL), 0) AS evicted FROM images`,
+                coalesce(sum(kind = 'frame' AND evicted_at IS NOT NULL), 0) AS evicted,
+                coalesce(sum(kind = 'crop' AND evicted_at IS NOT NULL), 0) AS crops FROM images`,
       )
-      .get() as { frames: number; evicted: number };
+      .get() as { frames: number; evicted: number; crops: number };
     let databaseBytes = 0;
     for (const suffix of ['', '-wal']) {
       try {
@@ -475,6 +529,8 @@ export class ReadStore {
       imageBytes: this.imageBytes,
       frameImages: img.frames,
       evictedFrames: img.evicted,
+      evictedCrops: img.crops,
+      imagesNotWritten: this.imagesNotWritten,
       databaseBytes,
     };
   }
@@ -523,15 +579,39 @@ export class ReadStore {
     // A new name each time: an update never overwrites a file a committed row still points at.
     const rel = path.join(dir, `${uuid}-${kind}-${time}-${Math.random().toString(36).slice(2, 8)}.${img.format === 'png' ? 'png' : 'jpg'}`);
     const data = this.imageKey ? encryptImage(this.imageKey, rel, img.bytes) : img.bytes;
-    const fh = await open(path.join(this.imagesDir, rel), 'wx', 0o600);
+    const abs = path.join(this.imagesDir, rel);
+    const fh = await open(abs, 'wx', 0o600);
     try {
       await fh.writeFile(data);
       await fh.sync();
-    } finally {
-      await fh.close();
+    } catch (err) {
+      // a half-written file (a full disk) is not left behind
+      await fh.close().catch(() => undefined);
+      await unlink(abs).catch(() => undefined);
+      throw err;
     }
+    await fh.close();
     // Bytes on disk: the image budget is about the card's space.
     return { rel, bytes: data.length, format: img.format };
+  }
+
+  /**
+   * writeImage, except on a full disk (ENOSPC, EDQUOT), after older images were evicted to make room: then the
+   * read is stored without this image (counted in stats), since the read matters more than its picture.
+   */
+  private async writeImageIfRoom(
+    uuid: string,
+    kind: 'crop' | 'frame',
+    img: ImageData,
+    time: number,
+  ): Promise<{ rel: string; bytes: number; format: string } | undefined> {
+    try {
+      return await this.writeImage(uuid, kind, img, time);
+    } catch (err) {
+      if (!isNoSpace(err)) throw err;
+      this.imagesNotWritten++;
+      return undefined;
+    }
   }
 
   /** encryptExisting's second half: every plain file under the images folder, referenced by a row or not. */
@@ -587,29 +667,136 @@ export class ReadStore {
       .run(readId, kind, img.rel, img.format, img.bytes, now);
   }
 
-  /** Deletes frame images, oldest first, until the images fit the budget. Crops and rows are never evicted here. */
-  private async keepBudget(): Promise<void> {
+  /** keepBudget, its failure (a database that refuses the eviction marks) left for the next write to find. */
+  private async keepBudgetQuietly(needed = 0): Promise<void> {
+    try {
+      await this.keepBudget(needed);
+    } catch {
+      // nothing evicted this time; the write itself says whether the store takes writes
+    }
+  }
+
+  /**
+   * Keeps the image budget (frame images deleted oldest first; crops are never deleted for the budget) and, with
+   * store.diskReserveBytes, free space on the disk for `needed` more bytes plus the reserve: frames first, then
+   * plate crops (those already at the agency's server first, oldest first; never a held read's). Rows are never
+   * deleted here.
+   */
+  private async keepBudget(needed = 0): Promise<void> {
     const budget = this.options.imageBudgetBytes;
-    while (this.imageBytes > budget) {
-      const victims = this.db
-        .prepare(`SELECT id, path, bytes FROM images WHERE kind = 'frame' AND evicted_at IS NULL ORDER BY id LIMIT 64`)
-        .all() as Array<{ id: number; path: string; bytes: number }>;
-      if (victims.length === 0) {
+    if (this.imageBytes > budget) {
+      const freed = await this.evict('frame', this.imageBytes - budget);
+      if (freed.count > 0) this.options.onEvicted?.({ reason: 'budget', frames: freed.count, crops: 0, bytes: freed.bytes });
+      if (this.imageBytes > budget) {
         if (!this.budgetWarned) this.options.onBudgetExceeded?.(this.imageBytes, budget);
         this.budgetWarned = true;
-        return;
+      } else this.budgetWarned = false;
+    } else this.budgetWarned = false;
+    let deficit = this.diskDeficit(needed);
+    if (deficit <= 0) return;
+    const frames = await this.evict('frame', deficit);
+    deficit -= frames.bytes;
+    const crops = deficit > 0 ? await this.evict('crop', deficit) : { count: 0, bytes: 0 };
+    if (frames.count + crops.count > 0) {
+      this.options.onEvicted?.({ reason: 'disk', frames: frames.count, crops: crops.count, bytes: frames.bytes + crops.bytes });
+    }
+  }
+
+  /** Bytes to free for `needed` more bytes and the disk reserve (<= 0: nothing to free). */
+  private diskDeficit(needed: number): number {
+    const reserve = this.options.diskReserveBytes;
+    if (reserve === undefined) return 0;
+    let space: DiskSpace | null;
+    try {
+      space = this.options.freeSpace ? this.options.freeSpace() : diskSpace(this.dataDir);
+    } catch {
+      space = null;
+    }
+    if (!space || space.totalBytes <= 0) return 0;
+    return Math.min(reserve, space.totalBytes / 10) + needed - space.freeBytes;
+  }
+
+  /** Deletes image files of one kind, oldest first, until `bytes` are freed or there are none left. */
+  private async evict(kind: 'frame' | 'crop', bytes: number): Promise<{ count: number; bytes: number }> {
+    const pick = this.db.prepare(
+      kind === 'frame'
+        ? `SELECT id, path, bytes FROM images WHERE kind = 'frame' AND evicted_at IS NULL ORDER BY id LIMIT 64`
+        : `SELECT i.id, i.path, i.bytes FROM images i WHERE i.kind = 'crop' AND i.evicted_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM hold_reads hr JOIN holds h ON h.id = hr.hold_id WHERE hr.read_id = i.read_id AND h.released_at IS NULL)
+           ORDER BY i.synced_at IS NULL, i.id LIMIT 64`,
+    );
+    const mark = this.db.prepare('UPDATE images SET evicted_at = ? WHERE id = ?');
+    const markAll = (ids: number[], now: number) =>
+      this.db.transaction(() => {
+        for (const id of ids) mark.run(now, id);
+      })();
+    let freed = 0;
+    let count = 0;
+    // files deleted before their rows could be marked (below): marked first, or nothing more is done now
+    if (this.unmarked.size > 0) {
+      try {
+        markAll([...this.unmarked], this.clock());
+        this.unmarked.clear();
+      } catch {
+        return { count, bytes: freed };
       }
+    }
+    while (freed < bytes) {
+      const victims = pick.all() as Array<{ id: number; path: string; bytes: number }>;
+      if (victims.length === 0) break;
       const now = this.clock();
+      const batch: typeof victims = [];
       for (const v of victims) {
-        if (this.imageBytes <= budget) break;
-        // The row is marked first: a crash after it leaves a stray file, never a row pointing at nothing.
-        this.db.prepare('UPDATE images SET evicted_at = ? WHERE id = ?').run(now, v.id);
+        if (freed >= bytes) break;
+        batch.push(v);
+        freed += v.bytes;
+      }
+      // The rows are marked first (one commit): a crash after it leaves stray files, never a row pointing at nothing.
+      try {
+        markAll(batch.map((v) => v.id), now);
+      } catch (err) {
+        if (!isFull(err)) throw err;
+        // A disk full to the last byte refuses even the marks: the files go first, then the marks are tried again
+        // (kept in memory until the database takes them). Until then a row may point at a deleted file, which
+        // readers take as evicted (sync skips it, readImage says so).
+        for (const v of batch) await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
+        try {
+          markAll(batch.map((v) => v.id), now);
+        } catch {
+          for (const v of batch) this.unmarked.add(v.id);
+        }
+        for (const v of batch) this.imageBytes -= v.bytes;
+        count += batch.length;
+        if (this.unmarked.size > 0) break;
+        continue;
+      }
+      for (const v of batch) {
         this.imageBytes -= v.bytes;
+        count++;
         await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
       }
     }
-    this.budgetWarned = false;
+    return { count, bytes: freed };
   }
+}
+
+/** Room kept for a read's rows beside its images (bytes). */
+const ROW_ALLOWANCE = 64 * 1024;
+
+function diskSpace(dir: string): DiskSpace {
+  const s = statfsSync(dir);
+  return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+}
+
+/** The database or a file write refused for want of space. */
+function isFull(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === 'SQLITE_FULL' || isNoSpace(err);
+}
+
+/** A write refused for want of space (a full disk or a quota). */
+export function isNoSpace(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
 /** Opens the database file, keying it first when a key is given; a missing or wrong key is a StoreError. */

@@ -30,6 +30,8 @@ import {
 } from './streams.js';
 import type { Clock } from '../util/clock.js';
 import { keyOrigin } from '../config/load.js';
+import { headAtOrBefore, isChainHead, recordAck } from '../access/audit-head.js';
+import type { ChainHead } from '../access/access-log.js';
 
 /**
  * Where a config's sync.server.url came from, as SyncEngine's `destination` option: the config file (or a command's
@@ -77,6 +79,12 @@ export interface CycleReport {
   /** The hot list step failed on what the server sent (a bad manifest, a 404): the push went on without it. */
   hotlistsError?: string;
   streams: Partial<Record<StreamName, StreamReport>>;
+  /**
+   * The access log's head sent after the streams (the last record the server has): acknowledged (recorded on the
+   * unit, for `audit verify`), refused (the server holds a later or different head: the log went back), or not
+   * supported by the server. Absent when no head was sent (a faults or images cycle, an empty log).
+   */
+  accessLogHead?: { sent: ChainHead; acknowledged: boolean; refused?: string };
   images: { uploaded: number; bytes: number; skipped: number; resumed: number; deferred: boolean };
 }
 
@@ -151,6 +159,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
   private lastError: SyncStatus['lastError'] = null;
   private failures = 0;
   private http: SyncHttp | undefined;
+  /** The server answered 404 to the access log head (warned once). */
+  private headUnsupported = false;
   /** The destination of the cycle running (recorded before anything is sent). */
   private dest: Destination | undefined;
 
@@ -308,6 +318,7 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           if (trigger === 'faults' && stream !== 'faults') continue;
           report.streams[stream] = await this.pushStream(http, unit, stream);
         }
+        if (trigger !== 'faults') report.accessLogHead = await this.pushHead(http, unit);
         if (this.o.health) await http.json({ method: 'PUT', path: `v1/units/${unit}/health`, json: this.o.health() });
       }
       const images = this.config.images;
@@ -401,6 +412,38 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
       await new Promise((resolve) => (pause >= 1 ? setTimeout(resolve, pause) : setImmediate(resolve)));
     }
     return r;
+  }
+
+  /**
+   * Sends the access log's head: the last record the server has now (at the stream's cursor, or the last before it
+   * when records were removed since), so that the server can check it continues the head it acknowledged before.
+   * Its acknowledgement is recorded on the unit (access_log_acks): `audit verify` then finds a log cut below it. A refusal (409: the server acknowledged a later or different
+   * head, the log went back) is logged and reported, and the rest of the cycle goes on; a server without the
+   * endpoint (404) is noted once.
+   */
+  private async pushHead(http: SyncHttp, unit: string): Promise<CycleReport['accessLogHead']> {
+    const db = this.o.store.database;
+    const dest = this.dest!;
+    const head = headAtOrBefore(db, cursorOf(db, 'access-log', dest.id));
+    if (!head) return undefined;
+    try {
+      const res = await http.json<{ acknowledged?: unknown }>({ method: 'POST', path: `v1/units/${unit}/access-log/head`, json: head });
+      const ack = res.data?.acknowledged;
+      if (!isChainHead(ack) || ack.id !== head.id || ack.mac !== head.mac) {
+        throw new SyncError(`POST access-log/head: the server acknowledged ${JSON.stringify(ack)}, not the head sent (#${head.id})`, 'protocol');
+      }
+      recordAck(db, dest.id, head, this.clock());
+      return { sent: head, acknowledged: true };
+    } catch (err) {
+      if (!(err instanceof SyncError) || (err.status !== 409 && err.status !== 404)) throw err;
+      if (err.status === 404) {
+        if (!this.headUnsupported) this.log.warn({ server: this.config.server.url }, 'the central server does not take the access log head (404): truncation of the log is not checked against it');
+        this.headUnsupported = true;
+        return { sent: head, acknowledged: false, refused: err.message };
+      }
+      this.log.error({ head: head.id, err: err.message }, 'the central server refused the access log head: it acknowledged a later or different one (the log went back)');
+      return { sent: head, acknowledged: false, refused: err.message };
+    }
   }
 
   /** Waits while capture is falling behind (see captureBusy), at most captureYieldMaxMs; returns the ms waited. */

@@ -25,7 +25,15 @@ export interface FaultInputs {
   cameras: Array<{ id: string; enabled: boolean; finished: boolean; connected: boolean; lastFrameAt: number | null; lastError: string | null }>;
   recognition: { workerAlive: boolean; lastError: string | null };
   disk: { freeBytes: number; totalBytes: number } | null;
+  /**
+   * Free space the store keeps by deleting images (store.diskReserveMB, at most a tenth of the disk); 0 or absent:
+   * none. With one, the disk is faulty only when free space falls under half of it (the store could not keep it:
+   * no images left to delete, or something else fills the disk faster), not while images are deleted to keep it.
+   */
+  diskReserveBytes?: number;
   imageBudgetExceeded: boolean;
+  /** Reads that cannot be stored (the unit's StorageGuard); absent: not checked. */
+  storage?: { failing: boolean; lastError: string | null; pendingReads: number; pendingReadsMax: number; framesDropped: number };
   /** clockSkewMs: the unit's clock minus the receiver's at a recent valid fix; null when there is none. */
   gps: { expected: boolean; connected: boolean; fixValid: boolean; lastFixAt: number | null; clockSkewMs?: number | null };
   /** Wall clock minus the monotonic clock's idea of it (ms): a jump of the system clock shows here. */
@@ -66,6 +74,10 @@ export class FaultMonitor {
   private clockJumpAt: number | null = null;
   private clockJumpBy = 0;
   private recordedRows = 0;
+  /** Raised or cleared records the database refused (a full disk): written at a later check. */
+  private readonly unrecorded: Array<[number, FaultCode, string, 'raised' | 'cleared', string]> = [];
+  private unrecordedDropped = 0;
+  private recordsRefused = false;
 
   constructor(
     private readonly db: Database.Database,
@@ -108,11 +120,28 @@ export class FaultMonitor {
     if (!i.recognition.workerAlive) add('recognition', '', `recognition is not working${i.recognition.lastError ? `: ${i.recognition.lastError}` : ''}`);
     if (i.disk && i.disk.totalBytes > 0) {
       const free = i.disk.freeBytes;
-      if (free < MIN_FREE_BYTES || free / i.disk.totalBytes < t.diskFreeFraction) {
-        add('storage', 'disk', `the data disk is nearly full: ${Math.round(free / 2 ** 20)} MiB free of ${Math.round(i.disk.totalBytes / 2 ** 20)} MiB`);
+      const reserve = Math.min(i.diskReserveBytes ?? 0, i.disk.totalBytes / 10);
+      const mib = (n: number) => Math.round(n / 2 ** 20);
+      if (reserve > 0 ? free < reserve / 2 : free < MIN_FREE_BYTES || free / i.disk.totalBytes < t.diskFreeFraction) {
+        add(
+          'storage',
+          'disk',
+          `the data disk is nearly full: ${mib(free)} MiB free of ${mib(i.disk.totalBytes)} MiB` +
+            (reserve > 0 ? ` (images are deleted to keep ${mib(reserve)} MiB free: none are left to delete, or something else fills the disk)` : ''),
+        );
       }
     }
     if (i.imageBudgetExceeded) add('storage', 'images', 'the image budget is exceeded by plate crops alone (store.imageBudgetMB)');
+    const st = i.storage;
+    if (st && (st.failing || st.pendingReads > 0)) {
+      add(
+        'storage',
+        'reads',
+        `reads cannot be stored${st.lastError ? ` (${st.lastError})` : ''}: ${st.pendingReads} wait in memory (at most ${st.pendingReadsMax})` +
+          (st.framesDropped > 0 ? `, ${st.framesDropped} camera frames dropped` : '') +
+          (st.failing ? '' : '; being stored now'),
+      );
+    }
     if (i.gps.expected && upFor >= t.gpsNoFixMs) {
       const noFixFor = i.now - (i.gps.lastFixAt ?? i.startedAt);
       if (!i.gps.connected) add('gps', '', 'the GPS receiver is not connected: reads have no position');
@@ -134,24 +163,66 @@ export class FaultMonitor {
       add('uplink', '', `sync with the central server failed ${i.uplink.consecutiveFailures} times in a row${i.uplink.lastError ? `: ${i.uplink.lastError}` : ''}`);
     }
 
-    const insert = this.db.prepare('INSERT INTO unit_faults (at, code, subject, state, message) VALUES (?, ?, ?, ?, ?)');
+    this.writeUnrecorded();
     for (const [key, f] of found) {
-      if (this.open.has(key)) continue;
-      insert.run(i.now, f.code, f.subject, 'raised', f.message);
-      this.recordedRows++;
+      const open = this.open.get(key);
+      if (open) {
+        open.message = f.message; // the counts in it are now's
+        continue;
+      }
+      this.record([i.now, f.code, f.subject, 'raised', f.message]);
       this.open.set(key, { ...f, since: i.now });
       this.log.warn({ fault: f.code, subject: f.subject }, `fault: ${f.message}`);
     }
     for (const [key, f] of this.open) {
       if (found.has(key)) continue;
-      insert.run(i.now, f.code, f.subject, 'cleared', `cleared: ${f.message}`);
-      this.recordedRows++;
+      this.record([i.now, f.code, f.subject, 'cleared', `cleared: ${f.message}`]);
       this.open.delete(key);
       this.log.info({ fault: f.code, subject: f.subject }, `fault cleared: ${f.message}`);
     }
     return this.faults();
   }
+
+  /**
+   * Writes a raised or cleared record. The fault is open (or cleared) in memory and reported at once either way;
+   * a record the database refuses (a full disk) waits in memory and is written by a later check.
+   */
+  private record(row: [number, FaultCode, string, 'raised' | 'cleared', string]): void {
+    this.recordedRows++;
+    this.unrecorded.push(row);
+    if (this.unrecorded.length > MAX_UNRECORDED) {
+      this.unrecorded.shift();
+      this.unrecordedDropped++;
+    }
+    this.writeUnrecorded();
+  }
+
+  private writeUnrecorded(): void {
+    if (this.unrecorded.length === 0) return;
+    const insert = this.db.prepare('INSERT INTO unit_faults (at, code, subject, state, message) VALUES (?, ?, ?, ?, ?)');
+    try {
+      while (this.unrecorded.length > 0) {
+        insert.run(...this.unrecorded[0]!);
+        this.unrecorded.shift();
+      }
+    } catch (err) {
+      // said when it starts, not at every check
+      if (!this.recordsRefused) {
+        this.recordsRefused = true;
+        this.log.warn({ err: (err as Error).message, waiting: this.unrecorded.length }, 'fault records cannot be written to the database yet; the faults are reported, their records kept in memory');
+      }
+      return;
+    }
+    this.recordsRefused = false;
+    if (this.unrecordedDropped > 0) {
+      this.log.warn({ dropped: this.unrecordedDropped }, 'fault records were dropped while the database refused them');
+      this.unrecordedDropped = 0;
+    }
+  }
 }
+
+/** Most fault records kept in memory while the database refuses them; beyond it the oldest are dropped (counted). */
+const MAX_UNRECORDED = 1000;
 
 /** Detects jumps of the wall clock against the monotonic clock between two calls. */
 export class ClockWatch {

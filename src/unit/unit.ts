@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { mkdirSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, renameSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { createCamera } from '../camera/index.js';
 import type { Camera, CameraEvent, CameraStatus, Frame, FrameSink } from '../camera/types.js';
@@ -8,7 +9,7 @@ import type { CameraConfig, Config } from '../config/schema.js';
 import { createPositionSource } from '../gps/index.js';
 import type { GpsStatus, PositionSource } from '../gps/types.js';
 import type { Logger } from '../log/logger.js';
-import { Grouper, type SightingPlate, type TrackView } from '../pipeline/grouper.js';
+import { Grouper, type SightingPlate, type TrackView, type UnstoredView } from '../pipeline/grouper.js';
 import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
 import type { ReadsAccess } from '../alerts/mqtt.js';
@@ -16,13 +17,14 @@ import { sniffImage } from '../recognition/image-header.js';
 import type { PlateRead } from '../recognition/types.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
 import { openStore } from '../store/open.js';
-import { AccessLog } from '../access/access-log.js';
+import { AccessLog, type ChainHead } from '../access/access-log.js';
+import { HeadWatch, previousHead } from '../access/audit-head.js';
 import { purgeSessions } from '../access/session.js';
 import { suspendInactive } from '../access/users.js';
 import { Purger } from '../retention/index.js';
 import { SystemdNotifier } from './systemd.js';
 import { createChannels } from '../alerts/channels.js';
-import { readPayload } from '../alerts/mqtt-topics.js';
+import { readPayload, type HealthPayload } from '../alerts/mqtt-topics.js';
 import { AlertOutbox, type OutboxStats, type RaiseResult } from '../alerts/outbox.js';
 import type { AlertChannel, ChannelStatus } from '../alerts/types.js';
 import { Hotlists, type StoredHit } from '../hotlist/index.js';
@@ -31,6 +33,7 @@ import { loadDataKey } from '../store/keys.js';
 import { HotlistSync, importInWorker } from '../sync/hotlist-sync.js';
 import { startPullServer } from '../sync/pull-server.js';
 import { ClockWatch, FaultMonitor, type Fault } from './faults.js';
+import { StorageDeferred, StorageGuard, type StorageGuardStatus } from './storage-guard.js';
 import type { Clock } from '../util/clock.js';
 
 /** What the unit keeps of the best sighting of a plate until its read is stored. */
@@ -71,6 +74,8 @@ export interface CameraHealth extends CameraStatus {
   direction: string;
   fps: { in: number; processed: number; dropped: number };
   counters: CameraCounters;
+  /** Frames of this camera dropped because store.pendingReadsMax reads waited to be stored (a full disk). */
+  droppedForStorage?: number;
   finished: boolean;
 }
 
@@ -95,16 +100,50 @@ export interface UnitStatus {
   alerts: OutboxStats & { channels: ChannelStatus[] };
   reads: { stored: number; pendingSync: number; lastReadAt: number | null };
   gps: GpsStatus;
-  store: { dataDir: string; databaseBytes: number; imageBytes: number; imageBudgetBytes: number; frameImages: number; evictedFrames: number; encrypted?: boolean };
+  store: {
+    dataDir: string;
+    databaseBytes: number;
+    imageBytes: number;
+    imageBudgetBytes: number;
+    frameImages: number;
+    evictedFrames: number;
+    encrypted?: boolean;
+    /** Free space the unit keeps on the data disk by deleting images (bytes; 0: none). */
+    diskReserveBytes?: number;
+    /** Plate crops deleted to keep that free space. */
+    evictedCrops?: number;
+    /** Images of reads stored without them for want of space (since the unit started). */
+    imagesNotWritten?: number;
+  };
+  /** Reads that cannot be stored now and wait in memory, frames dropped for them, and the status file's state. */
+  storage?: StorageGuardStatus & {
+    /** Why the status file could not be written, since when; null when the last write worked. */
+    statusFileError: { message: string; since: number } | null;
+  };
   disk: { freeBytes: number; totalBytes: number } | null;
   systemd: { notify: boolean; watchdogMs: number | null };
   /** Upstream sync (null when sync.enabled is false). */
   sync: SyncStatus | null;
   /** The unit's own faults open now (P16). */
   faults: Fault[];
+  /**
+   * The access log's head (last record's number and MAC), only ever moved forward while the unit runs, for
+   * `audit verify`; problem: the log went back (records removed at its end) since the head was seen.
+   */
+  accessLog?: { head: ChainHead | null; problem: string | null };
 }
 
 export const STATUS_FILE = 'status.json';
+
+/**
+ * The running unit answers on this Unix socket (under the data folder; folder 0700, socket 0600) with its status
+ * as one JSON line, so that `alpr-edge status` tells the truth when the status file cannot be written (a full
+ * disk).
+ */
+export const STATUS_SOCKET = path.join('run', 'status.sock');
+
+/** A Unix socket's path must fit in sockaddr_un (108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
 
 /** The unit's clock and the GPS receiver's agree when they differ by no more than this at a fix's arrival (ms). */
 const CLOCK_AGREES_MS = 1500;
@@ -117,6 +156,7 @@ const CLOCK_AGREES_MS = 1500;
 export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent]; hit: [HitEvent]; idle: []; fatal: [Error] }> {
   private readonly cameras = new Map<string, { config: CameraConfig; camera?: Camera; finished: boolean; startError?: string }>();
   private readonly latestFrameAt = new Map<string, number>();
+  private readonly droppedForStorage = new Map<string, number>();
   private readonly readIds = new Map<number, { id: number; best: unknown }>();
   private readonly latencies: number[] = [];
   private tickTimer: NodeJS.Timeout | undefined;
@@ -134,8 +174,15 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   private readonly clockWatch: ClockWatch;
   private imageBudgetExceeded = false;
   private openFaults: Fault[] = [];
+  /** Reads that cannot be stored: bounded in memory, frames dropped instead, logged at a bounded rate. */
+  readonly storage: StorageGuard;
+  private statusServer: Server | undefined;
+  private statusSocketPath: string | undefined;
+  private statusFileError: { message: string; since: number; loggedAt: number } | null = null;
   /** Whether the store was opened with a data key (status shows a warning when not). */
   encrypted = true;
+  /** The access log's head for the status file (src/access/audit-head.ts). */
+  private headWatch: HeadWatch | undefined;
 
   /** The alert outbox: the screens (src/ui) list its alerts and record an officer's answer through it. */
   get alerts(): AlertOutbox {
@@ -161,15 +208,37 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     super();
     this.startedAt = clock();
     this.clockWatch = new ClockWatch(clock);
+    this.storage = new StorageGuard({
+      maxPending: config.store.pendingReadsMax,
+      pending: () => grouper.pending,
+      clock,
+      log: logger.child({ part: 'store' }),
+    });
   }
 
   static async start(config: Config, logger: Logger, clock: Clock): Promise<Unit> {
     let unit: Unit | undefined;
     const dataDir = path.resolve(config.data.dir);
+    const evicted = { frames: 0, crops: 0, bytes: 0, loggedAt: -Infinity };
     const { store, auditKey } = openStore(config, clock, {
       onBudgetExceeded: (bytes, budget) => {
         if (unit) unit.imageBudgetExceeded = true;
         logger.warn({ imageBytes: bytes, budgetBytes: budget }, 'image budget exceeded by plate crops alone; no frame images left to evict');
+      },
+      // images deleted to keep free space on the disk: said at most once a minute, with counts
+      onEvicted: (e) => {
+        if (e.reason !== 'disk') return;
+        evicted.frames += e.frames;
+        evicted.crops += e.crops;
+        evicted.bytes += e.bytes;
+        const now = clock();
+        if (now - evicted.loggedAt < 60_000 && now >= evicted.loggedAt) return;
+        logger.warn(
+          { frames: evicted.frames, crops: evicted.crops, bytes: evicted.bytes, diskReserveMB: config.store.diskReserveMB },
+          `the data disk is short of space: ${evicted.frames} frame image(s) and ${evicted.crops} plate crop(s) deleted to keep free space (store.diskReserveMB); read rows are kept`,
+        );
+        evicted.loggedAt = now;
+        evicted.frames = evicted.crops = evicted.bytes = 0;
       },
     });
     // P14: a unit in a vehicle is not physically secure; without a data key the reads and images are on the disk in clear
@@ -183,7 +252,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     let channels: AlertChannel[];
     try {
       hotlists = Hotlists.open(store.database, { config: config.hotlists, clock, recheckOnChange: true, log: logger.child({ part: 'hotlist' }) });
-      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock);
+      channels = await createChannels(config.alerts, config.unit.id, logger.child({ part: 'alerts' }), clock, (ref) => store.readImage(ref));
       await gps.start();
       vision = await Vision.start(config.recognition, logger.child({ part: 'recognition' }));
     } catch (err) {
@@ -243,6 +312,10 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     });
     unit = new Unit(config, logger, store, gps, vision, scheduler, grouper, hotlists, outbox, channels, auditKey, clock);
     unit.encrypted = encrypted;
+    // the access log's head in the status file only moves forward, from the last run's (audit verify checks it)
+    unit.headWatch = new HeadWatch(store.database, previousHead(path.join(store.dataDir, STATUS_FILE)), (problem) =>
+      logger.error({ problem }, 'the access log went back: records were removed at its end (the status file keeps the head seen before)'),
+    );
     // hits found when a list or entry arrives and recent reads are checked again
     hotlists.on('hits', (hits) => unit.alertOn(hits));
     hotlists.start();
@@ -268,6 +341,9 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     unit.purger = new Purger(store, config.retention, {
       onImagesDeleted: (bytes) => store.forgetImageBytes(bytes),
       log: logger.child({ part: 'retention' }),
+      // each access log purge leaves a signed anchor record naming the unit as the purger
+      accessLog,
+      actor: { user: `unit ${config.unit.id} retention`, agency: config.unit.agency, role: 'system' },
     });
     unit.purger.start(clock);
     // the unit's own faults (P16), recorded and sent upstream; upstream sync; the pull API
@@ -307,6 +383,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         logger.error({ err: (err as Error).message }, 'pull API cannot start');
       }
     }
+    await unit.listenForStatus();
     unit.statusTimer = setInterval(() => unit.writeStatus(), 2000);
     unit.state = 'running';
     unit.writeStatus();
@@ -333,7 +410,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         entry.camera = camera;
         this.scheduler.addCamera(config.id, camera.delivery);
         const sink: FrameSink = {
-          offer: (frame) => this.scheduler.offer(frame),
+          offer: (frame) => this.offerFrame(frame, camera.delivery),
           report: (event) => this.onCameraEvent(config.id, event, log),
         };
         await camera.start(sink);
@@ -364,6 +441,23 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         this.cameras.get(cameraId)!.finished = true;
         break;
     }
+  }
+
+  /**
+   * A camera's frame. While store.pendingReadsMax reads wait in memory to be stored, a live camera's frame is
+   * dropped (counted) rather than a read; a queued camera (a watched folder) waits, its files staying on disk.
+   */
+  private async offerFrame(frame: Frame, delivery: 'live' | 'queued'): Promise<void> {
+    if (delivery === 'queued') {
+      while (!this.storage.hasRoom && this.state !== 'stopping' && this.state !== 'stopped') {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } else if (!this.storage.admitFrame()) {
+      this.droppedForStorage.set(frame.cameraId, (this.droppedForStorage.get(frame.cameraId) ?? 0) + 1);
+      frame.settle?.('dropped');
+      return;
+    }
+    return this.scheduler.offer(frame);
   }
 
   /** Recognises one frame and hands its plates to the grouper. */
@@ -406,57 +500,62 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       crop: { bytes: best.extra.crop, format: 'jpeg' as const },
       frame: this.config.store.frameImages ? { bytes: best.extra.frame, format: best.extra.frameFormat } : undefined,
     };
+    // while the store refuses writes, one read at a time tries; the others wait in memory (the grouper keeps them)
+    const attempt = this.storage.begin();
+    if (attempt instanceof StorageDeferred) throw attempt;
     const t0 = performance.now();
+    let read: StoredRead;
     try {
-      let read: StoredRead;
-      if (!known) {
-        read = await this.store.insertRead({
-          uuid: randomUUID(),
-          unitId: this.config.unit.id,
-          cameraId: t.cameraId,
-          plate: t.text,
-          confidence: t.confidence,
-          candidates: t.candidates,
-          region: best.plate.region,
-          state: t.plateState,
-          box: best.plate.box,
-          firstSeen: t.firstSeen,
-          lastSeen: t.lastSeen,
-          bestSeen: best.capturedAt,
-          frameCount: t.frameCount,
-          clockSource: this.clockSource(),
-          position,
-          closed: t.closed,
-          ...images,
-        });
-        if (!t.closed) this.readIds.set(t.key, { id: read.id, best });
-        this.emit('read', { kind: 'new', read, storeMs: performance.now() - t0 });
-        this.publishRead(read);
-        this.matchRead(read);
-      } else {
-        const newBest = known.best !== best;
-        read = await this.store.updateRead(known.id, {
-          plate: t.text,
-          confidence: t.confidence,
-          candidates: t.candidates,
-          state: t.plateState,
-          box: best.plate.box,
-          lastSeen: t.lastSeen,
-          bestSeen: best.capturedAt,
-          frameCount: t.frameCount,
-          closed: t.closed,
-          position,
-          ...(newBest ? images : {}),
-        });
-        known.best = best;
-        if (t.closed) this.readIds.delete(t.key);
-        this.emit('read', { kind: t.closed ? 'closed' : 'update', read, storeMs: performance.now() - t0 });
-        // a read whose text or candidates changed with more frames may hit now (each hit is recorded once)
-        this.matchRead(read);
-      }
+      read = known
+        ? await this.store.updateRead(known.id, {
+            plate: t.text,
+            confidence: t.confidence,
+            candidates: t.candidates,
+            state: t.plateState,
+            box: best.plate.box,
+            lastSeen: t.lastSeen,
+            bestSeen: best.capturedAt,
+            frameCount: t.frameCount,
+            closed: t.closed,
+            position,
+            ...(known.best !== best ? images : {}),
+          })
+        : await this.store.insertRead({
+            uuid: randomUUID(),
+            unitId: this.config.unit.id,
+            cameraId: t.cameraId,
+            plate: t.text,
+            confidence: t.confidence,
+            candidates: t.candidates,
+            region: best.plate.region,
+            state: t.plateState,
+            box: best.plate.box,
+            firstSeen: t.firstSeen,
+            lastSeen: t.lastSeen,
+            bestSeen: best.capturedAt,
+            frameCount: t.frameCount,
+            clockSource: this.clockSource(),
+            position,
+            closed: t.closed,
+            ...images,
+          });
     } catch (err) {
-      this.logger.error({ camera: t.cameraId, err: (err as Error).message }, 'read could not be stored; will retry');
+      // logged by the guard: once when it starts, then at most once a minute (not once per write)
+      attempt.done({ ok: false, error: err as Error });
       throw err;
+    }
+    attempt.done({ ok: true, retry: t.retry });
+    if (!known) {
+      if (!t.closed) this.readIds.set(t.key, { id: read.id, best });
+      this.emit('read', { kind: 'new', read, storeMs: performance.now() - t0 });
+      this.publishRead(read);
+      this.matchRead(read);
+    } else {
+      known.best = best;
+      if (t.closed) this.readIds.delete(t.key);
+      this.emit('read', { kind: t.closed ? 'closed' : 'update', read, storeMs: performance.now() - t0 });
+      // a read whose text or candidates changed with more frames may hit now (each hit is recorded once)
+      this.matchRead(read);
     }
   }
 
@@ -589,6 +688,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
           direction: config.direction,
           fps: this.scheduler.rates(config.id, 10_000, now),
           counters: this.scheduler.counters(config.id) ?? { offered: 0, processed: 0, dropped: 0, failed: 0 },
+          droppedForStorage: this.droppedForStorage.get(config.id) ?? 0,
           finished,
         };
       }),
@@ -616,11 +716,19 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         frameImages: stats.frameImages,
         evictedFrames: stats.evictedFrames,
         encrypted: this.encrypted,
+        diskReserveBytes: this.config.store.diskReserveMB * 2 ** 20,
+        evictedCrops: stats.evictedCrops,
+        imagesNotWritten: stats.imagesNotWritten,
+      },
+      storage: {
+        ...this.storage.status(),
+        statusFileError: this.statusFileError && { message: this.statusFileError.message, since: this.statusFileError.since },
       },
       disk,
       systemd: { notify: this.notifier.enabled, watchdogMs: this.notifier.watchdogMs ?? null },
       sync: this.sync?.status() ?? null,
       faults: this.openFaults,
+      accessLog: this.headWatch?.observe(),
     };
   }
 
@@ -642,7 +750,9 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       })),
       recognition: { workerAlive: status.recognition.workerAlive, lastError: status.recognition.lastError },
       disk: status.disk,
+      diskReserveBytes: status.store.diskReserveBytes ?? 0,
       imageBudgetExceeded: this.imageBudgetExceeded,
+      storage: status.storage,
       gps: {
         expected: this.config.gps.source === 'serial',
         connected: status.gps.connected,
@@ -663,7 +773,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   }
 
   /** The unit's health for the terminal and the agency: no plate data. */
-  health(status: UnitStatus = this.status()): Record<string, unknown> {
+  health(status: UnitStatus = this.status()): HealthPayload {
     return {
       unitId: status.unitId,
       state: status.state,
@@ -671,7 +781,13 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
       cameras: status.cameras.map((c) => ({ id: c.id, connected: c.connected, fpsProcessed: c.fps.processed, lastError: c.lastError })),
       recognition: { workerAlive: status.recognition.workerAlive, latencyP99Ms: status.recognition.latencyMs.p99 },
       gps: { source: status.gps.source, connected: status.gps.connected, fixValid: status.gps.lastFix?.valid ?? false },
-      store: { reads: status.reads.stored, pendingSync: status.reads.pendingSync, imageBytes: status.store.imageBytes },
+      store: {
+        reads: status.reads.stored,
+        pendingSync: status.reads.pendingSync,
+        imageBytes: status.store.imageBytes,
+        readsWaitingInMemory: status.storage?.pendingReads ?? 0,
+        framesDroppedForStorage: status.storage?.framesDropped ?? 0,
+      },
       disk: status.disk,
       alerts: { pending: status.alerts.pending, unacknowledged: status.alerts.unacknowledged },
       sync: status.sync
@@ -681,16 +797,24 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     };
   }
 
-  /** Writes status.json in the data folder (atomically), for `alpr-edge status`. */
+  /**
+   * Every 2 s: checks the unit's faults, writes status.json in the data folder (atomically) for `alpr-edge status`,
+   * tells systemd, and sends the unit's health and faults on every alert channel. Each step goes on when another
+   * fails: a status file that cannot be written (a full disk) does not keep a fault from the terminal.
+   */
   private writeStatus(): void {
+    let status: UnitStatus;
+    let faultsChanged = false;
     try {
-      const status = this.status();
+      status = this.status();
       // (a unit stopping shuts its parts down on purpose: that is not a fault)
-      const faultsChanged = this.state === 'running' && this.checkFaults(status);
-      const file = path.join(this.store.dataDir, STATUS_FILE);
-      mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
-      writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
+      faultsChanged = this.state === 'running' && this.checkFaults(status);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'cannot take the unit status');
+      return;
+    }
+    this.writeStatusFile(status);
+    try {
       if (this.state === 'running') this.notifier.status(this.summary(status));
       // the unit's health for the car network and the agency (no plate data), every 10 s
       // (at once when a fault is raised or cleared: the officer learns of it without waiting)
@@ -702,7 +826,120 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         for (const c of this.channels) (c as { publishHealth?: (h: object) => boolean }).publishHealth?.(health);
       }
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'cannot write status file');
+      this.logger.warn({ err: (err as Error).message }, 'cannot send the unit health');
+    }
+  }
+
+  /** status.json; a failure is logged when it starts, at most once a minute while it lasts, and when it ends. */
+  private writeStatusFile(status: UnitStatus): void {
+    const file = path.join(this.store.dataDir, STATUS_FILE);
+    const now = this.clock();
+    try {
+      mkdirSync(this.store.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2), { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+      if (this.statusFileError) {
+        this.logger.info({ file, since: new Date(this.statusFileError.since).toISOString() }, 'the status file is written again');
+        this.statusFileError = null;
+      }
+    } catch (err) {
+      // a half-written file (a full disk) is not left to take space
+      try {
+        unlinkSync(`${file}.tmp`);
+      } catch {
+        // not there
+      }
+      const message = (err as Error).message;
+      const e = this.statusFileError;
+      if (!e || now - e.loggedAt >= 60_000 || now < e.loggedAt) {
+        this.logger.warn(
+          { file, err: message, socket: this.statusSocketPath ?? null },
+          this.statusSocketPath
+            ? 'cannot write the status file; `alpr-edge status` asks the running unit over its socket instead'
+            : 'cannot write the status file',
+        );
+        this.statusFileError = { message, since: e?.since ?? now, loggedAt: now };
+      } else e.message = message;
+    }
+  }
+
+  /**
+   * Answers `alpr-edge status` on a Unix socket under the data folder (run/ 0700, the socket 0600): one JSON line
+   * of the unit's status per connection. Without it (a path too long for a socket, a folder that cannot be
+   * made), status falls back to the status file; the unit runs on.
+   */
+  private async listenForStatus(): Promise<void> {
+    const sock = path.join(this.store.dataDir, STATUS_SOCKET);
+    if (Buffer.byteLength(sock) > MAX_SOCKET_PATH) {
+      this.logger.warn({ socket: sock }, 'the data folder path is too long for the status socket; `alpr-edge status` reads the status file only');
+      return;
+    }
+    try {
+      mkdirSync(path.dirname(sock), { recursive: true, mode: 0o700 });
+      chmodSync(path.dirname(sock), 0o700);
+      // left by a unit that was killed (a unit still running here would be a second unit on one store)
+      try {
+        unlinkSync(sock);
+      } catch {
+        // none
+      }
+      const server = createServer((conn) => {
+        conn.on('error', () => undefined);
+        let body: string;
+        try {
+          body = JSON.stringify({ ...this.status(), faults: this.openFaults });
+        } catch (err) {
+          body = JSON.stringify({ error: (err as Error).message, pid: process.pid, state: this.state });
+        }
+        conn.end(`${body}\n`);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(sock, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      chmodSync(sock, 0o600);
+      server.on('error', (err) => this.logger.warn({ err: err.message }, 'status socket'));
+      server.unref();
+      this.statusServer = server;
+      this.statusSocketPath = sock;
+    } catch (err) {
+      this.logger.warn({ socket: sock, err: (err as Error).message }, 'cannot open the status socket; `alpr-edge status` reads the status file only');
+    }
+  }
+
+  /** At a stop: each read that could not be stored is logged (no plate text) and counted. */
+  private reportLost(unstored: Array<UnstoredView<SightingImages>>): void {
+    if (unstored.length === 0) return;
+    const err = this.storage.status().lastError;
+    let lost = 0;
+    for (const t of unstored) {
+      if (!t.stored) lost++;
+      this.logger.error(
+        { camera: t.cameraId, firstSeen: iso(t.firstSeen), lastSeen: iso(t.lastSeen), frames: t.frameCount, read: t.stored ? (this.readIds.get(t.key)?.id ?? null) : null, err },
+        t.stored
+          ? 'read not completed at stop: its row is stored, its last frames and its close could not be written'
+          : 'read lost at stop: it could not be stored',
+      );
+    }
+    this.storage.lost(lost);
+    this.logger.error(
+      { lost, notCompleted: unstored.length - lost, err },
+      `${lost} read(s) lost at stop and ${unstored.length - lost} not completed: the store refused them (${err ?? 'unknown error'})`,
+    );
+  }
+
+  private async closeStatusSocket(): Promise<void> {
+    const server = this.statusServer;
+    if (!server) return;
+    this.statusServer = undefined;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    try {
+      if (this.statusSocketPath) unlinkSync(this.statusSocketPath);
+    } catch {
+      // gone already (server.close removes it)
     }
   }
 
@@ -725,6 +962,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   private async doStop(): Promise<void> {
     this.state = 'stopping';
+    // reads waiting in memory are tried at once from now on (not one a second)
+    this.storage.stop();
     this.notifier.stopping();
     this.logger.info('unit stopping');
     // a sync cycle waiting on the server is cut now; it needs the store, so it is awaited before the close
@@ -742,6 +981,9 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     if (!drained) this.logger.warn({ timeoutMs: this.config.pipeline.stopTimeoutMs }, 'frames still in recognition at stop were abandoned');
     clearInterval(this.tickTimer);
     await this.grouper.flush();
+    // reads that could not be stored (a full disk): one more try each, evicting images for room; each one that
+    // still cannot be stored is lost, counted and logged
+    this.reportLost(await this.grouper.retryUnstored());
     // alerts already raised stay in the outbox on disk; channels are closed after the last reads are matched
     // (the outbox gives up a delivery waiting for its ACK at once: it is not marked delivered, and is sent again)
     await this.outbox.stop();
@@ -759,10 +1001,15 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     ]);
     this.state = 'stopped';
     this.writeStatus();
+    await this.closeStatusSocket();
     this.store.close();
     this.notifier.close();
     this.logger.info('unit stopped');
   }
+}
+
+function iso(t: number): string {
+  return new Date(t).toISOString();
 }
 
 async function withTimeout<T>(p: Promise<T> | undefined, ms: number, message: string): Promise<T | undefined> {

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { intOption, osUser, parse, UsageError } from '../cli/args.js';
-import { CENTRAL_CANCEL_OPTIONS, CENTRAL_LS_OPTIONS, CENTRAL_PULL_OPTIONS, CENTRAL_PUBLISH_OPTIONS, CENTRAL_SERVE_OPTIONS } from '../cli/commands.js';
-import { commandHelp, findCommand, usageOf } from '../cli/help.js';
+import type { ParseArgsConfig } from 'node:util';
+import { intOption, osUser, parse, UsageError } from './args.js';
+import { CENTRAL_CANCEL_OPTIONS, CENTRAL_LS_OPTIONS, CENTRAL_PULL_OPTIONS, CENTRAL_PUBLISH_OPTIONS, CENTRAL_SERVE_OPTIONS } from './commands.js';
+import { commandHelp, findCommand, usageOf } from './help.js';
 import { isStream, STREAMS, type StreamName } from '../sync/streams.js';
-import type { CentralDb, UnitSummary } from './db.js';
+import type { CentralDb, UnitSummary } from '../central/db.js';
 import { systemClock } from '../util/clock.js';
 
 /**
@@ -61,8 +62,26 @@ function readFile(file: string, what: string): Buffer {
 }
 
 async function openDb(dir: string): Promise<CentralDb> {
-  const { CentralDb } = await import('./db.js');
+  const { CentralDb } = await import('../central/db.js');
   return CentralDb.open(dir, systemClock);
+}
+
+/** Runs `fn` on the central server's database in `dir`, and closes it. */
+async function withDb<R>(dir: string, fn: (db: CentralDb) => Promise<R>): Promise<R> {
+  const db = await openDb(dir);
+  try {
+    return await fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** A central command's options and usage line; it takes no other arguments. */
+function subcommand<T extends ParseArgsConfig['options']>(argv: string[], name: string, options: T) {
+  const usage = usageOf('central', name);
+  const { values, positionals } = parse(argv, options);
+  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  return { values, usage };
 }
 
 /** HOST:PORT, [IPv6]:PORT, or :PORT (loopback). */
@@ -73,9 +92,7 @@ function parseListen(value: string): { host: string; port: number } {
 }
 
 async function serveCmd(argv: string[]): Promise<number> {
-  const usage = usageOf('central', 'serve');
-  const { values, positionals } = parse(argv, CENTRAL_SERVE_OPTIONS);
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const { values, usage } = subcommand(argv, 'serve', CENTRAL_SERVE_OPTIONS);
   const dataDir = required(values.data, '--data', usage);
   const { host, port } = parseListen(values.listen ?? '127.0.0.1:8443');
   if ((values.cert === undefined) !== (values.key === undefined)) throw new UsageError(`--cert and --key go together\nusage: ${usage}`);
@@ -93,7 +110,7 @@ async function serveCmd(argv: string[]): Promise<number> {
         }
       : undefined;
   const { createLogger } = await import('../log/logger.js');
-  const { startCentral } = await import('./server.js');
+  const { startCentral } = await import('../central/server.js');
   // logs go to stderr: stdout's first line is the address, for whoever started the server
   const log = createLogger(process.env.ALPR_CENTRAL_LOG_LEVEL ?? 'info', 2);
   const server = await startCentral({
@@ -123,9 +140,7 @@ async function serveCmd(argv: string[]): Promise<number> {
 }
 
 async function publishCmd(argv: string[]): Promise<number> {
-  const usage = usageOf('central', 'publish');
-  const { values, positionals } = parse(argv, CENTRAL_PUBLISH_OPTIONS);
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const { values, usage } = subcommand(argv, 'publish', CENTRAL_PUBLISH_OPTIONS);
   let expiresAt: number | undefined;
   if (values.expires !== undefined) {
     expiresAt = Date.parse(values.expires);
@@ -140,9 +155,8 @@ async function publishCmd(argv: string[]): Promise<number> {
     expiresAt,
     by: values.by ?? osUser(),
   };
-  const db = await openDb(required(values.data, '--data', usage));
-  try {
-    const { publishEntry } = await import('./db.js');
+  return withDb(required(values.data, '--data', usage), async (db) => {
+    const { publishEntry } = await import('../central/db.js');
     const e = publishEntry(db, input);
     if (values.json) process.stdout.write(`${JSON.stringify(e)}\n`);
     else {
@@ -152,15 +166,11 @@ async function publishCmd(argv: string[]): Promise<number> {
       );
     }
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function cancelCmd(argv: string[]): Promise<number> {
-  const usage = usageOf('central', 'cancel');
-  const { values, positionals } = parse(argv, CENTRAL_CANCEL_OPTIONS);
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const { values, usage } = subcommand(argv, 'cancel', CENTRAL_CANCEL_OPTIONS);
   const input = {
     list: required(values.list, '--list', usage),
     plate: required(values.plate, '--plate', usage),
@@ -168,22 +178,17 @@ async function cancelCmd(argv: string[]): Promise<number> {
     reason: required(values.reason, '--reason', usage),
     by: values.by ?? osUser(),
   };
-  const db = await openDb(required(values.data, '--data', usage));
-  try {
-    const { publishCancellation } = await import('./db.js');
+  return withDb(required(values.data, '--data', usage), async (db) => {
+    const { publishCancellation } = await import('../central/db.js');
     const c = publishCancellation(db, input);
     if (values.json) process.stdout.write(`${JSON.stringify(c)}\n`);
     else process.stdout.write(`published cancellation ${c.id}: list ${c.list}, plate ${c.plate}${c.state ? ` (${c.state})` : ''}\n`);
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function pullCmd(argv: string[]): Promise<number> {
-  const usage = usageOf('central', 'pull');
-  const { values, positionals } = parse(argv, CENTRAL_PULL_OPTIONS);
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const { values, usage } = subcommand(argv, 'pull', CENTRAL_PULL_OPTIONS);
   const unit = required(values.unit, '--unit', usage);
   const url = required(values.url, '--url', usage);
   const purpose = required(values.purpose, '--purpose', usage);
@@ -204,9 +209,8 @@ async function pullCmd(argv: string[]): Promise<number> {
   const cert = values.cert !== undefined ? readFile(values.cert, 'the certificate') : undefined;
   const key = values.key !== undefined ? readFile(values.key, 'the key') : undefined;
   const { createLogger } = await import('../log/logger.js');
-  const { pullFromUnit } = await import('./pull.js');
-  const db = await openDb(dataDir);
-  try {
+  const { pullFromUnit } = await import('../central/pull.js');
+  return withDb(dataDir, async (db) => {
     const r = await pullFromUnit({
       db,
       unit,
@@ -228,22 +232,17 @@ async function pullCmd(argv: string[]): Promise<number> {
     }
     if (r.images) process.stdout.write(`images: fetched ${r.images.fetched}, no longer on the unit ${r.images.missing}\n`);
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 async function lsCmd(argv: string[]): Promise<number> {
-  const usage = usageOf('central', 'ls');
-  const { values, positionals } = parse(argv, CENTRAL_LS_OPTIONS);
-  if (positionals.length) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}\nusage: ${usage}`);
+  const { values, usage } = subcommand(argv, 'ls', CENTRAL_LS_OPTIONS);
   const dataDir = required(values.data, '--data', usage);
   if (!existsSync(path.join(dataDir, 'central.sqlite'))) {
     process.stderr.write(`alpr-edge: central ls: ${dataDir} holds no central server data (central.sqlite)\n`);
     return 1;
   }
-  const db = await openDb(dataDir);
-  try {
+  return withDb(dataDir, async (db) => {
     const units = db.summary(values.unit);
     const { entries, cancellations } = db.published();
     if (values.json) {
@@ -253,21 +252,21 @@ async function lsCmd(argv: string[]): Promise<number> {
     process.stdout.write(table(units));
     process.stdout.write(`published: ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}, ${cancellations.length} cancellation(s)\n`);
     return 0;
-  } finally {
-    db.close();
-  }
+  });
 }
 
 function table(units: UnitSummary[]): string {
   if (units.length === 0) return 'no unit has sent anything yet\n';
   const iso = (t: number | null | undefined) => (t ? new Date(t).toISOString() : '-');
-  const head = ['unit', ...STREAMS, 'images complete/partial', 'last item', 'health'];
+  const head = ['unit', ...STREAMS, 'images complete/partial', 'last item', 'health', 'access log head'];
   const rows = units.map((u) => [
     u.unit,
     ...STREAMS.map((s) => String(u.streams[s] ?? 0)),
     `${u.images.complete}/${u.images.partial}${u.images.wanted ? ` (+${u.images.wanted} to pull)` : ''}`,
     iso(u.lastReceivedAt),
     iso(u.health?.receivedAt),
+    // a head refused because the unit's log went back is the thing to look at
+    `${u.accessLog.head ? `#${u.accessLog.head.id}` : '-'}${u.accessLog.regressions ? ` WENT BACK (${u.accessLog.regressions} refused)` : ''}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `${cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`;
