@@ -409,6 +409,24 @@ describe('the screens in a browser', { timeout: 180_000 }, () => {
     expect(opened.some((r) => JSON.parse(r.query).lastEventId === hit!.seq - 1 && JSON.parse(r.result).caughtUp.includes(hit!.id))).toBe(true);
   });
 
+  it('an open alert stream ends when its session does (signed out elsewhere): it is told, then closed', async () => {
+    const login = await fetch(`${base}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'olly', password: PASSWORD }) });
+    const { csrf } = (await login.json()) as { csrf: string };
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    const res = await fetch(`${base}/api/alerts/stream`, { headers: { Cookie: cookie } });
+    const reader = res.body!.getReader();
+    let text = '';
+    const out = await fetch(`${base}/api/logout`, { method: 'POST', headers: { Cookie: cookie, 'Content-Type': 'application/json', 'X-CSRF-Token': csrf }, body: '{}' });
+    expect(out.status).toBe(200);
+    // the stream checks its session at its next heartbeat (15 s)
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toMatch(/event: ended\ndata: .*session has ended/);
+  }, 60_000);
+
   it('sign-out ends the session: its cookie no longer opens anything', async () => {
     const page = await signedIn('olly');
     const [cookie] = await page.context().cookies();
