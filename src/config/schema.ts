@@ -3,7 +3,7 @@ import { syncSchema } from '../sync/schema.js';
 import { alertsSchema } from '../alerts/config.js';
 import { accessSchema } from '../access/schema.js';
 import { retentionSchema } from '../retention/schema.js';
-import { uiSchema } from '../ui/schema.js';
+import { uiSchema } from './ui.js';
 
 /**
  * The one schema of the unit's configuration. The TypeScript type, the defaults, the bounds, the documentation

@@ -16,7 +16,7 @@ import { alertRoutes } from './alert-routes.js';
 import { clearedCookie, csrfMatches, csrfOf, HttpRefusal, principalOf, sessionCookie, sessionIdOf, tokenOf } from './auth.js';
 import { consoleRoutes } from './console-routes.js';
 import type { UiContext } from './context.js';
-import { isLoopbackHost } from './schema.js';
+import { isLoopbackHost } from '../config/ui.js';
 import { searchRoutes } from './search-routes.js';
 
 /**
