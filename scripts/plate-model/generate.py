@@ -239,18 +239,14 @@ def small_text(r: Renderer, rng, canvas, text: str, cx: float, y: float, h: floa
 
 
 def background_texture(rng, h: int, w: int) -> np.ndarray:
-    """What surrounds a plate: car body paint, bumper plastic, grille bars, shadow, road; all procedural."""
-    base = rand_color(rng, 0, 230)
-    if rng.random() < 0.5:
-        base = np.full(3, rng.uniform(10, 200), np.float32)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = base
-    gy = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    img += (gy - 0.5) * rng.uniform(-80, 80)
+    """What surrounds a plate (grey): car body paint, bumper plastic, grille bars, shadow, road; all procedural."""
+    img = np.full((h, w), rng.uniform(0, 230), np.float32)
+    gy = np.linspace(-0.5, 0.5, h, dtype=np.float32)[:, None]
+    img += gy * rng.uniform(-80, 80)
     kind = rng.random()
     if kind < 0.3:  # grille bars
         step = int(rng.integers(4, 16))
-        col = rand_color(rng, 0, 120)
+        col = float(rng.uniform(0, 120))
         horizontal = rng.random() < 0.6
         for k in range(0, h if horizontal else w, step):
             if horizontal:
@@ -261,13 +257,12 @@ def background_texture(rng, h: int, w: int) -> np.ndarray:
         for _ in range(int(rng.integers(1, 6))):
             cv2.ellipse(img, (int(rng.integers(0, w)), int(rng.integers(0, h))),
                         (int(rng.integers(3, w // 3 + 4)), int(rng.integers(3, h // 3 + 4))),
-                        float(rng.uniform(0, 180)), 0, 360, rand_color(rng).tolist(), -1)
+                        float(rng.uniform(0, 180)), 0, 360, float(rng.uniform(0, 255)), -1)
     elif kind < 0.7:  # text-like clutter (dealer stickers, bumper stickers)
         for _ in range(int(rng.integers(1, 4))):
             x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
             cv2.putText(img, fill_format(rng, "LLLL"), (x, y), cv2.FONT_HERSHEY_SIMPLEX, rng.uniform(0.3, 1.0),
-                        rand_color(rng).tolist(), int(rng.integers(1, 3)))
-    img += rng.normal(0, rng.uniform(1, 12), (h, w, 1)).astype(np.float32)
+                        float(rng.uniform(0, 255)), int(rng.integers(1, 3)))
     return img
 
 
@@ -484,8 +479,8 @@ def br_plate(r: Renderer, rng, W: int):
 
 
 def photometric(rng, img: np.ndarray) -> np.ndarray:
-    """Lighting, night/IR, blur, noise: img is float BGR; returns uint8 grey."""
-    g = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
+    """Lighting, night/IR, glare, shadows, gamma, polarity: img is float grey."""
+    g = img
     mode = rng.random()
     if mode < 0.12:  # infrared: retroreflective plate bright, characters dark, the rest dark
         g = np.clip((g - g.mean()) * rng.uniform(1.5, 3.0) + rng.uniform(120, 200), 0, 255)
@@ -530,7 +525,10 @@ def degrade(rng, g: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
         else:
             np.fill_diagonal(kern, 1.0 / n)
         g = cv2.filter2D(g, -1, kern)
-    g = g + rng.normal(0, rng.uniform(0, 12), g.shape).astype(np.float32)
+    noise = np.empty(g.shape, np.float32)
+    cv2.setRNGSeed(int(rng.integers(2**31)))  # cv2's generator is much faster than numpy's; seeded from rng
+    cv2.randn(noise, 0.0, float(rng.uniform(0, 12)))
+    g = g.astype(np.float32) + noise
     g = np.clip(g, 0, 255).astype(np.uint8)
     if rng.random() < 0.5:
         q = int(rng.integers(15, 80))
@@ -542,16 +540,14 @@ def degrade(rng, g: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
 
 
 def place(rng, plate: np.ndarray, box: tuple[float, float, float, float], tight: bool) -> np.ndarray:
-    """Puts the plate on a background, tilts it (perspective, up to ~15 degrees), and cuts the crop around box
-    (x0,y0,x1,y1 in plate coordinates) with random margins and misalignment."""
+    """Puts the plate (colour) on a background, tilts it (perspective, up to ~15 degrees), and cuts the crop around
+    box (x0,y0,x1,y1 in plate coordinates) with random margins and misalignment. Returns grey float32."""
     H, W = plate.shape[:2]
-    pad = int(max(H, W) * 0.6)
-    bg = background_texture(rng, H + 2 * pad, W + 2 * pad)
-    canvas = bg
-    canvas[pad: pad + H, pad: pad + W] = plate
+    pad = int(max(H, W) * 0.45)
+    canvas = background_texture(rng, H + 2 * pad, W + 2 * pad)
+    canvas[pad: pad + H, pad: pad + W] = cv2.cvtColor(np.clip(plate, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY)
     # perspective: rotation up to ~15 degrees in plane, yaw/pitch by moving corners
-    ang = rng.normal(0, 5)
-    ang = float(np.clip(ang, -15, 15))
+    ang = float(np.clip(rng.normal(0, 5), -15, 15))
     cx, cy = pad + W / 2, pad + H / 2
     src = np.float32([[pad, pad], [pad + W, pad], [pad + W, pad + H], [pad, pad + H]])
     jit = rng.uniform(-0.08, 0.08, (4, 2)).astype(np.float32) * np.float32([W, H])
@@ -562,8 +558,6 @@ def place(rng, plate: np.ndarray, box: tuple[float, float, float, float], tight:
     rot = cv2.getRotationMatrix2D((cx, cy), ang, 1.0)
     dst = np.hstack([src + jit, np.ones((4, 1), np.float32)]) @ rot.T
     M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-    warped = cv2.warpPerspective(canvas, M, (canvas.shape[1], canvas.shape[0]), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
     x0, y0, x1, y1 = box
     pts = np.float32([[pad + x0, pad + y0], [pad + x1, pad + y0], [pad + x1, pad + y1], [pad + x0, pad + y1]])
     pts = cv2.perspectiveTransform(pts[None], M)[0]
@@ -578,9 +572,12 @@ def place(rng, plate: np.ndarray, box: tuple[float, float, float, float], tight:
         my0, my1 = rng.uniform(-0.03, 0.25) * bh, rng.uniform(-0.03, 0.25) * bh
     X0 = int(max(0, bx0 - mx0))
     Y0 = int(max(0, by0 - my0))
-    X1 = int(min(warped.shape[1], bx1 + mx1))
-    Y1 = int(min(warped.shape[0], by1 + my1))
-    return warped[Y0: max(Y1, Y0 + 4), X0: max(X1, X0 + 4)]
+    X1 = max(int(min(canvas.shape[1], bx1 + mx1)), X0 + 4)
+    Y1 = max(int(min(canvas.shape[0], by1 + my1)), Y0 + 4)
+    # warp only the crop: the perspective followed by a shift to the crop's corner
+    shift = np.array([[1, 0, -X0], [0, 1, -Y0], [0, 0, 1]], np.float64)
+    return cv2.warpPerspective(canvas, shift @ M, (X1 - X0, Y1 - Y0), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
 
 
 class Generator:
