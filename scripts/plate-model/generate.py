@@ -11,7 +11,8 @@ put through perspective (up to ~15 degrees), crop margins and misalignment, blur
 Everything is drawn from scratch here: no photo is read (the shared datasets are benchmarks, never training data).
 Sample i of a seed is the same image on every run (random state seeded from (seed, i)), whatever was drawn before.
 
-  python3 scripts/plate-model/generate.py --out /tmp/plates --count 200 [--seed 1] [--size 128x32] [--big]
+  /usr/bin/python3 scripts/plate-model/generate.py --out /tmp/plates --count 200 [--seed 1] [--size 128x32]
+      [--keep-size] [--clean]
 
 writes PNG files named <index>_<label>.png and labels.tsv. Needs numpy, PIL, OpenCV (python3-opencv) and the fonts
 of `bash scripts/setup.sh train`.
@@ -581,10 +582,12 @@ def place(rng, plate: np.ndarray, box: tuple[float, float, float, float], tight:
 
 
 class Generator:
-    def __init__(self, seed: int, out_w: int = 128, out_h: int = 32):
+    def __init__(self, seed: int, out_w: int = 128, out_h: int = 32, clean: bool = False, keep_size: bool = False):
         self.seed = seed
         self.out_w = out_w
         self.out_h = out_h
+        self.clean = clean  # no lighting effects, blur, noise or JPEG (test fixtures)
+        self.keep_size = keep_size  # the crop at its own size, not the model's input size
         self.r = Renderer()
 
     def sample(self, index: int) -> tuple[np.ndarray, str]:
@@ -609,7 +612,12 @@ class Generator:
             label = "".join(c for c in text.upper() if c in ALPHABET)
             box, tight = (Wp * 0.05, top, Wp * 0.95, top + hh), True
         crop = place(rng, plate, box, tight)
+        if self.clean:
+            g = np.clip(crop, 0, 255).astype(np.uint8)
+            return (g if self.keep_size else cv2.resize(g, (self.out_w, self.out_h), interpolation=cv2.INTER_AREA)), label
         g = photometric(rng, crop)
+        if self.keep_size:
+            return degrade(rng, g, g.shape[1], g.shape[0]), label
         return degrade(rng, g, self.out_w, self.out_h), label
 
 
@@ -620,9 +628,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="first sample index")
     ap.add_argument("--size", default="128x32", help="WxH of the model input")
+    ap.add_argument("--keep-size", action="store_true", help="write each crop at its own size")
+    ap.add_argument("--clean", action="store_true", help="no lighting effects, blur, noise or JPEG")
     args = ap.parse_args()
     w, h = (int(v) for v in args.size.lower().split("x"))
-    gen = Generator(args.seed, w, h)
+    gen = Generator(args.seed, w, h, clean=args.clean, keep_size=args.keep_size)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "labels.tsv"), "w") as f:
         for i in range(args.start, args.start + args.count):

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Trains the plate-ctc recognizer (a small convolutional CTC model) on plates drawn by generate.py, and exports it.
 
-  python3 scripts/plate-model/train.py --out runs/plate-ctc --minutes 75 --threads 1
-      trains until 75 minutes of training have been spent in that folder (all runs together): rerun the same
+  python3 scripts/plate-model/train.py --out runs/plate-ctc --minutes 68 --threads 1
+      trains until 68 minutes of training have been spent in that folder (all runs together): rerun the same
       command after a stop and it resumes from the last checkpoint (written every --checkpoint-minutes)
   python3 scripts/plate-model/train.py --out runs/plate-ctc --export
       writes models/plate-ctc.onnx and models/plate-ctc.json from the last checkpoint
@@ -150,7 +150,7 @@ def export(args, model: PlateCtc, state: dict) -> None:
         "synthetic_heldout": f"{state.get('heldout_count')} samples of generate.py seed {state['seed'] + 1000}, "
                              "exact match, greedy decoding",
         "onnx_bytes": os.path.getsize(onnx_path),
-        "licence": "AGPL-3.0-only (alpr-edge); trained only on images drawn by scripts/plate-model/generate.py",
+        "licence": "AGPL-3.0-or-later (alpr-edge); trained only on images drawn by scripts/plate-model/generate.py",
     }
     json_path = os.path.splitext(onnx_path)[0] + ".json"
     with open(json_path, "w") as f:
@@ -162,14 +162,14 @@ def export(args, model: PlateCtc, state: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/plate-ctc", help="checkpoint folder (resumed from when it has one)")
-    ap.add_argument("--minutes", type=float, default=75, help="total training time in this folder, all runs")
+    ap.add_argument("--minutes", type=float, default=68, help="total training time in this folder, all runs")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--size", default="128x32", help="model input WxH")
-    ap.add_argument("--checkpoint-minutes", type=float, default=3)
-    ap.add_argument("--heldout", type=int, default=600, help="held-out synthetic samples")
+    ap.add_argument("--checkpoint-minutes", type=float, default=5)
+    ap.add_argument("--heldout", type=int, default=500, help="held-out synthetic samples")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--export", action="store_true", help="export the last checkpoint to ONNX and stop")
     ap.add_argument("--export-path", default="models/plate-ctc.onnx")
@@ -190,7 +190,7 @@ def main() -> None:
     model = PlateCtc(args.h)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     state = {"step": 0, "elapsed": 0.0, "seed": args.seed, "batch": args.batch, "heldout": None,
-             "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, "
+             "machine": f"{platform.machine()} {os.cpu_count()} cores, "
                         f"{args.threads} training thread(s), {args.device}".strip()}
     if os.path.exists(ckpt):
         saved = torch.load(ckpt, map_location="cpu")
