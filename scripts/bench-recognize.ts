@@ -6,7 +6,7 @@
  *     every read is a false read.
  * Prints top-1 %, top-N %, detection % (IoU > 0.4 with the truth box), false reads per image, median and p90 ms
  * per image, peak memory, and how many reads had a confidence of 90 or more and how many of those were right.
- * Usage: npm run bench:recognize -- DIR [--engine ppocr|tesseract] [--country us|eu|br] [--topn N] [--limit N] [--json]
+ * Usage: npm run bench:recognize -- DIR [--engine ppocr|plate-ctc|tesseract] [--country us|eu|br] [--topn N] [--limit N] [--json]
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -84,7 +84,7 @@ const country = (values.country ?? (base === 'br' ? 'br' : base === 'eu' ? 'eu' 
 const topN = Number(values.topn);
 // The unit's configuration (--config FILE and ALPR_EDGE__* variables apply), with one OCR worker: one core.
 const config = loadConfig(values.config);
-const engine = (values.engine ?? config.recognition.ocr.engine) as 'ppocr' | 'tesseract';
+const engine = (values.engine ?? config.recognition.ocr.engine) as 'ppocr' | 'plate-ctc' | 'tesseract';
 const rowSearch = (values['row-search'] ?? config.recognition.ocr.rowSearch) as 'always' | 'when-unsure';
 config.recognition = { ...config.recognition, country, topN, ocr: { ...config.recognition.ocr, workers: 1, engine, rowSearch } };
 const recognizer = await Recognizer.create(config.recognition);

@@ -3,6 +3,7 @@
 #   scripts/setup.sh          install Debian packages, npm dependencies (native OpenCV build), compile: a unit
 #   scripts/setup.sh demo     ... then run the unit's bundled demo
 #   scripts/setup.sh test     ... also the packages only the tests need, then run the whole test suite
+#   scripts/setup.sh train    ... plus what training the plate-ctc model needs (docs/plate-model.md)
 # Idempotent: packages already installed and an unchanged package-lock.json are skipped, so a second run is fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +13,14 @@ cd "$(dirname "$0")/.."
 # modules at `npm ci` (build-essential, python3, pkg-config: a release without prebuilt modules needs them).
 APT_PACKAGES=(libopencv-dev opencv-data tesseract-ocr tesseract-ocr-eng libgphoto2-dev gphoto2
   build-essential python3 pkg-config util-linux)
-# Only the tests need these: the MQTT broker they start (mosquitto), the serial line pairs (socat), and faketime
-# (CI runs the time-sensitive tests with the clock moved ahead). A unit in service never installs them.
+# Only the tests need these: the MQTT broker they start (mosquitto), the serial line pairs (socat), faketime (CI
+# runs the time-sensitive tests with the clock moved ahead) and the browser of the screens' tests (chromium). A unit
+# in service never installs them.
 TEST_PACKAGES=(mosquitto socat faketime chromium)
 if [ "${1:-}" = test ]; then APT_PACKAGES+=("${TEST_PACKAGES[@]}"); fi
+# Only training the plate-ctc model (scripts/plate-model/) needs these; the unit and CI never train.
+if [ "${1:-}" = train ]; then APT_PACKAGES+=(python3-torch python3-onnx python3-numpy python3-pil python3-opencv
+  fonts-liberation fonts-dejavu-extra fonts-bebas-neue fonts-league-spartan); fi
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -93,5 +98,6 @@ case "${1:-}" in
   "") say "done. Try: npm start" ;;
   demo) shift; exec node dist/src/cli/main.js demo "$@" ;;
   test) shift; exec node scripts/run-tests.mjs "$@" ;;
-  *) say "unknown action '$1' (expected: demo, test)"; exit 2 ;;
+  train) say "done. Train: python3 scripts/plate-model/train.py --help (docs/plate-model.md)" ;;
+  *) say "unknown action '$1' (expected: demo, test, train)"; exit 2 ;;
 esac

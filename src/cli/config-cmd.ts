@@ -38,9 +38,13 @@ export async function configCommand(argv: string[], defaultFile: string | undefi
 /** Loads the configured OCR engine's files as the unit would (the models are run once on a test input). */
 async function checkOcrFiles(ocr: Config['recognition']['ocr']): Promise<string | undefined> {
   try {
-    if (ocr.engine === 'ppocr') {
+    if (ocr.engine === 'ppocr' || ocr.engine === 'plate-ctc') {
       const { PpOcr } = await import('../recognition/ppocr.js');
       await (await PpOcr.create(ocr.models)).close();
+      if (ocr.engine === 'plate-ctc') {
+        const { PlateCtc } = await import('../recognition/plate-ctc.js');
+        await (await PlateCtc.create(ocr.plateModel)).close();
+      }
     } else {
       const { locateTessdata } = await import('../recognition/ocr.js');
       locateTessdata(ocr.tessdata);

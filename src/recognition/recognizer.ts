@@ -9,6 +9,7 @@ import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
 import { PlateTextReader, type PlateText } from './plate-text.js';
 import { PpOcr } from './ppocr.js';
+import { PlateCtc } from './plate-ctc.js';
 import { packageRoot } from '../util/paths.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,9 @@ function odd(n: number): number {
 export class Recognizer {
   private constructor(
     private readonly config: RecognitionConfig,
-    private readonly engine: { kind: 'tesseract'; ocr: OcrPool } | { kind: 'ppocr'; ppocr: PpOcr; reader: PlateTextReader },
+    private readonly engine:
+      | { kind: 'tesseract'; ocr: OcrPool }
+      | { kind: 'ppocr'; ppocr: PpOcr; reader: PlateTextReader; plateCtc?: PlateCtc },
     private readonly cascade: InstanceType<typeof cv.CascadeClassifier> | undefined,
     private readonly glyphs: GlyphClassifier | undefined,
   ) {}
@@ -55,6 +58,15 @@ export class Recognizer {
       const ppocr = await PpOcr.create(config.ocr.models);
       return new Recognizer(config, { kind: 'ppocr', ppocr, reader: new PlateTextReader(ppocr) }, cascade, undefined);
     }
+    if (config.ocr.engine === 'plate-ctc') {
+      // PP-OCR's detector finds the rows; the project's plate model reads them
+      const plateCtc = await PlateCtc.create(config.ocr.plateModel);
+      const ppocr = await PpOcr.create(config.ocr.models).catch(async (err: unknown) => {
+        await plateCtc.close();
+        throw err;
+      });
+      return new Recognizer(config, { kind: 'ppocr', ppocr, reader: new PlateTextReader(ppocr, plateCtc), plateCtc }, cascade, undefined);
+    }
     const glyphs = config.ocr.glyphWeight > 0 ? loadGlyphClassifier() : undefined;
     const ocr = await OcrPool.create(config.ocr.workers, config.ocr.tessdata, config.ocr.timeoutMs);
     return new Recognizer(config, { kind: 'tesseract', ocr }, cascade, glyphs);
@@ -62,12 +74,14 @@ export class Recognizer {
 
   /** Recognizer and detector model runs so far (ppocr engine): the cost of reading, independent of the machine's load. */
   get modelRuns(): { rec: number; det: number } | undefined {
-    return this.engine.kind === 'ppocr' ? { ...this.engine.ppocr.runs } : undefined;
+    if (this.engine.kind !== 'ppocr') return undefined;
+    const { ppocr, plateCtc } = this.engine;
+    return { rec: ppocr.runs.rec + (plateCtc?.runs.rec ?? 0), det: ppocr.runs.det };
   }
 
   /** The text reader in use. */
-  get engineName(): 'ppocr' | 'tesseract' {
-    return this.engine.kind;
+  get engineName(): 'ppocr' | 'plate-ctc' | 'tesseract' {
+    return this.engine.kind === 'ppocr' && this.engine.plateCtc ? 'plate-ctc' : this.engine.kind;
   }
 
   /** Threads reading text: the tesseract pool's workers, or the one ONNX session thread. */
@@ -77,7 +91,7 @@ export class Recognizer {
 
   async close(): Promise<void> {
     if (this.engine.kind === 'tesseract') await this.engine.ocr.close();
-    else await this.engine.ppocr.close();
+    else await Promise.all([this.engine.ppocr.close(), this.engine.plateCtc?.close()]);
   }
 
   async recognizeFile(file: string, opts: RecognizeOptions = {}): Promise<FrameResult> {
