@@ -28,6 +28,7 @@ import {
 import { SerialTerminal, runSerialTerminal, type SerialTerminalOptions } from '../src/alerts/terminal-serial.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
 import { systemClock } from '../src/util/clock.js';
+import { until } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -208,14 +209,6 @@ describe('serial protocol', () => {
     expect(lines).toEqual(['noise', '$ALPR,RESP,A-1,ACC', ack.trimEnd(), null, ack.trimEnd()]);
   });
 });
-
-async function until(test: () => boolean, ms: number, what: string, state: () => unknown = () => null): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(state())}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 class CapturingLogger implements AlertLogger {
   readonly lines: Array<{ level: string; obj: object; msg: string }> = [];

@@ -21,6 +21,7 @@ import { SyncEngine } from '../src/sync/engine.js';
 import { manualClock, systemClock } from '../src/util/clock.js';
 import { adminSession } from './session-helper.js';
 import { makePki, type Pki } from './tls.js';
+import { until } from './helpers.js';
 
 /**
  * The access log's ends (#16 item 2). A tester holding the data key lifted the append-only triggers through
@@ -287,14 +288,6 @@ describe('audit verify on the unit', () => {
     expect(r.out).toMatch(new RegExp(`status file +head #${oldHead.id} .*: OK, record #${oldHead.id} was purged by retention \\(anchor #\\d+\\)`));
   });
 });
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!test()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the running unit keeps the head in its status file moving forward only', () => {
   it('the unit as a process: records removed at the end while it runs stay found in its status file and by audit verify', async () => {

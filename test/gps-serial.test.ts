@@ -10,6 +10,7 @@ import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialGps, type GpsLogger, type SerialGpsOptions } from '../src/gps/serial.js';
+import { until } from './helpers.js';
 
 function nmea(body: string): string {
   let sum = 0;
@@ -41,16 +42,6 @@ function rmc(t: number, latitude: number, longitude: number, knots: number, cour
 function gga(t: number, latitude: number, longitude: number, satellites: number): string {
   const sats = String(satellites).padStart(2, '0');
   return nmea(`GNGGA,${hhmmss(t)},${latLon(latitude, longitude)},1,${sats},0.9,760.0,M,-5.2,M,,`);
-}
-
-async function until(test: () => boolean, ms: number, what: string, state: () => unknown): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}: ${JSON.stringify(state())}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 class CapturingLogger implements GpsLogger {

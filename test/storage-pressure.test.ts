@@ -12,6 +12,7 @@ import { StorageDeferred, StorageGuard, type WriteAttempt } from '../src/unit/st
 import { manualClock, systemClock } from '../src/util/clock.js';
 import { configSchema } from '../src/config/schema.js';
 import { Unit } from '../src/unit/unit.js';
+import { until } from './helpers.js';
 
 /**
  * The parts of #16 item 4 (a full disk) that can be tested without a small file system: the bounded pending
@@ -397,10 +398,3 @@ describe('the unit stopping while reads cannot be stored', () => {
   }, 120_000);
 });
 
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -19,6 +19,7 @@ import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { adminSession } from './session-helper.js';
 import { makePki, type Pki } from './tls.js';
+import { until } from './helpers.js';
 
 /**
  * Push to the reference central server over real HTTP(S) on loopback, through a TCP proxy that breaks the link:
@@ -93,14 +94,6 @@ async function storeReads(count: number, opts: { images?: boolean } = {}): Promi
   const uuids: string[] = [];
   for (let i = 0; i < count; i++) uuids.push((await store.insertRead(newRead(opts))).uuid);
   return uuids;
-}
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Every read of the unit is on the server exactly once, with the unit's latest version, and the unit knows it. */

@@ -13,6 +13,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { HotlistSync } from '../src/sync/hotlist-sync.js';
 import { Mosquitto } from './mosquitto.js';
 import { systemClock } from '../src/util/clock.js';
+import { until } from './helpers.js';
 
 /**
  * An urgent hot list entry or cancellation reaches the unit over MQTT without waiting for the sync schedule: a
@@ -47,14 +48,6 @@ async function publishAs(user: string, password: string, topic: string, payload:
   const client = await mqtt.connectAsync(broker.url, { username: user, password, protocolVersion: 4, clientId: `${user}-${Math.random().toString(36).slice(2, 8)}` });
   await client.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos: 1 });
   await client.endAsync();
-}
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('urgent hot list messages over MQTT', () => {

@@ -12,6 +12,7 @@ import { healthSchema } from '../src/alerts/mqtt-topics.js';
 import { cv } from '../src/recognition/cv.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
+import { until } from './helpers.js';
 
 /**
  * Hot list hits through the whole unit to the patrol terminal: the compiled unit replays plates, some of which
@@ -39,14 +40,6 @@ afterAll(async () => {
   socat?.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('alerts from the whole unit to the terminal over a serial line', () => {
   it('every hit reaches the terminal once, late when the terminal was off, covert hits never; answers are recorded', async () => {

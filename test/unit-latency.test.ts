@@ -8,6 +8,7 @@ import { createLogger } from '../src/log/logger.js';
 import { openStore } from '../src/store/open.js';
 import { Unit, type HitEvent, type ReadEvent } from '../src/unit/unit.js';
 import { systemClock } from '../src/util/clock.js';
+import { until } from './helpers.js';
 
 /**
  * Frame-to-alert latency through the whole unit (#15 item 5): a plate on a hot list is stored, matched and alerted
@@ -31,14 +32,6 @@ afterAll(async () => {
   await unit?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('frame-to-alert latency', () => {
   it('a hot list plate is alerted on before grouping.maxDelayMs; a plain plate is reported after it; one read and one alert per car', async () => {

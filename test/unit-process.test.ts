@@ -10,6 +10,7 @@ import mqtt from 'mqtt';
 import { ReadStore } from '../src/store/read-store.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
+import { until } from './helpers.js';
 
 /**
  * The unit as systemd runs it: `node dist/src/cli/main.js run --config FILE`, a real child process, killed the
@@ -77,14 +78,6 @@ function startUnit(config: string, env: NodeJS.ProcessEnv = {}) {
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   child = proc;
   return { proc, printed, exited, stderr: () => stderr };
-}
-
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('the unit as a process', () => {

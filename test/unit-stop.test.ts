@@ -13,6 +13,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
+import { until } from './helpers.js';
 
 /**
  * A stop must not wait out the alert channels (#16 item 3): with a terminal that never ACKs and a retry a minute
@@ -40,14 +41,6 @@ afterAll(async () => {
   socat?.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Which of stop() and "half the retry wait has passed since `since`" comes first. */
 async function stopBefore(stop: () => Promise<void>, since: number, retryInMs: number): Promise<string> {

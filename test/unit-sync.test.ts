@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makePki, type Pki } from './tls.js';
+import { until } from './helpers.js';
 
 /**
  * The compiled unit and the compiled reference central server, each in its own process, over HTTPS on loopback:
@@ -30,14 +31,6 @@ afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(test: () => boolean, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** `alpr-edge status --json` (exit 1 when the unit is not healthy: a finished replay camera is fine). */
 function statusJson(config: string): string {
