@@ -20,7 +20,7 @@ import {
   type MqttTopicMap,
   type ReadPayload,
 } from './mqtt-topics.js';
-import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus, DeliveryReceipt } from './types.js';
+import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus, DeliveryReceipt, ReadsAccess } from './types.js';
 import type { Clock } from '../util/clock.js';
 
 /**
@@ -47,19 +47,7 @@ export interface ChannelLogger {
   warn(obj: object, msg: string): void;
 }
 
-/**
- * Plate text leaving the unit over MQTT (`publishReads`), for the access log: a terminal that subscribed to a
- * filter covering `alpr/<unit>/reads` on the embedded broker (who: its broker username), or, on an external
- * broker, the unit starting to publish reads there (who reads them is that broker's access control).
- */
-export interface ReadsAccess {
-  who: string;
-  role: 'terminal' | 'system';
-  topic: string;
-  filter: string | null;
-  clientId: string | null;
-  broker: string;
-}
+export type { ReadsAccess };
 
 export interface MqttChannelOptions {
   /** How long deliver() waits for the PUBACK of a connected broker before giving the alert back. */

@@ -1,3 +1,4 @@
+import type { HealthPayload, ReadPayload } from './mqtt-topics.js';
 /**
  * Alerts to the patrol terminal: what an alert says, and what a delivery channel (serial line, MQTT) must do.
  * The outbox (src/alerts/outbox.ts) decides what to send and when; a channel only moves one alert to its far
@@ -111,4 +112,30 @@ export interface AlertChannel {
    */
   onRetryNow?(handler: () => void): void;
   status(): ChannelStatus;
+  // What a channel may also do, declared here so that the unit calls it without a cast; a channel that cannot
+  // leaves it out (today MQTT has the first four, serial the last).
+  /** Urgent hot list entries and cancellations arriving on the channel (MQTT), applied at once. */
+  onUrgentHotlist?(handler: (payload: Record<string, unknown>, topic: string) => void): void;
+  /** Who receives plate text from the channel (`alerts.mqtt.publishReads`), for the access log. */
+  onReadsAccess?(handler: (a: ReadsAccess) => void): void;
+  /** Publishes a stored read (only when `alerts.mqtt.publishReads` is on; the channel checks). */
+  publishRead?(read: ReadPayload): boolean;
+  /** Publishes the unit's health. */
+  publishHealth?(health: HealthPayload): boolean;
+  /** Tells the terminal of the unit's open faults (serial FAULT frames). */
+  reportFaults?(faults: ReadonlyArray<{ code: string; subject: string; message: string; since: number }>): void;
+}
+
+/**
+ * Plate text leaving the unit over MQTT (`publishReads`), for the access log: a terminal that subscribed to a
+ * filter covering `alpr/<unit>/reads` on the embedded broker (who: its broker username), or, on an external
+ * broker, the unit starting to publish reads there (who reads them is that broker's access control).
+ */
+export interface ReadsAccess {
+  who: string;
+  role: 'terminal' | 'system';
+  topic: string;
+  filter: string | null;
+  clientId: string | null;
+  broker: string;
 }

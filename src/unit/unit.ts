@@ -12,7 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { Grouper, type SightingPlate, type TrackView, type UnstoredView } from '../pipeline/grouper.js';
 import { Scheduler, type CameraCounters } from '../pipeline/scheduler.js';
 import { Vision } from '../pipeline/vision.js';
-import type { ReadsAccess } from '../alerts/mqtt.js';
+import type { ReadsAccess } from '../alerts/types.js';
 import { sniffImage } from '../recognition/image-header.js';
 import type { PlateRead } from '../recognition/types.js';
 import type { ReadStore, StoredRead } from '../store/read-store.js';
@@ -265,7 +265,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     if (config.sync.hotlists.enabled) {
       const urgent = new HotlistSync(store.database, hotlists, logger.child({ part: 'hotlist-sync' }));
       for (const channel of channels) {
-        (channel as { onUrgentHotlist?: (h: (p: Record<string, unknown>, topic: string) => void) => void }).onUrgentHotlist?.((payload, topic) => {
+        channel.onUrgentHotlist?.((payload, topic) => {
           const r = urgent.applyUrgent(payload);
           if (r.ok) logger.info({ topic, result: r.message }, 'urgent hot list message applied');
           else logger.warn({ topic, err: r.message }, 'urgent hot list message refused');
@@ -275,7 +275,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
     const accessLog = new AccessLog(store.database, auditKey, clock);
     // plate text leaving over MQTT (alerts.mqtt.publishReads) is a disclosure: who receives it is logged
     for (const channel of channels) {
-      (channel as { onReadsAccess?: (h: (a: ReadsAccess) => void) => void }).onReadsAccess?.((a) => {
+      channel.onReadsAccess?.((a) => {
         try {
           accessLog.append({
             user: a.who,
@@ -577,10 +577,7 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
 
   /** Publishes a stored read on MQTT when alerts.mqtt.publishReads is on (the channel checks). */
   private publishRead(read: StoredRead): void {
-    for (const c of this.channels) {
-      const publish = (c as { publishRead?: (r: unknown) => boolean }).publishRead;
-      publish?.call(c, readPayload(read));
-    }
+    for (const c of this.channels) c.publishRead?.(readPayload(read));
   }
 
   /** Checks a stored read against the hot lists; new hits are recorded and alerted on. */
@@ -822,8 +819,8 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
         this.healthPublishedAt = performance.now();
         const health = this.health(status);
         // to the terminal on the serial line too (FAULT frames; MQTT terminals read them in health)
-        for (const c of this.channels) (c as { reportFaults?: (f: Fault[]) => void }).reportFaults?.(status.faults);
-        for (const c of this.channels) (c as { publishHealth?: (h: object) => boolean }).publishHealth?.(health);
+        for (const c of this.channels) c.reportFaults?.(status.faults);
+        for (const c of this.channels) c.publishHealth?.(health);
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'cannot send the unit health');
