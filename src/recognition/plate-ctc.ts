@@ -8,10 +8,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { CharReading } from './candidates.js';
 import { cv, type Mat } from './cv.js';
 import { OcrSetupError, PLATE_CHARSET } from './ocr.js';
-import type { RecLine } from './ppocr.js';
+import { decodeCtc, type RecLine } from './ppocr.js';
 import { packageRoot } from '../util/paths.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -204,57 +203,4 @@ export class PlateCtc {
   async close(): Promise<void> {
     await this.session.release();
   }
-}
-
-/**
- * Greedy CTC decoding of probabilities [steps, classes] (class 0 the blank; plateIndex maps a class to its
- * PLATE_CHARSET index) into plate characters with their best alternatives (up to 4, p >= 0.01), each character's
- * extent being the steps it spans times stepPx.
- */
-export function decodeCtc(p: Float32Array, steps: number, classes: number, plateIndex: Int16Array, stepPx: number): RecLine {
-  const K = PLATE_CHARSET.length;
-  const chars: CharReading[] = [];
-  let prev = 0;
-  let current: { k: number; t0: number; t1: number; best: Float32Array } | undefined;
-  const close = () => {
-    if (!current) return;
-    const cur = current;
-    const choices = [...cur.best]
-      .map((pp, k) => ({ ch: PLATE_CHARSET[k]!, p: pp }))
-      .filter((c) => c.p >= 0.01 || c.ch === PLATE_CHARSET[cur.k])
-      .sort((a, b) => b.p - a.p)
-      .slice(0, 4)
-      .map((c) => ({ ch: c.ch, p: Math.min(0.999, Math.max(0.001, c.p)) }));
-    chars.push({ choices, x0: cur.t0 * stepPx, x1: (cur.t1 + 1) * stepPx });
-    current = undefined;
-  };
-  const plate = new Float32Array(K);
-  for (let t = 0; t < steps; t++) {
-    const o = t * classes;
-    let arg = 0;
-    let max = p[o]!;
-    plate.fill(0);
-    for (let c = 1; c < classes; c++) {
-      const v = p[o + c]!;
-      if (v > max) {
-        max = v;
-        arg = c;
-      }
-      const k = plateIndex[c]!;
-      if (k >= 0) plate[k] = plate[k]! + v;
-    }
-    if (arg === 0) {
-      close();
-    } else if (current && arg === prev) {
-      current.t1 = t;
-      for (let j = 0; j < K; j++) current.best[j] = Math.max(current.best[j]!, plate[j]!);
-    } else {
-      close();
-      current = { k: plateIndex[arg]!, t0: t, t1: t, best: Float32Array.from(plate) };
-    }
-    prev = arg;
-  }
-  close();
-  const text = chars.map((c) => c.choices[0]!.ch).join('');
-  return { text, raw: text, chars };
 }

@@ -235,56 +235,7 @@ export class PpOcr {
     if (classes !== this.dict.length + 2) throw new Error(`recognizer output has ${classes} classes, expected ${this.dict.length + 2}`);
     // Image pixels per time step, in the original image's coordinates.
     const stepPx = (width / steps) * (img.cols / w);
-    return this.decode(out.data as Float32Array, steps, classes, stepPx);
-  }
-
-  private decode(p: Float32Array, steps: number, classes: number, stepPx: number): RecLine {
-    const K = PLATE_CHARSET.length;
-    const plate = new Float32Array(K);
-    let raw = '';
-    const chars: CharReading[] = [];
-    let prevClass = 0;
-    let current: { k: number; t0: number; t1: number; best: Float32Array } | undefined;
-    const close = () => {
-      if (!current) return;
-      const choices = [...current.best]
-        .map((pp, k) => ({ ch: PLATE_CHARSET[k]!, p: pp }))
-        .filter((c) => c.p >= 0.01 || c.ch === PLATE_CHARSET[current!.k])
-        .sort((a, b) => b.p - a.p)
-        .slice(0, 4)
-        .map((c) => ({ ch: c.ch, p: Math.min(0.999, Math.max(0.001, c.p)) }));
-      chars.push({ choices, x0: current.t0 * stepPx, x1: (current.t1 + 1) * stepPx });
-      current = undefined;
-    };
-    for (let t = 0; t < steps; t++) {
-      const o = t * classes;
-      let arg = 0;
-      let max = p[o]!;
-      plate.fill(0);
-      for (let c = 1; c < classes; c++) {
-        const v = p[o + c]!;
-        if (v > max) {
-          max = v;
-          arg = c;
-        }
-        const k = this.plateIndex[c]!;
-        if (k >= 0) plate[k] = plate[k]! + v;
-      }
-      if (arg !== 0 && arg !== prevClass) raw += arg <= this.dict.length ? this.dict[arg - 1] : ' ';
-      const k = this.plateIndex[arg]!;
-      if (k < 0) {
-        close();
-      } else if (current && current.k === k && prevClass === arg) {
-        current.t1 = t;
-        for (let j = 0; j < K; j++) current.best[j] = Math.max(current.best[j]!, plate[j]!);
-      } else {
-        close();
-        current = { k, t0: t, t1: t, best: Float32Array.from(plate) };
-      }
-      prevClass = arg;
-    }
-    close();
-    return { text: chars.map((c) => c.choices[0]!.ch).join(''), raw, chars };
+    return decodeCtc(out.data as Float32Array, steps, classes, this.plateIndex, stepPx, (c) => (c <= this.dict.length ? this.dict[c - 1]! : ' '));
   }
 
   /**
@@ -347,4 +298,68 @@ function toBgr(img: Mat): Mat {
 
 function firstLine(err: unknown): string {
   return ((err as Error)?.message ?? String(err)).split('\n')[0]!.slice(0, 200);
+}
+
+/**
+ * Greedy CTC decoding of probabilities [steps, classes] (class 0 the blank; plateIndex maps a class to its
+ * PLATE_CHARSET index, -1 for a class that is no plate character) into plate characters with their best
+ * alternatives (up to 4, p >= 0.01), each character's extent being the steps it spans times stepPx. `raw` is the
+ * model's own text (rawChar of each class, repeats collapsed) when rawChar is given, else the plate text. Shared by
+ * the PP-OCR recognizer and the plate model of our own (plate-ctc.ts).
+ */
+export function decodeCtc(
+  p: Float32Array,
+  steps: number,
+  classes: number,
+  plateIndex: Int16Array,
+  stepPx: number,
+  rawChar?: (cls: number) => string,
+): RecLine {
+  const K = PLATE_CHARSET.length;
+  const plate = new Float32Array(K);
+  let raw = '';
+  const chars: CharReading[] = [];
+  let prevClass = 0;
+  let current: { k: number; t0: number; t1: number; best: Float32Array } | undefined;
+  const close = () => {
+    if (!current) return;
+    const choices = [...current.best]
+      .map((pp, k) => ({ ch: PLATE_CHARSET[k]!, p: pp }))
+      .filter((c) => c.p >= 0.01 || c.ch === PLATE_CHARSET[current!.k])
+      .sort((a, b) => b.p - a.p)
+      .slice(0, 4)
+      .map((c) => ({ ch: c.ch, p: Math.min(0.999, Math.max(0.001, c.p)) }));
+    chars.push({ choices, x0: current.t0 * stepPx, x1: (current.t1 + 1) * stepPx });
+    current = undefined;
+  };
+  for (let t = 0; t < steps; t++) {
+    const o = t * classes;
+    let arg = 0;
+    let max = p[o]!;
+    plate.fill(0);
+    for (let c = 1; c < classes; c++) {
+      const v = p[o + c]!;
+      if (v > max) {
+        max = v;
+        arg = c;
+      }
+      const k = plateIndex[c]!;
+      if (k >= 0) plate[k] = plate[k]! + v;
+    }
+    if (rawChar && arg !== 0 && arg !== prevClass) raw += rawChar(arg);
+    const k = plateIndex[arg]!;
+    if (k < 0) {
+      close();
+    } else if (current && current.k === k && prevClass === arg) {
+      current.t1 = t;
+      for (let j = 0; j < K; j++) current.best[j] = Math.max(current.best[j]!, plate[j]!);
+    } else {
+      close();
+      current = { k, t0: t, t1: t, best: Float32Array.from(plate) };
+    }
+    prevClass = arg;
+  }
+  close();
+  const text = chars.map((c) => c.choices[0]!.ch).join('');
+  return { text, raw: rawChar ? raw : text, chars };
 }
