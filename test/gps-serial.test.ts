@@ -3,14 +3,13 @@
  * receiver port; the test plays the receiver by writing NMEA into the other end.
  */
 import { systemClock } from '../src/util/clock.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialGps, type GpsLogger, type SerialGpsOptions } from '../src/gps/serial.js';
-import { until } from './helpers.js';
+import { CapturingLogger, SocatPair, until } from './helpers.js';
 
 function nmea(body: string): string {
   let sum = 0;
@@ -44,27 +43,14 @@ function gga(t: number, latitude: number, longitude: number, satellites: number)
   return nmea(`GNGGA,${hhmmss(t)},${latLon(latitude, longitude)},1,${sats},0.9,760.0,M,-5.2,M,,`);
 }
 
-class CapturingLogger implements GpsLogger {
-  readonly lines: Array<{ level: string; obj: object; msg: string }> = [];
-  warn(obj: object, msg: string): void {
-    this.lines.push({ level: 'warn', obj, msg });
-  }
-  info(obj: object, msg: string): void {
-    this.lines.push({ level: 'info', obj, msg });
-  }
-  messages(msg: string) {
-    return this.lines.filter((l) => l.msg === msg);
-  }
-}
-
 let dir: string;
-let socat: ChildProcess | null;
+let cable: SocatPair | null;
 let feeds: SerialPort[];
 let sources: SerialGps[];
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-gps-'));
-  socat = null;
+  cable = null;
   feeds = [];
   sources = [];
 });
@@ -78,19 +64,13 @@ afterEach(async () => {
 
 /** The serial line: DIR/gps is the unit's receiver port, DIR/feed the receiver's side. */
 async function startSocat(): Promise<void> {
-  const ends = [`pty,raw,echo=0,link=${dir}/gps`, `pty,raw,echo=0,link=${dir}/feed`];
-  socat = spawn('socat', ['-d', '-d', ...ends], { stdio: 'ignore' });
-  await until(() => existsSync(`${dir}/gps`) && existsSync(`${dir}/feed`), 5000, 'socat links', () => dir);
+  cable = await SocatPair.open(`${dir}/gps`, `${dir}/feed`);
 }
 
 /** Like a USB receiver pulled out: the far end and the device node vanish. */
 async function stopSocat(): Promise<void> {
-  const child = socat;
-  socat = null;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  await cable?.close();
+  cable = null;
 }
 
 async function openFeed(): Promise<SerialPort> {
