@@ -9,39 +9,8 @@ import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialGps, type GpsLogger, type SerialGpsOptions } from '../src/gps/serial.js';
+import { gga, nmea, rmc } from './gps-contract.js';
 import { CapturingLogger, SocatPair, until } from './helpers.js';
-
-function nmea(body: string): string {
-  let sum = 0;
-  for (const ch of body) sum ^= ch.charCodeAt(0);
-  return `$${body}*${sum.toString(16).toUpperCase().padStart(2, '0')}\r\n`;
-}
-
-function hhmmss(t: number): string {
-  return new Date(t).toISOString().slice(11, 19).replace(/:/g, '') + '.00';
-}
-function ddmmyy(t: number): string {
-  const iso = new Date(t).toISOString();
-  return iso.slice(8, 10) + iso.slice(5, 7) + iso.slice(2, 4);
-}
-function latLon(latitude: number, longitude: number): string {
-  const part = (deg: number, width: number, pos: string, neg: string) => {
-    const a = Math.abs(deg);
-    const d = Math.floor(a);
-    const minutes = ((a - d) * 60).toFixed(5).padStart(8, '0');
-    return `${String(d).padStart(width, '0')}${minutes},${deg < 0 ? neg : pos}`;
-  };
-  return `${part(latitude, 2, 'N', 'S')},${part(longitude, 3, 'E', 'W')}`;
-}
-function rmc(t: number, latitude: number, longitude: number, knots: number, course: number, status = 'A'): string {
-  const mode = status === 'A' ? 'A' : 'N';
-  const motion = `${knots.toFixed(2)},${course.toFixed(1)}`;
-  return nmea(`GNRMC,${hhmmss(t)},${status},${latLon(latitude, longitude)},${motion},${ddmmyy(t)},,,${mode}`);
-}
-function gga(t: number, latitude: number, longitude: number, satellites: number): string {
-  const sats = String(satellites).padStart(2, '0');
-  return nmea(`GNGGA,${hhmmss(t)},${latLon(latitude, longitude)},1,${sats},0.9,760.0,M,-5.2,M,,`);
-}
 
 let dir: string;
 let cable: SocatPair | null;
