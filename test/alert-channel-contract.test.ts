@@ -17,7 +17,7 @@ import { SerialTerminal } from '../src/alerts/terminal-serial.js';
 import type { AlertChannel } from '../src/alerts/types.js';
 import { manualClock } from '../src/util/clock.js';
 import { alertChannelContract, type AlertChannelRig, type ContractTerminal, type Shown } from './alert-channel-contract.js';
-import { SocatPair } from './helpers.js';
+import { SocatPair, until } from './helpers.js';
 import { freePort, Mosquitto } from './mosquitto.js';
 
 /** 2026-03-14 09:26:53 UTC: every clock of the rigs stands here until a test moves it. */
@@ -71,6 +71,7 @@ describe('alert channel contract: serial line to the terminal simulator (socat p
         return channel;
       },
       terminal: far,
+      linkUp: (channel) => until(() => channel.status().detail.includes(`${dir}/unit 115200 8N1 open`), 10_000, 'the port open', () => channel.status()),
       capabilities: ['reportFaults'],
       cleanUp: async () => {
         for (const c of channels) await c.stop();
@@ -149,6 +150,7 @@ async function mqttRig(mode: 'external' | 'embedded', mosquitto: Mosquitto | nul
       return channel;
     },
     terminal: far,
+    linkUp: (channel) => until(() => channel.status().connected, 10_000, 'the broker connected', () => channel.status()),
     capabilities: ['onRetryNow', 'onUrgentHotlist', 'onReadsAccess', 'publishRead', 'publishHealth'],
     cleanUp: async () => {
       for (const c of channels) await c.stop();

@@ -60,6 +60,8 @@ export interface AlertChannelRig {
    */
   make(opts?: { patient?: boolean }): AlertChannel;
   terminal: ContractTerminal;
+  /** Resolves once the channel's own end is up (its port open, its broker connected), with or without a terminal. */
+  linkUp(channel: AlertChannel): Promise<unknown>;
   /** The optional methods this implementation declares. */
   capabilities: readonly Capability[];
   /** Stops every channel and terminal made, frees the cable or broker of this test. */
@@ -169,7 +171,9 @@ export function alertChannelContract(makeRig: () => Promise<AlertChannelRig>): v
     try {
       const channel = rig.make();
       await channel.start();
+      await rig.linkUp(channel);
       const hit = alertDelivery(4);
+      // sent (the port is open, the broker connected), but nobody takes it
       await expect(channel.deliver(hit)).rejects.toThrow();
       expect(channel.status()).toMatchObject({ inFlight: 0, delivered: 0 });
       expect(ids(rig)).toEqual([]);
