@@ -20,7 +20,7 @@ import { MqttTerminal, formatAlert, runMqttTerminal } from '../src/alerts/termin
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
 import type { Logger } from '../src/log/logger.js';
 import { freePort, Mosquitto } from './mosquitto.js';
-import { CapturingLogger, until } from './helpers.js';
+import { CapturingLogger, newRead, until } from './helpers.js';
 
 // The unit's pino logger is what the runtime hands the channel (checked by the compiler).
 const loggerFits = (logger: Logger): ChannelLogger => logger;
@@ -355,11 +355,12 @@ interface OutboxRig {
 async function outboxOn(rig: Rig, config: Partial<MqttChannelConfig>, readImage?: (store: ReadStore, ref: string) => Promise<Buffer>): Promise<OutboxRig> {
   const store = ReadStore.open(mkdtempSync(join(dir, 'store-')), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
   const cropBytes = readFileSync(CROP_FIXTURE);
-  const read = await store.insertRead({
-    uuid: `r-${randomBytes(4).toString('hex')}`, unitId: UNIT, cameraId: 'front', plate: '3FGH456', confidence: 76.8, candidates: [], region: 'us',
-    box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-    clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: cropBytes, format: 'jpeg' },
-  });
+  const read = await store.insertRead(
+    newRead(1, {
+      uuid: `r-${randomBytes(4).toString('hex')}`, unitId: UNIT, plate: '3FGH456', confidence: 76.8, firstSeen: 1, position: NO_POSITION,
+      crop: { bytes: cropBytes, format: 'jpeg' }, frame: undefined,
+    }),
+  );
   const channel = rig.makeChannel(undefined, { config, readImage: (ref) => (readImage ?? ((s, r) => s.readImage(r)))(store, ref) });
   const outbox = new AlertOutbox(store.database, alertsSchema.parse({}), undefined, systemClock);
   outbox.attach(channel);

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { until } from './helpers.js';
+import { newRead, until } from './helpers.js';
 import { alertsSchema } from '../src/alerts/config.js';
 import { AlertOutbox, type RaiseInput } from '../src/alerts/outbox.js';
 import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from '../src/alerts/types.js';
@@ -44,11 +44,9 @@ let readId: number;
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-outbox-'));
   store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e8 });
-  const r = await store.insertRead({
-    uuid: 'r1', unitId: 'u', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
-    box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-    clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: Buffer.from('x'), format: 'jpeg' },
-  });
+  const r = await store.insertRead(
+    newRead(1, { uuid: 'r1', unitId: 'u', plate: '7ABC123', confidence: 95, firstSeen: 1, position: NO_POSITION, crop: { bytes: Buffer.from('x'), format: 'jpeg' }, frame: undefined }),
+  );
   readId = r.id;
 });
 afterEach(() => {

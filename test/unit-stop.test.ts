@@ -13,7 +13,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
-import { SocatPair, until } from './helpers.js';
+import { newRead, SocatPair, until } from './helpers.js';
 
 /**
  * A stop must not wait out the alert channels (#16 item 3): with a terminal that never ACKs and a retry a minute
@@ -153,11 +153,9 @@ ${cameras}
   it('MQTT broker unreachable, reconnect 60 s away: the outbox and channel stop first, the alert stays pending', async () => {
     const store = ReadStore.open(path.join(dir, 'mqtt'), { clock: systemClock, imageBudgetBytes: 1e8 });
     try {
-      const read = await store.insertRead({
-        uuid: 'r1', unitId: 'u', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
-        box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-        clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: Buffer.from('x'), format: 'jpeg' },
-      });
+      const read = await store.insertRead(
+        newRead(1, { uuid: 'r1', unitId: 'u', plate: '7ABC123', confidence: 95, firstSeen: 1, position: NO_POSITION, crop: { bytes: Buffer.from('x'), format: 'jpeg' }, frame: undefined }),
+      );
       const port = await freePort(); // closed: nothing listens there
       const credentialsFile = path.join(dir, 'mqtt-credentials');
       writeFileSync(credentialsFile, 'unit:not-used-the-broker-is-not-there\n', { mode: 0o600 });
