@@ -28,7 +28,7 @@ export async function until<T>(
       const d = detail();
       throw new Error(`timed out waiting for ${what}${d === '' || d === undefined || d === null ? '' : `\n${typeof d === 'string' ? d : JSON.stringify(d)}`}`);
     }
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
