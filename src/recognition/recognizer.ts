@@ -1,7 +1,7 @@
 import type { Country, RecognitionConfig } from '../config/schema.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
-import { findSmallPlates } from './finder.js';
+import { findSmallPlates, SMALL_PLATE_DEFAULTS } from './finder.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
@@ -177,7 +177,8 @@ export class Recognizer {
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
     // plate-like texture (finder.ts).
     if (det.smallPlates && scale < 1 && regions.length < det.maxCandidates) {
-      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box));
+      const textureReads = this.engine.kind === 'ppocr' ? det.textureReads : 0;
+      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, textureReads });
       for (const s of small.slice(0, det.maxCandidates - regions.length)) {
         regions.push({ box: s.box, charHeight: s.charHeight, polarity: s.polarity, crop: false });
       }
