@@ -1,6 +1,10 @@
 /** Commands that look at stored data, each recorded in the access log: search, show, hits, releases, the access log itself, evidence holds. */
 import { caseNumber, type CommandSpec, ISO, json, type OptionSet, purpose } from './spec.js';
 
+/** What every query of stored data ends with: why and for which case (both recorded), JSON output, a limit. */
+const stated = (what: 'reads' | 'hits') =>
+  ({ purpose, case: caseNumber, json, limit: { type: 'string', arg: 'N', help: `at most N ${what}, up to 10000`, dflt: '1000' } }) as const;
+
 export const SEARCH_OPTIONS = {
   plate: { type: 'string', arg: 'P', help: 'the plate; * and ? match any characters and one character (7ABC*)' },
   from: { type: 'string', arg: ISO, help: 'reads seen from this date/time (ISO 8601, e.g. 2026-11-22T08:00Z)' },
@@ -9,10 +13,7 @@ export const SEARCH_OPTIONS = {
   near: { type: 'string', arg: 'LAT,LON,METRES', help: 'reads within METRES of a position (e.g. 33.9164,-118.4041,200)' },
   'include-deleted': { type: 'boolean', help: 'also logically deleted reads (admins, with --reason)' },
   reason: { type: 'string', arg: 'R', help: 'why deleted reads are looked at (with --include-deleted)' },
-  purpose,
-  case: caseNumber,
-  json,
-  limit: { type: 'string', arg: 'N', help: 'at most N reads, up to 10000', dflt: '1000' },
+  ...stated('reads'),
 } as const satisfies OptionSet;
 
 export const SHOW_OPTIONS = {
@@ -26,10 +27,7 @@ export const HITS_OPTIONS = {
   list: { type: 'string', arg: 'L', help: 'hits on this hot list only' },
   from: { type: 'string', arg: ISO, help: 'hits from this date/time (ISO 8601)' },
   to: { type: 'string', arg: ISO, help: 'hits up to this date/time' },
-  purpose,
-  case: caseNumber,
-  json,
-  limit: { type: 'string', arg: 'N', help: 'at most N hits, up to 10000', dflt: '1000' },
+  ...stated('hits'),
 } as const satisfies OptionSet;
 
 export const RELEASE_REQUEST_OPTIONS = {
