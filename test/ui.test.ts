@@ -352,6 +352,15 @@ describe('the screens in a browser', { timeout: 180_000 }, () => {
     expect(releases).toHaveLength(1);
     expect(releases[0]).toMatchObject({ requested_by: 'dana', agency: 'Hawthorne PD', case_number: '26-004512' });
     expect(JSON.parse(releases[0]!.selector)).toMatchObject({ plate: '5KDW837' });
+
+    // the plate's hot list hits, with what the officer answered to the alert (the first test accepted it; the
+    // camera's later reads of the plate are hits whose alerts were not sent again)
+    await page.click('#hits');
+    await page.waitForFunction(() => /hit\(s\)|refused/.test(document.getElementById('message')?.textContent ?? ''));
+    expect(await page.locator('#results th').allTextContents()).toEqual(['Plate', 'Seen', 'List', 'Match', 'Answer']);
+    expect(new Set(await page.locator('#results tbody td.plate').allTextContents())).toEqual(new Set(['5KDW837']));
+    const answers = await page.locator('#results tbody td:nth-child(5)').allTextContents();
+    expect(answers.filter((a) => /^accepted by /.test(a))).toHaveLength(1);
     await page.context().close();
   });
 
