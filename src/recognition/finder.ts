@@ -29,8 +29,11 @@ export interface SmallPlateRegion {
   /** The line of characters, in full-resolution frame coordinates. */
   box: Box;
   charHeight: number;
-  polarity: Polarity;
+  /** Unknown for a textured place where no characters segmented. */
+  polarity?: Polarity;
   score: number;
+  /** A textured place given as it is (no line of characters segmented there). */
+  texture?: boolean;
 }
 
 /** A place of plate-like texture, in the scaled copy's pixels. */
@@ -116,7 +119,7 @@ export function findSmallPlates(
       if (textureOnly < opts.textureReads) {
         textureOnly++;
         const box = { x: Math.floor(p.x - ch * 0.3), y: Math.floor(p.y - ch * 0.2), width: Math.ceil(p.width + ch * 0.6), height: Math.ceil(p.height + ch * 0.4) };
-        found.push({ box: clip(box, gray), charHeight: ch, polarity: 'dark-on-light', score: 0 });
+        found.push({ box: clip(box, gray), charHeight: ch, score: 0, texture: true });
       }
       continue;
     }

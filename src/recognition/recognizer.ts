@@ -180,7 +180,7 @@ export class Recognizer {
       const textureReads = this.engine.kind === 'ppocr' ? det.textureReads : 0;
       const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, textureReads });
       for (const s of small.slice(0, det.maxCandidates - regions.length)) {
-        regions.push({ box: s.box, charHeight: s.charHeight, polarity: s.polarity, crop: false });
+        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true });
       }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
@@ -364,6 +364,8 @@ interface Region {
   charHeight: number;
   polarity?: Polarity;
   crop: boolean;
+  /** A textured place where no line of characters segmented (finder.ts). */
+  texture?: boolean;
 }
 
 /** The part of the frame read for a region: its box grown by fx, fy character heights (a crop is read whole). */
