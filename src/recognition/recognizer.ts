@@ -114,15 +114,21 @@ export class Recognizer {
     // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads. A region
     // whose reading fails is reported in `errors`; the frame's other regions are still read.
     const errors: string[] = [];
-    const settled = await Promise.all(
-      regions.map((r) =>
-        this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
-          errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
-          return undefined;
-        }),
-      ),
-    );
-    const reads = settled.filter((r): r is PlateRead => r !== undefined);
+    const readAll = async (list: Region[]) =>
+      (
+        await Promise.all(
+          list.map((r) =>
+            this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
+              errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
+              return undefined;
+            }),
+          ),
+        )
+      ).filter((r): r is PlateRead => r !== undefined);
+    let reads = await readAll(regions.filter((r) => !r.texture));
+    // Textured places where no characters segmented cost the reader's row search each: read only in a frame
+    // where nothing else was read (a small plate alone in a frame, the case they are for).
+    if (reads.length === 0) reads = await readAll(regions.filter((r) => r.texture));
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
