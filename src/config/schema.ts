@@ -131,7 +131,7 @@ const detector = z
       .int()
       .min(0)
       .max(12)
-      .default(4)
+      .default(2)
       .describe(
         'Small-plate pass: places of plate-like texture where no line of characters segments at full resolution that are still given to the reader (the most textured first), at most this many per frame; 0: none (engine ppocr only).',
       ),
