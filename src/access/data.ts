@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { AccessDenied, can, type Permission, type Principal } from './roles.js';
 import { checkPurpose, type AccessEntry, type AccessLog } from './access-log.js';
 import { findHits, type HitHistoryQuery, type HitSummary } from '../hotlist/index.js';
+import { rowMap } from '../util/rows.js';
 
 /**
  * The only ways to stored reads for a person: search, show one read, its images. Each checks the principal's
@@ -254,43 +255,20 @@ const SELECT = `
     (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
   FROM reads r`;
 
+/** A row of SELECT: the columns of `reads` and its current image paths (the others are read by SUMMARY). */
 interface Row {
-  id: number;
-  uuid: string;
-  plate: string;
-  confidence: number;
-  camera_id: string;
-  unit_id: string;
-  first_seen: number;
-  last_seen: number;
-  frame_count: number;
   latitude: number | null;
   longitude: number | null;
-  position_valid: number;
   deleted_at: number | null;
   crop_path: string | null;
   frame_path: string | null;
 }
 
-function toSummary(r: Row): ReadSummary {
-  return {
-    id: r.id,
-    uuid: r.uuid,
-    plate: r.plate,
-    confidence: r.confidence,
-    cameraId: r.camera_id,
-    unitId: r.unit_id,
-    firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
-    frameCount: r.frame_count,
-    latitude: r.latitude,
-    longitude: r.longitude,
-    positionValid: r.position_valid === 1,
-    deleted: r.deleted_at !== null,
-    cropPath: r.crop_path,
-    framePath: r.frame_path,
-  };
-}
+const SUMMARY = rowMap<ReadSummary>()(
+  `id uuid plate confidence camera_id unit_id first_seen last_seen frame_count latitude longitude position_valid:bool
+   deleted=deleted_at:nonnull crop_path frame_path`,
+);
+const toSummary = (r: Row): ReadSummary => SUMMARY.toObject(r);
 
 /** Great-circle distance in metres. */
 function metres(lat1: number, lon1: number, lat2: number, lon2: number): number {

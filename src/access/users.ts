@@ -5,6 +5,7 @@ import { AccessDenied, can, ROLES, TWO_FACTOR_ROLES, type Principal, type Role }
 import { accessDefaults, type AccessConfig } from './schema.js';
 import { createSession, revokeUserSessions } from './session.js';
 import { generateTotpSecret, otpauthUrl, verifyTotp } from './totp.js';
+import { rowMap } from '../util/rows.js';
 
 /**
  * Users of the unit's data (LAPD 3/568.53, CA DOJ 429.4): named accounts with one role each, an argon2id password
@@ -67,23 +68,11 @@ interface UserRow {
   locked_until: number | null;
 }
 
-function toRecord(r: UserRow): UserRecord {
-  return {
-    name: r.name,
-    agency: r.agency,
-    role: r.role,
-    state: r.state,
-    stateReason: r.state_reason,
-    stateChangedAt: r.state_changed_at,
-    stateChangedBy: r.state_changed_by,
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    lastLoginAt: r.last_login_at,
-    failedLogins: r.failed_logins,
-    lockedUntil: r.locked_until,
-    twoFactor: r.totp_secret !== null,
-  };
-}
+const USER = rowMap<UserRecord>()(
+  `name agency role state state_reason state_changed_at state_changed_by created_at created_by last_login_at failed_logins
+   locked_until twoFactor=totp_secret:nonnull`,
+);
+const toRecord = (r: UserRow): UserRecord => USER.toObject(r);
 
 export function normaliseName(name: string): string {
   const n = name.trim().toLowerCase();

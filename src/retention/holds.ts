@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { rowMap } from '../util/rows.js';
 
 /**
  * Evidence holds (P8): an administrator keeps the reads of a case past retention, with the case number, the reason,
@@ -173,47 +174,16 @@ export function reviewHold(db: Database.Database, actor: Actor, holdId: number, 
   return getHold(db, holdId)!;
 }
 
-interface HoldRow {
-  id: number;
-  case_number: string;
-  reason: string;
-  contact: string;
-  selector: string;
-  placed_by: string;
-  placed_at: number;
-  review_at: number;
-  reviewed_at: number | null;
-  reviewed_by: string | null;
-  released_at: number | null;
-  released_by: string | null;
-  release_reason: string | null;
-  reads: number;
-}
-
 const HOLD_SELECT = `SELECT h.*, (SELECT count(*) FROM hold_reads WHERE hold_id = h.id) AS reads FROM holds h`;
 
-function toHold(r: HoldRow): Hold {
-  return {
-    id: r.id,
-    caseNumber: r.case_number,
-    reason: r.reason,
-    contact: r.contact,
-    selector: JSON.parse(r.selector) as HoldSelector,
-    placedBy: r.placed_by,
-    placedAt: r.placed_at,
-    reviewAt: r.review_at,
-    reviewedAt: r.reviewed_at,
-    reviewedBy: r.reviewed_by,
-    releasedAt: r.released_at,
-    releasedBy: r.released_by,
-    releaseReason: r.release_reason,
-    reads: r.reads,
-  };
-}
+const HOLD = rowMap<Hold>()(
+  `id case_number reason contact selector:json placed_by placed_at review_at reviewed_at reviewed_by released_at released_by
+   release_reason reads`,
+);
 
 export function getHold(db: Database.Database, holdId: number): Hold | undefined {
-  const row = db.prepare(`${HOLD_SELECT} WHERE h.id = ?`).get(holdId) as HoldRow | undefined;
-  return row && toHold(row);
+  const row = db.prepare(`${HOLD_SELECT} WHERE h.id = ?`).get(holdId) as object | undefined;
+  return row && HOLD.toObject(row);
 }
 
 /**
@@ -233,8 +203,8 @@ export function listHolds(
   }
   const rows = db
     .prepare(`${HOLD_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY h.id`)
-    .all(...args) as HoldRow[];
-  return rows.map(toHold);
+    .all(...args) as object[];
+  return rows.map(HOLD.toObject);
 }
 
 /** Whether an open hold covers the read. */

@@ -9,6 +9,7 @@ import { decryptImage, encryptImage, ImageIntegrityError, isEncryptedImage } fro
 import { databaseKey, imageKey } from './keys.js';
 import { MIGRATIONS } from './migrations.js';
 import type { Clock } from '../util/clock.js';
+import { rowMap } from '../util/rows.js';
 
 /**
  * The read store: one SQLite database (WAL, synchronous=FULL) and a folder of image files.
@@ -34,7 +35,8 @@ export interface CandidateText {
   confidence: number;
 }
 
-export interface NewRead {
+/** What a read says, as the unit makes it and as the store gives it back. */
+interface ReadFields {
   uuid: string;
   unitId: string;
   cameraId: string;
@@ -42,16 +44,19 @@ export interface NewRead {
   confidence: number;
   candidates: CandidateText[];
   region: string | null;
-  /** The US state read on the plate (two-letter code) and its confidence (0-1); absent where none was legible. */
-  state?: PlateState | null;
   box: Box;
   firstSeen: number;
   lastSeen: number;
   bestSeen: number;
   frameCount: number;
-  clockSource: 'system' | 'gps';
   position: Position;
   closed: boolean;
+}
+
+export interface NewRead extends ReadFields {
+  /** The US state read on the plate (two-letter code) and its confidence (0-1); absent where none was legible. */
+  state?: PlateState | null;
+  clockSource: 'system' | 'gps';
   crop: ImageData;
   frame?: ImageData;
 }
@@ -61,25 +66,11 @@ export type ReadUpdate = Pick<
   'plate' | 'confidence' | 'candidates' | 'state' | 'box' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'closed' | 'position'
 > & { crop?: ImageData; frame?: ImageData };
 
-export interface StoredRead {
+export interface StoredRead extends ReadFields {
   id: number;
-  uuid: string;
-  unitId: string;
-  cameraId: string;
-  plate: string;
-  confidence: number;
-  candidates: CandidateText[];
-  region: string | null;
   /** The US state read on the plate, or null where none was legible. */
   state: PlateState | null;
-  box: Box;
-  firstSeen: number;
-  lastSeen: number;
-  bestSeen: number;
-  frameCount: number;
   clockSource: string;
-  position: Position;
-  closed: boolean;
   syncState: 'pending' | 'synced';
   /** Image files of the read, relative to the images folder; null once evicted. */
   cropPath: string | null;
@@ -116,37 +107,6 @@ export interface Eviction {
 
 export class StoreError extends Error {
   override name = 'StoreError';
-}
-
-/** A row of `reads` as the store selects it (READ_SELECT); src/sync/streams.ts reads the same columns. */
-export interface ReadRow {
-  id: number;
-  uuid: string;
-  unit_id: string;
-  camera_id: string;
-  plate: string;
-  confidence: number;
-  candidates: string;
-  region: string | null;
-  state: string | null;
-  state_confidence: number | null;
-  box: string;
-  first_seen: number;
-  last_seen: number;
-  best_seen: number;
-  frame_count: number;
-  clock_source: string;
-  latitude: number | null;
-  longitude: number | null;
-  position_valid: number;
-  position_source: string;
-  speed_kmh: number | null;
-  heading_deg: number | null;
-  fix_time: number | null;
-  closed: number;
-  sync_state: 'pending' | 'synced';
-  crop_path: string | null;
-  frame_path: string | null;
 }
 
 export interface StoreOptions {
@@ -443,21 +403,21 @@ export class ReadStore {
   }
 
   getRead(id: number): StoredRead | undefined {
-    const row = this.db.prepare(`${READ_SELECT} WHERE r.id = ?`).get(id) as ReadRow | undefined;
-    return row && toStoredRead(row);
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.id = ?`).get(id) as object | undefined;
+    return row && READ.toObject(row);
   }
 
   getReadByUuid(uuid: string): StoredRead | undefined {
-    const row = this.db.prepare(`${READ_SELECT} WHERE r.uuid = ?`).get(uuid) as ReadRow | undefined;
-    return row && toStoredRead(row);
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.uuid = ?`).get(uuid) as object | undefined;
+    return row && READ.toObject(row);
   }
 
   /** Reads in the order they were stored (for tests, replay checks and, later, sync). */
   listReads(opts: { afterId?: number; limit?: number } = {}): StoredRead[] {
     const rows = this.db
       .prepare(`${READ_SELECT} WHERE r.id > ? ORDER BY r.id LIMIT ?`)
-      .all(opts.afterId ?? 0, opts.limit ?? 1000) as ReadRow[];
-    return rows.map(toStoredRead);
+      .all(opts.afterId ?? 0, opts.limit ?? 1000) as object[];
+    return rows.map(READ.toObject);
   }
 
   /** Image files deleted by someone else (the retention purge): their bytes no longer count against the budget. */
@@ -883,35 +843,19 @@ const READ_SELECT = `
     (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
   FROM reads r`;
 
-function toStoredRead(row: ReadRow): StoredRead {
-  return {
-    id: row.id,
-    uuid: row.uuid,
-    unitId: row.unit_id,
-    cameraId: row.camera_id,
-    plate: row.plate,
-    confidence: row.confidence,
-    candidates: JSON.parse(row.candidates) as CandidateText[],
-    region: row.region,
-    state: row.state === null ? null : { code: row.state, confidence: row.state_confidence ?? 0 },
-    box: JSON.parse(row.box) as Box,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    bestSeen: row.best_seen,
-    frameCount: row.frame_count,
-    clockSource: row.clock_source,
-    position: {
-      latitude: row.latitude,
-      longitude: row.longitude,
-      valid: row.position_valid === 1,
-      source: row.position_source as Position['source'],
-      speedKmh: row.speed_kmh,
-      headingDeg: row.heading_deg,
-      fixTime: row.fix_time,
-    },
-    closed: row.closed === 1,
-    syncState: row.sync_state,
-    cropPath: row.crop_path,
-    framePath: row.frame_path,
-  };
-}
+const READ = rowMap<StoredRead>()(
+  `id uuid unit_id camera_id plate confidence candidates:json region state box:json first_seen last_seen best_seen frame_count
+   clock_source position closed:bool sync_state crop_path frame_path`,
+  {
+    state: (r) => (r.state === null ? null : { code: r.state as string, confidence: (r.state_confidence as number | null) ?? 0 }),
+    position: (r) => ({
+      latitude: r.latitude as number | null,
+      longitude: r.longitude as number | null,
+      valid: r.position_valid === 1,
+      source: r.position_source as Position['source'],
+      speedKmh: r.speed_kmh as number | null,
+      headingDeg: r.heading_deg as number | null,
+      fixTime: r.fix_time as number | null,
+    }),
+  },
+);
