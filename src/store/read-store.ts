@@ -275,43 +275,21 @@ export class ReadStore {
     await this.keepBudgetQuietly(read.crop.bytes.length + (read.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
     const crop = await this.writeImageIfRoom(read.uuid, 'crop', read.crop, read.bestSeen);
     const frame = read.frame ? await this.writeImageIfRoom(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
-    const p = read.position;
     const written = [crop, frame];
     const id = this.commitOrForget(written, () => {
-      const info = this.db
-        .prepare(
-          `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, state, state_confidence, box,
-             first_seen, last_seen, best_seen, frame_count, clock_source, latitude, longitude, position_valid,
-             position_source, speed_kmh, heading_deg, fix_time, closed, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          read.uuid,
-          read.unitId,
-          read.cameraId,
-          read.plate,
-          read.confidence,
-          JSON.stringify(read.candidates),
-          read.region,
-          read.state?.code ?? null,
-          read.state?.confidence ?? null,
-          JSON.stringify(read.box),
-          read.firstSeen,
-          read.lastSeen,
-          read.bestSeen,
-          read.frameCount,
-          read.clockSource,
-          p.latitude,
-          p.longitude,
-          p.valid ? 1 : 0,
-          p.source,
-          p.speedKmh,
-          p.headingDeg,
-          p.fixTime,
-          read.closed ? 1 : 0,
-          now,
-          now,
-        );
+      const values = {
+        uuid: read.uuid,
+        unit_id: read.unitId,
+        camera_id: read.cameraId,
+        region: read.region,
+        first_seen: read.firstSeen,
+        clock_source: read.clockSource,
+        ...updatedColumns(read),
+        created_at: now,
+        updated_at: now,
+      };
+      const names = Object.keys(values);
+      const info = this.db.prepare(`INSERT INTO reads (${names.join(', ')}) VALUES (${names.map((c) => `@${c}`).join(', ')})`).run(values);
       const readId = Number(info.lastInsertRowid);
       if (crop) this.insertImageRow(readId, 'crop', crop, now);
       if (frame) this.insertImageRow(readId, 'frame', frame, now);
@@ -347,37 +325,11 @@ export class ReadStore {
     const crop = u.crop ? await this.writeImageIfRoom(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
     const frame = u.frame ? await this.writeImageIfRoom(existing.uuid, 'frame', u.frame, u.bestSeen) : undefined;
     const replaced: string[] = [];
-    const p = u.position;
     let bytesDelta = 0;
     this.commitOrForget([crop, frame], () => {
-      this.db
-        .prepare(
-          `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, state = ?, state_confidence = ?, box = ?, last_seen = ?, best_seen = ?,
-             frame_count = ?, closed = ?, latitude = ?, longitude = ?, position_valid = ?, position_source = ?,
-             speed_kmh = ?, heading_deg = ?, fix_time = ?, updated_at = ?
-           WHERE id = ?`,
-        )
-        .run(
-          u.plate,
-          u.confidence,
-          JSON.stringify(u.candidates),
-          u.state?.code ?? null,
-          u.state?.confidence ?? null,
-          JSON.stringify(u.box),
-          u.lastSeen,
-          u.bestSeen,
-          u.frameCount,
-          u.closed ? 1 : 0,
-          p.latitude,
-          p.longitude,
-          p.valid ? 1 : 0,
-          p.source,
-          p.speedKmh,
-          p.headingDeg,
-          p.fixTime,
-          now,
-          id,
-        );
+      const values = { ...updatedColumns(u), updated_at: now };
+      const set = Object.keys(values).map((c) => `${c} = @${c}`);
+      this.db.prepare(`UPDATE reads SET ${set.join(', ')} WHERE id = @id`).run({ ...values, id });
       for (const [kind, img] of [
         ['crop', crop],
         ['frame', frame],
@@ -738,6 +690,30 @@ export class ReadStore {
     }
     return { count, bytes: freed };
   }
+}
+
+/** The columns of `reads` an update sets (an insert too), by name. */
+function updatedColumns(u: ReadUpdate): Record<string, string | number | null> {
+  const p = u.position;
+  return {
+    plate: u.plate,
+    confidence: u.confidence,
+    candidates: JSON.stringify(u.candidates),
+    state: u.state?.code ?? null,
+    state_confidence: u.state?.confidence ?? null,
+    box: JSON.stringify(u.box),
+    last_seen: u.lastSeen,
+    best_seen: u.bestSeen,
+    frame_count: u.frameCount,
+    closed: u.closed ? 1 : 0,
+    latitude: p.latitude,
+    longitude: p.longitude,
+    position_valid: p.valid ? 1 : 0,
+    position_source: p.source,
+    speed_kmh: p.speedKmh,
+    heading_deg: p.headingDeg,
+    fix_time: p.fixTime,
+  };
 }
 
 /** Room kept for a read's rows beside its images (bytes). */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { accessRecordOf, type AccessLogRow } from '../access/access-log.js';
+import type { StoredRead } from '../store/read-store.js';
 import { rowMap, type Row } from '../util/rows.js';
 
 /**
@@ -26,23 +27,12 @@ export interface StreamItem {
 /** A read as it goes upstream (its key is its uuid, its revision its change sequence). */
 export interface ReadItem extends StreamItem, ReadFields {}
 
-interface ReadFields {
-  uuid: string;
-  unitId: string;
-  cameraId: string;
-  plate: string;
-  confidence: number;
-  candidates: Array<{ text: string; confidence: number }>;
-  region: string | null;
+interface ReadFields
+  extends Pick<StoredRead, 'uuid' | 'unitId' | 'cameraId' | 'plate' | 'confidence' | 'candidates' | 'region' | 'firstSeen' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'clockSource' | 'closed'> {
   /** The US state read on the plate (two-letter code) and its confidence (0-1), or null where none was legible. */
   state: string | null;
   stateConfidence: number | null;
   box: unknown;
-  firstSeen: number;
-  lastSeen: number;
-  bestSeen: number;
-  frameCount: number;
-  clockSource: string;
   latitude: number | null;
   longitude: number | null;
   positionValid: boolean;
@@ -50,7 +40,6 @@ interface ReadFields {
   speedKmh: number | null;
   headingDeg: number | null;
   fixTime: number | null;
-  closed: boolean;
   /** The images the read has on the unit now (they follow in the images step). */
   images: Array<{ kind: 'crop' | 'frame'; format: string }>;
 }
