@@ -136,32 +136,25 @@ export class DataAccess {
 function whereOf(q: SearchQuery): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (!q.includeDeleted) where.push('r.deleted_at IS NULL');
+  const add = (condition: string, ...values: unknown[]) => {
+    where.push(condition);
+    params.push(...values);
+  };
+  if (!q.includeDeleted) add('r.deleted_at IS NULL');
   if (q.plate) {
     const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
     if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
-    where.push('r.plate GLOB ?');
-    params.push(pattern);
+    add('r.plate GLOB ?', pattern);
   }
-  if (q.from !== undefined) {
-    where.push('r.first_seen >= ?');
-    params.push(q.from);
-  }
-  if (q.to !== undefined) {
-    where.push('r.first_seen < ?');
-    params.push(q.to);
-  }
-  if (q.cameraId) {
-    where.push('r.camera_id = ?');
-    params.push(q.cameraId);
-  }
+  if (q.from !== undefined) add('r.first_seen >= ?', q.from);
+  if (q.to !== undefined) add('r.first_seen < ?', q.to);
+  if (q.cameraId) add('r.camera_id = ?', q.cameraId);
   if (q.near) {
     const { latitude, longitude, radiusM } = q.near;
     // a bounding box in SQL, then the exact distance below
     const dLat = radiusM / 111_320;
     const dLon = radiusM / (111_320 * Math.max(0.01, Math.cos((latitude * Math.PI) / 180)));
-    where.push('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?');
-    params.push(latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon);
+    add('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?', latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon);
   }
   if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
   return { where, params };

@@ -109,26 +109,15 @@ export function placeHold(db: Database.Database, actor: Actor, selector: HoldSel
   }
   const where: string[] = [];
   const args: unknown[] = [];
-  if (hasIds) {
-    where.push('id IN (SELECT value FROM json_each(?))');
-    args.push(JSON.stringify(selector.readIds));
-  }
-  if (selector.plate !== undefined) {
-    where.push('plate GLOB ?');
-    args.push(plateGlob(selector.plate));
-  }
-  if (selector.from !== undefined) {
-    where.push('first_seen >= ?');
-    args.push(selector.from);
-  }
-  if (selector.to !== undefined) {
-    where.push('first_seen <= ?');
-    args.push(selector.to);
-  }
-  if (selector.cameraId !== undefined) {
-    where.push('camera_id = ?');
-    args.push(selector.cameraId);
-  }
+  const add = (condition: string, value: unknown) => {
+    where.push(condition);
+    args.push(value);
+  };
+  if (hasIds) add('id IN (SELECT value FROM json_each(?))', JSON.stringify(selector.readIds));
+  if (selector.plate !== undefined) add('plate GLOB ?', plateGlob(selector.plate));
+  if (selector.from !== undefined) add('first_seen >= ?', selector.from);
+  if (selector.to !== undefined) add('first_seen <= ?', selector.to);
+  if (selector.cameraId !== undefined) add('camera_id = ?', selector.cameraId);
   return db.transaction(() => {
     const reads = db.prepare(`SELECT id, uuid FROM reads WHERE ${where.join(' AND ')}`).all(...args) as Array<{ id: number; uuid: string }>;
     if (reads.length === 0) throw new HoldError('no stored read matches this hold (a hold covers existing reads only)');
