@@ -4,6 +4,7 @@ import { alertsSchema } from '../alerts/config.js';
 import { accessSchema } from '../access/schema.js';
 import { retentionSchema } from '../retention/schema.js';
 import { uiSchema } from './ui.js';
+import { identifier } from '../util/schema.js';
 import { camerasSchema, type CameraConfig } from '../camera/config.js';
 import { gpsSchema, type GpsConfig } from '../gps/config.js';
 import { hotlistsSchema, type HotlistDefinition, type HotlistsConfig } from '../hotlist/config.js';
@@ -17,9 +18,7 @@ import { storeSchema } from '../store/config.js';
 
 const unit = z
   .strictObject({
-    id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, "_", "." and "-", 1-64 characters')
+    id: identifier
       .default('unit-01')
       .describe('Identifier of this unit; stored with every read and used in MQTT topics.'),
     agency: z.string().max(128).default('').describe('Agency that operates the unit (ORI or name).'),
@@ -34,10 +33,7 @@ const data = z
 
 const log = z
   .strictObject({
-    level: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info')
-      .describe('Least severe level written to stdout (JSON lines).'),
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Least severe level written to stdout (JSON lines).'),
   })
   .describe('Logging.');
 
@@ -68,24 +64,9 @@ const ocr = z
         "plate-ctc engine: the ONNX model file, with its description (same name, .json) beside it. Empty: the committed models/plate-ctc.onnx.",
       ),
     workers: z.int().min(1).max(8).default(1).describe('Tesseract workers (worker threads) in the OCR pool (engine tesseract).'),
-    tessdata: z
-      .string()
-      .default('')
-      .describe(
-        'Folder holding eng.traineddata (or eng.traineddata.gz). Empty: the copy shipped in the npm package @tesseract.js-data/eng.',
-      ),
-    minConfidence: z
-      .number()
-      .min(0)
-      .max(100)
-      .default(45)
-      .describe('Plates read with a lower confidence (0-100) are dropped as garbage.'),
-    timeoutMs: z
-      .int()
-      .min(100)
-      .max(120_000)
-      .default(10_000)
-      .describe('Longest one OCR job may take (ms); a worker that takes longer is terminated and replaced.'),
+    tessdata: z.string().default('').describe('Folder holding eng.traineddata (or eng.traineddata.gz). Empty: the copy shipped in the npm package @tesseract.js-data/eng.'),
+    minConfidence: z.number().min(0).max(100).default(45).describe('Plates read with a lower confidence (0-100) are dropped as garbage.'),
+    timeoutMs: z.int().min(100).max(120_000).default(10_000).describe('Longest one OCR job may take (ms); a worker that takes longer is terminated and replaced.'),
     glyphWeight: z
       .number()
       .min(0)
@@ -107,18 +88,8 @@ const detector = z
       .describe(
         'Frames wider than this are scaled down before plate finding (pixels); regions found are then read at full resolution.',
       ),
-    minCharHeight: z
-      .int()
-      .min(6)
-      .max(200)
-      .default(12)
-      .describe('Smallest character height searched for, in pixels of the scaled frame.'),
-    maxCandidates: z
-      .int()
-      .min(1)
-      .max(64)
-      .default(12)
-      .describe('Most candidate regions per frame handed to OCR.'),
+    minCharHeight: z.int().min(6).max(200).default(12).describe('Smallest character height searched for, in pixels of the scaled frame.'),
+    maxCandidates: z.int().min(1).max(64).default(12).describe('Most candidate regions per frame handed to OCR.'),
     cascade: z
       .boolean()
       .default(false)
@@ -136,23 +107,10 @@ const detector = z
 
 const recognition = z
   .strictObject({
-    country: z
-      .enum(['us', 'eu', 'br'])
-      .default('us')
-      .describe('Plate formats used to rank candidate texts (never to invent text).'),
+    country: z.enum(['us', 'eu', 'br']).default('us').describe('Plate formats used to rank candidate texts (never to invent text).'),
     topN: z.int().min(1).max(50).default(10).describe('Candidate texts kept per plate.'),
-    maxImagePixels: z
-      .int()
-      .min(1)
-      .max(400_000_000)
-      .default(50_000_000)
-      .describe('Images with more pixels than this are refused (protects memory).'),
-    maxImageBytes: z
-      .int()
-      .min(1)
-      .max(2_000_000_000)
-      .default(64 * 1024 * 1024)
-      .describe('Image files larger than this are refused (bytes).'),
+    maxImagePixels: z.int().min(1).max(400_000_000).default(50_000_000).describe('Images with more pixels than this are refused (protects memory).'),
+    maxImageBytes: z.int().min(1).max(2_000_000_000).default(64 * 1024 * 1024).describe('Image files larger than this are refused (bytes).'),
     ocr: ocr.prefault({}),
     detector: detector.prefault({}),
   })
@@ -168,18 +126,8 @@ const grouping = z
       .describe(
         'A plate still in view this long after it was first seen is reported (stored, matched) at once; later frames of it update the same read. A plate that matches a hot list is reported at its first frame, whatever this says.',
       ),
-    leaveAfterMs: z
-      .int()
-      .min(50)
-      .max(600_000)
-      .default(2000)
-      .describe('A plate not seen for this long has left; its read is closed.'),
-    maxDistance: z
-      .int()
-      .min(0)
-      .max(3)
-      .default(2)
-      .describe('Most differing characters for two sightings on one camera to count as the same plate.'),
+    leaveAfterMs: z.int().min(50).max(600_000).default(2000).describe('A plate not seen for this long has left; its read is closed.'),
+    maxDistance: z.int().min(0).max(3).default(2).describe('Most differing characters for two sightings on one camera to count as the same plate.'),
   })
   .describe('Grouping the sightings of one plate in consecutive frames into one read.');
 
@@ -193,18 +141,8 @@ const pipeline = z
       .describe(
         'Frames per camera waiting for recognition; when full, the oldest waiting frame of a live camera is dropped (counted). 1: only the newest frame waits, so an alert never waits behind older frames (bench:unit, 2026-12-06: frame-to-alert p99 255-405 ms overloaded, against 315-645 ms with 2, at the same throughput).',
       ),
-    concurrency: z
-      .int()
-      .min(1)
-      .max(16)
-      .default(2)
-      .describe('Frames in recognition at once (OpenCV work of one overlaps OCR of another).'),
-    stopTimeoutMs: z
-      .int()
-      .min(0)
-      .max(120_000)
-      .default(5000)
-      .describe('On SIGTERM, how long frames already taken may take to finish before the unit exits anyway.'),
+    concurrency: z.int().min(1).max(16).default(2).describe('Frames in recognition at once (OpenCV work of one overlaps OCR of another).'),
+    stopTimeoutMs: z.int().min(0).max(120_000).default(5000).describe('On SIGTERM, how long frames already taken may take to finish before the unit exits anyway.'),
   })
   .describe('From frames to reads.');
 

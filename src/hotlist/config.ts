@@ -1,17 +1,14 @@
 import { z } from 'zod';
+import { identifier, uniqueBy } from '../util/schema.js';
 
 /** The `hotlists` slice of the unit's configuration (composed in src/config/schema.ts). */
-
-const listName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, "_", "." and "-", 1-64 characters');
 
 const columnRef = z.union([z.string().min(1), z.int().min(1).max(1000)]);
 
 /** One hot list the unit knows: how its files are read and how its entries match. */
 const hotlistDefinition = z
   .strictObject({
-    name: listName.describe('Name of the list (as in `alpr-edge hotlist import --list NAME`).'),
+    name: identifier.describe('Name of the list (as in `alpr-edge hotlist import --list NAME`).'),
     format: z
       .enum(['ncic', 'ca-doj', 'csv', 'lines', 'manual'])
       .describe(
@@ -73,12 +70,7 @@ export const hotlistsSchema = z
       .array(z.string().max(16))
       .default(['0', '00', '000'])
       .describe('Plates in imported files that are known junk, left out (after normalisation: upper case, no spaces or dashes).'),
-    manualEntryDays: z
-      .int()
-      .min(1)
-      .max(3650)
-      .default(30)
-      .describe('A manual entry added without an expiry expires after this many days.'),
+    manualEntryDays: z.int().min(1).max(3650).default(30).describe('A manual entry added without an expiry expires after this many days.'),
     maxWildcardEntries: z
       .int()
       .min(0)
@@ -95,13 +87,7 @@ export const hotlistsSchema = z
       .array(hotlistDefinition)
       .max(64)
       .default([])
-      .superRefine((lists, ctx) => {
-        const seen = new Set<string>();
-        lists.forEach((l, i) => {
-          if (seen.has(l.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `list name "${l.name}" is used twice` });
-          seen.add(l.name);
-        });
-      })
+      .superRefine(uniqueBy('name', 'list name'))
       .describe(
         'The hot lists and how they are read: each has name, format (ncic | ca-doj | csv | lines | manual), source, category, priority (1-9, 1 most urgent), covert, match (exact | equivalent | distance), maxDistance (1-2), states (allow-list), retentionDays, and for csv delimiter (comma | semicolon | tab), header and columns { plate, state, reason, caseNumber }. See docs/hotlists.md. A list not named here can still be imported with `--format`.',
       ),
