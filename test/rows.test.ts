@@ -36,6 +36,8 @@ describe('rowMap: a table row to an object, declared once', () => {
   it('gives the columns it reads as a SELECT list, with or without an alias', () => {
     expect(THING.columns()).toBe('id, unit_id, closed, box, deleted_at');
     expect(THING.columns('t')).toBe('t.id, t.unit_id, t.closed, t.box, t.deleted_at');
+    // a column read into two fields is selected once
+    expect(rowMap<{ key: string; uuid: string }>()('key=uuid uuid').columns('r')).toBe('r.uuid');
   });
 
   it('puts derived fields not named among the columns last', () => {

@@ -52,8 +52,8 @@ export interface Page {
   next: number;
 }
 
-const READ = rowMap<ReadFields>()(
-  `uuid unit_id camera_id plate confidence candidates:json region state state_confidence box:json first_seen last_seen best_seen
+const READ = rowMap<ReadFields & Pick<StreamItem, 'key' | 'rev'>>()(
+  `key=uuid rev=sync_seq uuid unit_id camera_id plate confidence candidates:json region state state_confidence box:json first_seen last_seen best_seen
    frame_count clock_source latitude longitude position_valid:bool position_source speed_kmh heading_deg fix_time closed:bool images`,
   {
     images: (r) =>
@@ -65,10 +65,9 @@ const READ = rowMap<ReadFields>()(
 );
 
 /** The columns of the store's read rows that go upstream, with the change sequence and the images the read has. */
-const READ_COLUMNS = `r.id, r.sync_seq, ${READ.columns('r')},
+const READ_COLUMNS = `r.id, ${READ.columns('r')},
   (SELECT group_concat(i.kind || ':' || i.format) FROM images i WHERE i.read_id = r.id AND i.evicted_at IS NULL) AS images`;
 
-const readItem = (r: { uuid: string; sync_seq: number }): ReadItem => ({ key: r.uuid, rev: r.sync_seq, ...READ.toObject(r) });
 
 /** Stream items of rows with an id: keyed by it, at revision 0 (they do not change). */
 const BY_ID = { key: (r: Row) => String(r.id), rev: () => 0 };
@@ -88,7 +87,7 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
       const rows = db
         .prepare(`SELECT ${READ_COLUMNS} FROM reads r WHERE r.sync_seq > ? ORDER BY r.sync_seq LIMIT ?`)
         .all(after, limit) as Array<{ uuid: string; sync_seq: number }>;
-      return page(rows.map(readItem), rows.map((r) => r.sync_seq), after);
+      return page(rows.map(READ.toObject as (row: object) => ReadItem), rows.map((r) => r.sync_seq), after);
     }
     case 'hits': {
       const rows = db

@@ -76,7 +76,7 @@ export function rowMap<T>() {
       } else steps.push({ field: field ?? camel(column), column, kind });
     }
     for (const [field, derive] of Object.entries(extra)) steps.push({ field, derive });
-    const read = steps.filter((s) => s.column !== undefined).map((s) => s.column!);
+    const read = [...new Set(steps.filter((s) => s.column !== undefined).map((s) => s.column!))];
     // The conversion as one function, written once here from the steps (names are \w+, checked above), so that a
     // row converts as fast as by a hand-written object literal (a loop over the steps took 2.5 times as long).
     const derive = steps.map((s) => s.derive);
