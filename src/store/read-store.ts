@@ -69,6 +69,8 @@ export class ReadStore {
   private readonly budget: ImageBudget;
   private closed = false;
   private imagesNotWritten = 0;
+  /** Statements prepared once (a read's insert and update), by their SQL. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** The clock the store stamps with; the parts that work on the store (sync, retention) decide by it too. */
   readonly clock: Clock;
@@ -181,8 +183,7 @@ export class ReadStore {
         created_at: now,
         updated_at: now,
       };
-      const names = Object.keys(values);
-      const info = this.db.prepare(`INSERT INTO reads (${names.join(', ')}) VALUES (${names.map((c) => `@${c}`).join(', ')})`).run(values);
+      const info = this.statement(`INSERT INTO reads (${Object.keys(values).join(', ')}) VALUES (${Object.keys(values).map((c) => `@${c}`).join(', ')})`).run(values);
       const readId = Number(info.lastInsertRowid);
       if (crop) this.insertImageRow(readId, 'crop', crop, now);
       if (frame) this.insertImageRow(readId, 'frame', frame, now);
@@ -221,8 +222,7 @@ export class ReadStore {
     let bytesDelta = 0;
     this.commitOrForget([crop, frame], () => {
       const values = { ...updatedColumns(u), updated_at: now };
-      const set = Object.keys(values).map((c) => `${c} = @${c}`);
-      this.db.prepare(`UPDATE reads SET ${set.join(', ')} WHERE id = @id`).run({ ...values, id });
+      this.statement(`UPDATE reads SET ${Object.keys(values).map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`).run({ ...values, id });
       for (const [kind, img] of [
         ['crop', crop],
         ['frame', frame],
@@ -342,6 +342,12 @@ export class ReadStore {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
   private assertOpen(): void {
