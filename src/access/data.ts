@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { AccessDenied, can, type Permission, type Principal } from './roles.js';
 import { checkPurpose, type AccessEntry, type AccessLog } from './access-log.js';
 import { findHits, type HitHistoryQuery, type HitSummary } from '../hotlist/index.js';
+import { rowMap } from '../util/rows.js';
 
 /**
  * The only ways to stored reads for a person: search, show one read, its images. Each checks the principal's
@@ -135,32 +136,25 @@ export class DataAccess {
 function whereOf(q: SearchQuery): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (!q.includeDeleted) where.push('r.deleted_at IS NULL');
+  const add = (condition: string, ...values: unknown[]) => {
+    where.push(condition);
+    params.push(...values);
+  };
+  if (!q.includeDeleted) add('r.deleted_at IS NULL');
   if (q.plate) {
     const pattern = q.plate.toUpperCase().replace(/[\s-]/g, '');
     if (!/^[A-Z0-9?*]{2,10}$/.test(pattern)) throw new AccessDenied(`plate ${JSON.stringify(q.plate)}: letters, digits, ? and * only`);
-    where.push('r.plate GLOB ?');
-    params.push(pattern);
+    add('r.plate GLOB ?', pattern);
   }
-  if (q.from !== undefined) {
-    where.push('r.first_seen >= ?');
-    params.push(q.from);
-  }
-  if (q.to !== undefined) {
-    where.push('r.first_seen < ?');
-    params.push(q.to);
-  }
-  if (q.cameraId) {
-    where.push('r.camera_id = ?');
-    params.push(q.cameraId);
-  }
+  if (q.from !== undefined) add('r.first_seen >= ?', q.from);
+  if (q.to !== undefined) add('r.first_seen < ?', q.to);
+  if (q.cameraId) add('r.camera_id = ?', q.cameraId);
   if (q.near) {
     const { latitude, longitude, radiusM } = q.near;
     // a bounding box in SQL, then the exact distance below
     const dLat = radiusM / 111_320;
     const dLon = radiusM / (111_320 * Math.max(0.01, Math.cos((latitude * Math.PI) / 180)));
-    where.push('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?');
-    params.push(latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon);
+    add('r.position_valid = 1 AND r.latitude BETWEEN ? AND ? AND r.longitude BETWEEN ? AND ?', latitude - dLat, latitude + dLat, longitude - dLon, longitude + dLon);
   }
   if (where.length === 0) throw new AccessDenied('a search needs at least one condition (plate, time range, camera or place)');
   return { where, params };
@@ -254,43 +248,20 @@ const SELECT = `
     (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
   FROM reads r`;
 
+/** A row of SELECT: the columns of `reads` and its current image paths (the others are read by SUMMARY). */
 interface Row {
-  id: number;
-  uuid: string;
-  plate: string;
-  confidence: number;
-  camera_id: string;
-  unit_id: string;
-  first_seen: number;
-  last_seen: number;
-  frame_count: number;
   latitude: number | null;
   longitude: number | null;
-  position_valid: number;
   deleted_at: number | null;
   crop_path: string | null;
   frame_path: string | null;
 }
 
-function toSummary(r: Row): ReadSummary {
-  return {
-    id: r.id,
-    uuid: r.uuid,
-    plate: r.plate,
-    confidence: r.confidence,
-    cameraId: r.camera_id,
-    unitId: r.unit_id,
-    firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
-    frameCount: r.frame_count,
-    latitude: r.latitude,
-    longitude: r.longitude,
-    positionValid: r.position_valid === 1,
-    deleted: r.deleted_at !== null,
-    cropPath: r.crop_path,
-    framePath: r.frame_path,
-  };
-}
+const SUMMARY = rowMap<ReadSummary>()(
+  `id uuid plate confidence camera_id unit_id first_seen last_seen frame_count latitude longitude position_valid:bool
+   deleted=deleted_at:nonnull crop_path frame_path`,
+);
+const toSummary = (r: Row): ReadSummary => SUMMARY.toObject(r);
 
 /** Great-circle distance in metres. */
 function metres(lat1: number, lon1: number, lat2: number, lon2: number): number {

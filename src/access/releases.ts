@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AccessLog } from './access-log.js';
-import { checkQuery, DataAccess, eachRead, readsById, type Purpose, type ReadSummary, type SearchQuery } from './data.js';
+import { checkQuery, DataAccess, readsById, type Purpose, type SearchQuery } from './data.js';
+import { digestOf, MAX_FULL_RELEASE_READS, releaseContents, released, type AggregateCell, type Frozen, type ReleaseSummary } from './release-contents.js';
 import { AccessDenied, can, type Principal } from './roles.js';
-import { accountTies } from './users.js';
+import { accountTies } from './user-changes.js';
+import { rowMap } from '../util/rows.js';
 
 // The releases table is migration 4, its frozen contents and export count migration 9 (src/store/migrations.ts).
 
@@ -27,8 +28,6 @@ import { accountTies } from './users.js';
 
 /** The default smallest cell of an aggregate release (config access.releaseMinCellCount). */
 export const DEFAULT_MIN_CELL_COUNT = 5;
-/** The most reads one full release may hold (as many as one search returns). */
-export const MAX_FULL_RELEASE_READS = 10_000;
 const DAY_MS = 86_400_000;
 
 export interface ReleaseRequest {
@@ -38,45 +37,6 @@ export interface ReleaseRequest {
   purpose: string;
   caseNumber: string;
   selector: SearchQuery;
-}
-
-/** What the approver sees and approves. */
-export interface ReleaseSummary {
-  /** reads in the set (aggregate: in every cell, the ones left out too) */
-  reads: number;
-  /** distinct plates among them */
-  vehicles: number;
-  /** first and last time seen (ms since the epoch, UTC) of the reads in the set; null when there is none */
-  from: number | null;
-  to: number | null;
-  /** reads per camera */
-  cameras: Record<string, number>;
-  /** reads stored after this read id (after the approval) are not part of it */
-  upToReadId: number;
-  /** full: the images (plate crops and frames) that go with the reads */
-  images?: number;
-  /** aggregate: the cells released, the cells left out, and the threshold */
-  cells?: number;
-  cellsSuppressed?: number;
-  minCount?: number;
-}
-
-export interface AggregateCell {
-  day: string;
-  camera: string;
-  reads: number;
-  vehicles: number;
-}
-
-/** The contents fixed at approval. */
-interface Frozen {
-  summary: ReleaseSummary;
-  /** full: the reads, by id */
-  ids?: number[];
-  /** full: their images (read id and stored path) */
-  images?: Array<{ read: number; path: string }>;
-  /** aggregate: the cells released */
-  cells?: AggregateCell[];
 }
 
 export interface ReleaseRecord extends ReleaseRequest {
@@ -98,13 +58,6 @@ export interface ReleaseRecord extends ReleaseRequest {
 export interface ReleaseOptions {
   /** An aggregate release's smallest cell, in distinct vehicles (default DEFAULT_MIN_CELL_COUNT). */
   minCellCount?: number;
-}
-
-/** A release's contents as computed from the store: what an approval fixes. */
-interface Contents {
-  frozen: Frozen;
-  data: unknown[];
-  digest: string;
 }
 
 export class Releases {
@@ -191,7 +144,7 @@ export class Releases {
       )();
       return { release: rec, summary: null, digest: null, fixed: false };
     }
-    const c = this.contents(rec);
+    const c = releaseContents(this.db, rec, this.minCellCount);
     this.log.append({
       user: who.user,
       agency: who.agency,
@@ -223,7 +176,7 @@ export class Releases {
       this.refuse(who, 'release-approve', { release: id }, `${who.user} may not approve release ${id}: ${tie}; an approver must be independent of the requester`, rec);
     }
     if (rec.approvedBy) throw new AccessDenied(`release ${id} is already approved by ${rec.approvedBy}`);
-    const c = this.contents(rec, opts.upToReadId);
+    const c = releaseContents(this.db, rec, this.minCellCount, opts.upToReadId);
     if (rec.mode === 'full' && c.frozen.summary.reads > MAX_FULL_RELEASE_READS) {
       this.refuse(who, 'release-approve', { release: id }, `release ${id} selects more than ${MAX_FULL_RELEASE_READS} reads: ask for a narrower one`, rec);
     }
@@ -315,6 +268,7 @@ export class Releases {
     const previous = { count: rec.exportCount, at: rec.exportedAt, by: rec.exportedBy };
     const exportNumber = previous.count + 1;
     const at = this.log.clock();
+    const exportRecord = { user: who.user, agency: who.agency, role: who.role, action: 'release-export', purpose: rec.purpose, caseNumber: rec.caseNumber };
     const claimed = this.db
       .transaction(() => {
         const n = this.db
@@ -322,12 +276,7 @@ export class Releases {
           .run(exportNumber, at, who.user, id, previous.count).changes;
         if (n === 0) return false;
         this.log.append({
-          user: who.user,
-          agency: who.agency,
-          role: who.role,
-          action: 'release-export',
-          purpose: rec.purpose,
-          caseNumber: rec.caseNumber,
+          ...exportRecord,
           query: { release: id, ...(exportNumber > 1 ? { repeat: true, reason } : {}) },
           result:
             rec.mode === 'full'
@@ -400,12 +349,7 @@ export class Releases {
             this.db.prepare('UPDATE releases SET export_count = ?, exported_at = ?, exported_by = ? WHERE id = ? AND export_count = ?').run(previous.count, previous.at, previous.by, id, exportNumber);
           }
           this.log.append({
-            user: who.user,
-            agency: who.agency,
-            role: who.role,
-            action: 'release-export',
-            purpose: rec.purpose,
-            caseNumber: rec.caseNumber,
+            ...exportRecord,
             query: { release: id },
             result: { error: (err as Error).message, filesWritten: files, export: exportNumber },
             outcome: 'failed',
@@ -421,62 +365,11 @@ export class Releases {
           .run(JSON.stringify(rec.mode === 'full' ? { ids: frozen.ids, images: files.length - 1, imagesMissing: missing.length, digest: rec.digest } : { cells: data.length, digest: rec.digest }), id);
       }
       if (missing.length > 0) {
-        this.log.append({ user: who.user, agency: who.agency, role: who.role, action: 'release-export', purpose: rec.purpose, caseNumber: rec.caseNumber, query: { release: id }, result: { imagesMissing: missing, export: exportNumber }, outcome: 'ok' });
+        this.log.append({ ...exportRecord, query: { release: id }, result: { imagesMissing: missing, export: exportNumber }, outcome: 'ok' });
       }
     })();
     const reads = rec.mode === 'full' ? data.length : (data as AggregateCell[]).reduce((n, c) => n + c.reads, 0);
     return { reads, cells: rec.mode === 'full' ? null : data.length, files, digest: rec.digest!, exportNumber, imagesMissing: missing.length };
-  }
-
-  /** The contents an approval now would fix: read on one snapshot, without the write lock. */
-  private contents(rec: ReleaseRecord, upToReadId?: number): Contents {
-    return this.db
-      .transaction((): Contents => {
-        const last = (this.db.prepare('SELECT coalesce(max(id), 0) AS n FROM reads').get() as { n: number }).n;
-        const maxId = upToReadId === undefined ? last : Math.min(upToReadId, last);
-        const summary: ReleaseSummary = { reads: 0, vehicles: 0, from: null, to: null, cameras: {}, upToReadId: maxId };
-        const plates = new Set<string>();
-        const see = (r: ReadSummary) => {
-          summary.reads++;
-          plates.add(r.plate);
-          summary.from = summary.from === null ? r.firstSeen : Math.min(summary.from, r.firstSeen);
-          summary.to = summary.to === null ? r.firstSeen : Math.max(summary.to, r.firstSeen);
-          summary.cameras[r.cameraId] = (summary.cameras[r.cameraId] ?? 0) + 1;
-        };
-        if (rec.mode === 'full') {
-          const reads: ReadSummary[] = [];
-          // one more than allowed, to tell "too many"
-          eachRead(this.db, rec.selector, { maxId, limit: MAX_FULL_RELEASE_READS + 1 }, (r) => {
-            see(r);
-            reads.push(r);
-          });
-          summary.vehicles = plates.size;
-          const images = reads.flatMap((r) => [r.cropPath, r.framePath].filter((p): p is string => p !== null).map((p) => ({ read: r.id, path: p })));
-          summary.images = images.length;
-          const data = reads.map(released);
-          return { frozen: { summary, ids: reads.map((r) => r.id), images }, data, digest: digestOf(data) };
-        }
-        const cells = new Map<string, { day: string; camera: string; reads: number; plates: Set<string> }>();
-        eachRead(this.db, rec.selector, { maxId }, (r) => {
-          see(r);
-          const day = new Date(r.firstSeen).toISOString().slice(0, 10);
-          const key = `${day}\u0000${r.cameraId}`;
-          let c = cells.get(key);
-          if (!c) cells.set(key, (c = { day, camera: r.cameraId, reads: 0, plates: new Set() }));
-          c.reads++;
-          c.plates.add(r.plate);
-        });
-        summary.vehicles = plates.size;
-        const kept: AggregateCell[] = [...cells.values()]
-          .filter((c) => c.plates.size >= this.minCellCount)
-          .sort((a, b) => (a.day === b.day ? (a.camera < b.camera ? -1 : 1) : a.day < b.day ? -1 : 1))
-          .map((c) => ({ day: c.day, camera: c.camera, reads: c.reads, vehicles: c.plates.size }));
-        summary.cells = kept.length;
-        summary.cellsSuppressed = cells.size - kept.length;
-        summary.minCount = this.minCellCount;
-        return { frozen: { summary, cells: kept }, data: kept, digest: digestOf(kept) };
-      })
-      .deferred();
   }
 
   list(): ReleaseRecord[] {
@@ -484,62 +377,20 @@ export class Releases {
   }
 
   get(id: number): ReleaseRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as
-      | {
-          id: number;
-          mode: 'full' | 'aggregate';
-          agency: string;
-          requester: string;
-          purpose: string;
-          case_number: string;
-          selector: string;
-          requested_by: string;
-          requested_at: number;
-          approved_by: string | null;
-          approved_at: number | null;
-          frozen: string | null;
-          digest: string | null;
-          exported_at: number | null;
-          exported_by: string | null;
-          export_count: number;
-          released: string | null;
-        }
-      | undefined;
-    if (!r) return undefined;
-    return {
-      id: r.id,
-      mode: r.mode,
-      agency: r.agency,
-      requester: r.requester,
-      purpose: r.purpose,
-      caseNumber: r.case_number,
-      selector: JSON.parse(r.selector) as SearchQuery,
-      requestedBy: r.requested_by,
-      requestedAt: r.requested_at,
-      approvedBy: r.approved_by,
-      approvedAt: r.approved_at,
-      summary: r.frozen === null ? null : (JSON.parse(r.frozen) as Frozen).summary,
-      digest: r.digest,
-      exportedAt: r.exported_at,
-      exportedBy: r.exported_by,
-      exportCount: r.export_count,
-      released: r.released === null ? null : JSON.parse(r.released),
-    };
+    const r = this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as object | undefined;
+    return r && RELEASE.toObject(r);
   }
 }
 
-/** A read as it leaves in a full release: without the unit's image paths (the images go as files). */
-function released(r: ReadSummary): Omit<ReadSummary, 'cropPath' | 'framePath'> {
-  const { cropPath: _c, framePath: _f, ...rest } = r;
-  return rest;
-}
-
-function digestOf(data: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(data)).digest('hex');
-}
+const RELEASE = rowMap<ReleaseRecord>()(
+  `id mode agency requester purpose case_number selector:json requested_by requested_at approved_by approved_at summary digest
+   exported_at exported_by export_count released:json`,
+  { summary: (r) => (r.frozen === null ? null : (JSON.parse(r.frozen as string) as Frozen).summary) },
+);
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
 export type { Purpose };
+export { MAX_FULL_RELEASE_READS, type AggregateCell, type ReleaseSummary };

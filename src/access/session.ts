@@ -84,14 +84,8 @@ export interface SessionInfo {
  *
  * Call it outside the transaction of the access itself: a refusal must be committed, not rolled back with it.
  */
-export function requireSession(
-  db: Database.Database,
-  log: AccessLog,
-  token: string | undefined,
-  permission: Permission | readonly Permission[] | null,
-  now: number = log.clock(),
-): Principal {
-  return checkSession(db, log, token, permission, now).principal;
+export function requireSession(...args: Parameters<typeof checkSession>): Principal {
+  return checkSession(...args).principal;
 }
 
 /** requireSession, with the session's times (for `alpr-edge whoami`). */

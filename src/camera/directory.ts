@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, unlink, copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { CameraConfig } from '../config/schema.js';
+import type { CameraConfig } from './config.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { Backoff, CameraHealth, RateLimiter, type Camera, type CameraStatus, type FrameOutcome, type FrameSink } from './types.js';
 import type { Clock } from '../util/clock.js';

@@ -16,7 +16,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { CameraConfig } from '../config/schema.js';
+import type { CameraConfig } from './config.js';
 import type { Clock } from '../util/clock.js';
 import { NativeCaptureLink } from './gphoto2-capture.js';
 import { describeCamera, gphoto2ModulePath, type CameraLink, type Plan } from './gphoto2-link.js';

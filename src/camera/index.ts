@@ -1,4 +1,4 @@
-import type { CameraConfig } from '../config/schema.js';
+import type { CameraConfig } from './config.js';
 import { DirectoryCamera, type FileLedger } from './directory.js';
 import { ReplayCamera } from './replay.js';
 import type { Camera } from './types.js';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import type { CameraConfig } from '../config/schema.js';
+import type { CameraConfig } from './config.js';
 import { packageRoot } from '../util/paths.js';
 import {
   CAPTURE_ENV,

@@ -1,7 +1,7 @@
 import type { Clock } from '../util/clock.js';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { CameraConfig } from '../config/schema.js';
+import type { CameraConfig } from './config.js';
 import { sniffImage } from '../recognition/image-header.js';
 import { CameraHealth, type Camera, type CameraStatus, type FrameSink } from './types.js';
 

@@ -1,5 +1,5 @@
 /** A unit that does not move (a pole, a gate): every read is taken at the configured position. */
-import type { GpsConfig } from '../config/schema.js';
+import type { GpsConfig } from './config.js';
 import type { GpsStatus, Position, PositionSource } from './types.js';
 import type { Clock } from '../util/clock.js';
 

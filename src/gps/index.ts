@@ -1,5 +1,5 @@
 /** Picks the position source named by gps.source in the config. */
-import type { GpsConfig } from '../config/schema.js';
+import type { GpsConfig } from './config.js';
 import { FixedPosition } from './fixed.js';
 import { SerialGps, type GpsLogger } from './serial.js';
 import { NO_POSITION, type GpsStatus, type Position, type PositionSource } from './types.js';

@@ -2,7 +2,7 @@
  * An NMEA receiver on a serial port (USB or UART). The port may be missing at start or vanish when a USB receiver
  * is unplugged: the source says so in status() and reopens it by itself, waiting longer between tries.
  */
-import type { GpsConfig } from '../config/schema.js';
+import type { GpsConfig } from './config.js';
 import { SerialLink, type LineSplitter } from '../util/serial-link.js';
 import { NmeaAssembler } from './nmea.js';
 import { NO_POSITION, type Fix, type GpsStatus, type Position, type PositionSource } from './types.js';

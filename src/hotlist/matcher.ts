@@ -236,27 +236,12 @@ export class HotlistMatcher {
       const row = idx.item(i, h);
       if (row < 0 || seg.len[row] !== l) continue;
       const roff = row * STRIDE;
-      let equal = true;
-      for (let j = 0; j < l; j++) {
-        if (seg.canon[roff + j] !== this.canon[toff + j]) {
-          equal = false;
-          break;
-        }
-      }
-      if (!equal || !seg.live(row, now)) continue;
+      if (!sameBytes(seg.canon, roff, this.canon, toff, l) || !seg.live(row, now)) continue;
       // the first text of the group that is the entry exactly, else the group's first text
       let exact = -1;
       for (let u = t; u < texts && exact < 0; u++) {
         if (this.group[u] !== t) continue;
-        const uoff = u * MAX_TEXT_LENGTH;
-        let same = true;
-        for (let j = 0; j < l; j++) {
-          if (seg.raw[roff + j] !== this.raw[uoff + j]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) exact = u;
+        if (sameBytes(seg.raw, roff, this.raw, u * MAX_TEXT_LENGTH, l)) exact = u;
       }
       if (exact >= 0) this.record(seg, row, 'exact', 0, exact);
       else if (seg.list.policy !== 'exact') this.record(seg, row, 'equivalent', 0, t);
@@ -356,6 +341,12 @@ export class HotlistMatcher {
     }
     this.found.push({ seg, row, how, distance, text });
   }
+}
+
+/** Whether the `n` bytes of `a` from `aoff` are those of `b` from `boff`. */
+function sameBytes(a: Uint8Array, aoff: number, b: Uint8Array, boff: number, n: number): boolean {
+  for (let j = 0; j < n; j++) if (a[aoff + j] !== b[boff + j]) return false;
+  return true;
 }
 
 /** In words, for `alpr-edge hotlist test` and the alert: why the read's text matched the entry. */

@@ -1,3 +1,4 @@
+import { rowMap } from '../util/rows.js';
 import type { Hit } from './matcher.js';
 import type { ListInfo, MatchPolicy } from './segment.js';
 import type { EntryRecord, HotlistChange, StoredHit } from './types.js';
@@ -80,75 +81,20 @@ export interface HitRow {
 
 export const ENTRY_SELECT = `SELECT e.*, l.name AS list_name, l.version_id AS list_version_id FROM hotlist_entries e JOIN hotlists l ON l.id = e.list_id`;
 
-export function toEntry(r: EntryRow): EntryRecord {
-  return {
-    id: r.id,
-    listId: r.list_id,
-    list: r.list_name,
-    origin: r.origin,
-    plate: r.plate,
-    state: r.state,
-    code: r.code,
-    reason: r.reason,
-    caseNumber: r.case_number,
-    listedAt: r.listed_at,
-    details: r.details === null ? null : (JSON.parse(r.details) as Record<string, string>),
-    line: r.line,
-    addedBy: r.added_by,
-    addedAt: r.added_at,
-    expiresAt: r.expires_at,
-    cancelledAt: r.cancelled_at,
-    cancelledBy: r.cancelled_by,
-    cancelReason: r.cancel_reason,
-    current: r.version_id === null || r.version_id === r.list_version_id,
-  };
-}
+const ENTRY = rowMap<EntryRecord>()(
+  `id list_id list=list_name origin plate state code reason case_number listed_at details:json line added_by added_at expires_at
+   cancelled_at cancelled_by cancel_reason current`,
+  { current: (r) => r.version_id === null || r.version_id === r.list_version_id },
+);
+const LIST = rowMap<ListInfo>()('id name category priority covert:bool policy=match_policy max_distance expires_at');
+const CHANGE = rowMap<HotlistChange>()('id at user=user_name action list_id list_name entry_id');
+const HIT = rowMap<StoredHit>()(
+  `id read_id entry_id list_id list=list_name category priority covert:bool plate=entry_plate state code how distance text=matched_text
+   candidate state_mismatch:bool reason case_number created_at`,
+  { state: (r) => (r.entry_state as string) || null },
+);
 
-export function toListInfo(r: ListRow): ListInfo {
-  return {
-    id: r.id,
-    name: r.name,
-    category: r.category,
-    priority: r.priority,
-    covert: r.covert === 1,
-    policy: r.match_policy,
-    maxDistance: r.max_distance,
-    expiresAt: r.expires_at,
-  };
-}
-
-export function toChange(r: Pick<ChangeRow, 'id' | 'at' | 'user_name' | 'action' | 'list_id' | 'list_name' | 'entry_id'>): HotlistChange {
-  return {
-    id: r.id,
-    at: r.at,
-    user: r.user_name,
-    action: r.action,
-    listId: r.list_id,
-    listName: r.list_name,
-    entryId: r.entry_id,
-  };
-}
-
-export function toStoredHit(r: HitRow): StoredHit {
-  return {
-    id: r.id,
-    readId: r.read_id,
-    entryId: r.entry_id,
-    listId: r.list_id,
-    list: r.list_name,
-    category: r.category,
-    priority: r.priority,
-    covert: r.covert === 1,
-    plate: r.entry_plate,
-    state: r.entry_state || null,
-    code: r.code,
-    how: r.how,
-    distance: r.distance,
-    text: r.matched_text,
-    candidate: r.candidate,
-    stateMismatch: r.state_mismatch === 1,
-    reason: r.reason,
-    caseNumber: r.case_number,
-    createdAt: r.created_at,
-  };
-}
+export const toEntry = (r: EntryRow): EntryRecord => ENTRY.toObject(r);
+export const toListInfo = (r: ListRow): ListInfo => LIST.toObject(r);
+export const toChange = (r: Pick<ChangeRow, 'id' | 'at' | 'user_name' | 'action' | 'list_id' | 'list_name' | 'entry_id'>): HotlistChange => CHANGE.toObject(r);
+export const toStoredHit = (r: HitRow): StoredHit => HIT.toObject(r);

@@ -1,4 +1,4 @@
-import type { HotlistsConfig } from '../config/schema.js';
+import type { HotlistsConfig } from './config.js';
 import type { Logger } from '../log/logger.js';
 import type { Clock } from '../util/clock.js';
 import { Problems, type FileRecord, type FormatName, type LineProblem } from './formats/index.js';
@@ -7,11 +7,8 @@ import type { MatchPolicy } from './segment.js';
 
 /** What the hot lists give their callers: options, results, records, and the errors of a request refused. */
 
-/**
- * The hot lists' slice of the configuration, still defined in config/schema.ts: the only file of this folder that
- * imports config/ (allowed in test/import-cycles.test.ts until the slice moves here).
- */
-export type { HotlistDefinition, HotlistsConfig } from '../config/schema.js';
+/** The hot lists' slice of the configuration (hotlist/config.ts; config/schema.ts composes it). */
+export type { HotlistDefinition, HotlistsConfig } from './config.js';
 
 export interface HotlistOptions {
   config: HotlistsConfig;

@@ -1,7 +1,6 @@
 /** Messages between the main thread and the recognition worker (src/pipeline/vision-worker.ts). */
-import type { PlateState } from '../recognition/us-states.js';
 import type { Country } from '../config/schema.js';
-import type { Box } from '../recognition/types.js';
+import type { SightingPlate } from './grouper.js';
 
 export interface VisionJob {
   type: 'frame';
@@ -12,14 +11,8 @@ export interface VisionJob {
   roi?: Array<[number, number]>;
 }
 
-export interface VisionPlate {
-  text: string;
-  confidence: number;
-  box: Box;
-  region: string;
-  candidates: Array<{ text: string; confidence: number }>;
-  /** The US state read on the plate, where one was legible. */
-  state?: PlateState;
+/** A plate read in the frame (text, box, candidates, state where one was legible), with its crop. */
+export interface VisionPlate extends SightingPlate {
   /** JPEG of the plate with a margin. */
   crop: Uint8Array;
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { rowMap } from '../util/rows.js';
 
 /**
  * Evidence holds (P8): an administrator keeps the reads of a case past retention, with the case number, the reason,
@@ -108,26 +109,15 @@ export function placeHold(db: Database.Database, actor: Actor, selector: HoldSel
   }
   const where: string[] = [];
   const args: unknown[] = [];
-  if (hasIds) {
-    where.push('id IN (SELECT value FROM json_each(?))');
-    args.push(JSON.stringify(selector.readIds));
-  }
-  if (selector.plate !== undefined) {
-    where.push('plate GLOB ?');
-    args.push(plateGlob(selector.plate));
-  }
-  if (selector.from !== undefined) {
-    where.push('first_seen >= ?');
-    args.push(selector.from);
-  }
-  if (selector.to !== undefined) {
-    where.push('first_seen <= ?');
-    args.push(selector.to);
-  }
-  if (selector.cameraId !== undefined) {
-    where.push('camera_id = ?');
-    args.push(selector.cameraId);
-  }
+  const add = (condition: string, value: unknown) => {
+    where.push(condition);
+    args.push(value);
+  };
+  if (hasIds) add('id IN (SELECT value FROM json_each(?))', JSON.stringify(selector.readIds));
+  if (selector.plate !== undefined) add('plate GLOB ?', plateGlob(selector.plate));
+  if (selector.from !== undefined) add('first_seen >= ?', selector.from);
+  if (selector.to !== undefined) add('first_seen <= ?', selector.to);
+  if (selector.cameraId !== undefined) add('camera_id = ?', selector.cameraId);
   return db.transaction(() => {
     const reads = db.prepare(`SELECT id, uuid FROM reads WHERE ${where.join(' AND ')}`).all(...args) as Array<{ id: number; uuid: string }>;
     if (reads.length === 0) throw new HoldError('no stored read matches this hold (a hold covers existing reads only)');
@@ -173,47 +163,16 @@ export function reviewHold(db: Database.Database, actor: Actor, holdId: number, 
   return getHold(db, holdId)!;
 }
 
-interface HoldRow {
-  id: number;
-  case_number: string;
-  reason: string;
-  contact: string;
-  selector: string;
-  placed_by: string;
-  placed_at: number;
-  review_at: number;
-  reviewed_at: number | null;
-  reviewed_by: string | null;
-  released_at: number | null;
-  released_by: string | null;
-  release_reason: string | null;
-  reads: number;
-}
-
 const HOLD_SELECT = `SELECT h.*, (SELECT count(*) FROM hold_reads WHERE hold_id = h.id) AS reads FROM holds h`;
 
-function toHold(r: HoldRow): Hold {
-  return {
-    id: r.id,
-    caseNumber: r.case_number,
-    reason: r.reason,
-    contact: r.contact,
-    selector: JSON.parse(r.selector) as HoldSelector,
-    placedBy: r.placed_by,
-    placedAt: r.placed_at,
-    reviewAt: r.review_at,
-    reviewedAt: r.reviewed_at,
-    reviewedBy: r.reviewed_by,
-    releasedAt: r.released_at,
-    releasedBy: r.released_by,
-    releaseReason: r.release_reason,
-    reads: r.reads,
-  };
-}
+const HOLD = rowMap<Hold>()(
+  `id case_number reason contact selector:json placed_by placed_at review_at reviewed_at reviewed_by released_at released_by
+   release_reason reads`,
+);
 
 export function getHold(db: Database.Database, holdId: number): Hold | undefined {
-  const row = db.prepare(`${HOLD_SELECT} WHERE h.id = ?`).get(holdId) as HoldRow | undefined;
-  return row && toHold(row);
+  const row = db.prepare(`${HOLD_SELECT} WHERE h.id = ?`).get(holdId) as object | undefined;
+  return row && HOLD.toObject(row);
 }
 
 /**
@@ -233,8 +192,8 @@ export function listHolds(
   }
   const rows = db
     .prepare(`${HOLD_SELECT}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY h.id`)
-    .all(...args) as HoldRow[];
-  return rows.map(toHold);
+    .all(...args) as object[];
+  return rows.map(HOLD.toObject);
 }
 
 /** Whether an open hold covers the read. */

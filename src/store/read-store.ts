@@ -1,14 +1,18 @@
 import Database from 'better-sqlite3-multiple-ciphers';
-import type { PlateState } from '../recognition/us-states.js';
-import { mkdirSync, chmodSync, statSync, statfsSync, existsSync } from 'node:fs';
-import { open, unlink, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { mkdirSync, chmodSync, statSync, existsSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Position } from '../gps/types.js';
-import type { Box } from '../recognition/types.js';
-import { decryptImage, encryptImage, ImageIntegrityError, isEncryptedImage } from './image-crypto.js';
+import { isPlainDatabase, keyDatabase, migrate, openDatabase, schemaVersion, StoreError } from './database.js';
+import { ImageBudget, type BudgetOptions } from './eviction.js';
+import { ImageFiles, isNoSpace, type WrittenImage } from './image-files.js';
 import { databaseKey, imageKey } from './keys.js';
-import { MIGRATIONS } from './migrations.js';
+import { READ, READ_SELECT, updatedColumns, type ImageData, type NewRead, type ReadUpdate, type StoredRead } from './reads.js';
 import type { Clock } from '../util/clock.js';
+
+export { StoreError } from './database.js';
+export type { DiskSpace, Eviction } from './eviction.js';
+export { isNoSpace } from './image-files.js';
+export type { CandidateText, ImageData, NewRead, ReadUpdate, StoredRead } from './reads.js';
 
 /**
  * The read store: one SQLite database (WAL, synchronous=FULL) and a folder of image files.
@@ -24,68 +28,6 @@ import type { Clock } from '../util/clock.js';
  * every image file with AES-256-GCM bound to its path; image files are then only readable through readImage.
  */
 
-export interface ImageData {
-  bytes: Buffer;
-  format: 'jpeg' | 'png';
-}
-
-export interface CandidateText {
-  text: string;
-  confidence: number;
-}
-
-export interface NewRead {
-  uuid: string;
-  unitId: string;
-  cameraId: string;
-  plate: string;
-  confidence: number;
-  candidates: CandidateText[];
-  region: string | null;
-  /** The US state read on the plate (two-letter code) and its confidence (0-1); absent where none was legible. */
-  state?: PlateState | null;
-  box: Box;
-  firstSeen: number;
-  lastSeen: number;
-  bestSeen: number;
-  frameCount: number;
-  clockSource: 'system' | 'gps';
-  position: Position;
-  closed: boolean;
-  crop: ImageData;
-  frame?: ImageData;
-}
-
-export type ReadUpdate = Pick<
-  NewRead,
-  'plate' | 'confidence' | 'candidates' | 'state' | 'box' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'closed' | 'position'
-> & { crop?: ImageData; frame?: ImageData };
-
-export interface StoredRead {
-  id: number;
-  uuid: string;
-  unitId: string;
-  cameraId: string;
-  plate: string;
-  confidence: number;
-  candidates: CandidateText[];
-  region: string | null;
-  /** The US state read on the plate, or null where none was legible. */
-  state: PlateState | null;
-  box: Box;
-  firstSeen: number;
-  lastSeen: number;
-  bestSeen: number;
-  frameCount: number;
-  clockSource: string;
-  position: Position;
-  closed: boolean;
-  syncState: 'pending' | 'synced';
-  /** Image files of the read, relative to the images folder; null once evicted. */
-  cropPath: string | null;
-  framePath: string | null;
-}
-
 export interface StoreStats {
   reads: number;
   pendingSync: number;
@@ -100,72 +42,9 @@ export interface StoreStats {
   databaseBytes: number;
 }
 
-/** Free and total bytes of the file system holding the store. */
-export interface DiskSpace {
-  freeBytes: number;
-  totalBytes: number;
-}
-
-/** Image files deleted in one go to keep the budget ('budget') or free space on the disk ('disk'). */
-export interface Eviction {
-  reason: 'budget' | 'disk';
-  frames: number;
-  crops: number;
-  bytes: number;
-}
-
-export class StoreError extends Error {
-  override name = 'StoreError';
-}
-
-/** A row of `reads` as the store selects it (READ_SELECT); src/sync/streams.ts reads the same columns. */
-export interface ReadRow {
-  id: number;
-  uuid: string;
-  unit_id: string;
-  camera_id: string;
-  plate: string;
-  confidence: number;
-  candidates: string;
-  region: string | null;
-  state: string | null;
-  state_confidence: number | null;
-  box: string;
-  first_seen: number;
-  last_seen: number;
-  best_seen: number;
-  frame_count: number;
-  clock_source: string;
-  latitude: number | null;
-  longitude: number | null;
-  position_valid: number;
-  position_source: string;
-  speed_kmh: number | null;
-  heading_deg: number | null;
-  fix_time: number | null;
-  closed: number;
-  sync_state: 'pending' | 'synced';
-  crop_path: string | null;
-  frame_path: string | null;
-}
-
-export interface StoreOptions {
+export interface StoreOptions extends BudgetOptions {
   /** The unit's clock: stamps reads, image evictions, seen files and migrations. */
   clock: Clock;
-  /** Most bytes of image files kept; over it, frame images are deleted oldest first. */
-  imageBudgetBytes: number;
-  /** Told when the budget cannot be kept by evicting frames (only crops are left). */
-  onBudgetExceeded?: (imageBytes: number, budget: number) => void;
-  /**
-   * Free space kept on the data disk (bytes), at most a tenth of the file system: before and after each write,
-   * image files are deleted to keep it, frames oldest first, then plate crops (those already at the agency's
-   * server first; never a held read's), never read rows. Absent: images are bounded by imageBudgetBytes only.
-   */
-  diskReserveBytes?: number;
-  /** The data disk's free space (default: statfs of the data folder); null where it cannot be told. */
-  freeSpace?: () => DiskSpace | null;
-  /** Told of each batch of image files deleted to keep the budget or the disk reserve. */
-  onEvicted?: (e: Eviction) => void;
   /**
    * The unit's data key (keys.ts loadDataKey). Given: the database and the image files are encrypted with keys
    * derived from it. Absent or null: both are plain, as a store created without a key must stay.
@@ -181,26 +60,24 @@ export interface EncryptExistingReport {
 }
 
 const DB_FILE = 'alpr-edge.db';
-const TMP_SUFFIX = '.enc-tmp';
 
 export class ReadStore {
   readonly dbPath: string;
   readonly imagesDir: string;
   private readonly db: Database.Database;
-  private readonly imageKey: Buffer | null;
-  private imageBytes: number;
-  private budgetWarned = false;
+  private readonly files: ImageFiles;
+  private readonly budget: ImageBudget;
   private closed = false;
   private imagesNotWritten = 0;
-  /** Images whose files were deleted to make room but whose rows the database could not mark yet (a full disk). */
-  private readonly unmarked = new Set<number>();
+  /** Statements prepared once (a read's insert and update), by their SQL. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** The clock the store stamps with; the parts that work on the store (sync, retention) decide by it too. */
   readonly clock: Clock;
 
   private constructor(
     readonly dataDir: string,
-    private readonly options: StoreOptions,
+    options: StoreOptions,
   ) {
     this.clock = options.clock;
     this.dbPath = path.join(dataDir, DB_FILE);
@@ -210,7 +87,6 @@ export class ReadStore {
       chmodSync(dir, 0o700);
     }
     const dataKey = options.dataKey ?? null;
-    this.imageKey = dataKey && imageKey(dataKey);
     this.db = openDatabase(this.dbPath, dataKey && databaseKey(dataKey));
     try {
       // WAL: readers (status, sync, queries) never block the writer. synchronous=FULL: a committed read survives a
@@ -219,7 +95,7 @@ export class ReadStore {
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
-      this.migrate();
+      migrate(this.db, this.dbPath, this.clock);
     } catch (err) {
       this.db.close();
       throw err;
@@ -227,9 +103,8 @@ export class ReadStore {
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(this.dbPath + suffix)) chmodSync(this.dbPath + suffix, 0o600);
     }
-    this.imageBytes = (
-      this.db.prepare('SELECT coalesce(sum(bytes), 0) AS n FROM images WHERE evicted_at IS NULL').get() as { n: number }
-    ).n;
+    this.files = new ImageFiles(this.imagesDir, dataKey && imageKey(dataKey));
+    this.budget = new ImageBudget(this.db, this.imagesDir, dataDir, options, this.clock);
   }
 
   /**
@@ -268,7 +143,7 @@ export class ReadStore {
     // Opening with the key proves the database took it.
     const store = new ReadStore(dataDir, { clock, imageBudgetBytes: Number.POSITIVE_INFINITY, dataKey });
     try {
-      return { database, ...(await store.encryptPlainImages()) };
+      return { database, ...(await store.files.encryptPlain(store.db)) };
     } finally {
       store.close();
     }
@@ -281,27 +156,7 @@ export class ReadStore {
 
   /** The schema version the database is at. */
   get schemaVersion(): number {
-    return (this.db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as { v: number }).v;
-  }
-
-  private migrate(): void {
-    this.db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    const current = this.schemaVersion;
-    const known = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
-    if (current > known) {
-      throw new StoreError(
-        `the database ${this.dbPath} is at schema version ${current}, newer than this alpr-edge knows (${known}); run a newer alpr-edge`,
-      );
-    }
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, this.clock());
-      })();
-    }
+    return schemaVersion(this.db);
   }
 
   /**
@@ -312,54 +167,31 @@ export class ReadStore {
     this.assertOpen();
     const now = this.clock();
     // room first: older images go before a new read can fail for want of space
-    await this.keepBudgetQuietly(read.crop.bytes.length + (read.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
+    await this.budget.keepQuietly(read.crop.bytes.length + (read.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
     const crop = await this.writeImageIfRoom(read.uuid, 'crop', read.crop, read.bestSeen);
     const frame = read.frame ? await this.writeImageIfRoom(read.uuid, 'frame', read.frame, read.bestSeen) : undefined;
-    const p = read.position;
     const written = [crop, frame];
     const id = this.commitOrForget(written, () => {
-      const info = this.db
-        .prepare(
-          `INSERT INTO reads (uuid, unit_id, camera_id, plate, confidence, candidates, region, state, state_confidence, box,
-             first_seen, last_seen, best_seen, frame_count, clock_source, latitude, longitude, position_valid,
-             position_source, speed_kmh, heading_deg, fix_time, closed, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          read.uuid,
-          read.unitId,
-          read.cameraId,
-          read.plate,
-          read.confidence,
-          JSON.stringify(read.candidates),
-          read.region,
-          read.state?.code ?? null,
-          read.state?.confidence ?? null,
-          JSON.stringify(read.box),
-          read.firstSeen,
-          read.lastSeen,
-          read.bestSeen,
-          read.frameCount,
-          read.clockSource,
-          p.latitude,
-          p.longitude,
-          p.valid ? 1 : 0,
-          p.source,
-          p.speedKmh,
-          p.headingDeg,
-          p.fixTime,
-          read.closed ? 1 : 0,
-          now,
-          now,
-        );
+      const values = {
+        uuid: read.uuid,
+        unit_id: read.unitId,
+        camera_id: read.cameraId,
+        region: read.region,
+        first_seen: read.firstSeen,
+        clock_source: read.clockSource,
+        ...updatedColumns(read),
+        created_at: now,
+        updated_at: now,
+      };
+      const info = this.statement(`INSERT INTO reads (${Object.keys(values).join(', ')}) VALUES (${Object.keys(values).map((c) => `@${c}`).join(', ')})`).run(values);
       const readId = Number(info.lastInsertRowid);
       if (crop) this.insertImageRow(readId, 'crop', crop, now);
       if (frame) this.insertImageRow(readId, 'frame', frame, now);
       return readId;
     });
-    this.imageBytes += (crop?.bytes ?? 0) + (frame?.bytes ?? 0);
+    this.budget.bytes += (crop?.bytes ?? 0) + (frame?.bytes ?? 0);
     // the read is committed: a failure to evict now must not make it look unstored (and be stored twice)
-    await this.keepBudgetQuietly();
+    await this.budget.keepQuietly();
     return this.getRead(id)!;
   }
 
@@ -382,42 +214,15 @@ export class ReadStore {
     const now = this.clock();
     const existing = this.db.prepare('SELECT uuid FROM reads WHERE id = ?').get(id) as { uuid: string } | undefined;
     if (!existing) throw new StoreError(`no read with id ${id}`);
-    if (u.crop || u.frame) await this.keepBudgetQuietly((u.crop?.bytes.length ?? 0) + (u.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
+    if (u.crop || u.frame) await this.budget.keepQuietly((u.crop?.bytes.length ?? 0) + (u.frame?.bytes.length ?? 0) + ROW_ALLOWANCE);
     // a new image that does not fit leaves the read's earlier one in place
     const crop = u.crop ? await this.writeImageIfRoom(existing.uuid, 'crop', u.crop, u.bestSeen) : undefined;
     const frame = u.frame ? await this.writeImageIfRoom(existing.uuid, 'frame', u.frame, u.bestSeen) : undefined;
     const replaced: string[] = [];
-    const p = u.position;
     let bytesDelta = 0;
     this.commitOrForget([crop, frame], () => {
-      this.db
-        .prepare(
-          `UPDATE reads SET plate = ?, confidence = ?, candidates = ?, state = ?, state_confidence = ?, box = ?, last_seen = ?, best_seen = ?,
-             frame_count = ?, closed = ?, latitude = ?, longitude = ?, position_valid = ?, position_source = ?,
-             speed_kmh = ?, heading_deg = ?, fix_time = ?, updated_at = ?
-           WHERE id = ?`,
-        )
-        .run(
-          u.plate,
-          u.confidence,
-          JSON.stringify(u.candidates),
-          u.state?.code ?? null,
-          u.state?.confidence ?? null,
-          JSON.stringify(u.box),
-          u.lastSeen,
-          u.bestSeen,
-          u.frameCount,
-          u.closed ? 1 : 0,
-          p.latitude,
-          p.longitude,
-          p.valid ? 1 : 0,
-          p.source,
-          p.speedKmh,
-          p.headingDeg,
-          p.fixTime,
-          now,
-          id,
-        );
+      const values = { ...updatedColumns(u), updated_at: now };
+      this.statement(`UPDATE reads SET ${Object.keys(values).map((c) => `${c} = @${c}`).join(', ')} WHERE id = @id`).run({ ...values, id });
       for (const [kind, img] of [
         ['crop', crop],
         ['frame', frame],
@@ -435,34 +240,34 @@ export class ReadStore {
         bytesDelta += img.bytes;
       }
     });
-    this.imageBytes += bytesDelta;
+    this.budget.bytes += bytesDelta;
     for (const rel of replaced) await unlink(path.join(this.imagesDir, rel)).catch(() => undefined);
     // the read is committed: a failure to evict now must not make it look unstored (and be stored twice)
-    await this.keepBudgetQuietly();
+    await this.budget.keepQuietly();
     return this.getRead(id)!;
   }
 
   getRead(id: number): StoredRead | undefined {
-    const row = this.db.prepare(`${READ_SELECT} WHERE r.id = ?`).get(id) as ReadRow | undefined;
-    return row && toStoredRead(row);
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.id = ?`).get(id) as object | undefined;
+    return row && READ.toObject(row);
   }
 
   getReadByUuid(uuid: string): StoredRead | undefined {
-    const row = this.db.prepare(`${READ_SELECT} WHERE r.uuid = ?`).get(uuid) as ReadRow | undefined;
-    return row && toStoredRead(row);
+    const row = this.db.prepare(`${READ_SELECT} WHERE r.uuid = ?`).get(uuid) as object | undefined;
+    return row && READ.toObject(row);
   }
 
   /** Reads in the order they were stored (for tests, replay checks and, later, sync). */
   listReads(opts: { afterId?: number; limit?: number } = {}): StoredRead[] {
     const rows = this.db
       .prepare(`${READ_SELECT} WHERE r.id > ? ORDER BY r.id LIMIT ?`)
-      .all(opts.afterId ?? 0, opts.limit ?? 1000) as ReadRow[];
-    return rows.map(toStoredRead);
+      .all(opts.afterId ?? 0, opts.limit ?? 1000) as object[];
+    return rows.map(READ.toObject);
   }
 
   /** Image files deleted by someone else (the retention purge): their bytes no longer count against the budget. */
   forgetImageBytes(bytes: number): void {
-    this.imageBytes = Math.max(0, this.imageBytes - bytes);
+    this.budget.bytes = Math.max(0, this.budget.bytes - bytes);
   }
 
   /**
@@ -477,28 +282,8 @@ export class ReadStore {
    * The plain bytes of an image file of the store (`rel` as in cropPath / framePath). With a data key the file is
    * decrypted and checked: a file altered on disk, or moved from another read's path, is refused.
    */
-  async readImage(rel: string): Promise<Buffer> {
-    const normal = path.normalize(rel);
-    if (path.isAbsolute(normal) || normal === '..' || normal.startsWith('..' + path.sep)) {
-      throw new StoreError(`the image path ${rel} is outside the store's images folder`);
-    }
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(path.join(this.imagesDir, normal));
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      throw new StoreError(`cannot read the image file ${rel}: ${e.code === 'ENOENT' ? 'it does not exist (evicted or deleted)' : e.message}`);
-    }
-    if (!this.imageKey) {
-      if (isEncryptedImage(bytes)) throw new StoreError(`the image file ${rel} is encrypted and the store was opened without the data key`);
-      return bytes;
-    }
-    try {
-      return decryptImage(this.imageKey, normal, bytes);
-    } catch (err) {
-      if (err instanceof ImageIntegrityError) throw new StoreError(err.message);
-      throw err;
-    }
+  readImage(rel: string): Promise<Buffer> {
+    return this.files.read(rel);
   }
 
   stats(): StoreStats {
@@ -526,7 +311,7 @@ export class ReadStore {
       reads: r.reads,
       pendingSync: r.pending,
       lastReadAt: r.last,
-      imageBytes: this.imageBytes,
+      imageBytes: this.budget.bytes,
       frameImages: img.frames,
       evictedFrames: img.evicted,
       evictedCrops: img.crops,
@@ -559,40 +344,14 @@ export class ReadStore {
     this.db.close();
   }
 
-  private assertOpen(): void {
-    if (this.closed) throw new StoreError('the read store is closed');
+  private statement(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
   }
 
-  private async writeImage(
-    uuid: string,
-    kind: 'crop' | 'frame',
-    img: ImageData,
-    time: number,
-  ): Promise<{ rel: string; bytes: number; format: string }> {
-    const d = new Date(time);
-    const dir = path.join(
-      String(d.getUTCFullYear()),
-      String(d.getUTCMonth() + 1).padStart(2, '0'),
-      String(d.getUTCDate()).padStart(2, '0'),
-    );
-    await mkdir(path.join(this.imagesDir, dir), { recursive: true, mode: 0o700 });
-    // A new name each time: an update never overwrites a file a committed row still points at.
-    const rel = path.join(dir, `${uuid}-${kind}-${time}-${Math.random().toString(36).slice(2, 8)}.${img.format === 'png' ? 'png' : 'jpg'}`);
-    const data = this.imageKey ? encryptImage(this.imageKey, rel, img.bytes) : img.bytes;
-    const abs = path.join(this.imagesDir, rel);
-    const fh = await open(abs, 'wx', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } catch (err) {
-      // a half-written file (a full disk) is not left behind
-      await fh.close().catch(() => undefined);
-      await unlink(abs).catch(() => undefined);
-      throw err;
-    }
-    await fh.close();
-    // Bytes on disk: the image budget is about the card's space.
-    return { rel, bytes: data.length, format: img.format };
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('the read store is closed');
   }
 
   /**
@@ -604,9 +363,9 @@ export class ReadStore {
     kind: 'crop' | 'frame',
     img: ImageData,
     time: number,
-  ): Promise<{ rel: string; bytes: number; format: string } | undefined> {
+  ): Promise<WrittenImage | undefined> {
     try {
-      return await this.writeImage(uuid, kind, img, time);
+      return await this.files.write(uuid, kind, img, time);
     } catch (err) {
       if (!isNoSpace(err)) throw err;
       this.imagesNotWritten++;
@@ -614,304 +373,15 @@ export class ReadStore {
     }
   }
 
-  /** encryptExisting's second half: every plain file under the images folder, referenced by a row or not. */
-  private async encryptPlainImages(): Promise<Omit<EncryptExistingReport, 'database'>> {
-    const key = this.imageKey;
-    if (!key) throw new StoreError('encrypting images needs the data key');
-    let imagesEncrypted = 0;
-    let imagesAlreadyEncrypted = 0;
-    const setBytes = this.db.prepare('UPDATE images SET bytes = ? WHERE path = ?');
-    const walk = async (dirRel: string): Promise<void> => {
-      const dirAbs = path.join(this.imagesDir, dirRel);
-      let changed = false;
-      for (const entry of await readdir(dirAbs, { withFileTypes: true })) {
-        const rel = path.join(dirRel, entry.name);
-        const abs = path.join(this.imagesDir, rel);
-        if (entry.isDirectory()) {
-          await walk(rel);
-          continue;
-        }
-        if (!entry.isFile()) continue;
-        if (entry.name.endsWith(TMP_SUFFIX)) {
-          // Left by an interrupted run; the original beside it is still there.
-          await rm(abs, { force: true });
-          continue;
-        }
-        const plain = await readFile(abs);
-        if (isEncryptedImage(plain)) {
-          imagesAlreadyEncrypted++;
-          continue;
-        }
-        const data = encryptImage(key, rel, plain);
-        const fh = await open(abs + TMP_SUFFIX, 'w', 0o600);
-        try {
-          await fh.writeFile(data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(abs + TMP_SUFFIX, abs);
-        setBytes.run(data.length, rel);
-        imagesEncrypted++;
-        changed = true;
-      }
-      if (changed) await fsyncDir(dirAbs);
-    };
-    await walk('');
-    return { imagesEncrypted, imagesAlreadyEncrypted };
-  }
-
-  private insertImageRow(readId: number, kind: 'crop' | 'frame', img: { rel: string; bytes: number; format: string }, now: number): void {
+  private insertImageRow(readId: number, kind: 'crop' | 'frame', img: WrittenImage, now: number): void {
     this.db
       .prepare('INSERT INTO images (read_id, kind, path, format, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(readId, kind, img.rel, img.format, img.bytes, now);
   }
 
-  /** keepBudget, its failure (a database that refuses the eviction marks) left for the next write to find. */
-  private async keepBudgetQuietly(needed = 0): Promise<void> {
-    try {
-      await this.keepBudget(needed);
-    } catch {
-      // nothing evicted this time; the write itself says whether the store takes writes
-    }
-  }
-
-  /**
-   * Keeps the image budget (frame images deleted oldest first; crops are never deleted for the budget) and, with
-   * store.diskReserveBytes, free space on the disk for `needed` more bytes plus the reserve: frames first, then
-   * plate crops (those already at the agency's server first, oldest first; never a held read's). Rows are never
-   * deleted here.
-   */
-  private async keepBudget(needed = 0): Promise<void> {
-    const budget = this.options.imageBudgetBytes;
-    if (this.imageBytes > budget) {
-      const freed = await this.evict('frame', this.imageBytes - budget);
-      if (freed.count > 0) this.options.onEvicted?.({ reason: 'budget', frames: freed.count, crops: 0, bytes: freed.bytes });
-      if (this.imageBytes > budget) {
-        if (!this.budgetWarned) this.options.onBudgetExceeded?.(this.imageBytes, budget);
-        this.budgetWarned = true;
-      } else this.budgetWarned = false;
-    } else this.budgetWarned = false;
-    let deficit = this.diskDeficit(needed);
-    if (deficit <= 0) return;
-    const frames = await this.evict('frame', deficit);
-    deficit -= frames.bytes;
-    const crops = deficit > 0 ? await this.evict('crop', deficit) : { count: 0, bytes: 0 };
-    if (frames.count + crops.count > 0) {
-      this.options.onEvicted?.({ reason: 'disk', frames: frames.count, crops: crops.count, bytes: frames.bytes + crops.bytes });
-    }
-  }
-
-  /** Bytes to free for `needed` more bytes and the disk reserve (<= 0: nothing to free). */
-  private diskDeficit(needed: number): number {
-    const reserve = this.options.diskReserveBytes;
-    if (reserve === undefined) return 0;
-    let space: DiskSpace | null;
-    try {
-      space = this.options.freeSpace ? this.options.freeSpace() : diskSpace(this.dataDir);
-    } catch {
-      space = null;
-    }
-    if (!space || space.totalBytes <= 0) return 0;
-    return Math.min(reserve, space.totalBytes / 10) + needed - space.freeBytes;
-  }
-
-  /** Deletes image files of one kind, oldest first, until `bytes` are freed or there are none left. */
-  private async evict(kind: 'frame' | 'crop', bytes: number): Promise<{ count: number; bytes: number }> {
-    const pick = this.db.prepare(
-      kind === 'frame'
-        ? `SELECT id, path, bytes FROM images WHERE kind = 'frame' AND evicted_at IS NULL ORDER BY id LIMIT 64`
-        : `SELECT i.id, i.path, i.bytes FROM images i WHERE i.kind = 'crop' AND i.evicted_at IS NULL
-             AND NOT EXISTS (SELECT 1 FROM hold_reads hr JOIN holds h ON h.id = hr.hold_id WHERE hr.read_id = i.read_id AND h.released_at IS NULL)
-           ORDER BY i.synced_at IS NULL, i.id LIMIT 64`,
-    );
-    const mark = this.db.prepare('UPDATE images SET evicted_at = ? WHERE id = ?');
-    const markAll = (ids: number[], now: number) =>
-      this.db.transaction(() => {
-        for (const id of ids) mark.run(now, id);
-      })();
-    let freed = 0;
-    let count = 0;
-    // files deleted before their rows could be marked (below): marked first, or nothing more is done now
-    if (this.unmarked.size > 0) {
-      try {
-        markAll([...this.unmarked], this.clock());
-        this.unmarked.clear();
-      } catch {
-        return { count, bytes: freed };
-      }
-    }
-    while (freed < bytes) {
-      const victims = pick.all() as Array<{ id: number; path: string; bytes: number }>;
-      if (victims.length === 0) break;
-      const now = this.clock();
-      const batch: typeof victims = [];
-      for (const v of victims) {
-        if (freed >= bytes) break;
-        batch.push(v);
-        freed += v.bytes;
-      }
-      // The rows are marked first (one commit): a crash after it leaves stray files, never a row pointing at nothing.
-      try {
-        markAll(batch.map((v) => v.id), now);
-      } catch (err) {
-        if (!isFull(err)) throw err;
-        // A disk full to the last byte refuses even the marks: the files go first, then the marks are tried again
-        // (kept in memory until the database takes them). Until then a row may point at a deleted file, which
-        // readers take as evicted (sync skips it, readImage says so).
-        for (const v of batch) await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
-        try {
-          markAll(batch.map((v) => v.id), now);
-        } catch {
-          for (const v of batch) this.unmarked.add(v.id);
-        }
-        for (const v of batch) this.imageBytes -= v.bytes;
-        count += batch.length;
-        if (this.unmarked.size > 0) break;
-        continue;
-      }
-      for (const v of batch) {
-        this.imageBytes -= v.bytes;
-        count++;
-        await unlink(path.join(this.imagesDir, v.path)).catch(() => undefined);
-      }
-    }
-    return { count, bytes: freed };
-  }
 }
 
 /** Room kept for a read's rows beside its images (bytes). */
 const ROW_ALLOWANCE = 64 * 1024;
 
-function diskSpace(dir: string): DiskSpace {
-  const s = statfsSync(dir);
-  return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
-}
 
-/** The database or a file write refused for want of space. */
-function isFull(err: unknown): boolean {
-  return (err as { code?: string } | undefined)?.code === 'SQLITE_FULL' || isNoSpace(err);
-}
-
-/** A write refused for want of space (a full disk or a quota). */
-export function isNoSpace(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-/** Opens the database file, keying it first when a key is given; a missing or wrong key is a StoreError. */
-function openDatabase(dbPath: string, key: Buffer | null): Database.Database {
-  let db: Database.Database;
-  try {
-    db = new Database(dbPath);
-  } catch (err) {
-    throw new StoreError(`cannot open the database ${dbPath}: ${(err as Error).message}`);
-  }
-  try {
-    // The key must come before anything reads a page.
-    if (key) keyDatabase(db, key, 'key');
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
-    immediateByDefault(db);
-    return db;
-  } catch (err) {
-    db.close();
-    const e = err as Error & { code?: string };
-    if (e.code !== 'SQLITE_NOTADB') throw new StoreError(`cannot open the database ${dbPath}: ${e.message}`);
-    if (key && isPlainDatabase(dbPath)) {
-      throw new StoreError(
-        `the database ${dbPath} is not encrypted but a data key is configured: encrypt it once with the unit stopped ` +
-          `(ReadStore.encryptExisting, see docs/data-at-rest.md), or remove the key`,
-      );
-    }
-    throw new StoreError(
-      `cannot open the database ${dbPath}: the database is encrypted and the key is missing or wrong ` +
-        `(or the file is not an alpr-edge database: ${e.message})`,
-    );
-  }
-}
-
-/**
- * Makes `db.transaction(fn)()` begin with BEGIN IMMEDIATE (`.deferred()` is still there for a read-only one).
- * Several connections write this file: the unit, its hot list import worker, a technician's command. A deferred
- * transaction that reads first and writes later fails at once with SQLITE_BUSY_SNAPSHOT when another connection
- * committed in between; an immediate one takes the write lock first and waits for it (busy_timeout) instead.
- */
-function immediateByDefault(db: Database.Database): void {
-  const make = db.transaction.bind(db);
-  db.transaction = ((fn: (...args: never[]) => unknown) => {
-    const t = make(fn);
-    return Object.assign((...args: never[]) => t.immediate(...args), {
-      default: t.default,
-      deferred: t.deferred,
-      immediate: t.immediate,
-      exclusive: t.exclusive,
-    });
-  }) as typeof db.transaction;
-}
-
-/** PRAGMA key / rekey with a raw 256-bit key (no passphrase stretching: the key is random already). */
-function keyDatabase(db: Database.Database, key: Buffer, pragma: 'key' | 'rekey'): void {
-  const result = db.pragma(`${pragma}="x'${key.toString('hex')}'"`, { simple: true });
-  if (result !== 'ok') throw new StoreError(`PRAGMA ${pragma} was refused: ${String(result)}`);
-}
-
-/** Whether the database file opens as plain SQLite (false: encrypted, or not a database at all). */
-function isPlainDatabase(dbPath: string): boolean {
-  const db = new Database(dbPath, { fileMustExist: true });
-  try {
-    db.prepare('SELECT count(*) FROM sqlite_master').get();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    db.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-const READ_SELECT = `
-  SELECT r.*,
-    (SELECT path FROM images WHERE read_id = r.id AND kind = 'crop' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS crop_path,
-    (SELECT path FROM images WHERE read_id = r.id AND kind = 'frame' AND evicted_at IS NULL ORDER BY id DESC LIMIT 1) AS frame_path
-  FROM reads r`;
-
-function toStoredRead(row: ReadRow): StoredRead {
-  return {
-    id: row.id,
-    uuid: row.uuid,
-    unitId: row.unit_id,
-    cameraId: row.camera_id,
-    plate: row.plate,
-    confidence: row.confidence,
-    candidates: JSON.parse(row.candidates) as CandidateText[],
-    region: row.region,
-    state: row.state === null ? null : { code: row.state, confidence: row.state_confidence ?? 0 },
-    box: JSON.parse(row.box) as Box,
-    firstSeen: row.first_seen,
-    lastSeen: row.last_seen,
-    bestSeen: row.best_seen,
-    frameCount: row.frame_count,
-    clockSource: row.clock_source,
-    position: {
-      latitude: row.latitude,
-      longitude: row.longitude,
-      valid: row.position_valid === 1,
-      source: row.position_source as Position['source'],
-      speedKmh: row.speed_kmh,
-      headingDeg: row.heading_deg,
-      fixTime: row.fix_time,
-    },
-    closed: row.closed === 1,
-    syncState: row.sync_state,
-    cropPath: row.crop_path,
-    framePath: row.frame_path,
-  };
-}

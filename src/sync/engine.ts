@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { Cron } from 'croner';
@@ -6,7 +5,8 @@ import type { Logger } from '../log/logger.js';
 import type { Hotlists } from '../hotlist/index.js';
 import type { ReadStore } from '../store/read-store.js';
 import { HotlistSync, type HotlistSyncReport, type Importer } from './hotlist-sync.js';
-import { loadCredentials, statusError, SyncError, SyncHttp, type FailureKind } from './http.js';
+import { loadCredentials, SyncError, SyncHttp, type FailureKind } from './http.js';
+import { uploadImage } from './image-upload.js';
 import type { SyncConfig } from './schema.js';
 import {
   acknowledge,
@@ -478,45 +478,8 @@ export class SyncEngine extends EventEmitter<{ cycle: [CycleReport] }> {
           markImageSent(db, job.id, this.clock(), this.dest!);
           continue;
         }
-        const sha = createHash('sha256').update(bytes).digest('hex');
         const where = `v1/units/${unit}/images/${encodeURIComponent(job.readUuid)}/${job.kind}`;
-        const head = await http.request({ method: 'HEAD', path: where });
-        let offset = 0;
-        if (head.status === 200) {
-          const theirs = head.headers['x-image-sha256'];
-          const received = Number(head.headers['x-received-bytes'] ?? 0);
-          if (theirs === sha && head.headers['x-complete'] === '1') offset = bytes.length;
-          else if (theirs === sha && received > 0 && received < bytes.length) {
-            offset = received;
-            r.resumed++;
-          }
-        } else if (head.status !== 404) {
-          throw statusError(head, `HEAD ${where}`);
-        }
-        let conflicts = 0;
-        while (offset < bytes.length) {
-          const end = Math.min(bytes.length, offset + chunk);
-          const res = await http.request({
-            method: 'PUT',
-            path: where,
-            body: bytes.subarray(offset, end),
-            headers: {
-              'content-type': 'application/octet-stream',
-              'content-range': `bytes ${offset}-${end - 1}/${bytes.length}`,
-              'x-image-sha256': sha,
-              'x-image-format': job.format,
-            },
-          });
-          if (res.status === 409) {
-            if (++conflicts > 3) throw new SyncError(`PUT ${where}: the server keeps disagreeing about how much of the image it has`, 'protocol', 409);
-            const at = Number(res.headers['x-received-bytes'] ?? NaN);
-            offset = Number.isInteger(at) && at >= 0 && at <= bytes.length ? at : 0;
-            continue;
-          }
-          if (res.status !== 200 && res.status !== 201) throw statusError(res, `PUT ${where}`);
-          r.bytes += end - offset;
-          offset = end;
-        }
+        await uploadImage(http, where, bytes, job.format, chunk, r);
         markImageSent(db, job.id, this.clock(), this.dest!);
         r.uploaded++;
       }

@@ -16,26 +16,19 @@ import type { Clock } from '../util/clock.js';
  * cancellations applied once each. The same entries and cancellations can come over MQTT (`applyUrgent`).
  */
 
-const entrySchema = z.object({
+/** What an urgent entry and a cancellation both carry. */
+const urgent = {
   id: z.string().min(1).max(200),
   list: z.string().min(1).max(64),
   plate: z.string().min(1).max(32),
   state: z.string().max(2).nullish(),
   reason: z.string().min(1).max(500),
-  caseNumber: z.string().min(1).max(100),
-  expiresAt: z.number().nullish(),
-  by: z.string().max(100).nullish(),
-});
+};
+const by = z.string().max(100).nullish();
 
-const cancellationSchema = z.object({
-  id: z.string().min(1).max(200),
-  list: z.string().min(1).max(64),
-  plate: z.string().min(1).max(32),
-  state: z.string().max(2).nullish(),
-  reason: z.string().min(1).max(500),
-  at: z.number().nullish(),
-  by: z.string().max(100).nullish(),
-});
+const entrySchema = z.object({ ...urgent, caseNumber: z.string().min(1).max(100), expiresAt: z.number().nullish(), by });
+
+const cancellationSchema = z.object({ ...urgent, at: z.number().nullish(), by });
 
 const manifestSchema = z.object({
   generatedAt: z.number().optional(),

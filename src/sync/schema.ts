@@ -19,25 +19,14 @@ const file = (what: string) => z.string().default('').describe(what);
 
 const server = z
   .strictObject({
-    url: z
-      .string()
-      .default('')
-      .describe('Base URL of the central server, e.g. https://alpr.agency.example/api. Plain http:// only with allowInsecureHttp.'),
-    allowInsecureHttp: z
-      .boolean()
-      .default(false)
-      .describe('Allow a plain http:// server URL (reads would cross the network unencrypted): for a loopback test only.'),
+    url: z.string().default('').describe('Base URL of the central server, e.g. https://alpr.agency.example/api. Plain http:// only with allowInsecureHttp.'),
+    allowInsecureHttp: z.boolean().default(false).describe('Allow a plain http:// server URL (reads would cross the network unencrypted): for a loopback test only.'),
     caFile: file("PEM file of the certificate authority that signs the server's certificate (empty: the system's CAs)."),
     certFile: file('PEM client certificate for mutual TLS (with keyFile).'),
     keyFile: file("PEM private key of the client certificate (mode 0600, owned by the unit's user)."),
     tokenFile: file('File holding the bearer token the server issued to this unit (its first line). Read at each cycle, so a new token needs no restart.'),
     connectTimeoutMs: z.int().min(100).max(600_000).default(10_000).describe('Give up connecting to the server after this long.'),
-    responseTimeoutMs: z
-      .int()
-      .min(100)
-      .max(3_600_000)
-      .default(30_000)
-      .describe('Give up on a request when the server sends nothing for this long (a hung server).'),
+    responseTimeoutMs: z.int().min(100).max(3_600_000).default(30_000).describe('Give up on a request when the server sends nothing for this long (a hung server).'),
   })
   .describe('The central server and how the unit authenticates to it.');
 
@@ -68,10 +57,7 @@ const pull = z
     tokensFile: file('File of accepted bearer tokens, one per line: `<name> <token>` (the name is logged as the user of each pull).'),
     allowInsecureHttp: z.boolean().default(false).describe('Serve plain HTTP without certFile/keyFile: for a loopback test only.'),
     maxPageSize: z.int().min(1).max(10_000).default(1000).describe('Most items in one page of a pull.'),
-    marksSynced: z
-      .boolean()
-      .default(true)
-      .describe('A pull of reads after a position acknowledges every read up to that position (they count as synced for retention).'),
+    marksSynced: z.boolean().default(true).describe('A pull of reads after a position acknowledges every read up to that position (they count as synced for retention).'),
   })
   .describe('The API on the unit from which the central server pulls.');
 

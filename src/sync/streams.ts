@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { accessRecordOf, type AccessLogRow } from '../access/access-log.js';
-import type { ReadRow as StoreReadRow } from '../store/read-store.js';
+import type { StoredRead } from '../store/read-store.js';
+import { rowMap, type Row } from '../util/rows.js';
 
 /**
  * What leaves the unit for the central server, as streams of items, each in a fixed order with a cursor: reads
@@ -23,23 +24,15 @@ export interface StreamItem {
   [field: string]: unknown;
 }
 
-export interface ReadItem extends StreamItem {
-  uuid: string;
-  unitId: string;
-  cameraId: string;
-  plate: string;
-  confidence: number;
-  candidates: Array<{ text: string; confidence: number }>;
-  region: string | null;
+/** A read as it goes upstream (its key is its uuid, its revision its change sequence). */
+export interface ReadItem extends StreamItem, ReadFields {}
+
+interface ReadFields
+  extends Pick<StoredRead, 'uuid' | 'unitId' | 'cameraId' | 'plate' | 'confidence' | 'candidates' | 'region' | 'firstSeen' | 'lastSeen' | 'bestSeen' | 'frameCount' | 'clockSource' | 'closed'> {
   /** The US state read on the plate (two-letter code) and its confidence (0-1), or null where none was legible. */
   state: string | null;
   stateConfidence: number | null;
   box: unknown;
-  firstSeen: number;
-  lastSeen: number;
-  bestSeen: number;
-  frameCount: number;
-  clockSource: string;
   latitude: number | null;
   longitude: number | null;
   positionValid: boolean;
@@ -47,7 +40,6 @@ export interface ReadItem extends StreamItem {
   speedKmh: number | null;
   headingDeg: number | null;
   fixTime: number | null;
-  closed: boolean;
   /** The images the read has on the unit now (they follow in the images step). */
   images: Array<{ kind: 'crop' | 'frame'; format: string }>;
 }
@@ -60,52 +52,33 @@ export interface Page {
   next: number;
 }
 
-const READ_COLUMNS = `r.id, r.sync_seq, r.uuid, r.unit_id, r.camera_id, r.plate, r.confidence, r.candidates, r.region, r.state, r.state_confidence, r.box,
-  r.first_seen, r.last_seen, r.best_seen, r.frame_count, r.clock_source, r.latitude, r.longitude, r.position_valid,
-  r.position_source, r.speed_kmh, r.heading_deg, r.fix_time, r.closed,
-  (SELECT group_concat(i.kind || ':' || i.format) FROM images i WHERE i.read_id = r.id AND i.evicted_at IS NULL) AS images`;
+const READ = rowMap<ReadFields & Pick<StreamItem, 'key' | 'rev'>>()(
+  `key=uuid rev=sync_seq uuid unit_id camera_id plate confidence candidates:json region state state_confidence box:json first_seen last_seen best_seen
+   frame_count clock_source latitude longitude position_valid:bool position_source speed_kmh heading_deg fix_time closed:bool images`,
+  {
+    images: (r) =>
+      (typeof r.images === 'string' ? r.images.split(',') : []).map((s) => {
+        const [kind, format] = s.split(':');
+        return { kind: kind as 'crop' | 'frame', format: format ?? 'jpeg' };
+      }),
+  },
+);
 
 /** The columns of the store's read rows that go upstream, with the change sequence and the images the read has. */
-interface ReadRow extends Omit<StoreReadRow, 'sync_state' | 'crop_path' | 'frame_path'> {
-  sync_seq: number;
-  images: string | null;
-}
+const READ_COLUMNS = `r.id, ${READ.columns('r')},
+  (SELECT group_concat(i.kind || ':' || i.format) FROM images i WHERE i.read_id = r.id AND i.evicted_at IS NULL) AS images`;
 
-function readItem(r: ReadRow): ReadItem {
-  return {
-    key: r.uuid,
-    rev: r.sync_seq,
-    uuid: r.uuid,
-    unitId: r.unit_id,
-    cameraId: r.camera_id,
-    plate: r.plate,
-    confidence: r.confidence,
-    candidates: JSON.parse(r.candidates) as ReadItem['candidates'],
-    region: r.region,
-    state: r.state,
-    stateConfidence: r.state_confidence,
-    box: JSON.parse(r.box) as unknown,
-    firstSeen: r.first_seen,
-    lastSeen: r.last_seen,
-    bestSeen: r.best_seen,
-    frameCount: r.frame_count,
-    clockSource: r.clock_source,
-    latitude: r.latitude,
-    longitude: r.longitude,
-    positionValid: r.position_valid === 1,
-    positionSource: r.position_source,
-    speedKmh: r.speed_kmh,
-    headingDeg: r.heading_deg,
-    fixTime: r.fix_time,
-    closed: r.closed === 1,
-    images: (r.images ? r.images.split(',') : []).map((s) => {
-      const [kind, format] = s.split(':');
-      return { kind: kind as 'crop' | 'frame', format: format ?? 'jpeg' };
-    }),
-  };
-}
 
-const json = (s: string | null): unknown => (s === null ? null : (JSON.parse(s) as unknown));
+/** Stream items of rows with an id: keyed by it, at revision 0 (they do not change). */
+const BY_ID = { key: (r: Row) => String(r.id), rev: () => 0 };
+
+const HIT = rowMap<StreamItem>()(
+  `key rev id read_uuid list=list_name entry_plate entry_state how distance matched_text candidate category priority covert:bool code
+   reason case_number created_at`,
+  { key: (r) => String(r.sync_seq), rev: () => 0 },
+);
+const ALERT_EVENT = rowMap<StreamItem>()('key rev id at alert_id read_uuid channel kind priority suppressed detail:json', BY_ID);
+const FAULT = rowMap<StreamItem>()('key rev id at code subject state message', BY_ID);
 
 /** Items of a stream after a cursor, in order. */
 export function readPage(db: Database.Database, stream: StreamName, after: number, limit: number): Page {
@@ -113,8 +86,8 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
     case 'reads': {
       const rows = db
         .prepare(`SELECT ${READ_COLUMNS} FROM reads r WHERE r.sync_seq > ? ORDER BY r.sync_seq LIMIT ?`)
-        .all(after, limit) as ReadRow[];
-      return page(rows.map(readItem), rows.map((r) => r.sync_seq), after);
+        .all(after, limit) as Array<{ uuid: string; sync_seq: number }>;
+      return page(rows.map(READ.toObject as (row: object) => ReadItem), rows.map((r) => r.sync_seq), after);
     }
     case 'hits': {
       const rows = db
@@ -122,31 +95,8 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
           `SELECT h.*, r.uuid AS read_uuid FROM hotlist_hits h LEFT JOIN reads r ON r.id = h.read_id
            WHERE h.sync_seq > ? ORDER BY h.sync_seq LIMIT ?`,
         )
-        .all(after, limit) as Array<Record<string, unknown> & { id: number; sync_seq: number }>;
-      return page(
-        rows.map((h) => ({
-          key: String(h.sync_seq),
-          rev: 0,
-          id: h.id,
-          readUuid: h.read_uuid,
-          list: h.list_name,
-          entryPlate: h.entry_plate,
-          entryState: h.entry_state,
-          how: h.how,
-          distance: h.distance,
-          matchedText: h.matched_text,
-          candidate: h.candidate,
-          category: h.category,
-          priority: h.priority,
-          covert: h.covert === 1,
-          code: h.code,
-          reason: h.reason,
-          caseNumber: h.case_number,
-          createdAt: h.created_at,
-        })),
-        rows.map((h) => h.sync_seq),
-        after,
-      );
+        .all(after, limit) as Array<{ sync_seq: number }>;
+      return page(rows.map(HIT.toObject), rows.map((h) => h.sync_seq), after);
     }
     case 'alert-events': {
       const rows = db
@@ -155,34 +105,8 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
            FROM alert_events e LEFT JOIN alerts a ON a.id = e.alert_id LEFT JOIN reads r ON r.id = a.read_id
            WHERE e.id > ? ORDER BY e.id LIMIT ?`,
         )
-        .all(after, limit) as Array<{
-        id: number;
-        at: number;
-        alert_id: string;
-        channel: string | null;
-        kind: string;
-        detail: string | null;
-        read_uuid: string | null;
-        priority: number | null;
-        suppressed: string | null;
-      }>;
-      return page(
-        rows.map((e) => ({
-          key: String(e.id),
-          rev: 0,
-          id: e.id,
-          at: e.at,
-          alertId: e.alert_id,
-          readUuid: e.read_uuid,
-          channel: e.channel,
-          kind: e.kind,
-          priority: e.priority,
-          suppressed: e.suppressed,
-          detail: json(e.detail),
-        })),
-        rows.map((e) => e.id),
-        after,
-      );
+        .all(after, limit) as Array<{ id: number }>;
+      return page(rows.map(ALERT_EVENT.toObject), rows.map((e) => e.id), after);
     }
     case 'access-log': {
       const rows = db.prepare('SELECT * FROM access_log WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as AccessLogRow[];
@@ -193,19 +117,8 @@ export function readPage(db: Database.Database, stream: StreamName, after: numbe
       );
     }
     case 'faults': {
-      const rows = db.prepare('SELECT * FROM unit_faults WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as Array<{
-        id: number;
-        at: number;
-        code: string;
-        subject: string;
-        state: string;
-        message: string;
-      }>;
-      return page(
-        rows.map((f) => ({ key: String(f.id), rev: 0, id: f.id, at: f.at, code: f.code, subject: f.subject, state: f.state, message: f.message })),
-        rows.map((f) => f.id),
-        after,
-      );
+      const rows = db.prepare('SELECT * FROM unit_faults WHERE id > ? ORDER BY id LIMIT ?').all(after, limit) as Array<{ id: number }>;
+      return page(rows.map(FAULT.toObject), rows.map((f) => f.id), after);
     }
   }
 }
