@@ -6,6 +6,7 @@ import type { AlertOutbox } from '../alerts/outbox.js';
 import type { Config } from '../config/schema.js';
 import { Hotlists } from '../hotlist/index.js';
 import type { Logger } from '../log/logger.js';
+import type { Scheduler } from '../pipeline/scheduler.js';
 import type { PlateRead } from '../recognition/types.js';
 import { loadDataKey } from '../store/keys.js';
 import { openStore } from '../store/open.js';
@@ -110,6 +111,11 @@ export class Unit extends EventEmitter<{ read: [ReadEvent]; frame: [FrameEvent];
   /** The alert outbox: the screens (src/ui) list its alerts and record an officer's answer through it. */
   get alerts(): AlertOutbox {
     return this.parts.alerts.outbox;
+  }
+
+  /** The scheduler the cameras offer their frames to (scripts/bench-unit.ts watches the frames offered). */
+  get scheduler(): Scheduler {
+    return this.parts.pipeline.scheduler;
   }
 
   /** Reads that cannot be stored: bounded in memory, frames dropped instead, logged at a bounded rate. */
