@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import { AccessLog, PurposeError } from '../src/access/access-log.js';
 import { DataAccess, hitHistory } from '../src/access/data.js';
 import { Releases } from '../src/access/releases.js';
@@ -28,13 +29,13 @@ beforeEach(async () => {
   log = new AccessLog(store.database, key, systemClock);
   const t0 = Date.UTC(2026, 10, 20, 12);
   for (const [i, plate, cam, lat] of [[1, '7ABC123', 'front', 33.9164], [2, '7ABC124', 'rear', 33.9200], [3, '5XYZ987', 'front', 34.5]] as const) {
-    await store.insertRead({
-      uuid: `r${i}`, unitId: 'car-12', cameraId: cam, plate, confidence: 90, candidates: [], region: 'us',
-      box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: t0 + i * 60_000, lastSeen: t0 + i * 60_000, bestSeen: t0 + i * 60_000,
-      frameCount: 3, clockSource: 'system',
-      position: { latitude: lat, longitude: -118.4041, valid: true, speedKmh: 0, headingDeg: 0, fixTime: t0, source: 'gps' },
-      closed: true, crop: { bytes: Buffer.from(`crop-${plate}`), format: 'jpeg' },
-    });
+    await store.insertRead(
+      newRead(i, {
+        uuid: `r${i}`, unitId: 'car-12', cameraId: cam, plate, firstSeen: t0 + i * 60_000, frame: undefined,
+        position: { latitude: lat, longitude: -118.4041, valid: true, speedKmh: 0, headingDeg: 0, fixTime: t0, source: 'gps' },
+        crop: { bytes: Buffer.from(`crop-${plate}`), format: 'jpeg' },
+      }),
+    );
   }
 });
 afterEach(() => {

@@ -20,6 +20,7 @@ import { MqttTerminal, formatAlert, runMqttTerminal } from '../src/alerts/termin
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
 import type { Logger } from '../src/log/logger.js';
 import { freePort, Mosquitto } from './mosquitto.js';
+import { CapturingLogger, newRead, until } from './helpers.js';
 
 // The unit's pino logger is what the runtime hands the channel (checked by the compiler).
 const loggerFits = (logger: Logger): ChannelLogger => logger;
@@ -37,14 +38,6 @@ let clientCount = 0;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 function alert(n: number, extra: Partial<AlertDelivery> = {}): AlertDelivery {
@@ -101,15 +94,6 @@ function channelConfig(extra: Partial<MqttChannelConfig>): MqttChannelConfig {
     cropMaxBytes: 49_152,
     publishReads: false,
     ...extra,
-  };
-}
-
-function recordingLogger(): ChannelLogger & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
-    warn: (obj, msg) => lines.push(`${msg} ${JSON.stringify(obj)}`),
   };
 }
 
@@ -241,7 +225,7 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
       const expired = alert(2, { expired: true, lateMs: 1_000_000 });
       await channel.deliver(late);
       await channel.deliver(expired);
-      await until('two alerts at the terminal', () => officer.alerts.length === 2);
+      await until(() => officer.alerts.length === 2, 5000, 'two alerts at the terminal');
       await sleep(100);
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([late.alert.id, expired.alert.id]);
       expect(officer.received).toBe(2);
@@ -272,10 +256,10 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
       await officer.connect();
       const hit = alert(3);
       await channel.deliver(hit);
-      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      await until(() => officer.alerts.length === 1, 5000, 'the alert at the terminal');
       const answeredAt = Date.now();
       await officer.reject(hit.alert.id, 'NOT-MATCH');
-      await until('the rejection', () => acks.length === 1);
+      await until(() => acks.length === 1, 5000, 'the rejection');
       const heardAt = Date.now();
       expect(acks[0]).toMatchObject({ alertId: hit.alert.id, accepted: false, reasonCode: 'NOT-MATCH', by: 'T-1042', channel: 'mqtt' });
       // stamped by the unit when the answer came in: after the officer answered, by the time it was handed on
@@ -287,7 +271,7 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
         await raw.publishAsync(topic, bad, { qos: 1 });
       }
       await officer.accept(hit.alert.id);
-      await until('the acceptance', () => acks.length === 2);
+      await until(() => acks.length === 2, 5000, 'the acceptance');
       expect(acks[1]).toMatchObject({ alertId: hit.alert.id, accepted: true, by: 'T-1042' });
       expect(acks[1]!.reasonCode).toBeUndefined();
       expect(channel.malformedAcks).toBe(6);
@@ -313,16 +297,16 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
         sync: null, faults: [],
       });
       await watcher.connect();
-      await until('online', () => watcher.statuses.at(-1)?.status === 'online');
-      await until('health', () => watcher.health.get(UNIT)?.state === 'running');
+      await until(() => watcher.statuses.at(-1)?.status === 'online', 5000, 'online');
+      await until(() => watcher.health.get(UNIT)?.state === 'running', 5000, 'health');
       channel.kill();
-      await until('the last will', () => watcher.statuses.at(-1)?.status === 'offline');
+      await until(() => watcher.statuses.at(-1)?.status === 'offline', 5000, 'the last will');
       expect(watcher.statuses.at(-1)!.retained).toBe(false);
       // A terminal that turns up later learns it from the retained message.
       const latecomer = terminal(rig.url);
       await latecomer.connect();
       try {
-        await until('the retained status', () => latecomer.statuses.length > 0);
+        await until(() => latecomer.statuses.length > 0, 5000, 'the retained status');
         expect(latecomer.statuses[0]).toMatchObject({ status: 'offline', retained: true });
       } finally {
         await latecomer.close();
@@ -335,12 +319,12 @@ describe.each(rigs)('MQTT alert channel on $name', ({ setUp, tearDown }) => {
   });
 
   it('never shows the credentials in status, detail or logs', async () => {
-    const logger = recordingLogger();
+    const logger = new CapturingLogger();
     const channel = rig.makeChannel(logger);
     await channel.start();
     try {
       expect(await channel.waitUntilConnected(5000)).toBe(true);
-      const shown = JSON.stringify(channel.status()) + logger.lines.join('\n');
+      const shown = JSON.stringify(channel.status()) + logger.text();
       expect(logger.lines.length).toBeGreaterThan(0);
       for (const secret of [UNIT_PASSWORD, OFFICER_PASSWORD, 'unit:', OFFICER]) expect(shown).not.toContain(secret);
     } finally {
@@ -371,11 +355,12 @@ interface OutboxRig {
 async function outboxOn(rig: Rig, config: Partial<MqttChannelConfig>, readImage?: (store: ReadStore, ref: string) => Promise<Buffer>): Promise<OutboxRig> {
   const store = ReadStore.open(mkdtempSync(join(dir, 'store-')), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
   const cropBytes = readFileSync(CROP_FIXTURE);
-  const read = await store.insertRead({
-    uuid: `r-${randomBytes(4).toString('hex')}`, unitId: UNIT, cameraId: 'front', plate: '3FGH456', confidence: 76.8, candidates: [], region: 'us',
-    box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-    clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: cropBytes, format: 'jpeg' },
-  });
+  const read = await store.insertRead(
+    newRead(1, {
+      uuid: `r-${randomBytes(4).toString('hex')}`, unitId: UNIT, plate: '3FGH456', confidence: 76.8, firstSeen: 1, position: NO_POSITION,
+      crop: { bytes: cropBytes, format: 'jpeg' }, frame: undefined,
+    }),
+  );
   const channel = rig.makeChannel(undefined, { config, readImage: (ref) => (readImage ?? ((s, r) => s.readImage(r)))(store, ref) });
   const outbox = new AlertOutbox(store.database, alertsSchema.parse({}), undefined, systemClock);
   outbox.attach(channel);
@@ -427,14 +412,14 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       expect(await r.channel.waitUntilConnected(5000)).toBe(true);
       const ids = [1, 2, 3, 4].map((n) => r.raise(n));
       // nobody subscribed: the broker takes the alert (PUBACK), no terminal has it; pending, and tried again
-      await until('two attempts of the first alert', () => r.delivery(ids[0]!).attempts >= 2, 15_000);
+      await until(() => r.delivery(ids[0]!).attempts >= 2, 15_000, 'two attempts of the first alert');
       expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending', 'pending', 'pending']);
       expect(r.delivery(ids[0]!).last_error).toMatch(/no terminal's receipt within 300 ms/);
 
       // a terminal that holds its receipt back: it has the first alert, which is still not delivered
       officer = terminal(rig.url, { sendReceipts: false });
       await officer.connect();
-      await until('the first alert at the terminal', () => officer!.alerts.length === 1, 20_000);
+      await until(() => officer!.alerts.length === 1, 20_000, 'the first alert at the terminal');
       await sleep(receiptTimeoutMs * 3);
       expect(ids.map((id) => r.delivery(id).state)).toEqual(['pending', 'pending', 'pending', 'pending']);
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([ids[0]]);
@@ -443,10 +428,10 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       officer.setReceipts(true);
       const receiptSentAt = Date.now();
       await officer.acknowledge(UNIT, ids[0]!);
-      await until('all four delivered', () => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000);
+      await until(() => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000, 'all four delivered');
       expect(r.delivery(ids[0]!).delivered_at).toBeGreaterThanOrEqual(receiptSentAt);
       for (const id of ids) expect(r.deliveredBy(id)).toBe('T-1042');
-      await until('every alert at the terminal', () => officer!.alerts.length === 4);
+      await until(() => officer!.alerts.length === 4, 5000, 'every alert at the terminal');
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(ids);
 
       // the alert carries the plate crop: a JPEG the terminal decodes, the very bytes the store holds
@@ -469,7 +454,7 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       expect(await r.channel.waitUntilConnected(5000)).toBe(true);
       await officer.connect();
       const ids = [1, 2].map((n) => r.raise(n));
-      await until('the first alert three times at the terminal', () => officer.received >= 3, 20_000);
+      await until(() => officer.received >= 3, 20_000, 'the first alert three times at the terminal');
       // shown once; the second waits behind the first (alerts go in the order they were raised)
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([ids[0]]);
       expect(officer.duplicates).toBeGreaterThanOrEqual(2);
@@ -488,7 +473,7 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       outbox.attach(channel);
       await channel.start();
       try {
-        await until('both delivered after the restart', () => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000);
+        await until(() => ids.every((id) => r.delivery(id).state === 'delivered'), 20_000, 'both delivered after the restart');
         expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(ids);
         for (const id of ids) expect(r.deliveredBy(id)).toBe('T-1042');
       } finally {
@@ -511,7 +496,7 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       expect(await r.channel.waitUntilConnected(5000)).toBe(true);
       await officer.connect();
       const id = r.raise(1);
-      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      await until(() => officer.alerts.length === 1, 5000, 'the alert at the terminal');
       const since = performance.now();
       // an ordering, not a duration: the stop comes before half of the receipt wait has passed
       let timer: NodeJS.Timeout | undefined;
@@ -544,11 +529,11 @@ describe.each(rigs)('MQTT delivery means a terminal has the alert, on $name (#16
       expect(await r.channel.waitUntilConnected(5000)).toBe(true);
       await officer.connect();
       const id = r.raise(1);
-      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      await until(() => officer.alerts.length === 1, 5000, 'the alert at the terminal');
       expect(officer.alerts[0]!.payload.crop).toBeUndefined();
       expect(r.delivery(id).state).toBe('pending');
       await officer.accept(id);
-      await until('delivered', () => r.delivery(id).state === 'delivered');
+      await until(() => r.delivery(id).state === 'delivered', 5000, 'delivered');
       expect(r.deliveredBy(id)).toBe('T-1042');
     } finally {
       await officer.close();
@@ -597,10 +582,10 @@ describe('the plate crop in an alert', () => {
       { input, output, cropsDir },
     );
     try {
-      await until('the terminal to listen', () => printed.includes('listening'));
+      await until(() => printed.includes('listening'), 5000, 'the terminal to listen');
       const hit = alert(901);
       await expect(channel.deliver(hit)).resolves.toEqual({ by: 'MDT-9' });
-      await until('the crop saved', () => printed.includes('crop saved'));
+      await until(() => printed.includes('crop saved'), 5000, 'the crop saved');
       const size = jpegSize(bytes)!;
       expect(printed).toContain(`crop      JPEG ${size.width}x${size.height}, ${bytes.length} bytes`);
       expect(readFileSync(join(cropsDir, `${hit.alert.id}.jpg`)).equals(bytes)).toBe(true);
@@ -637,7 +622,7 @@ describe('MQTT alert channel through a mosquitto outage', () => {
       await drainOutbox(channel, all.slice(0, 2));
 
       await broker.stop();
-      await until('the unit and the terminal to notice', () => !channel.status().connected && !officer.ready);
+      await until(() => !channel.status().connected && !officer.ready, 5000, 'the unit and the terminal to notice');
       const kept: AlertDelivery[] = [];
       for (const d of all.slice(2, 6)) {
         // "at once": the answer is settled before the event loop turns even once (no reconnect, no ack timer,
@@ -659,7 +644,7 @@ describe('MQTT alert channel through a mosquitto outage', () => {
       await officer.waitReady(5000);
       kept.push(...all.slice(6));
       await drainOutbox(channel, kept);
-      await until('all eight alerts at the terminal', () => officer.alerts.length === 8);
+      await until(() => officer.alerts.length === 8, 5000, 'all eight alerts at the terminal');
       await sleep(300);
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual(all.map((d) => d.alert.id));
       expect(officer.received).toBe(8);
@@ -693,11 +678,11 @@ describe('MQTT alert channel through a mosquitto outage', () => {
 
       await broker.start();
       await officer.waitReady(5000);
-      await until('the unit to reconnect', () => channel.status().connected);
+      await until(() => channel.status().connected, 5000, 'the unit to reconnect');
       await sleep(300);
       expect(officer.received).toBe(0);
       await drainOutbox(channel, [caught]);
-      await until('the alert at the terminal', () => officer.alerts.length === 1);
+      await until(() => officer.alerts.length === 1, 5000, 'the alert at the terminal');
       await sleep(300);
       expect(officer.received).toBe(1);
       expect(officer.alerts[0]!.payload.alert.id).toBe(caught.alert.id);
@@ -713,24 +698,24 @@ describe('MQTT alert channel through a mosquitto outage', () => {
     await watcher.connect();
     try {
       await channel.start();
-      await until('online', () => watcher.statuses.at(-1)?.status === 'online');
+      await until(() => watcher.statuses.at(-1)?.status === 'online', 5000, 'online');
       await channel.stop();
-      await until('offline', () => watcher.statuses.at(-1)?.status === 'offline');
+      await until(() => watcher.statuses.at(-1)?.status === 'offline', 5000, 'offline');
     } finally {
       await watcher.close();
     }
   });
 
   it('reports a refused login without showing the password', async () => {
-    const logger = recordingLogger();
+    const logger = new CapturingLogger();
     const wrong = secretFile('wrong-credentials', 'unit:not-the-password\n');
     const channel = new MqttAlertChannel(channelConfig({ mode: 'external', url: broker.url, credentialsFile: wrong }), UNIT, logger, FAST);
     await channel.start();
     try {
-      await until('the refusal', () => channel.status().lastError !== null);
+      await until(() => channel.status().lastError !== null, 5000, 'the refusal');
       expect(channel.status().lastError).toMatch(/Bad User Name or Password|Not authorized/i);
       await expect(channel.deliver(alert(301))).rejects.toThrow(/not connected/);
-      const shown = JSON.stringify(channel.status()) + logger.lines.join('\n');
+      const shown = JSON.stringify(channel.status()) + logger.text();
       expect(shown).not.toContain('not-the-password');
     } finally {
       await channel.stop();
@@ -844,11 +829,11 @@ describe('embedded MQTT broker access', () => {
     let printed = '';
     output.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     const session = runMqttTerminal(url, { unitId: UNIT, username: OFFICER, password: OFFICER_PASSWORD, terminalId: 'MDT-9', clock: systemClock }, { input, output });
-    await until('the terminal to listen', () => printed.includes('listening'));
+    await until(() => printed.includes('listening'), 5000, 'the terminal to listen');
     const hit = alert(501, { lateMs: 65_000 });
     hit.alert.hit = { ...hit.alert.hit, matchKind: 'distance', distance: 1, entryPlate: '7ABC5O1' };
     await channel.deliver(hit);
-    await until('the alert printed', () => printed.includes(hit.alert.id));
+    await until(() => printed.includes(hit.alert.id), 5000, 'the alert printed');
     expect(printed).toContain('7ABC501');
     expect(printed).toContain('CA-SVS / stolen vehicle, priority 1');
     expect(printed).toContain('near match of 7ABC5O1 (1 character differs)');
@@ -856,7 +841,7 @@ describe('embedded MQTT broker access', () => {
     expect(printed).toContain('34.05123, -118.24368');
     expect(printed).toContain(VERIFY_NOTICE);
     input.write(`r ${hit.alert.id.slice(0, 5)} CLEARED\n`);
-    await until('the answer', () => acks.length === 1);
+    await until(() => acks.length === 1, 5000, 'the answer');
     expect(acks[0]).toMatchObject({ alertId: hit.alert.id, accepted: false, reasonCode: 'CLEARED', by: 'MDT-9' });
     input.end();
     await session;
@@ -904,7 +889,7 @@ describe('who receives reads over MQTT (publishReads), for the access log', () =
       await sleep(100);
       expect(seen).toEqual([]);
       await officer.subscribeAsync(`alpr/${UNIT}/#`);
-      await until('the reads subscription reported', () => seen.length === 1);
+      await until(() => seen.length === 1, 5000, 'the reads subscription reported');
       expect(seen[0]).toEqual({
         who: OFFICER,
         role: 'terminal',
@@ -1038,7 +1023,7 @@ describe('the embedded broker: where it listens and TLS', () => {
     const pki = makePki(join(dir, 'pki'));
     const port = await freePort();
     const credentialsFile = secretFile('tls-credentials', `${OFFICER}:${OFFICER_PASSWORD}\n`);
-    const logger = recordingLogger();
+    const logger = new CapturingLogger();
     const channel = new MqttAlertChannel(
       channelConfig({ mode: 'embedded', listenHost: '127.0.0.1', listenPort: port, credentialsFile, tlsCertFile: pki.server.certFile, tlsKeyFile: pki.server.keyFile }),
       UNIT,
@@ -1057,7 +1042,7 @@ describe('the embedded broker: where it listens and TLS', () => {
       const hit = alert(701);
       await expect(channel.deliver(hit)).resolves.toEqual({ by: 'T-1042' });
       expect(officer.alerts.map((a) => a.payload.alert.id)).toEqual([hit.alert.id]);
-      expect(logger.lines.join('\n')).toContain('over TLS');
+      expect(logger.text()).toContain('over TLS');
     } finally {
       await officer.close();
       await channel.stop();
@@ -1073,11 +1058,11 @@ describe('the embedded broker: where it listens and TLS', () => {
       FAST,
     );
     await expect(half.start()).rejects.toThrow(/alerts.mqtt.tlsKeyFile is not set/);
-    const logger = recordingLogger();
+    const logger = new CapturingLogger();
     const open = new MqttAlertChannel(channelConfig({ mode: 'embedded', listenHost: '0.0.0.0', listenPort: await freePort(), credentialsFile }), UNIT, logger, FAST);
     await open.start();
     try {
-      expect(logger.lines.join('\n')).toMatch(/listens beyond this machine without TLS/);
+      expect(logger.text()).toMatch(/listens beyond this machine without TLS/);
     } finally {
       await open.stop();
     }

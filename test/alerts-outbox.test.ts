@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead, until } from './helpers.js';
 import { alertsSchema } from '../src/alerts/config.js';
 import { AlertOutbox, type RaiseInput } from '../src/alerts/outbox.js';
 import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus } from '../src/alerts/types.js';
@@ -43,11 +44,9 @@ let readId: number;
 beforeEach(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-outbox-'));
   store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e8 });
-  const r = await store.insertRead({
-    uuid: 'r1', unitId: 'u', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
-    box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-    clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: Buffer.from('x'), format: 'jpeg' },
-  });
+  const r = await store.insertRead(
+    newRead(1, { uuid: 'r1', unitId: 'u', plate: '7ABC123', confidence: 95, firstSeen: 1, position: NO_POSITION, crop: { bytes: Buffer.from('x'), format: 'jpeg' }, frame: undefined }),
+  );
   readId = r.id;
 });
 afterEach(() => {
@@ -64,14 +63,6 @@ function input(over: Partial<RaiseInput> = {}, hit: Partial<RaiseInput['hit']> =
   };
 }
 
-const until = async (test: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 describe('alert outbox', () => {
   it('delivers in order, keeps alerts while the terminal is down, then delivers each once, marked late', async () => {
     const clock = { t: 1_000_000 };
@@ -80,7 +71,7 @@ describe('alert outbox', () => {
     const ch = new RecordingChannel();
     outbox.attach(ch);
     outbox.raise(input({}, { entryId: 1 }));
-    await until(() => ch.received.length === 1);
+    await until(() => ch.received.length === 1, 5000, '1 received at the channel', () => ch.received.length);
     ch.down = true;
     const ids = [2, 3, 4].map((e) => outbox.raise(input({ plate: `PLATE${e}` }, { entryId: e })).alert.id);
     await new Promise((r) => setTimeout(r, 300));
@@ -88,7 +79,7 @@ describe('alert outbox', () => {
     expect(outbox.stats().pending.serial).toBe(3);
     clock.t += 5000; // the terminal comes back five seconds later
     ch.down = false;
-    await until(() => ch.received.length === 4, 10_000);
+    await until(() => ch.received.length === 4, 10_000, '4 received at the channel', () => ch.received.length);
     expect(ch.received.slice(1).map((d) => d.alert.id)).toEqual(ids);
     expect(ch.received[1]!.lateMs).toBeGreaterThanOrEqual(5000);
     expect(ch.received[1]!.expired).toBe(false);
@@ -108,7 +99,7 @@ describe('alert outbox', () => {
     outbox.raise(input());
     clock.t += 60_000;
     ch.down = false;
-    await until(() => ch.received.length === 1, 10_000);
+    await until(() => ch.received.length === 1, 10_000, '1 received at the channel', () => ch.received.length);
     expect(ch.received[0]!.expired).toBe(true);
     await outbox.stop();
   });
@@ -124,7 +115,7 @@ describe('alert outbox', () => {
     const again = new AlertOutbox(store.database, config, undefined, systemClock);
     const ch2 = new RecordingChannel();
     again.attach(ch2);
-    await until(() => ch2.received.length === 1);
+    await until(() => ch2.received.length === 1, 5000, '1 received at the channel', () => ch2.received.length);
     expect(ch2.received[0]!.alert.id).toBe(alert.id);
     expect(again.raise(input({ plate: 'OTHER1' }, { entryId: 9 })).alert.seq).toBe(alert.seq + 1);
     await again.stop();
@@ -139,7 +130,7 @@ describe('alert outbox', () => {
     expect(outbox.raise(input({}, { priority: 1 })).suppressed).toBeNull(); // raised to more urgent
     expect(outbox.raise(input({}, { entryId: 2 })).suppressed).toBeNull(); // another entry
     expect(outbox.raise(input({ covert: true }, { entryId: 3 })).suppressed).toBe('covert');
-    await until(() => ch.received.length === 3);
+    await until(() => ch.received.length === 3, 5000, '3 received at the channel', () => ch.received.length);
     await new Promise((r) => setTimeout(r, 100));
     expect(ch.received).toHaveLength(3);
     await outbox.stop();

@@ -2,8 +2,7 @@
  * Alerts over a real serial line: two pseudo-terminals joined by socat. The unit's SerialAlertChannel opens one
  * end, the terminal simulator the other. Also the protocol codec on its own, and the doc's examples.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -28,7 +27,7 @@ import {
 import { SerialTerminal, runSerialTerminal, type SerialTerminalOptions } from '../src/alerts/terminal-serial.js';
 import { VERIFY_NOTICE, type AlertAck, type AlertDelivery } from '../src/alerts/types.js';
 import { systemClock } from '../src/util/clock.js';
-import { until } from './helpers.js';
+import { CapturingLogger, SocatPair, until } from './helpers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -210,27 +209,14 @@ describe('serial protocol', () => {
   });
 });
 
-class CapturingLogger implements AlertLogger {
-  readonly lines: Array<{ level: string; obj: object; msg: string }> = [];
-  warn(obj: object, msg: string): void {
-    this.lines.push({ level: 'warn', obj, msg });
-  }
-  info(obj: object, msg: string): void {
-    this.lines.push({ level: 'info', obj, msg });
-  }
-  messages(msg: string) {
-    return this.lines.filter((l) => l.msg === msg);
-  }
-}
-
 let dir: string;
-let socat: ChildProcess | null;
+let cable: SocatPair | null;
 let channels: SerialAlertChannel[];
 let terminals: SerialTerminal[];
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-serial-'));
-  socat = null;
+  cable = null;
   channels = [];
   terminals = [];
 });
@@ -244,19 +230,13 @@ afterEach(async () => {
 
 /** The cable: DIR/unit is the unit's port, DIR/term the terminal's. */
 async function plugIn(): Promise<void> {
-  const ends = [`pty,raw,echo=0,link=${dir}/unit`, `pty,raw,echo=0,link=${dir}/term`];
-  socat = spawn('socat', ['-d', '-d', ...ends], { stdio: 'ignore' });
-  await until(() => existsSync(`${dir}/unit`) && existsSync(`${dir}/term`), 5000, 'socat links');
+  cable = await SocatPair.open(`${dir}/unit`, `${dir}/term`);
 }
 
 /** Like a USB-serial adapter pulled out: both ends and the device nodes vanish. */
 async function unplug(): Promise<void> {
-  const child = socat;
-  socat = null;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  await cable?.close();
+  cable = null;
 }
 
 function newChannel(over: Partial<SerialChannelConfig> = {}, logger?: AlertLogger): SerialAlertChannel {

@@ -37,9 +37,19 @@ describe('plate text post-processing', () => {
   it('offers confusion alternates in the top N for an uncertain character', () => {
     const chars = read('8OB5120');
     chars[0] = { choices: [{ ch: '8', p: 0.8 }] };
-    const texts = rankCandidates(chars, 'us', 10).map((x) => x.text);
+    const texts = rankCandidates(chars, 'eu', 10).map((x) => x.text);
     expect(texts[0]).toBe('8OB5120');
     expect(texts).toContain('BOB5120');
+  });
+
+  it('writes a US plate\'s letter O as 0, one candidate where two differed only there', () => {
+    const chars = read('8OB5120');
+    chars[1] = { choices: [{ ch: 'O', p: 0.6 }, { ch: '0', p: 0.35 }] };
+    const us = rankCandidates(chars, 'us', 10).map((x) => x.text);
+    expect(us[0]).toBe('80B5120');
+    expect(us.filter((t) => t === '80B5120')).toHaveLength(1);
+    expect(us.some((t) => t.includes('O'))).toBe(false);
+    expect(rankCandidates(chars, 'eu', 10)[0]?.text).toBe('8OB5120');
   });
 
   it('rejects texts outside the region length bounds', () => {

@@ -11,8 +11,8 @@ import { mulberry32 } from '../scripts/seeded-random.js';
 /**
  * Small plates in a 1080p frame (the finder's full-resolution pass, finder.ts): a plate crop from test-fixtures
  * scaled to about 72 px wide (characters about 12 px tall, 6 in the 960 px copy the main pass searches) and pasted
- * on a noisy 1920x1080 background is found and read; tilted 12 degrees it is found; white on dark it is found; a
- * frame of noise alone gives no plate.
+ * on a noisy 1920x1080 background is found and read; tilted 12 degrees it is found; white on dark it is found;
+ * blurred so that its characters merge, it is read where it shows as texture; a frame of noise alone gives no plate.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -56,7 +56,10 @@ function noisyBackground(seed: number): Mat {
  * The fixture crop scaled so that its plate is PLATE_WIDTH px wide, optionally inverted (white on dark) and
  * rotated, pasted with its centre at (cx, cy). Returns the frame (through JPEG, as a camera's) and the plate's box.
  */
-function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?: boolean; seed?: number }): { frame: Mat; box: Box } {
+function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?: boolean; seed?: number; width?: number; blur?: number }): {
+  frame: Mat;
+  box: Box;
+} {
   let crop = cv.imread(CROP, cv.IMREAD_GRAYSCALE);
   if (opts.invert) crop = crop.bitwiseNot();
   // Rotation on a larger canvas of the plate's surround colour, so that the corners are not cut.
@@ -67,8 +70,9 @@ function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?:
     const m = cv.getRotationMatrix2D(new cv.Point2(patch.cols / 2, patch.rows / 2), opts.angle, 1);
     patch = patch.warpAffine(m, new cv.Size(patch.cols, patch.rows), cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Vec3(fill, fill, fill));
   }
-  const s = PLATE_WIDTH / CROP_PLATE.width;
-  const small = patch.resize(Math.round(patch.rows * s), Math.round(patch.cols * s), 0, 0, cv.INTER_AREA);
+  const s = (opts.width ?? PLATE_WIDTH) / CROP_PLATE.width;
+  let small = patch.resize(Math.round(patch.rows * s), Math.round(patch.cols * s), 0, 0, cv.INTER_AREA);
+  if (opts.blur) small = small.gaussianBlur(new cv.Size(0, 0), opts.blur);
   const frame = noisyBackground(opts.seed ?? 7);
   // Only the crop's own area (not the padding) is pasted: a mask of the rotated crop.
   let mask = new cv.Mat(crop.rows, crop.cols, cv.CV_8UC1, 255).copyMakeBorder(pad, pad, pad, pad, cv.BORDER_CONSTANT, 0);
@@ -129,6 +133,23 @@ describe('small plates in a 1080p frame', () => {
     const hit = r.plates.find((p) => holdsCentre(p.box, box));
     expect(hit, describe_(r)).toBeDefined();
     expect(hit!.text.length, describe_(r)).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a plate whose small characters do not segment (blurred together) is still read where it shows as texture', async () => {
+    const withoutTexture = await Recognizer.create({ ...config, detector: { ...config.detector, textureReads: 0 } });
+    try {
+      for (const seed of [7, 11, 13]) {
+        const { frame, box } = frameWithPlate({ cx: 1200, cy: 500, seed, width: 62, blur: 1 });
+        const r = await recognizer.recognizeMat(frame, { country: 'br' });
+        expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+        expect(r.plates, describe_(r)).toHaveLength(1);
+        // the characters merge: the finder's segmentation alone does not find it
+        const before = await withoutTexture.recognizeMat(frame, { country: 'br' });
+        expect(before.plates.some((p) => holdsCentre(p.box, box)), describe_(before)).toBe(false);
+      }
+    } finally {
+      await withoutTexture.close();
+    }
   });
 
   it('a frame of noise alone gives no plate and no small-plate region', async () => {

@@ -11,6 +11,7 @@ import { SerialTerminal } from '../src/alerts/terminal-serial.js';
 import type { UnitStatus } from '../src/unit/unit.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
+import { SocatPair, until } from './helpers.js';
 
 /**
  * #16 item 4, as the tester did it: the unit's data folder on a 20 MB file system, a replay camera delivering
@@ -35,7 +36,7 @@ let mounted = false;
 let unmount: string[] | undefined;
 let whyNot = '';
 let unit: ChildProcess | undefined;
-let socat: ChildProcess | undefined;
+let socat: SocatPair | undefined;
 let terminal: SerialTerminal | undefined;
 let mqttTerminal: mqtt.MqttClient | undefined;
 
@@ -61,18 +62,10 @@ afterAll(async () => {
   unit?.kill('SIGKILL');
   await terminal?.stop();
   await mqttTerminal?.endAsync();
-  socat?.kill('SIGKILL');
+  socat?.kill();
   if (unmount) spawnSync(unmount[0]!, unmount.slice(1));
   rmSync(base, { recursive: true, force: true });
 });
-
-async function until(test: () => boolean | Promise<boolean>, ms: number, what: string, detail: () => string = () => ''): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Fills the file system with `file` until a write is refused (ENOSPC). */
 function fill(file: string): void {
@@ -131,8 +124,7 @@ describe('a full disk (#16 item 4)', () => {
     const dataDir = path.join(mnt, 'data');
     const config = path.join(base, 'unit.yaml');
     // the two channels a fault must reach: a serial terminal (FAULT frames) and an MQTT terminal (health)
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${base}/unit-tty`, `pty,raw,echo=0,link=${base}/term-tty`], { stdio: 'ignore' });
-    await until(() => existsSync(`${base}/unit-tty`) && existsSync(`${base}/term-tty`), 5000, 'socat');
+    socat = await SocatPair.open(`${base}/unit-tty`, `${base}/term-tty`);
     terminal = new SerialTerminal({ path: `${base}/term-tty`, autoAck: true, heartbeatMs: 500, clock: systemClock });
     const serialFaults: FaultFrame[] = [];
     terminal.on('fault', (f) => serialFaults.push(f));

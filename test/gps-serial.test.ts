@@ -3,68 +3,23 @@
  * receiver port; the test plays the receiver by writing NMEA into the other end.
  */
 import { systemClock } from '../src/util/clock.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SerialPort } from 'serialport';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialGps, type GpsLogger, type SerialGpsOptions } from '../src/gps/serial.js';
-import { until } from './helpers.js';
-
-function nmea(body: string): string {
-  let sum = 0;
-  for (const ch of body) sum ^= ch.charCodeAt(0);
-  return `$${body}*${sum.toString(16).toUpperCase().padStart(2, '0')}\r\n`;
-}
-
-function hhmmss(t: number): string {
-  return new Date(t).toISOString().slice(11, 19).replace(/:/g, '') + '.00';
-}
-function ddmmyy(t: number): string {
-  const iso = new Date(t).toISOString();
-  return iso.slice(8, 10) + iso.slice(5, 7) + iso.slice(2, 4);
-}
-function latLon(latitude: number, longitude: number): string {
-  const part = (deg: number, width: number, pos: string, neg: string) => {
-    const a = Math.abs(deg);
-    const d = Math.floor(a);
-    const minutes = ((a - d) * 60).toFixed(5).padStart(8, '0');
-    return `${String(d).padStart(width, '0')}${minutes},${deg < 0 ? neg : pos}`;
-  };
-  return `${part(latitude, 2, 'N', 'S')},${part(longitude, 3, 'E', 'W')}`;
-}
-function rmc(t: number, latitude: number, longitude: number, knots: number, course: number, status = 'A'): string {
-  const mode = status === 'A' ? 'A' : 'N';
-  const motion = `${knots.toFixed(2)},${course.toFixed(1)}`;
-  return nmea(`GNRMC,${hhmmss(t)},${status},${latLon(latitude, longitude)},${motion},${ddmmyy(t)},,,${mode}`);
-}
-function gga(t: number, latitude: number, longitude: number, satellites: number): string {
-  const sats = String(satellites).padStart(2, '0');
-  return nmea(`GNGGA,${hhmmss(t)},${latLon(latitude, longitude)},1,${sats},0.9,760.0,M,-5.2,M,,`);
-}
-
-class CapturingLogger implements GpsLogger {
-  readonly lines: Array<{ level: string; obj: object; msg: string }> = [];
-  warn(obj: object, msg: string): void {
-    this.lines.push({ level: 'warn', obj, msg });
-  }
-  info(obj: object, msg: string): void {
-    this.lines.push({ level: 'info', obj, msg });
-  }
-  messages(msg: string) {
-    return this.lines.filter((l) => l.msg === msg);
-  }
-}
+import { gga, nmea, rmc } from './gps-contract.js';
+import { CapturingLogger, SocatPair, until } from './helpers.js';
 
 let dir: string;
-let socat: ChildProcess | null;
+let cable: SocatPair | null;
 let feeds: SerialPort[];
 let sources: SerialGps[];
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'alpr-gps-'));
-  socat = null;
+  cable = null;
   feeds = [];
   sources = [];
 });
@@ -78,19 +33,13 @@ afterEach(async () => {
 
 /** The serial line: DIR/gps is the unit's receiver port, DIR/feed the receiver's side. */
 async function startSocat(): Promise<void> {
-  const ends = [`pty,raw,echo=0,link=${dir}/gps`, `pty,raw,echo=0,link=${dir}/feed`];
-  socat = spawn('socat', ['-d', '-d', ...ends], { stdio: 'ignore' });
-  await until(() => existsSync(`${dir}/gps`) && existsSync(`${dir}/feed`), 5000, 'socat links', () => dir);
+  cable = await SocatPair.open(`${dir}/gps`, `${dir}/feed`);
 }
 
 /** Like a USB receiver pulled out: the far end and the device node vanish. */
 async function stopSocat(): Promise<void> {
-  const child = socat;
-  socat = null;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
+  await cable?.close();
+  cable = null;
 }
 
 async function openFeed(): Promise<SerialPort> {

@@ -3,6 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import { parseConfig } from '../src/config/load.js';
 import type { HotlistsConfig } from '../src/config/schema.js';
 import { NO_POSITION } from '../src/gps/types.js';
@@ -61,26 +62,10 @@ const hitPlates = (h: Hotlists, plate: string, candidates: string[] = []) =>
   h.match({ plate, candidates: candidates.map((text) => ({ text })) }).map((x) => `${x.list}:${x.plate}:${x.how}`);
 const count = (sql: string, ...params: unknown[]) => (store.database.prepare(sql).get(...params) as { n: number }).n;
 
-function newRead(plate: string, firstSeen: number, candidates: string[] = [plate]): NewRead {
-  return {
-    uuid: crypto.randomUUID(),
-    unitId: 'unit-01',
-    cameraId: 'front',
-    plate,
-    confidence: 90,
-    candidates: candidates.map((text) => ({ text, confidence: 80 })),
-    region: 'us',
-    box: { x: 0, y: 0, width: 100, height: 30 },
-    firstSeen,
-    lastSeen: firstSeen + 500,
-    bestSeen: firstSeen + 200,
-    frameCount: 3,
-    clockSource: 'system',
-    position: NO_POSITION,
-    closed: true,
-    crop: { bytes: Buffer.alloc(200, 1), format: 'jpeg' },
-  };
-}
+let seq = 0;
+/** A read (test/helpers.ts) of `plate` with these OCR candidates, without a position or a frame. */
+const readOf = (plate: string, firstSeen: number, candidates: string[] = [plate]): NewRead =>
+  newRead(++seq, { plate, firstSeen, candidates: candidates.map((text) => ({ text, confidence: 80 })), position: NO_POSITION, frame: undefined });
 
 describe('importing a list', () => {
   it('imports an NCIC extract: junk plates and states off the allow-list left out, every other record matches', () => {
@@ -264,7 +249,7 @@ describe('hits and recent reads', () => {
   it('a hit is recorded once per read and list entry, however often the read is matched', async () => {
     const h = open();
     h.importFile(fixture('ncic-extract.txt'), { list: 'ncic', user: 't' });
-    const read = await store.insertRead(newRead('7A8C123', clock, ['7A8C123', '7ABC123']));
+    const read = await store.insertRead(readOf('7A8C123', clock, ['7A8C123', '7ABC123']));
     const first = h.recordHits(read.id, h.match(read));
     expect(first).toMatchObject([{ readId: read.id, plate: '7ABC123', how: 'exact', text: '7ABC123', candidate: 2, reason: 'stolen vehicle' }]);
     expect(h.recordHits(read.id, h.match(read))).toEqual([]);
@@ -275,9 +260,9 @@ describe('hits and recent reads', () => {
     const unit = open({ recheckOnChange: true });
     unit.start();
     try {
-      const recent = await store.insertRead(newRead('7ABX129', clock - 30 * 60_000));
-      await store.insertRead(newRead('7ABY128', clock - 3 * 3600_000)); // outside the 120-minute window
-      await store.insertRead(newRead('5KDW837', clock - 10 * 60_000));
+      const recent = await store.insertRead(readOf('7ABX129', clock - 30 * 60_000));
+      await store.insertRead(readOf('7ABY128', clock - 3 * 3600_000)); // outside the 120-minute window
+      await store.insertRead(readOf('5KDW837', clock - 10 * 60_000));
       const seen: StoredHit[][] = [];
       unit.on('hits', (hits) => seen.push(hits));
       const cli = open();

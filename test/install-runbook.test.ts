@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../src/access/totp.js';
 import { cv } from '../src/recognition/cv.js';
 import { makePki } from './tls.js';
-import { until } from './helpers.js';
+import { SocatPair, until } from './helpers.js';
 
 /**
  * docs/install.md, run as written: every command of its ```sh blocks, in order, on this machine. The runbook's
@@ -24,10 +24,12 @@ const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const PW_ADA = 'a long admin pass phrase 4417';
 const PW_BEN = 'an officer pass phrase 9021';
 const children: ChildProcess[] = [];
+const cables: SocatPair[] = [];
 let T = '';
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
+  for (const c of cables) c.kill();
   if (T) rmSync(T, { recursive: true, force: true });
 });
 
@@ -101,9 +103,7 @@ describe('docs/install.md, run as written', () => {
     const centralUrl = /listening on (\S+)/.exec(serverOut)![1]!;
 
     // the terminal's serial cable
-    const socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${T}/ttyUnit`, `pty,raw,echo=0,link=${T}/ttyTerminal`], { stdio: 'ignore' });
-    children.push(socat);
-    await until(() => existsSync(`${T}/ttyUnit`) && existsSync(`${T}/ttyTerminal`), 10_000, 'socat');
+    cables.push(await SocatPair.open(`${T}/ttyUnit`, `${T}/ttyTerminal`));
 
     const fixtureCamera = [
       '    type: replay',

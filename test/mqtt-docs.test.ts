@@ -31,6 +31,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { HotlistSync, urgentSchema } from '../src/sync/hotlist-sync.js';
 import { manualClock, systemClock } from '../src/util/clock.js';
 import { freePort, Mosquitto } from './mosquitto.js';
+import { until } from './helpers.js';
 
 /**
  * docs/mqtt.md cannot drift from the code: its topic table is TOPICS (direction, QoS, retain), its config table is
@@ -110,13 +111,13 @@ async function realMessages(): Promise<Map<MqttTopicKey, Buffer[]>> {
       cropRef: read.cropPath, frameRef: read.framePath, covert: false,
       hit: { list: 'ncic-stolen', category: 'STOLEN VEHICLE', priority: 1, matchKind: 'exact', entryPlate: '3FGH456', entryId: 5531, entryState: 'CA' },
     });
-    await until(() => (seen.get('alerts')?.length ?? 0) >= 1);
+    await until(() => (seen.get('alerts')?.length ?? 0) >= 1, 10_000, 'an alert seen on the broker');
     clock.advance(125_000);
     await terminal.connect();
-    await until(() => (outbox.stats().pending.mqtt ?? 0) === 0);
+    await until(() => (outbox.stats().pending.mqtt ?? 0) === 0, 10_000, 'the outbox emptied', () => outbox.stats());
     await terminal.reject(alert.id, 'NOT-MATCH');
     expect(channel.publishRead(readPayload(store.getRead(read.id)!))).toBe(true);
-    await until(() => ['acks', 'alerts/+/ack', 'reads', 'status'].every((k) => seen.has(k as MqttTopicKey)));
+    await until(() => ['acks', 'alerts/+/ack', 'reads', 'status'].every((k) => seen.has(k as MqttTopicKey)), 10_000, 'acks, answers, reads and status seen', () => [...seen.keys()]);
   } finally {
     await terminal.close();
     await listener.endAsync();
@@ -125,14 +126,6 @@ async function realMessages(): Promise<Map<MqttTopicKey, Buffer[]>> {
     store.close();
   }
   return seen;
-}
-
-async function until(test: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 beforeAll(async () => {
@@ -208,12 +201,12 @@ describe('docs/mqtt.md', () => {
       const delivery = sent.ok ? { alert: sent.value.alert, expired: false } : null;
       await expect(channel.deliver(delivery!)).resolves.toEqual({ by: 'MDT-12' });
       await terminal.accept(delivery!.alert.id);
-      await until(() => answers.length === 1);
+      await until(() => answers.length === 1, 10_000, 'the answer');
       expect(answers[0]).toMatchObject({ alertId: delivery!.alert.id, accepted: true, by: 'MDT-12' });
       const central = await mqtt.connectAsync(broker.url, { protocolVersion: 4, username: 'central', password: 'central-pw', clientId: 'dispatch' });
       await central.publishAsync(unitTopic(UNIT, 'hotlist/urgent'), examples.get('hotlist/urgent')![0]!, { qos: 1 });
       await central.endAsync();
-      await until(() => urgent.length === 1);
+      await until(() => urgent.length === 1, 10_000, 'the urgent entry');
     } finally {
       await terminal.close();
       await channel.stop();

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import {
   HoldAccessError,
   HoldError,
@@ -33,28 +34,10 @@ afterEach(() => {
 });
 
 let seq = 0;
-function newRead(firstSeen: number, plate = '7ABC123', over: Partial<NewRead> = {}): NewRead {
+/** A read (test/helpers.ts) first seen at `firstSeen`, its time from the GPS, with a 200-byte crop and a 400-byte frame. */
+function readAt(firstSeen: number, plate = '7ABC123', over: Partial<NewRead> = {}): NewRead {
   const n = ++seq;
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    unitId: 'unit-01',
-    cameraId: 'front',
-    plate,
-    confidence: 90,
-    candidates: [{ text: plate, confidence: 90 }],
-    region: 'us',
-    box: { x: 1, y: 2, width: 100, height: 30 },
-    firstSeen,
-    lastSeen: firstSeen + 500,
-    bestSeen: firstSeen + 200,
-    frameCount: 3,
-    clockSource: 'gps',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 30, headingDeg: 0, fixTime: firstSeen, source: 'gps' },
-    closed: true,
-    crop: { bytes: Buffer.alloc(200, n), format: 'jpeg' },
-    frame: { bytes: Buffer.alloc(400, n), format: 'jpeg' },
-    ...over,
-  };
+  return newRead(n, { firstSeen, plate, clockSource: 'gps', crop: { bytes: Buffer.alloc(200, n), format: 'jpeg' }, frame: { bytes: Buffer.alloc(400, n), format: 'jpeg' }, ...over });
 }
 
 function config(over: Record<string, unknown> = {}): RetentionConfig {
@@ -87,8 +70,8 @@ function hitAndAlert(readId: number, at: number): void {
 
 describe('retention purge', () => {
   it('logically deletes a read at logicalDeleteDays, then deletes it with its images, hits and alerts at deleteDays', async () => {
-    const read = await store.insertRead(newRead(T0));
-    const fresh = await store.insertRead(newRead(T0 + 20 * DAY));
+    const read = await store.insertRead(readAt(T0));
+    const fresh = await store.insertRead(readAt(T0 + 20 * DAY));
     synced(read.id);
     synced(fresh.id);
     hitAndAlert(read.id, T0 + 1000);
@@ -116,8 +99,8 @@ describe('retention purge', () => {
   });
 
   it('keeps a held read through both stages until the hold is released, then deletes it', async () => {
-    const evidence = await store.insertRead(newRead(T0, '8XYZ999'));
-    const other = await store.insertRead(newRead(T0, '7ABC123'));
+    const evidence = await store.insertRead(readAt(T0, '8XYZ999'));
+    const other = await store.insertRead(readAt(T0, '7ABC123'));
     synced(evidence.id);
     synced(other.id);
     const hold = placeHold(store.database, admin, { plate: '8xyz-99?' }, { caseNumber: 'DR 26-0012345', reason: 'hit and run', contact: 'Det. Ortiz x4411' }, T0 + DAY);
@@ -125,7 +108,7 @@ describe('retention purge', () => {
     expect(isHeld(store.database, evidence.id)).toBe(true);
     expect(isHeld(store.database, other.id)).toBe(false);
     // A read of the same plate made after the hold is not covered: a hold is on existing evidence.
-    const later = await store.insertRead(newRead(T0 + 2 * DAY, '8XYZ999'));
+    const later = await store.insertRead(readAt(T0 + 2 * DAY, '8XYZ999'));
     expect(isHeld(store.database, later.id)).toBe(false);
 
     const purger = new Purger(store, config());
@@ -149,7 +132,7 @@ describe('retention purge', () => {
   });
 
   it('keeps unsynced reads past deleteDays unless purgeUnsynced', async () => {
-    const read = await store.insertRead(newRead(T0));
+    const read = await store.insertRead(readAt(T0));
     const kept = await new Purger(store, config()).runOnce(T0 + 100 * DAY);
     expect(kept).toMatchObject({ deleted: 0, skippedUnsynced: 1, logicallyDeleted: 1 });
     expect(row(read.id)).toBeDefined();
@@ -160,7 +143,7 @@ describe('retention purge', () => {
   });
 
   it('deletes hits and alerts on their own shorter age while the read is kept', async () => {
-    const read = await store.insertRead(newRead(T0));
+    const read = await store.insertRead(readAt(T0));
     synced(read.id);
     hitAndAlert(read.id, T0);
     const r = await new Purger(store, config({ hits: { deleteDays: 7 }, alerts: { deleteDays: 7 } })).runOnce(T0 + 8 * DAY);
@@ -193,7 +176,7 @@ describe('retention purge', () => {
       order.push('purge');
       return r;
     });
-    const insert = store.insertRead(newRead(T0 + 100 * DAY)).then((r) => {
+    const insert = store.insertRead(readAt(T0 + 100 * DAY)).then((r) => {
       order.push('insert');
       return r;
     });
@@ -258,7 +241,7 @@ describe('retention purge', () => {
 
 describe('evidence holds', () => {
   it('only an administrator may place or release a hold', async () => {
-    const read = await store.insertRead(newRead(T0));
+    const read = await store.insertRead(readAt(T0));
     const details = { caseNumber: 'DR 26-0012345', reason: 'robbery', contact: 'Det. Ortiz' };
     expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'data-user' }, { readIds: [read.id] }, details, systemClock())).toThrow(HoldAccessError);
     expect(() => placeHold(store.database, { user: 'ofc.lee', role: 'officer' }, { readIds: [read.id] }, details, systemClock())).toThrow(/administrators/);
@@ -268,7 +251,7 @@ describe('evidence holds', () => {
   });
 
   it('refuses a bare case number, a missing reason or contact, and a hold on nothing', async () => {
-    const read = await store.insertRead(newRead(T0));
+    const read = await store.insertRead(readAt(T0));
     const ok = { caseNumber: 'DR 26-0012345', reason: 'robbery', contact: 'Det. Ortiz' };
     expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, caseNumber: 'investigation' }, systemClock())).toThrow(/case or DR number/);
     expect(() => placeHold(store.database, admin, { readIds: [read.id] }, { ...ok, reason: ' ' }, systemClock())).toThrow(HoldError);
@@ -280,9 +263,9 @@ describe('evidence holds', () => {
   });
 
   it('covers reads by time range and camera, and lists holds past their review date', async () => {
-    const a = await store.insertRead(newRead(T0, '1AAA111', { cameraId: 'front' }));
-    await store.insertRead(newRead(T0, '1AAA112', { cameraId: 'rear' }));
-    await store.insertRead(newRead(T0 + 3 * DAY, '1AAA113', { cameraId: 'front' }));
+    const a = await store.insertRead(readAt(T0, '1AAA111', { cameraId: 'front' }));
+    await store.insertRead(readAt(T0, '1AAA112', { cameraId: 'rear' }));
+    await store.insertRead(readAt(T0 + 3 * DAY, '1AAA113', { cameraId: 'front' }));
     const details = { caseNumber: 'INC-2026-77', reason: 'shooting', contact: 'Det. Kim', reviewAt: T0 + 10 * DAY };
     const h1 = placeHold(store.database, admin, { from: T0 - 1, to: T0 + DAY, cameraId: 'front' }, details, T0 + 5 * DAY);
     expect(h1.reads).toBe(1);

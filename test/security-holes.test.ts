@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import YAML from 'yaml';
 import { AccessLog, loadAuditKey } from '../src/access/access-log.js';
 import { totpCode } from '../src/access/totp.js';
@@ -59,29 +60,9 @@ function cli(args: string[], env: Record<string, string> = {}, input = ''): Prom
 }
 
 let n = 0;
-function newRead(): NewRead {
-  n++;
-  const t = Date.UTC(2026, 10, 22, 12, 0, 0) + n * 1000;
-  const plate = `SEC${String(n).padStart(4, '0')}`;
-  return {
-    uuid: `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`,
-    unitId: UNIT,
-    cameraId: 'front',
-    plate,
-    confidence: 90,
-    candidates: [{ text: plate, confidence: 90 }],
-    region: 'us',
-    box: { x: 1, y: 2, width: 100, height: 30 },
-    firstSeen: t,
-    lastSeen: t + 300,
-    bestSeen: t + 100,
-    frameCount: 2,
-    clockSource: 'system',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 30, headingDeg: 90, fixTime: t, source: 'gps' },
-    closed: true,
-    crop: { bytes: jpeg.subarray(0, 3000), format: 'jpeg' },
-  };
-}
+/** The next read (test/helpers.ts) of this unit, plate SEC<n>, with a real JPEG's start as its crop and no frame. */
+const nextRead = (): NewRead =>
+  newRead(++n, { uuid: `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`, unitId: UNIT, plate: `SEC${String(n).padStart(4, '0')}`, crop: { bytes: jpeg.subarray(0, 3000), format: 'jpeg' }, frame: undefined });
 
 function openStore(dataDir: string): ReadStore {
   return ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e8 });
@@ -90,7 +71,7 @@ function openStore(dataDir: string): ReadStore {
 async function storeReads(dataDir: string, count: number): Promise<void> {
   const store = openStore(dataDir);
   try {
-    for (let i = 0; i < count; i++) await store.insertRead(newRead());
+    for (let i = 0; i < count; i++) await store.insertRead(nextRead());
   } finally {
     store.close();
   }
@@ -380,9 +361,9 @@ describe('#16 item 5: a release holds what was approved, goes out once, and need
       for (const [name, role] of [['bob', 'admin'], ['dana', 'data-user'], ['eve', 'data-user']] as const) {
         await signed(name, (await addUser(store.database, alog, ada, { name, agency: 'TEST', role, password: PASSWORD })).totp!.secret);
       }
-      for (let i = 0; i < 19; i++) await store.insertRead(newRead());
+      for (let i = 0; i < 19; i++) await store.insertRead(nextRead());
       // one car seen twice by the rear camera
-      for (let i = 0; i < 2; i++) await store.insertRead({ ...newRead(), cameraId: 'rear', plate: '5KDW837', candidates: [{ text: '5KDW837', confidence: 90 }] });
+      for (let i = 0; i < 2; i++) await store.insertRead({ ...nextRead(), cameraId: 'rear', plate: '5KDW837', candidates: [{ text: '5KDW837', confidence: 90 }] });
     } finally {
       store.close();
     }

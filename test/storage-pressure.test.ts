@@ -1,9 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log/logger.js';
 import { Grouper, type SightingPlate } from '../src/pipeline/grouper.js';
 import { placeHold } from '../src/retention/holds.js';
 import { ReadStore, type DiskSpace, type Eviction, type NewRead } from '../src/store/read-store.js';
@@ -12,7 +10,8 @@ import { StorageDeferred, StorageGuard, type WriteAttempt } from '../src/unit/st
 import { manualClock, systemClock } from '../src/util/clock.js';
 import { configSchema } from '../src/config/schema.js';
 import { Unit } from '../src/unit/unit.js';
-import { until } from './helpers.js';
+import { NO_POSITION } from '../src/gps/types.js';
+import { capturePino, newRead, until } from './helpers.js';
 
 /**
  * The parts of #16 item 4 (a full disk) that can be tested without a small file system: the bounded pending
@@ -27,23 +26,12 @@ const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
 /** A frame image's bytes (the store does not look inside). */
 const FRAME = 200_000;
 
-function capture() {
-  const lines: Array<Record<string, unknown> & { msg: string; level: number }> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
-      done();
-    },
-  });
-  return { lines, log: createLogger('info', stream) };
-}
-
 const diskFull = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
 
 describe('storage guard: reads that cannot be stored', () => {
   it('logs the condition once, then at most once a minute with counts, however many writes fail', () => {
     const clock = manualClock(T0);
-    const { lines, log } = capture();
+    const { lines, log } = capturePino();
     let pending = 0;
     const g = new StorageGuard({ maxPending: 5, pending: () => pending, clock, log });
     // the first write fails: one line
@@ -82,7 +70,7 @@ describe('storage guard: reads that cannot be stored', () => {
 
   it('tries one write at a time, at most once a second, while the store fails; the first that works ends it', () => {
     const clock = manualClock(T0);
-    const { lines, log } = capture();
+    const { lines, log } = capturePino();
     let pending = 3;
     const g = new StorageGuard({ maxPending: 5, pending: () => pending, clock, log });
     expect(g.hasRoom).toBe(true);
@@ -111,7 +99,7 @@ describe('storage guard: reads that cannot be stored', () => {
 
   it('at a stop every waiting read is tried at once, and frames are no longer refused', () => {
     const clock = manualClock(T0);
-    const { log } = capture();
+    const { log } = capturePino();
     const g = new StorageGuard({ maxPending: 1, pending: () => 9, clock, log });
     (g.begin() as WriteAttempt).done({ ok: false, error: diskFull });
     expect(g.begin()).toBeInstanceOf(StorageDeferred);
@@ -167,29 +155,9 @@ describe('grouper: reads waiting in memory', () => {
   });
 });
 
-function newRead(n: number, over: Partial<NewRead> = {}): NewRead {
-  const t = T0 + n * 1000;
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    unitId: 'unit-01',
-    cameraId: 'front',
-    plate: `7ABC${String(n).padStart(3, '0')}`,
-    confidence: 91.5,
-    candidates: [],
-    region: 'us',
-    box: { x: 10, y: 20, width: 120, height: 40 },
-    firstSeen: t,
-    lastSeen: t + 400,
-    bestSeen: t + 200,
-    frameCount: 3,
-    clockSource: 'system',
-    position: { latitude: null, longitude: null, valid: false, speedKmh: null, headingDeg: null, fixTime: null, source: 'none' },
-    closed: true,
-    crop: { bytes: Buffer.alloc(10_000, n), format: 'jpeg' },
-    frame: { bytes: Buffer.alloc(FRAME, n), format: 'jpeg' },
-    ...over,
-  };
-}
+/** Read n (test/helpers.ts, first seen n s after T0) without a position, with a 10 kB crop and a FRAME-byte frame. */
+const readN = (n: number, over: Partial<NewRead> = {}): NewRead =>
+  newRead(n, { candidates: [], position: { ...NO_POSITION }, crop: { bytes: Buffer.alloc(10_000, n), format: 'jpeg' }, frame: { bytes: Buffer.alloc(FRAME, n), format: 'jpeg' }, ...over });
 
 describe('read store: free space on the disk bounds the images', () => {
   let dir: string;
@@ -212,7 +180,7 @@ describe('read store: free space on the disk bounds the images', () => {
     });
     const setFree = (bytes: number) => (other = 100e6 - store.stats().imageBytes - bytes);
     const reads = [];
-    for (let i = 1; i <= 6; i++) reads.push(await store.insertRead(newRead(i)));
+    for (let i = 1; i <= 6; i++) reads.push(await store.insertRead(readN(i)));
     expect(evictions).toEqual([]);
     // read 2 is at the agency's server; read 1 is held as evidence
     store.database.prepare(`UPDATE images SET synced_at = 1 WHERE read_id = ? AND kind = 'crop'`).run(reads[1]!.id);
@@ -220,7 +188,7 @@ describe('read store: free space on the disk bounds the images', () => {
     // the disk fills: a new read needs its size plus two frames' worth to keep the reserve
     const row = 64 * 1024;
     setFree(5e6 - 2 * FRAME);
-    await store.insertRead(newRead(7));
+    await store.insertRead(readN(7));
     let now = reads.map((r) => store.getRead(r.id)!);
     // the oldest frames went (frames are larger than a row's allowance: four free three frames and the room), crops stayed
     expect(now.map((r) => r.framePath === null)).toEqual([true, true, true, true, false, false]);
@@ -229,7 +197,7 @@ describe('read store: free space on the disk bounds the images', () => {
     // more than every frame can free (three are left): crops go, the synced one first, then the oldest; never the held one
     const needed = 10_000 + row;
     setFree(5e6 + needed - 3 * FRAME - 25_000);
-    await store.insertRead(newRead(8, { frame: undefined }));
+    await store.insertRead(readN(8, { frame: undefined }));
     now = reads.map((r) => store.getRead(r.id)!);
     expect(now.every((r) => r.framePath === null)).toBe(true);
     expect(now.map((r) => r.cropPath === null)).toEqual([false, true, true, true, false, false]);
@@ -242,8 +210,8 @@ describe('read store: free space on the disk bounds the images', () => {
 
   it('without a reserve (store.diskReserveMB 0) free space does not delete images', async () => {
     const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1e9, freeSpace: () => ({ freeBytes: 0, totalBytes: 100e6 }) });
-    const r = await store.insertRead(newRead(1));
-    await store.insertRead(newRead(2));
+    const r = await store.insertRead(readN(1));
+    await store.insertRead(readN(2));
     expect(store.getRead(r.id)!.framePath).not.toBeNull();
     store.close();
   });
@@ -262,7 +230,7 @@ describe('faults of the data disk', () => {
   });
 
   it('with a disk reserve, a disk kept at the reserve by deleting images is not faulty; under half of it, it is', () => {
-    const { log } = capture();
+    const { log } = capturePino();
     const m = new FaultMonitor(store.database, log);
     const at = (now: number, free: number): FaultInputs => ({
       now,
@@ -311,7 +279,7 @@ describe('faults whose records the database refuses', () => {
   });
 
   it('a storage fault for reads not stored is raised, reported with current counts, recorded when the database takes it', () => {
-    const { lines, log } = capture();
+    const { lines, log } = capturePino();
     const m = new FaultMonitor(store.database, log);
     // the database refuses writes to unit_faults, as a full disk would
     store.database.exec(`CREATE TEMP TRIGGER refuse BEFORE INSERT ON unit_faults BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
@@ -356,7 +324,7 @@ describe('the unit stopping while reads cannot be stored', () => {
       store: { pendingReadsMax: 4 },
       cameras: [{ id: 'front', type: 'replay', source: path.join(import.meta.dirname, '..', 'test-fixtures', 'plates'), pattern: 'us-*', fps: 8, loop: true }],
     });
-    const { lines, log } = capture();
+    const { lines, log } = capturePino();
     const u = await Unit.start(config, log, systemClock);
     unit = u;
     const reported: string[] = [];

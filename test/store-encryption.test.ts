@@ -5,6 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import { ReadStore, StoreError, type NewRead } from '../src/store/read-store.js';
 import {
   auditKey,
@@ -31,29 +32,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function newRead(n: number): NewRead {
-  const t = Date.UTC(2026, 10, 22, 12, 0, n);
-  const plate = `ZQX${String(n).padStart(4, '0')}`;
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    unitId: 'unit-01',
-    cameraId: 'front',
-    plate,
-    confidence: 91.5,
-    candidates: [{ text: plate, confidence: 91.5 }],
-    region: 'us',
-    box: { x: 10, y: 20, width: 120, height: 40 },
-    firstSeen: t,
-    lastSeen: t + 400,
-    bestSeen: t + 200,
-    frameCount: 3,
-    clockSource: 'system',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 40, headingDeg: 90, fixTime: t, source: 'gps' },
-    closed: false,
-    crop: { bytes: jpeg.subarray(0, 4000), format: 'jpeg' },
-    frame: { bytes: jpeg, format: 'jpeg' },
-  };
-}
+/** Read n (test/helpers.ts) with plate text and images that are easy to look for in the files: a real JPEG. */
+const readN = (n: number): NewRead =>
+  newRead(n, { plate: `ZQX${String(n).padStart(4, '0')}`, closed: false, crop: { bytes: jpeg.subarray(0, 4000), format: 'jpeg' }, frame: { bytes: jpeg, format: 'jpeg' } });
 
 const dataDir = () => path.join(dir, 'data');
 
@@ -65,7 +46,7 @@ describe('encrypted read store', () => {
   it('keeps no plate text and no SQLite header in the database or its WAL, and plain SQLite cannot open it', async () => {
     const key = randomBytes(32);
     const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: key });
-    for (let n = 1; n <= 20; n++) await store.insertRead(newRead(n));
+    for (let n = 1; n <= 20; n++) await store.insertRead(readN(n));
     // While open, the reads sit in the WAL: it must be encrypted too.
     const whileOpen = filesOfStore();
     expect(whileOpen.some((b) => b.length > 0)).toBe(true);
@@ -99,7 +80,7 @@ describe('encrypted read store', () => {
 
   it('refuses to open without the key or with a wrong key, with a clear StoreError', async () => {
     const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
-    await store.insertRead(newRead(1));
+    await store.insertRead(readN(1));
     store.close();
     for (const dataKey of [undefined, null, randomBytes(32)]) {
       expect(() => ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey })).toThrow(StoreError);
@@ -111,7 +92,7 @@ describe('encrypted read store', () => {
 
   it('keeps a store created without a key plain and readable without one; a key on it is refused with advice', async () => {
     const plain = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 });
-    const r = await plain.insertRead(newRead(1));
+    const r = await plain.insertRead(readN(1));
     plain.close();
     expect(readFileSync(path.join(dataDir(), 'alpr-edge.db')).subarray(0, 15).toString()).toBe('SQLite format 3');
     expect(readFileSync(path.join(dataDir(), 'images', r.framePath!))).toEqual(jpeg);
@@ -123,7 +104,7 @@ describe('encrypted read store', () => {
 
   it('encrypts image files on disk and gives the plain bytes back through readImage', async () => {
     const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
-    const r = await store.insertRead(newRead(1));
+    const r = await store.insertRead(readN(1));
     for (const [rel, plain] of [
       [r.framePath!, jpeg],
       [r.cropPath!, jpeg.subarray(0, 4000)],
@@ -136,7 +117,7 @@ describe('encrypted read store', () => {
       expect(await store.readImage(rel)).toEqual(plain);
     }
     // A replaced crop is encrypted too.
-    const updated = await store.updateRead(r.id, { ...newRead(1), crop: { bytes: Buffer.alloc(500, 7), format: 'png' } });
+    const updated = await store.updateRead(r.id, { ...readN(1), crop: { bytes: Buffer.alloc(500, 7), format: 'png' } });
     expect(readFileSync(store.imagePath(updated.cropPath!)).includes(Buffer.alloc(64, 7))).toBe(false);
     expect(await store.readImage(updated.cropPath!)).toEqual(Buffer.alloc(500, 7));
     await expect(store.readImage('../alpr-edge.db')).rejects.toThrow(/outside/);
@@ -145,8 +126,8 @@ describe('encrypted read store', () => {
 
   it('refuses a tampered image file and an image file moved to another read\'s path', async () => {
     const store = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8, dataKey: randomBytes(32) });
-    const a = await store.insertRead(newRead(1));
-    const b = await store.insertRead(newRead(2));
+    const a = await store.insertRead(readN(1));
+    const b = await store.insertRead(readN(2));
 
     const file = store.imagePath(a.framePath!);
     const bytes = readFileSync(file);
@@ -168,7 +149,7 @@ describe('encrypted read store', () => {
   it('encryptExisting turns a plain store into an encrypted one with its reads and images intact', async () => {
     const plain = ReadStore.open(dataDir(), { clock: systemClock, imageBudgetBytes: 1e8 });
     const before = [];
-    for (let n = 1; n <= 5; n++) before.push(await plain.insertRead(newRead(n)));
+    for (let n = 1; n <= 5; n++) before.push(await plain.insertRead(readN(n)));
     plain.close();
 
     const key = randomBytes(32);
@@ -190,7 +171,7 @@ describe('encrypted read store', () => {
       expect(await store.readImage(r.framePath!)).toEqual(jpeg);
       expect(await store.readImage(r.cropPath!)).toEqual(jpeg.subarray(0, 4000));
     }
-    await store.insertRead(newRead(6));
+    await store.insertRead(readN(6));
     store.close();
 
     // Running it again changes nothing.

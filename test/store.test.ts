@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newRead } from './helpers.js';
 import { NO_POSITION } from '../src/gps/types.js';
 import { ReadStore, StoreError, type NewRead } from '../src/store/read-store.js';
 import { MIGRATIONS } from '../src/store/migrations.js';
@@ -17,40 +18,19 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function newRead(n: number, over: Partial<NewRead> = {}): NewRead {
-  const t = Date.UTC(2026, 10, 22, 12, 0, n);
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    unitId: 'unit-01',
-    cameraId: 'front',
-    plate: `7ABC${String(n).padStart(3, '0')}`,
-    confidence: 91.5,
-    candidates: [{ text: `7ABC${String(n).padStart(3, '0')}`, confidence: 91.5 }],
-    region: 'us',
-    box: { x: 10, y: 20, width: 120, height: 40 },
-    firstSeen: t,
-    lastSeen: t + 400,
-    bestSeen: t + 200,
-    frameCount: 3,
-    clockSource: 'system',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 40, headingDeg: 90, fixTime: t, source: 'gps' },
-    closed: false,
-    crop: { bytes: Buffer.alloc(1000, n), format: 'jpeg' },
-    frame: { bytes: jpeg, format: 'jpeg' },
-    ...over,
-  };
-}
+/** Read n (test/helpers.ts), not yet closed, with a real JPEG as its frame. */
+const readN = (n: number, over: Partial<NewRead> = {}): NewRead => newRead(n, { closed: false, frame: { bytes: jpeg, format: 'jpeg' }, ...over });
 
 describe('read store', () => {
   it('stores a read with its images and gives it back the same, across a reopen', async () => {
     const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
-    const stored = await store.insertRead(newRead(1));
+    const stored = await store.insertRead(readN(1));
     expect(stored.plate).toBe('7ABC001');
     expect(stored.syncState).toBe('pending');
     expect(readFileSync(store.imagePath(stored.framePath!))).toEqual(jpeg);
     store.close();
     const again = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
-    const r = again.getReadByUuid(newRead(1).uuid)!;
+    const r = again.getReadByUuid(readN(1).uuid)!;
     expect(r).toMatchObject({
       cameraId: 'front',
       unitId: 'unit-01',
@@ -64,7 +44,7 @@ describe('read store', () => {
 
   it('uses WAL and keeps its folder and files private (0700 / 0600)', async () => {
     const store = ReadStore.open(path.join(dir, 'data'), { clock: systemClock, imageBudgetBytes: 100e6 });
-    const r = await store.insertRead(newRead(1));
+    const r = await store.insertRead(readN(1));
     store.close();
     expect(statSync(path.join(dir, 'data')).mode & 0o777).toBe(0o700);
     expect(statSync(path.join(dir, 'data', 'alpr-edge.db')).mode & 0o777).toBe(0o600);
@@ -76,7 +56,7 @@ describe('read store', () => {
 
   it('updates a read still in view and replaces its crop, deleting the old file', async () => {
     const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 100e6 });
-    const first = await store.insertRead(newRead(1));
+    const first = await store.insertRead(readN(1));
     const oldCrop = store.imagePath(first.cropPath!);
     const updated = await store.updateRead(first.id, {
       plate: '7ABC001',
@@ -101,7 +81,7 @@ describe('read store', () => {
     // budget for about three frames plus crops
     const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: jpeg.length * 3 + 20_000 });
     const reads = [];
-    for (let i = 1; i <= 6; i++) reads.push(await store.insertRead(newRead(i)));
+    for (let i = 1; i <= 6; i++) reads.push(await store.insertRead(readN(i)));
     const now = reads.map((r) => store.getRead(r.id)!);
     expect(now.slice(0, 3).map((r) => r.framePath)).toEqual([null, null, null]);
     expect(now.slice(3).every((r) => r.framePath !== null && existsSync(store.imagePath(r.framePath)))).toBe(true);
@@ -116,8 +96,8 @@ describe('read store', () => {
   it('says so when crops alone exceed the budget, and keeps them', async () => {
     const warnings: number[] = [];
     const store = ReadStore.open(dir, { clock: systemClock, imageBudgetBytes: 1500, onBudgetExceeded: (b) => warnings.push(b) });
-    await store.insertRead(newRead(1, { frame: undefined }));
-    await store.insertRead(newRead(2, { frame: undefined }));
+    await store.insertRead(readN(1, { frame: undefined }));
+    await store.insertRead(readN(2, { frame: undefined }));
     expect(warnings.length).toBe(1);
     expect(store.listReads().every((r) => r.cropPath !== null)).toBe(true);
     store.close();

@@ -14,6 +14,7 @@ import { syncSchema, type SyncConfig } from '../src/sync/schema.js';
 import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { makePki, type Pki } from './tls.js';
+import { capturePino, newRead, type PinoLine } from './helpers.js';
 
 const FIXTURES = path.join(import.meta.dirname, '..', 'test-fixtures');
 const jpeg = readFileSync(path.join(FIXTURES, 'plates', 'us-ca-clean.jpg'));
@@ -35,7 +36,7 @@ let dir: string;
 let store: ReadStore | undefined;
 let accessLog: AccessLog;
 let tokensFile: string;
-let logLines: string[];
+let logLines: PinoLine[];
 const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeEach(() => {
@@ -74,7 +75,8 @@ async function start(over: Partial<SyncConfig['pull']> = {}, st: ReadStore = sto
       ...over,
     },
   }).pull;
-  const log = createLogger('debug', { write: (line: string) => void logLines.push(line) });
+  const { lines, log } = capturePino('debug');
+  logLines = lines;
   const server = await startPullServer({
     config,
     store: st,
@@ -88,29 +90,8 @@ async function start(over: Partial<SyncConfig['pull']> = {}, st: ReadStore = sto
   return server;
 }
 
-function newRead(n: number, over: Partial<NewRead> = {}): NewRead {
-  const t = Date.UTC(2026, 10, 22, 12, 0, n);
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    unitId: 'car-12',
-    cameraId: 'front',
-    plate: `7ABC${String(n).padStart(3, '0')}`,
-    confidence: 91.5,
-    candidates: [{ text: `7ABC${String(n).padStart(3, '0')}`, confidence: 91.5 }],
-    region: 'us',
-    box: { x: 10, y: 20, width: 120, height: 40 },
-    firstSeen: t,
-    lastSeen: t + 400,
-    bestSeen: t + 200,
-    frameCount: 3,
-    clockSource: 'system',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 40, headingDeg: 90, fixTime: t, source: 'gps' },
-    closed: true,
-    crop: { bytes: Buffer.alloc(1000, n), format: 'jpeg' },
-    frame: { bytes: jpeg, format: 'jpeg' },
-    ...over,
-  };
-}
+/** Read n (test/helpers.ts) of this unit, with a real JPEG as its frame. */
+const readN = (n: number, over: Partial<NewRead> = {}): NewRead => newRead(n, { unitId: 'car-12', frame: { bytes: jpeg, format: 'jpeg' }, ...over });
 
 interface Got {
   status: number;
@@ -171,14 +152,14 @@ const records = (): AccessRecord[] => accessLog.list();
 describe('pull API: streams', () => {
   it('pages through the reads in order, each once, at most maxPageSize a page, and says when there is no more', async () => {
     const s = openStore();
-    for (let n = 1; n <= 7; n++) await s.insertRead(newRead(n, n === 4 ? { frame: undefined } : {}));
+    for (let n = 1; n <= 7; n++) await s.insertRead(readN(n, n === 4 ? { frame: undefined } : {}));
     const server = await start();
     expect(server.url).toBe(`https://127.0.0.1:${server.port}`);
 
     const { pages, items, next } = await pullAll(server, 'reads');
     expect(pages.map((p) => p.items.length)).toEqual([3, 3, 1]);
     expect(pages.map((p) => p.more)).toEqual([true, true, false]);
-    expect(items.map((i) => i.uuid)).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => newRead(n).uuid));
+    expect(items.map((i) => i.uuid)).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => readN(n).uuid));
     expect(items.map((i) => i.key)).toEqual(items.map((i) => i.uuid));
     const revs = items.map((i) => i.rev as number);
     expect([...revs].sort((a, b) => a - b)).toEqual(revs);
@@ -204,7 +185,7 @@ describe('pull API: streams', () => {
   it('sends a read changed after it was pulled again, with a higher rev', async () => {
     const s = openStore();
     const stored: StoredRead[] = [];
-    for (let n = 1; n <= 4; n++) stored.push(await s.insertRead(newRead(n, { closed: false })));
+    for (let n = 1; n <= 4; n++) stored.push(await s.insertRead(readN(n, { closed: false })));
     const server = await start();
     const first = await pullAll(server, 'reads');
     const old = first.items.find((i) => i.uuid === stored[1]!.uuid)!;
@@ -230,7 +211,7 @@ describe('pull API: streams', () => {
   it('marksSynced: a pull after N marks the reads up to N synced; a read changed since stays pending', async () => {
     const s = openStore();
     const stored: StoredRead[] = [];
-    for (let n = 1; n <= 5; n++) stored.push(await s.insertRead(newRead(n, { closed: false })));
+    for (let n = 1; n <= 5; n++) stored.push(await s.insertRead(readN(n, { closed: false })));
     const server = await start({ marksSynced: true });
     const headers = { ...AUTH, ...PURPOSE };
     const state = () => stored.map((r) => s.getReadByUuid(r.uuid)!.syncState);
@@ -248,7 +229,7 @@ describe('pull API: streams', () => {
 
   it('marksSynced false: pulls leave the reads pending', async () => {
     const s = openStore();
-    for (let n = 1; n <= 4; n++) await s.insertRead(newRead(n));
+    for (let n = 1; n <= 4; n++) await s.insertRead(readN(n));
     const server = await start({ marksSynced: false });
     await pullAll(server, 'reads');
     const { next } = await pullAll(server, 'reads');
@@ -258,7 +239,7 @@ describe('pull API: streams', () => {
 
   it('writes each pull to the access log: the client, the agency, purpose, case number, what was asked and sent', async () => {
     const s = openStore();
-    for (let n = 1; n <= 4; n++) await s.insertRead(newRead(n));
+    for (let n = 1; n <= 4; n++) await s.insertRead(readN(n));
     const server = await start();
     const { pages } = await pullAll(server, 'reads');
     const pulls = records().filter((r) => r.action === 'pull');
@@ -310,7 +291,7 @@ describe('pull API: streams', () => {
 describe('pull API: purpose and authentication', () => {
   it('refuses a request without a specific purpose and case number (400) and logs the refusal', async () => {
     const s = openStore();
-    await s.insertRead(newRead(1));
+    await s.insertRead(readN(1));
     const server = await start();
     const cases: Array<[Record<string, string>, RegExp]> = [
       [{}, /a purpose is required/],
@@ -323,7 +304,7 @@ describe('pull API: purpose and authentication', () => {
       expect(r.json.error).toMatch(message);
       expect(r.json.items).toBeUndefined();
     }
-    const img = await get(`${server.url}/v1/reads/${newRead(1).uuid}/images/crop`, { headers: AUTH });
+    const img = await get(`${server.url}/v1/reads/${readN(1).uuid}/images/crop`, { headers: AUTH });
     expect(img.status).toBe(400);
     const rows = records();
     expect(rows).toHaveLength(4);
@@ -331,12 +312,12 @@ describe('pull API: purpose and authentication', () => {
     expect(rows.map((r) => r.action)).toEqual(['pull', 'pull', 'pull', 'pull-image']);
     expect(rows[2]).toMatchObject({ purpose: 'investigation', caseNumber: '26-004512', result: { status: 400 } });
     expect(s.stats().pendingSync).toBe(1);
-    expect(logLines.some((l) => l.includes('"level":40') && l.includes('a purpose is required'))).toBe(true);
+    expect(logLines.some((l) => l.level === 40 && JSON.stringify(l).includes('a purpose is required'))).toBe(true);
   });
 
   it('refuses a request without a token or with an unknown one (401), and logs it without the token', async () => {
     const s = openStore();
-    await s.insertRead(newRead(1));
+    await s.insertRead(readN(1));
     const server = await start();
     const none = await get(`${server.url}/v1/streams/reads?after=0`, { headers: PURPOSE });
     expect(none.status).toBe(401);
@@ -355,8 +336,8 @@ describe('pull API: purpose and authentication', () => {
     expect(rows).toHaveLength(5);
     expect(rows.every((r) => r.user === '(unauthenticated)' && r.outcome === 'refused' && r.agency === 'CA0194200')).toBe(true);
     expect(rows[0]).toMatchObject({ action: 'pull', purpose: 'stolen vehicle follow-up', caseNumber: '26-004512', result: { status: 401 } });
-    expect(logLines.join('\n')).not.toContain('not-the-token');
-    expect(logLines.join('\n')).not.toContain(TOKEN);
+    expect(JSON.stringify(logLines)).not.toContain('not-the-token');
+    expect(JSON.stringify(logLines)).not.toContain(TOKEN);
   });
 
   it('reads the tokens file at each request: a token added or removed applies at once', async () => {
@@ -373,7 +354,7 @@ describe('pull API: purpose and authentication', () => {
 
   it('mutual TLS: a client certificate of the CA works and its CN is the user; one of another CA, or none, fails the handshake', async () => {
     const s = openStore();
-    await s.insertRead(newRead(1));
+    await s.insertRead(readN(1));
     const server = await start({ clientCaFile: pki.ca.certFile, tokensFile: '' });
     const good = pki.clientCert('central-hq');
     const r = await get(`${server.url}/v1/streams/reads?after=0`, { headers: PURPOSE, cert: good });
@@ -427,7 +408,7 @@ describe('pull API: purpose and authentication', () => {
 
   it('serves plain HTTP with allowInsecureHttp and tokens', async () => {
     const s = openStore();
-    await s.insertRead(newRead(1));
+    await s.insertRead(readN(1));
     const server = await start({ allowInsecureHttp: true, certFile: '', keyFile: '' });
     expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
     const { items } = await pullAll(server, 'reads');
@@ -462,8 +443,8 @@ describe('pull API: images', () => {
   ])('serves the original bytes of a read image from %s, with its format, and logs each fetch', async (_name, dataKey) => {
     const s = openStore(dataKey);
     const crop = Buffer.alloc(1234, 9);
-    const read = await s.insertRead(newRead(1, { crop: { bytes: png, format: 'png' }, frame: { bytes: jpeg, format: 'jpeg' } }));
-    const noFrame = await s.insertRead(newRead(2, { crop: { bytes: crop, format: 'jpeg' }, frame: undefined }));
+    const read = await s.insertRead(readN(1, { crop: { bytes: png, format: 'png' }, frame: { bytes: jpeg, format: 'jpeg' } }));
+    const noFrame = await s.insertRead(readN(2, { crop: { bytes: crop, format: 'jpeg' }, frame: undefined }));
     if (dataKey) expect(readFileSync(s.imagePath(read.cropPath!)).equals(png)).toBe(false);
     const server = await start();
     const headers = { ...AUTH, ...PURPOSE };
@@ -505,7 +486,7 @@ describe('pull API: images', () => {
 
   it('answers 404 for an image evicted or deleted since the read was stored', async () => {
     const s = openStore();
-    const read = await s.insertRead(newRead(1));
+    const read = await s.insertRead(readN(1));
     rmSync(s.imagePath(read.framePath!));
     const server = await start();
     const r = await get(`${server.url}/v1/reads/${read.uuid}/images/frame`, { headers: { ...AUTH, ...PURPOSE } });
@@ -517,7 +498,7 @@ describe('pull API: images', () => {
 describe('fault proxy in front of the pull API', () => {
   async function proxied(over: Partial<SyncConfig['pull']> = {}): Promise<{ server: Server; proxy: FaultProxy }> {
     const s = openStore();
-    for (let n = 1; n <= 3; n++) await s.insertRead(newRead(n));
+    for (let n = 1; n <= 3; n++) await s.insertRead(readN(n));
     const server = await start(over);
     const proxy = await startFaultProxy({ host: '127.0.0.1', port: server.port });
     cleanups.push(() => proxy.close());

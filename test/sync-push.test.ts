@@ -19,7 +19,7 @@ import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { adminSession } from './session-helper.js';
 import { makePki, type Pki } from './tls.js';
-import { until } from './helpers.js';
+import { newRead, until } from './helpers.js';
 
 /**
  * Push to the reference central server over real HTTP(S) on loopback, through a TCP proxy that breaks the link:
@@ -36,29 +36,16 @@ const PLATES = path.join(ROOT, 'test-fixtures', 'plates');
 const jpeg = readFileSync(path.join(PLATES, readdirSync(PLATES).filter((f) => f.endsWith('.jpg')).sort()[0]!));
 
 let n = 0;
-function newRead(opts: { firstSeen?: number; images?: boolean } = {}): NewRead {
+/** The next read (test/helpers.ts) of this unit, plate SYN<n>, a real JPEG's start as its crop and (`images`) the JPEG as its frame. */
+function nextRead(opts: { firstSeen?: number; images?: boolean } = {}): NewRead {
   n++;
-  const t = opts.firstSeen ?? Date.UTC(2026, 10, 22, 12, 0, 0) + n * 1000;
-  const plate = `SYN${String(n).padStart(4, '0')}`;
-  return {
-    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+  return newRead(n, {
     unitId: UNIT,
-    cameraId: 'front',
-    plate,
-    confidence: 90,
-    candidates: [{ text: plate, confidence: 90 }],
-    region: 'us',
-    box: { x: 1, y: 2, width: 100, height: 30 },
-    firstSeen: t,
-    lastSeen: t + 300,
-    bestSeen: t + 100,
-    frameCount: 2,
-    clockSource: 'system',
-    position: { latitude: 33.9, longitude: -118.4, valid: true, speedKmh: 30, headingDeg: 90, fixTime: t, source: 'gps' },
-    closed: true,
+    plate: `SYN${String(n).padStart(4, '0')}`,
+    ...(opts.firstSeen !== undefined ? { firstSeen: opts.firstSeen } : {}),
     crop: { bytes: jpeg.subarray(0, 3000), format: 'jpeg' },
-    ...(opts.images ? { frame: { bytes: jpeg, format: 'jpeg' as const } } : {}),
-  };
+    frame: opts.images ? { bytes: jpeg, format: 'jpeg' } : undefined,
+  });
 }
 
 let dir: string;
@@ -92,7 +79,7 @@ function engine(cfg: Config, hotlists?: Hotlists): SyncEngine {
 
 async function storeReads(count: number, opts: { images?: boolean } = {}): Promise<string[]> {
   const uuids: string[] = [];
-  for (let i = 0; i < count; i++) uuids.push((await store.insertRead(newRead(opts))).uuid);
+  for (let i = 0; i < count; i++) uuids.push((await store.insertRead(nextRead(opts))).uuid);
   return uuids;
 }
 
@@ -215,11 +202,11 @@ describe('push through a broken link (plain HTTP on loopback, so the proxy can c
     const uuids: string[] = [];
     // reads stamped as the clock jumps: an hour back, a day forward, a year back
     for (const t of [base, base - 3_600_000, base + day, base + 2000, base - 365 * day, base + 3000]) {
-      uuids.push((await store.insertRead(newRead({ firstSeen: t }))).uuid);
+      uuids.push((await store.insertRead(nextRead({ firstSeen: t }))).uuid);
     }
     const e = engine(cfg());
     expect((await e.runCycle()).ok).toBe(true);
-    uuids.push((await store.insertRead(newRead({ firstSeen: base - 10 * day }))).uuid);
+    uuids.push((await store.insertRead(nextRead({ firstSeen: base - 10 * day }))).uuid);
     expect((await e.runCycle()).streams.reads).toMatchObject({ sent: 1 });
     expectAllSyncedOnce(uuids);
     await e.stop();

@@ -18,6 +18,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
 import { makePki } from './tls.js';
+import { until } from './helpers.js';
 
 /**
  * The unit's screens in a real browser: the compiled unit runs on loopback with a replay camera and its screens
@@ -44,15 +45,8 @@ let browser: Browser | undefined;
 let base: string;
 let dataUserSecret: string;
 
-async function until<T>(test: () => T | Promise<T>, ms: number, what: string): Promise<NonNullable<T>> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await test();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${unitLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The end of the unit's log, shown when a wait times out. */
+const unitTail = () => unitLog.slice(-3000);
 
 function db(): Database.Database {
   return new Database(path.join(dataDir, 'alpr-edge.db'), { readonly: true });
@@ -112,7 +106,7 @@ ui: { enabled: true, host: 127.0.0.1, port: ${port} }
   unit = spawn(process.execPath, [MAIN, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   unit.stdout!.on('data', (d: Buffer) => (unitLog += d.toString()));
   unit.stderr!.on('data', (d: Buffer) => (unitLog += d.toString()));
-  await until(() => fetch(`${base}/login`).then((r) => r.ok).catch(() => false), 60_000, 'the screens to listen');
+  await until(() => fetch(`${base}/login`).then((r) => r.ok).catch(() => false), 60_000, 'the screens to listen', unitTail);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--autoplay-policy=no-user-gesture-required'],
@@ -183,7 +177,7 @@ describe('the screens in a browser', { timeout: 180_000 }, () => {
     await page.waitForSelector('.empty');
     await page.waitForSelector('#link.ok');
     // the camera has read the plate already (the unit stores every read)
-    await until(() => query(`SELECT id FROM reads WHERE plate = '5KDW837'`).length > 0, 90_000, 'a read of 5KDW837');
+    await until(() => query(`SELECT id FROM reads WHERE plate = '5KDW837'`).length > 0, 90_000, 'a read of 5KDW837', unitTail);
 
     // the list gains the plate now: the unit checks recent reads against it and raises the alert
     const store = ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e9 });
@@ -265,7 +259,7 @@ describe('the screens in a browser', { timeout: 180_000 }, () => {
     await page.tap('button[type=submit]');
     await page.waitForFunction(() => document.body.dataset.page === 'alerts' && document.body.dataset.ready === '1');
     await page.waitForSelector('#link.ok');
-    await until(() => query(`SELECT id FROM reads WHERE plate = '6TRJ244'`).length > 0, 90_000, 'a read of 6TRJ244');
+    await until(() => query(`SELECT id FROM reads WHERE plate = '6TRJ244'`).length > 0, 90_000, 'a read of 6TRJ244', unitTail);
     const store = ReadStore.open(dataDir, { clock: systemClock, imageBudgetBytes: 1e9 });
     try {
       Hotlists.open(store.database, { config: configSchema.parse({}).hotlists, clock: systemClock }).importFile(Buffer.from('6TRJ244\n'), {
@@ -358,6 +352,15 @@ describe('the screens in a browser', { timeout: 180_000 }, () => {
     expect(releases).toHaveLength(1);
     expect(releases[0]).toMatchObject({ requested_by: 'dana', agency: 'Hawthorne PD', case_number: '26-004512' });
     expect(JSON.parse(releases[0]!.selector)).toMatchObject({ plate: '5KDW837' });
+
+    // the plate's hot list hits, with what the officer answered to the alert (the first test accepted it; the
+    // camera's later reads of the plate are hits whose alerts were not sent again)
+    await page.click('#hits');
+    await page.waitForFunction(() => /hit\(s\)|refused/.test(document.getElementById('message')?.textContent ?? ''));
+    expect(await page.locator('#results th').allTextContents()).toEqual(['Plate', 'Seen', 'List', 'Match', 'Answer']);
+    expect(new Set(await page.locator('#results tbody td.plate').allTextContents())).toEqual(new Set(['5KDW837']));
+    const answers = await page.locator('#results tbody td:nth-child(5)').allTextContents();
+    expect(answers.filter((a) => /^accepted by /.test(a))).toHaveLength(1);
     await page.context().close();
   });
 
@@ -502,7 +505,7 @@ ui: { enabled: true, host: 127.0.0.1, port: ${port}, certFile: ${JSON.stringify(
           req.on('error', reject);
           req.end(body);
         });
-      await until(() => request('GET', '/login').then((r) => r.status === 200).catch(() => false), 60_000, `the HTTPS screens\n${log}`);
+      await until(() => request('GET', '/login').then((r) => r.status === 200).catch(() => false), 60_000, 'the HTTPS screens', () => `${log}\n${unitTail()}`);
       const login = await request('POST', '/api/login', JSON.stringify({ name: 'olly', password: PASSWORD }));
       expect(login.status).toBe(200);
       const setCookie = String(login.headers['set-cookie']);

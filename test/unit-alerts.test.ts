@@ -1,7 +1,7 @@
 import { systemClock } from '../src/util/clock.js';
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { healthSchema } from '../src/alerts/mqtt-topics.js';
 import { cv } from '../src/recognition/cv.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
-import { until } from './helpers.js';
+import { SocatPair, until } from './helpers.js';
 
 /**
  * Hot list hits through the whole unit to the patrol terminal: the compiled unit replays plates, some of which
@@ -25,7 +25,7 @@ const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const PLATES = path.join(ROOT, 'test-fixtures', 'plates');
 
 let dir: string;
-let socat: ChildProcess | undefined;
+let socat: SocatPair | undefined;
 let unit: ChildProcess | undefined;
 let terminal: SerialTerminal | undefined;
 let mqttTerminal: MqttTerminal | undefined;
@@ -37,14 +37,13 @@ afterAll(async () => {
   await terminal?.stop();
   await mqttTerminal?.close();
   unit?.kill('SIGKILL');
-  socat?.kill('SIGKILL');
+  socat?.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('alerts from the whole unit to the terminal over a serial line', () => {
   it('every hit reaches the terminal once, late when the terminal was off, covert hits never; answers are recorded', async () => {
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/unit-tty`, `pty,raw,echo=0,link=${dir}/term-tty`], { stdio: 'ignore' });
-    await until(() => existsSync(`${dir}/unit-tty`) && existsSync(`${dir}/term-tty`), 5000, 'socat');
+    socat = await SocatPair.open(`${dir}/unit-tty`, `${dir}/term-tty`);
 
     const config = path.join(dir, 'unit.yaml');
     writeFileSync(

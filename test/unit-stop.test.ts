@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { ReadStore } from '../src/store/read-store.js';
 import { systemClock } from '../src/util/clock.js';
 import { freePort } from './mosquitto.js';
 import { adminSession } from './session-helper.js';
-import { until } from './helpers.js';
+import { newRead, SocatPair, until } from './helpers.js';
 
 /**
  * A stop must not wait out the alert channels (#16 item 3): with a terminal that never ACKs and a retry a minute
@@ -28,7 +28,7 @@ const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const RETRY_MS = 60_000;
 
 let dir: string;
-let socat: ChildProcess | undefined;
+let socat: SocatPair | undefined;
 const terminals: SerialTerminal[] = [];
 let unitProcess: ChildProcess | undefined;
 
@@ -38,7 +38,7 @@ beforeAll(() => {
 afterAll(async () => {
   unitProcess?.kill('SIGKILL');
   for (const t of terminals) await t.stop();
-  socat?.kill('SIGKILL');
+  socat?.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -61,8 +61,7 @@ function terminal(autoAck: boolean): SerialTerminal {
 
 describe('a unit stops promptly, keeping what it did not deliver', () => {
   it('serial terminal that never ACKs, next retry 60 s away: stop comes first, the alert stays pending and the next start delivers it', async () => {
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/unit-tty`, `pty,raw,echo=0,link=${dir}/term-tty`], { stdio: 'ignore' });
-    await until(() => existsSync(`${dir}/unit-tty`) && existsSync(`${dir}/term-tty`), 5000, 'socat');
+    socat = await SocatPair.open(`${dir}/unit-tty`, `${dir}/term-tty`);
     const config = path.join(dir, 'unit.yaml');
     const yaml = (cameras: string) => `unit: { id: car-3 }
 data: { dir: ${JSON.stringify(path.join(dir, 'data'))} }
@@ -154,11 +153,9 @@ ${cameras}
   it('MQTT broker unreachable, reconnect 60 s away: the outbox and channel stop first, the alert stays pending', async () => {
     const store = ReadStore.open(path.join(dir, 'mqtt'), { clock: systemClock, imageBudgetBytes: 1e8 });
     try {
-      const read = await store.insertRead({
-        uuid: 'r1', unitId: 'u', cameraId: 'front', plate: '7ABC123', confidence: 95, candidates: [], region: 'us',
-        box: { x: 0, y: 0, width: 10, height: 10 }, firstSeen: 1, lastSeen: 1, bestSeen: 1, frameCount: 1,
-        clockSource: 'system', position: NO_POSITION, closed: true, crop: { bytes: Buffer.from('x'), format: 'jpeg' },
-      });
+      const read = await store.insertRead(
+        newRead(1, { uuid: 'r1', unitId: 'u', plate: '7ABC123', confidence: 95, firstSeen: 1, position: NO_POSITION, crop: { bytes: Buffer.from('x'), format: 'jpeg' }, frame: undefined }),
+      );
       const port = await freePort(); // closed: nothing listens there
       const credentialsFile = path.join(dir, 'mqtt-credentials');
       writeFileSync(credentialsFile, 'unit:not-used-the-broker-is-not-there\n', { mode: 0o600 });

@@ -1,10 +1,11 @@
 import Database from 'better-sqlite3';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nmeaChecksum } from '../src/gps/nmea.js';
+import { SocatPair } from './helpers.js';
 
 /**
  * The whole unit on generated traffic: a video of cars crossing the road, replayed as a camera, with an NMEA
@@ -16,7 +17,7 @@ const ROOT = path.join(import.meta.dirname, '..');
 const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 let dir: string;
-let socat: ChildProcess | undefined;
+let socat: SocatPair | undefined;
 let unit: ChildProcess | undefined;
 let feeder: NodeJS.Timeout | undefined;
 
@@ -26,7 +27,7 @@ beforeAll(() => {
 afterAll(() => {
   clearInterval(feeder);
   unit?.kill('SIGKILL');
-  socat?.kill('SIGKILL');
+  socat?.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -63,12 +64,7 @@ describe('the whole unit on a generated video', () => {
     expect(manifest.cars).toHaveLength(4);
 
     // the GPS receiver: a serial line whose far end the test writes NMEA into, 10 fixes a second
-    socat = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${dir}/gps`, `pty,raw,echo=0,link=${dir}/feed`], { stdio: 'ignore' });
-    const t0 = Date.now();
-    while (!(existsSync(`${dir}/gps`) && existsSync(`${dir}/feed`))) {
-      if (Date.now() - t0 > 5000) throw new Error('socat did not create the pseudo-terminals');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    socat = await SocatPair.open(`${dir}/gps`, `${dir}/feed`);
     const { openSync, writeSync } = await import('node:fs');
     const feed = openSync(`${dir}/feed`, 'w');
     const fixes: Array<{ t: number; lat: number }> = [];

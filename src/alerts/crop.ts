@@ -1,4 +1,5 @@
 import type { CropImage } from './mqtt-topics.js';
+import type { AlertDelivery } from './types.js';
 
 /**
  * The plate crop an MQTT alert carries (docs/mqtt.md, "The crop image"): the read's crop JPEG as stored, or,
@@ -62,4 +63,42 @@ export async function cropForAlert(jpeg: Buffer, maxBytes: number): Promise<Crop
     scale *= Math.sqrt(maxBytes / bytes.length) * 0.9;
   }
   return null;
+}
+
+/** Crops kept ready for alerts being retried. */
+const KEPT_CROPS = 16;
+
+/** The crop each alert carries (see cropMaxBytes), made once per alert and kept while it is retried. */
+export class AlertCrops {
+  private readonly crops = new Map<string, CropImage | null>();
+
+  constructor(
+    /** Reads an image of the store by its reference (cropRef); without it alerts carry no crop. */
+    private readonly readImage: ((ref: string) => Promise<Buffer>) | undefined,
+    private readonly maxBytes: number,
+    private readonly logger: { warn(obj: object, msg: string): void } | undefined,
+  ) {}
+
+  async cropFor(d: AlertDelivery): Promise<CropImage | null> {
+    const ref = d.alert.cropRef;
+    const read = this.readImage;
+    if (ref === null || read === undefined || this.maxBytes === 0) return null;
+    const kept = this.crops.get(d.alert.id);
+    if (kept !== undefined) return kept;
+    let crop: CropImage | null = null;
+    try {
+      crop = await cropForAlert(await read(ref), this.maxBytes);
+      if (crop === null) this.logger?.warn({ alert: d.alert.id }, 'MQTT: the plate crop cannot be made to fit alerts.mqtt.cropMaxBytes; alert sent without it');
+    } catch (err) {
+      this.logger?.warn({ alert: d.alert.id, err: (err as Error).message }, 'MQTT: the plate crop cannot be read; alert sent without it');
+    }
+    this.crops.set(d.alert.id, crop);
+    if (this.crops.size > KEPT_CROPS) this.crops.delete(this.crops.keys().next().value as string);
+    return crop;
+  }
+
+  /** The alert is delivered: its crop is not needed again. */
+  forget(alertId: string): void {
+    this.crops.delete(alertId);
+  }
 }

@@ -1,27 +1,14 @@
-import { readFileSync, statSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { MqttChannelConfig } from './config.js';
-import { cropForAlert } from './crop.js';
-import { EmbeddedBroker, type BrokerCredentials, type BrokerTls } from './embedded-broker.js';
-import {
-  ackFilter,
-  classifyTopic,
-  encodePayload,
-  filterCovers,
-  parseAck,
-  parseReceipt,
-  parseUrgentHotlist,
-  TOPIC_ROOT,
-  topicLevelProblem,
-  TOPICS,
-  unitTopic,
-  type CropImage,
-  type HealthPayload,
-  type MqttTopicMap,
-  type ReadPayload,
-} from './mqtt-topics.js';
+import { AlertCrops } from './crop.js';
+import type { EmbeddedBroker } from './embedded-broker.js';
+import { displayUrl, externalBroker, formatAddress, startEmbeddedBroker, withTimeout, type BrokerClient, type ChannelLogger } from './mqtt-broker.js';
+import { readInbound } from './mqtt-inbound.js';
+import { encodePayload, TOPIC_ROOT, topicLevelProblem, TOPICS, ackFilter, unitTopic, type HealthPayload, type MqttTopicMap, type ReadPayload } from './mqtt-topics.js';
 import type { AlertAck, AlertChannel, AlertDelivery, ChannelStatus, DeliveryReceipt, ReadsAccess } from './types.js';
 import type { Clock } from '../util/clock.js';
+
+export { displayUrl, readCredentialsFile, type ChannelLogger } from './mqtt-broker.js';
 
 /**
  * Alerts over MQTT (docs/mqtt.md). The unit publishes each alert once per deliver() call on `alpr/<unit>/alerts`
@@ -42,11 +29,6 @@ import type { Clock } from '../util/clock.js';
  * once); the payload carries the alert id, and a terminal drops an id it has shown (terminal-mqtt.ts does).
  */
 
-export interface ChannelLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
 export type { ReadsAccess };
 
 export interface MqttChannelOptions {
@@ -65,9 +47,6 @@ export interface MqttChannelOptions {
   readImage?: (ref: string) => Promise<Buffer>;
 }
 
-/** How long an external broker keeps the unit's session (and the acks sent to it) while the unit is away. */
-const SESSION_EXPIRY_S = 24 * 3600;
-
 const DEFAULTS: Required<Omit<MqttChannelOptions, 'clock' | 'readImage'>> = {
   ackTimeoutMs: 5000,
   reconnectMinMs: 1000,
@@ -75,46 +54,6 @@ const DEFAULTS: Required<Omit<MqttChannelOptions, 'clock' | 'readImage'>> = {
   connectTimeoutMs: 10_000,
   keepaliveS: 15,
 };
-
-/**
- * Reads a "username:password" file (one line; the password may hold ':'). The error names the file and what
- * is wrong with it, never its content.
- */
-export function readCredentialsFile(path: string, what = 'mqtt.credentialsFile'): BrokerCredentials & { looseMode: boolean } {
-  if (path === '') throw new Error(`${what} is not set: the broker must authenticate every client (a file holding "username:password")`);
-  let text: string;
-  let looseMode = false;
-  try {
-    text = readFileSync(path, 'utf8');
-    looseMode = (statSync(path).mode & 0o077) !== 0;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`${what} ${path}: cannot read it (${code ?? (err as Error).message})`);
-  }
-  const lines = text.split(/\r?\n/).filter((line) => line.length > 0);
-  if (lines.length !== 1) {
-    throw new Error(`${what} ${path}: expected one line "username:password", found ${lines.length} non-empty lines`);
-  }
-  const line = lines[0]!;
-  const colon = line.indexOf(':');
-  if (colon <= 0) throw new Error(`${what} ${path}: expected "username:password" (no username before a ':')`);
-  const username = line.slice(0, colon);
-  const password = line.slice(colon + 1);
-  if (password.length === 0) throw new Error(`${what} ${path}: the password after ':' is empty`);
-  return { username, password, looseMode };
-}
-
-/** The URL as it may be shown: no user info. */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(unparsable URL)';
-  }
-}
 
 interface PendingDelivery {
   alertId: string;
@@ -127,8 +66,6 @@ interface PendingDelivery {
 
 /** Receipts kept for alerts not being sent right now (they came after an attempt gave up). */
 const KEPT_RECEIPTS = 1000;
-/** Crops kept ready for alerts being retried. */
-const KEPT_CROPS = 16;
 
 export class MqttAlertChannel implements AlertChannel {
   readonly name = 'mqtt' as const;
@@ -156,7 +93,7 @@ export class MqttAlertChannel implements AlertChannel {
   private readonly retryHandlers: Array<() => void> = [];
   /** alert id → the terminal whose receipt came while no attempt was waiting for it. */
   private readonly receipts = new Map<string, string | null>();
-  private readonly crops = new Map<string, CropImage | null>();
+  private readonly crops: AlertCrops;
   private receiptsHeard = 0;
 
   constructor(config: MqttChannelConfig, unitId: string, logger: ChannelLogger | undefined, options: MqttChannelOptions) {
@@ -167,6 +104,7 @@ export class MqttAlertChannel implements AlertChannel {
     this.logger = logger;
     this.options = { ...DEFAULTS, ...options };
     this.clientId = config.clientId !== '' ? config.clientId : `alpr-edge-${unitId}`;
+    this.crops = new AlertCrops(options.readImage, config.cropMaxBytes, logger);
   }
 
   async start(): Promise<void> {
@@ -189,71 +127,22 @@ export class MqttAlertChannel implements AlertChannel {
         retain: TOPICS.status.retain,
       },
     };
-    let options: IClientOptions;
+    let broker: BrokerClient;
     if (this.config.mode === 'embedded') {
-      const terminal = readCredentialsFile(this.config.credentialsFile);
-      this.warnLooseMode(terminal.looseMode);
-      const tls = this.readBrokerTls();
-      const broker = new EmbeddedBroker({
-        unitId: this.unitId,
-        users: [{ username: terminal.username, password: terminal.password }],
-        unitClientId: this.clientId,
-        ...(this.logger !== undefined ? { logger: this.logger } : {}),
-        // a terminal is listening now: what is pending goes at once, not after the outbox's back-off
-        // (an alert sent before it subscribed never reached it: that attempt is given up, so it goes again now)
-        onTerminalSubscribed: ({ filters }) => {
-          if (!filters.some((f) => filterCovers(f, unitTopic(this.unitId, 'alerts')))) return;
+      const embedded = await startEmbeddedBroker(this.config, this.unitId, this.clientId, this.logger, {
+        onAlertsSubscribed: () => {
           this.retryNow();
           this.abandonAll('a terminal subscribed after it was sent; sending it again');
         },
-        onSubscribed: ({ username, clientId, filter }) => {
-          const topic = unitTopic(this.unitId, 'reads');
-          if (!this.config.publishReads || !filterCovers(filter, topic)) return;
-          const where = broker.address();
-          const at = where ? `embedded broker ${where.host}:${where.port}` : 'embedded broker';
-          this.tellReadsAccess({ who: username ?? '(anonymous)', role: 'terminal', topic, filter, clientId, broker: at });
-        },
+        onReadsSubscribed: (a) => this.tellReadsAccess(a),
       });
-      await broker.start(this.config.listenHost, this.config.listenPort, tls);
-      this.broker = broker;
-      if (tls === undefined && !isLoopback(this.config.listenHost)) {
-        this.logger?.warn(
-          { listenHost: this.config.listenHost, listenPort: this.config.listenPort },
-          'embedded MQTT broker listens beyond this machine without TLS: the terminal password and the alerts cross the car network in clear (set alerts.mqtt.tlsCertFile and tlsKeyFile)',
-        );
-      }
-      this.connectUrl = broker.unitUrl()!;
-      // aedes speaks 3.1.1 only.
-      options = { ...base, protocolVersion: 4, username: broker.unitCredentials.username, password: broker.unitCredentials.password };
+      this.broker = embedded.broker;
+      broker = embedded;
     } else {
-      const url = parseBrokerUrl(this.config.url);
-      const credentials = readCredentialsFile(this.config.credentialsFile);
-      this.warnLooseMode(credentials.looseMode);
-      const tls = url.protocol === 'mqtts:' || url.protocol === 'wss:';
-      let ca: Buffer | undefined;
-      if (this.config.caFile !== '') {
-        if (!tls) this.logger?.warn({ url: displayUrl(this.config.url) }, 'mqtt.caFile is set but the URL is not mqtts:// or wss://; it is not used');
-        try {
-          ca = readFileSync(this.config.caFile);
-        } catch (err) {
-          throw new Error(`mqtt.caFile ${this.config.caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-        }
-      }
-      if (!tls && !isLoopback(url.hostname)) {
-        this.logger?.warn({ url: displayUrl(this.config.url) }, 'MQTT broker without TLS: the password and the alerts cross the network in clear');
-      }
-      this.connectUrl = this.config.url;
-      // MQTT 5 so that a broker refusing a publish (e.g. an ACL) says so in the PUBACK instead of dropping it.
-      options = {
-        ...base,
-        protocolVersion: 5,
-        // Under MQTT 5 a session without an expiry ends with the connection; keep it a day.
-        properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
-        username: credentials.username,
-        password: credentials.password,
-        ...(tls ? { rejectUnauthorized: true, ...(ca !== undefined ? { ca } : {}) } : {}),
-      };
+      broker = externalBroker(this.config, this.logger);
     }
+    this.connectUrl = broker.url;
+    const options: IClientOptions = { ...base, ...broker.options };
     const client = mqtt.connect(this.connectUrl, options);
     this.client = client;
     client.on('connect', () => this.onConnect(client));
@@ -316,16 +205,15 @@ export class MqttAlertChannel implements AlertChannel {
     if (this.receipts.has(alertId)) {
       const early = this.receipts.get(alertId) ?? null;
       this.receipts.delete(alertId);
-      this.crops.delete(alertId);
+      this.crops.forget(alertId);
       this.delivered += 1;
       return { by: early };
     }
-    if (!this.online || !client.connected) {
-      throw new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`);
-    }
-    const crop = await this.cropFor(d);
+    const notConnected = () => new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`);
+    if (!this.online || !client.connected) throw notConnected();
+    const crop = await this.crops.cropFor(d);
     if (this.client !== client || this.stopping) throw new Error('mqtt channel stopped');
-    if (!this.online || !client.connected) throw new Error(`MQTT broker not connected${this.lastError !== null ? ` (${this.lastError})` : ''}`);
+    if (!this.online || !client.connected) throw notConnected();
     const payload = encodePayload('alerts', { ...d, sentAt: this.options.clock(), ...(crop !== null ? { crop } : {}) });
     return new Promise<DeliveryReceipt>((resolve, reject) => {
       let settled = false;
@@ -354,7 +242,7 @@ export class MqttAlertChannel implements AlertChannel {
           this.pending.delete(entry);
           if (err === null) {
             this.delivered += 1;
-            this.crops.delete(alertId);
+            this.crops.forget(alertId);
             resolve(receipt ?? { by: null });
           } else {
             this.noteError(err.message);
@@ -365,25 +253,6 @@ export class MqttAlertChannel implements AlertChannel {
       this.pending.add(entry);
       client.publish(unitTopic(this.unitId, 'alerts'), payload, { qos: TOPICS.alerts.qos, retain: TOPICS.alerts.retain }, entry.callback);
     });
-  }
-
-  /** The crop to carry in an alert (see cropMaxBytes), made once per alert and kept while it is retried. */
-  private async cropFor(d: AlertDelivery): Promise<CropImage | null> {
-    const ref = d.alert.cropRef;
-    const read = this.options.readImage;
-    if (ref === null || read === undefined || this.config.cropMaxBytes === 0) return null;
-    const kept = this.crops.get(d.alert.id);
-    if (kept !== undefined) return kept;
-    let crop: CropImage | null = null;
-    try {
-      crop = await cropForAlert(await read(ref), this.config.cropMaxBytes);
-      if (crop === null) this.logger?.warn({ alert: d.alert.id }, 'MQTT: the plate crop cannot be made to fit alerts.mqtt.cropMaxBytes; alert sent without it');
-    } catch (err) {
-      this.logger?.warn({ alert: d.alert.id, err: (err as Error).message }, 'MQTT: the plate crop cannot be read; alert sent without it');
-    }
-    this.crops.set(d.alert.id, crop);
-    if (this.crops.size > KEPT_CROPS) this.crops.delete(this.crops.keys().next().value as string);
-    return crop;
   }
 
   /** A terminal has the alert (its receipt, or its officer's answer). */
@@ -409,24 +278,6 @@ export class MqttAlertChannel implements AlertChannel {
 
   private retryNow(): void {
     for (const handler of this.retryHandlers) handler();
-  }
-
-  private readBrokerTls(): BrokerTls | undefined {
-    const { tlsCertFile, tlsKeyFile } = this.config;
-    if (tlsCertFile === '' && tlsKeyFile === '') return undefined;
-    if (tlsCertFile === '' || tlsKeyFile === '') {
-      throw new Error(`alerts.mqtt.${tlsCertFile === '' ? 'tlsCertFile' : 'tlsKeyFile'} is not set: the embedded broker's TLS needs both a certificate and its key`);
-    }
-    const load = (key: string, file: string): Buffer => {
-      try {
-        return readFileSync(file);
-      } catch (err) {
-        throw new Error(`alerts.mqtt.${key} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      }
-    };
-    const key = load('tlsKeyFile', tlsKeyFile);
-    if ((statSync(tlsKeyFile).mode & 0o077) !== 0) this.logger?.warn({ file: tlsKeyFile }, 'alerts.mqtt.tlsKeyFile is readable by group or others; chmod 600 it');
-    return { cert: load('tlsCertFile', tlsCertFile), key };
   }
 
   onAck(handler: (ack: AlertAck) => void): void {
@@ -572,58 +423,35 @@ export class MqttAlertChannel implements AlertChannel {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
-    const where = classifyTopic(topic);
-    if (where?.key === 'hotlist/urgent' && (where.unitId === this.unitId || where.unitId === 'all')) {
-      const urgent = parseUrgentHotlist(payload);
-      if (!urgent.ok) {
+    const m = readInbound(topic, payload, this.unitId, this.options.clock);
+    switch (m.kind) {
+      case 'malformed':
         this.malformed += 1;
-        this.lastMalformed = urgent.reason;
-        this.logger?.warn({ topic, reason: urgent.reason }, 'MQTT: malformed urgent hot list message ignored');
+        this.lastMalformed = m.reason;
+        this.logger?.warn({ topic, reason: m.reason }, `MQTT: malformed ${m.what} ignored`);
         return;
-      }
-      for (const handler of this.urgentHandlers) {
-        try {
-          handler(urgent.value, topic);
-        } catch (err) {
-          this.logger?.warn({ topic, err: (err as Error).message }, 'MQTT: urgent hot list message not applied');
+      case 'urgent':
+        for (const handler of this.urgentHandlers) {
+          try {
+            handler(m.payload, topic);
+          } catch (err) {
+            this.logger?.warn({ topic, err: (err as Error).message }, 'MQTT: urgent hot list message not applied');
+          }
         }
-      }
-      return;
-    }
-    if (where?.key === 'acks') {
-      const receipt = parseReceipt(topic, payload);
-      if (!receipt.ok || receipt.value.unitId !== this.unitId) {
-        this.malformed += 1;
-        this.lastMalformed = receipt.ok ? `receipt for unit ${receipt.value.unitId}` : receipt.reason;
-        this.logger?.warn({ topic, reason: this.lastMalformed }, 'MQTT: malformed receipt ignored');
         return;
-      }
-      this.receiptFor(receipt.value.alertId, receipt.value.terminalId);
-      return;
-    }
-    const parsed = parseAck(topic, payload);
-    if (!parsed.ok || parsed.value.unitId !== this.unitId) {
-      this.malformed += 1;
-      this.lastMalformed = parsed.ok ? `ack for unit ${parsed.value.unitId}` : parsed.reason;
-      this.logger?.warn({ topic, reason: this.lastMalformed }, 'MQTT: malformed ack ignored');
-      return;
-    }
-    const ack: AlertAck = {
-      alertId: parsed.value.alertId,
-      accepted: parsed.value.accepted,
-      receivedAt: this.options.clock(),
-      channel: 'mqtt',
-    };
-    if (parsed.value.reasonCode !== undefined) ack.reasonCode = parsed.value.reasonCode;
-    if (parsed.value.by !== undefined) ack.by = parsed.value.by;
-    // an answer means the terminal has the alert, even if its receipt was lost
-    this.receiptFor(ack.alertId, ack.by ?? null);
-    for (const handler of this.ackHandlers) {
-      try {
-        handler(ack);
-      } catch (err) {
-        this.logger?.warn({ alertId: ack.alertId, err: (err as Error).message }, 'MQTT: ack handler failed');
-      }
+      case 'receipt':
+        this.receiptFor(m.alertId, m.terminalId);
+        return;
+      case 'ack':
+        // an answer means the terminal has the alert, even if its receipt was lost
+        this.receiptFor(m.ack.alertId, m.ack.by ?? null);
+        for (const handler of this.ackHandlers) {
+          try {
+            handler(m.ack);
+          } catch (err) {
+            this.logger?.warn({ alertId: m.ack.alertId, err: (err as Error).message }, 'MQTT: ack handler failed');
+          }
+        }
     }
   }
 
@@ -647,10 +475,6 @@ export class MqttAlertChannel implements AlertChannel {
     this.lastError = message;
   }
 
-  private warnLooseMode(loose: boolean): void {
-    if (loose) this.logger?.warn({ file: this.config.credentialsFile }, 'mqtt.credentialsFile is readable by group or others; chmod 600 it');
-  }
-
   private wakeConnectWaiters(): void {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -658,43 +482,3 @@ export class MqttAlertChannel implements AlertChannel {
   }
 }
 
-function parseBrokerUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new Error(`mqtt.url ${JSON.stringify(url)} is not a URL (e.g. mqtts://broker.example:8883)`);
-  }
-  if (!['mqtt:', 'mqtts:', 'ws:', 'wss:'].includes(parsed.protocol)) {
-    throw new Error(`mqtt.url ${displayUrl(url)}: scheme ${parsed.protocol} is not one of mqtt://, mqtts://, ws://, wss://`);
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new Error(`mqtt.url ${displayUrl(url)} holds a username or password: put "username:password" in mqtt.credentialsFile instead`);
-  }
-  return parsed;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
-}
-
-function formatAddress(address: { host: string; port: number } | null, host: string, port: number): string {
-  const a = address ?? { host, port };
-  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AlertsConfig } from './config.js';
-import { VERIFY_NOTICE, type AlertAck, type AlertChannel, type AlertHit, type AlertMessage } from './types.js';
+import { VERIFY_NOTICE, type AlertAck, type AlertChannel, type AlertMessage } from './types.js';
 import type { Clock } from '../util/clock.js';
 
 /**
@@ -18,23 +18,13 @@ import type { Clock } from '../util/clock.js';
 
 const STOPPED_BEFORE_ACK = 'the unit stopped before the far end took it; sent again at the next start';
 
-/** What the unit knows when a read has hit a hot list entry. */
-export interface RaiseInput {
+/**
+ * What the unit knows when a read has hit a hot list entry: the alert's message but for what the outbox gives it
+ * (id, seq, raisedAt, notice), with the read and hit it comes from and whether the list is covert.
+ */
+export interface RaiseInput extends Omit<AlertMessage, 'id' | 'seq' | 'raisedAt' | 'notice'> {
   readId: number;
   hitId: number | null;
-  unitId: string;
-  plate: string;
-  confidence: number;
-  cameraId: string;
-  seenAt: number;
-  latitude: number | null;
-  longitude: number | null;
-  positionValid: boolean;
-  /** The US state read on the plate, where one was legible. */
-  plateState?: { code: string; confidence: number };
-  cropRef: string | null;
-  frameRef: string | null;
-  hit: AlertHit;
   covert: boolean;
 }
 

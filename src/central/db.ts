@@ -1,10 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { normalisePlate } from '../hotlist/plate.js';
 import type { StreamItem, StreamName } from '../sync/streams.js';
 import type { Clock } from '../util/clock.js';
+import { CentralImages } from './images.js';
+import { MIGRATIONS } from './migrations.js';
+import { CentralError, type BatchCount, type ImageKind, type ImageRecord, type LogHead, type LogRegression, type PublishedCancellation, type PublishedEntry, type StoredItem, type UnitSummary } from './records.js';
+
+export * from './records.js';
+export { publishCancellation, publishEntry, type CancellationInput, type EntryInput } from './publish.js';
 
 /**
  * The reference central server's storage (docs/sync-protocol.md, server side): its own SQLite file
@@ -14,188 +19,11 @@ import type { Clock } from '../util/clock.js';
  * synchronous=FULL: on disk) before the server answers, so an answer the unit sees is never taken back.
  */
 
-export class CentralError extends Error {
-  override name = 'CentralError';
-}
-
-/** Unit ids, read uuids and list names as the unit's config allows them; also safe as file names. */
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const UUID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-export const IMAGE_KINDS = ['crop', 'frame'] as const;
-export type ImageKind = (typeof IMAGE_KINDS)[number];
-export const IMAGE_FORMATS = ['jpeg', 'png'] as const;
-export type ImageFormat = (typeof IMAGE_FORMATS)[number];
-
-export interface BatchCount {
-  received: number;
-  stored: number;
-  duplicates: number;
-}
-
-export interface StoredItem {
-  unit: string;
-  stream: string;
-  key: string;
-  rev: number;
-  body: StreamItem;
-  receivedAt: number;
-}
-
-export interface ImageRecord {
-  unit: string;
-  readUuid: string;
-  kind: ImageKind;
-  format: string | null;
-  /** Of the whole image being received; null for an image only wanted (a pull will fetch it). */
-  sha256: string | null;
-  total: number | null;
-  received: number;
-  complete: boolean;
-  path: string | null;
-  updatedAt: number;
-}
-
-export interface PublishedEntry {
-  id: string;
-  list: string;
-  plate: string;
-  state: string | null;
-  reason: string;
-  caseNumber: string;
-  expiresAt: number | null;
-  by: string | null;
-  createdAt: number;
-}
-
-export interface PublishedCancellation {
-  id: string;
-  list: string;
-  plate: string;
-  state: string | null;
-  reason: string;
-  by: string | null;
-  at: number;
-}
-
-/** What happened to a chunk of an image (see receiveChunk). */
-export type ChunkResult =
-  | { status: 'conflict'; received: number; why: string }
-  | { status: 'partial'; received: number }
-  | { status: 'complete'; received: number }
-  | { status: 'mismatch'; sha256: string };
-
-/** A unit's access log head: its last record's number, MAC and time. */
-export interface LogHead {
-  id: number;
-  mac: string;
-  at: number;
-}
-
-/** A head refused because the unit's access log went back. */
-export interface LogRegression {
-  unit: string;
-  at: number;
-  acknowledged: LogHead | null;
-  claimed: { id: number; mac: string };
-  problem: string;
-}
-
-export interface UnitSummary {
-  unit: string;
-  streams: Partial<Record<StreamName, number>>;
-  /** The access log head last acknowledged, and how many heads were refused (the log went back). */
-  accessLog: { head: LogHead | null; regressions: number };
-  lastReceivedAt: number | null;
-  images: { complete: number; partial: number; wanted: number; bytes: number };
-  health: { receivedAt: number } | null;
-}
-
-const MIGRATIONS: string[] = [
-  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   CREATE TABLE items (
-     unit TEXT NOT NULL, stream TEXT NOT NULL, key TEXT NOT NULL, rev INTEGER NOT NULL,
-     body TEXT NOT NULL, received_at INTEGER NOT NULL,
-     PRIMARY KEY (unit, stream, key)
-   ) WITHOUT ROWID;
-   CREATE TABLE images (
-     unit TEXT NOT NULL, read_uuid TEXT NOT NULL, kind TEXT NOT NULL, format TEXT, sha256 TEXT, total INTEGER,
-     received INTEGER NOT NULL DEFAULT 0, complete INTEGER NOT NULL DEFAULT 0, path TEXT, updated_at INTEGER NOT NULL,
-     PRIMARY KEY (unit, read_uuid, kind)
-   );
-   CREATE TABLE health (unit TEXT PRIMARY KEY, body TEXT NOT NULL, received_at INTEGER NOT NULL);
-   CREATE TABLE published_entries (
-     id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, list TEXT NOT NULL, plate TEXT NOT NULL, state TEXT,
-     reason TEXT NOT NULL, case_number TEXT NOT NULL, expires_at INTEGER, by TEXT, created_at INTEGER NOT NULL
-   );
-   CREATE TABLE published_cancellations (
-     id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, list TEXT NOT NULL, plate TEXT NOT NULL, state TEXT,
-     reason TEXT NOT NULL, by TEXT, at INTEGER NOT NULL
-   );
-   CREATE TABLE pull_cursors (
-     unit TEXT NOT NULL, stream TEXT NOT NULL, cursor INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-     PRIMARY KEY (unit, stream)
-   );`,
-  // the head of each unit's access log (its last record's number and MAC) as last acknowledged, and every head
-  // refused because the log went back (shorter, or another MAC at a number acknowledged, or a gap in the chain)
-  `CREATE TABLE access_log_heads (
-     unit TEXT PRIMARY KEY, head_id INTEGER NOT NULL, head_mac TEXT NOT NULL, head_at INTEGER NOT NULL, received_at INTEGER NOT NULL
-   );
-   CREATE TABLE access_log_regressions (
-     id INTEGER PRIMARY KEY AUTOINCREMENT, unit TEXT NOT NULL, at INTEGER NOT NULL,
-     acknowledged_id INTEGER, acknowledged_mac TEXT, claimed_id INTEGER NOT NULL, claimed_mac TEXT NOT NULL, problem TEXT NOT NULL
-   );
-   CREATE INDEX access_log_regressions_unit ON access_log_regressions (unit, id);`,
-];
-
-interface ImageRow {
-  unit: string;
-  read_uuid: string;
-  kind: ImageKind;
-  format: string | null;
-  sha256: string | null;
-  total: number | null;
-  received: number;
-  complete: number;
-  path: string | null;
-  updated_at: number;
-}
-
-const imageRecord = (r: ImageRow): ImageRecord => ({
-  unit: r.unit,
-  readUuid: r.read_uuid,
-  kind: r.kind,
-  format: r.format,
-  sha256: r.sha256,
-  total: r.total,
-  received: r.received,
-  complete: r.complete === 1,
-  path: r.path,
-  updatedAt: r.updated_at,
-});
-
-/**
- * Checks the items of a batch or a pulled page: each an object with a non-empty string `key` and a whole `rev`.
- * Throws a CentralError naming the first bad item; nothing of a bad batch is stored.
- */
-export function checkItems(items: unknown): StreamItem[] {
-  if (!Array.isArray(items)) throw new CentralError('items must be an array');
-  items.forEach((item: unknown, i) => {
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new CentralError(`items[${i}] is not an object`);
-    const it = item as Record<string, unknown>;
-    if (typeof it.key !== 'string' || it.key === '' || it.key.length > 200) {
-      throw new CentralError(`items[${i}].key must be a non-empty string of at most 200 characters`);
-    }
-    if (typeof it.rev !== 'number' || !Number.isSafeInteger(it.rev) || it.rev < 0) {
-      throw new CentralError(`items[${i}].rev must be a whole number, 0 or more (item ${JSON.stringify(it.key)})`);
-    }
-  });
-  return items as StreamItem[];
-}
-
 export class CentralDb {
   readonly database: Database.Database;
   readonly imagesDir: string;
+  /** The images the units send: chunks, whole images, images a pull wants. */
+  readonly images: CentralImages;
   /** Tells this database's published ids from another's: a unit applies each id once. */
   private readonly tag: string;
 
@@ -225,6 +53,7 @@ export class CentralDb {
     this.database.pragma('synchronous = FULL');
     this.database.pragma('busy_timeout = 5000');
     this.migrate();
+    this.images = new CentralImages(this.database, this.imagesDir, clock);
     this.tag = this.database.prepare("SELECT value FROM meta WHERE key = 'tag'").pluck().get() as string;
   }
 
@@ -415,152 +244,15 @@ export class CentralDb {
       .run(unit, stream, cursor, now);
   }
 
-  // ---- images -----------------------------------------------------------------------------------------------
+  // ---- images: this.images (src/central/images.ts); these two for the server's callers ----------------------
 
   image(unit: string, readUuid: string, kind: ImageKind): ImageRecord | undefined {
-    const r = this.database.prepare('SELECT * FROM images WHERE unit = ? AND read_uuid = ? AND kind = ?').get(unit, readUuid, kind) as ImageRow | undefined;
-    return r && imageRecord(r);
+    return this.images.image(unit, readUuid, kind);
   }
 
   /** The bytes of a complete image. */
   imageBytes(unit: string, readUuid: string, kind: ImageKind): Buffer | undefined {
-    const img = this.image(unit, readUuid, kind);
-    return img?.complete && img.path ? readFileSync(img.path) : undefined;
-  }
-
-  private imagePath(unit: string, readUuid: string, kind: ImageKind, ext: string): string {
-    if (!NAME_RE.test(unit) || !UUID_RE.test(readUuid)) throw new CentralError(`not a unit id or read uuid: ${JSON.stringify(unit)}, ${JSON.stringify(readUuid)}`);
-    const dir = path.join(this.imagesDir, unit);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    return path.join(dir, `${readUuid}-${kind}.${ext}`);
-  }
-
-  private saveImageRow(r: Omit<ImageRecord, 'complete'> & { complete: boolean }): void {
-    this.database
-      .prepare(
-        `INSERT INTO images (unit, read_uuid, kind, format, sha256, total, received, complete, path, updated_at)
-         VALUES (@unit, @readUuid, @kind, @format, @sha256, @total, @received, @complete, @path, @updatedAt)
-         ON CONFLICT (unit, read_uuid, kind) DO UPDATE SET format = excluded.format, sha256 = excluded.sha256, total = excluded.total,
-           received = excluded.received, complete = excluded.complete, path = excluded.path, updated_at = excluded.updated_at`,
-      )
-      .run({ ...r, complete: r.complete ? 1 : 0 });
-  }
-
-  private dropImage(img: ImageRecord): void {
-    if (img.path) rmSync(img.path, { force: true });
-    this.database.prepare('DELETE FROM images WHERE unit = ? AND read_uuid = ? AND kind = ?').run(img.unit, img.readUuid, img.kind);
-  }
-
-  /**
-   * One chunk of a resumable upload (docs/sync-protocol.md, "Images"). Synchronous from the check to the row
-   * update, so two uploads of the same image cannot interleave. The chunk is on disk (fsync) before its bytes
-   * are counted as received.
-   */
-  receiveChunk(
-    unit: string,
-    readUuid: string,
-    kind: ImageKind,
-    c: { start: number; total: number; sha256: string; format: ImageFormat; chunk: Buffer },
-    now = this.clock(),
-  ): ChunkResult {
-    let img = this.image(unit, readUuid, kind);
-    if (img?.sha256 != null && !img.complete && img.path) {
-      // what the row counts must be what the file holds (a file removed by hand begins again)
-      let size = -1;
-      try {
-        size = statSync(img.path).size;
-      } catch {
-        /* missing */
-      }
-      if (size !== img.received) {
-        this.dropImage(img);
-        img = undefined;
-      }
-    }
-    let partPath: string;
-    let format: string = c.format;
-    if (c.start === 0) {
-      if (img) this.dropImage(img);
-      partPath = `${this.imagePath(unit, readUuid, kind, c.format === 'png' ? 'png' : 'jpg')}.part`;
-    } else {
-      const same = img?.sha256 != null && img.sha256 === c.sha256 && img.total === c.total;
-      const have = same ? img!.received : 0;
-      if (!img || !same || img.complete || !img.path || have !== c.start) {
-        const why =
-          img?.sha256 == null
-            ? 'the server has nothing of this image: start at 0'
-            : !same
-              ? 'the server is receiving another version of this image: start at 0'
-              : img.complete
-                ? 'the server has the whole image already'
-                : `the server has ${have} bytes of this image`;
-        return { status: 'conflict', received: have, why };
-      }
-      partPath = img.path;
-      format = img.format ?? c.format;
-    }
-    const fd = openSync(partPath, c.start === 0 ? 'w' : 'r+', 0o600);
-    try {
-      writeSync(fd, c.chunk, 0, c.chunk.length, c.start);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    const received = c.start + c.chunk.length;
-    const row = { unit, readUuid, kind, format, sha256: c.sha256, total: c.total, received, complete: false, path: partPath, updatedAt: now };
-    if (received < c.total) {
-      this.saveImageRow(row);
-      return { status: 'partial', received };
-    }
-    const actual = createHash('sha256').update(readFileSync(partPath)).digest('hex');
-    if (actual !== c.sha256) {
-      this.dropImage({ ...row, complete: false });
-      return { status: 'mismatch', sha256: actual };
-    }
-    const finalPath = partPath.slice(0, -'.part'.length);
-    renameSync(partPath, finalPath);
-    this.saveImageRow({ ...row, complete: true, path: finalPath });
-    return { status: 'complete', received };
-  }
-
-  /** A whole image (from a pull): written, synced and renamed into place, then recorded complete. */
-  storeImage(unit: string, readUuid: string, kind: ImageKind, format: ImageFormat, data: Buffer, now = this.clock()): ImageRecord {
-    const finalPath = this.imagePath(unit, readUuid, kind, format === 'png' ? 'png' : 'jpg');
-    const tmp = `${finalPath}.part`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, finalPath);
-    const old = this.image(unit, readUuid, kind);
-    if (old?.path && old.path !== finalPath) rmSync(old.path, { force: true });
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    const row = { unit, readUuid, kind, format, sha256, total: data.length, received: data.length, complete: true, path: finalPath, updatedAt: now };
-    this.saveImageRow(row);
-    return row;
-  }
-
-  /** Records images a pull should fetch (kept until fetched, or until the unit says it no longer has them). */
-  wantImages(unit: string, readUuid: string, kinds: readonly ImageKind[], now: number): void {
-    const want = this.database.prepare(
-      `INSERT INTO images (unit, read_uuid, kind, received, complete, updated_at) VALUES (?, ?, ?, 0, 0, ?)
-       ON CONFLICT (unit, read_uuid, kind) DO NOTHING`,
-    );
-    for (const kind of kinds) want.run(unit, readUuid, kind, now);
-  }
-
-  /** Images of a unit that are not whole on the server yet (wanted by a pull, or a push that stopped). */
-  missingImages(unit: string): ImageRecord[] {
-    return (this.database.prepare('SELECT * FROM images WHERE unit = ? AND complete = 0 ORDER BY updated_at, read_uuid, kind').all(unit) as ImageRow[]).map(imageRecord);
-  }
-
-  /** Forgets an image the unit no longer has. */
-  forgetImage(unit: string, readUuid: string, kind: ImageKind): void {
-    const img = this.image(unit, readUuid, kind);
-    if (img) this.dropImage(img);
+    return this.images.imageBytes(unit, readUuid, kind);
   }
 
   // ---- published hot list entries and cancellations -----------------------------------------------------------
@@ -660,81 +352,3 @@ export class CentralDb {
   }
 }
 
-// ---- publishing ---------------------------------------------------------------------------------------------
-
-export interface EntryInput {
-  list: string;
-  plate: string;
-  state?: string | null;
-  reason: string;
-  caseNumber: string;
-  /** ms since the epoch; none: until cancelled. */
-  expiresAt?: number | null;
-  by?: string | null;
-  now?: number;
-}
-
-export interface CancellationInput {
-  list: string;
-  plate: string;
-  state?: string | null;
-  reason: string;
-  by?: string | null;
-  at?: number;
-}
-
-function checkList(list: string): string {
-  if (!NAME_RE.test(list)) throw new CentralError(`list ${JSON.stringify(list)}: letters, digits, "_", "." and "-", 1-64 characters`);
-  return list;
-}
-
-function checkPlate(raw: string): string {
-  const n = normalisePlate(raw, { wildcards: true });
-  if ('error' in n) throw new CentralError(n.error);
-  return n.plate;
-}
-
-function checkState(state: string | null | undefined): string | null {
-  if (state === undefined || state === null || state.trim() === '') return null;
-  const s = state.trim().toUpperCase();
-  if (!/^[A-Z]{2}$/.test(s)) throw new CentralError(`state ${JSON.stringify(state)}: a two-letter state or province code`);
-  return s;
-}
-
-function checkText(value: string | null | undefined, what: string, max: number, required: boolean): string | null {
-  const v = value?.trim() ?? '';
-  if (v === '') {
-    if (required) throw new CentralError(`${what} is required`);
-    return null;
-  }
-  if (v.length > max) throw new CentralError(`${what} is longer than ${max} characters`);
-  return v;
-}
-
-/** An urgent entry every unit adds to its list at its next manifest (or at once over MQTT). */
-export function publishEntry(db: CentralDb, e: EntryInput): PublishedEntry {
-  const now = e.now ?? db.clock();
-  if (e.expiresAt != null && !(Number.isFinite(e.expiresAt) && e.expiresAt > now)) throw new CentralError('expiresAt must lie in the future');
-  return db.insertEntry({
-    list: checkList(e.list),
-    plate: checkPlate(e.plate),
-    state: checkState(e.state),
-    reason: checkText(e.reason, 'reason', 500, true)!,
-    caseNumber: checkText(e.caseNumber, 'case number', 100, true)!,
-    expiresAt: e.expiresAt ?? null,
-    by: checkText(e.by, 'by', 100, false),
-    createdAt: now,
-  });
-}
-
-/** Cancels every live entry of the list with that plate (and state, when given) on every unit. */
-export function publishCancellation(db: CentralDb, c: CancellationInput): PublishedCancellation {
-  return db.insertCancellation({
-    list: checkList(c.list),
-    plate: checkPlate(c.plate),
-    state: checkState(c.state),
-    reason: checkText(c.reason, 'reason', 500, true)!,
-    by: checkText(c.by, 'by', 100, false),
-    at: c.at ?? db.clock(),
-  });
-}

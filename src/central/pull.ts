@@ -163,7 +163,7 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
                 const kinds = Array.isArray(item.images)
                   ? (item.images as Array<{ kind?: unknown }>).map((i) => i?.kind).filter((k): k is ImageKind => IMAGE_KINDS.includes(k as ImageKind))
                   : [];
-                if (kinds.length) opts.db.wantImages(opts.unit, uuid, kinds, now);
+                if (kinds.length) opts.db.images.wantImages(opts.unit, uuid, kinds, now);
               }
             }
             return stored;
@@ -193,18 +193,18 @@ export async function pullFromUnit(opts: PullOptions): Promise<PullResult> {
     if (opts.images) {
       const images = { fetched: 0, missing: 0 };
       result.images = images;
-      for (const img of opts.db.missingImages(opts.unit)) {
+      for (const img of opts.db.images.missingImages(opts.unit)) {
         const where = `GET /v1/reads/${img.readUuid}/images/${img.kind}`;
         const a = await get(`v1/reads/${encodeURIComponent(img.readUuid)}/images/${img.kind}`, 'image/jpeg, image/png', MAX_IMAGE_BYTES);
         if (a.status === 404 || a.status === 410) {
           // evicted or deleted on the unit before it was fetched: nothing more to wait for
-          if (img.sha256 === null) opts.db.forgetImage(opts.unit, img.readUuid, img.kind);
+          if (img.sha256 === null) opts.db.images.forgetImage(opts.unit, img.readUuid, img.kind);
           images.missing++;
           continue;
         }
         if (a.status !== 200) throw refused(a, where);
         const format = /png/i.test(String(a.headers['content-type'] ?? '')) ? 'png' : 'jpeg';
-        opts.db.storeImage(opts.unit, img.readUuid, img.kind, format, a.body);
+        opts.db.images.storeImage(opts.unit, img.readUuid, img.kind, format, a.body);
         images.fetched++;
       }
       log.info({ unit: opts.unit, ...images }, 'images pulled');

@@ -3,20 +3,32 @@ import path from 'node:path';
 import { AccessLog } from '../access/access-log.js';
 import { DataAccess, hitHistory, type SearchQuery } from '../access/data.js';
 import { Releases, type ReleaseRecord, type ReleaseSummary } from '../access/releases.js';
-import { AccessDenied, can, type Permission } from '../access/roles.js';
+import { AccessDenied, can, type Permission, type Principal } from '../access/roles.js';
 import { requirePrincipal } from '../access/session.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
+import type { ReadStore } from '../store/read-store.js';
 import { systemClock } from '../util/clock.js';
 import { intOption, parse, UsageError } from './args.js';
 import { HITS_OPTIONS, RELEASE_APPROVE_OPTIONS, RELEASE_EXPORT_OPTIONS, RELEASE_REQUEST_OPTIONS, SEARCH_OPTIONS, SHOW_OPTIONS } from './commands.js';
 import { usageOf } from './help.js';
 
-/** Opens the store and the access log for a data command. */
-function open(config: Config) {
+/**
+ * Runs a data command as the signed-in user (their session, else refused and recorded): opens the store and the
+ * access log, and closes the store after.
+ */
+async function asSignedIn(config: Config, body: (c: { store: ReadStore; log: AccessLog; who: Principal }) => Promise<number>): Promise<number> {
   const { store, auditKey } = openStore(config, systemClock);
   const log = new AccessLog(store.database, auditKey, systemClock);
-  return { store, log };
+  try {
+    return await body({ store, log, who: requirePrincipal(config, store.database, log, null) });
+  } finally {
+    store.close();
+  }
+}
+
+function optionsOnly(positionals: string[], command: string): void {
+  if (positionals.length) throw new UsageError(`${command} takes options only\nusage: ${usageOf(command)}`);
 }
 
 function time(v: string | undefined, name: string): number | undefined {
@@ -44,10 +56,8 @@ function searchQuery(values: Record<string, string | boolean | undefined>): Sear
 
 export async function searchCommand(argv: string[], config: Config): Promise<number> {
   const { values, positionals } = parse(argv, SEARCH_OPTIONS);
-  if (positionals.length) throw new UsageError(`search takes options only\nusage: ${usageOf('search')}`);
-  const { store, log } = open(config);
-  try {
-    const who = requirePrincipal(config, store.database, log, null);
+  optionsOnly(positionals, 'search');
+  return asSignedIn(config, async ({ store, log, who }) => {
     const reads = new DataAccess(store.database, log).search(who, { purpose: values.purpose, caseNumber: values.case }, searchQuery(values));
     if (values.json) for (const r of reads) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
@@ -59,18 +69,14 @@ export async function searchCommand(argv: string[], config: Config): Promise<num
       process.stdout.write(`${reads.length} read(s); this search is recorded in the access log\n`);
     }
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 export async function showCommand(argv: string[], config: Config): Promise<number> {
   const { values, positionals } = parse(argv, SHOW_OPTIONS);
   const id = intOption(positionals[0], 'READ_ID', 1, Number.MAX_SAFE_INTEGER);
   if (id === undefined) throw new UsageError(`show needs a read id\nusage: ${usageOf('show')}`);
-  const { store, log } = open(config);
-  try {
-    const who = requirePrincipal(config, store.database, log, null);
+  return asSignedIn(config, async ({ store, log, who }) => {
     const read = new DataAccess(store.database, log).show(who, { purpose: values.purpose, caseNumber: values.case }, id, { images: values.images !== undefined });
     process.stdout.write(`${JSON.stringify(read, null, 2)}\n`);
     if (values.images !== undefined) {
@@ -83,17 +89,13 @@ export async function showCommand(argv: string[], config: Config): Promise<numbe
       }
     }
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 export async function hitsCommand(argv: string[], config: Config): Promise<number> {
   const { values, positionals } = parse(argv, HITS_OPTIONS);
-  if (positionals.length) throw new UsageError(`hits takes options only\nusage: ${usageOf('hits')}`);
-  const { store, log } = open(config);
-  try {
-    const who = requirePrincipal(config, store.database, log, null);
+  optionsOnly(positionals, 'hits');
+  return asSignedIn(config, async ({ store, log, who }) => {
     const hits = hitHistory(store.database, log, who, { purpose: values.purpose, caseNumber: values.case }, {
       plate: values.plate,
       list: values.list,
@@ -110,9 +112,7 @@ export async function hitsCommand(argv: string[], config: Config): Promise<numbe
     }
     if (!values.json) process.stdout.write(`${hits.length} hit(s); this query is recorded in the access log\n`);
     return 0;
-  } finally {
-    store.close();
-  }
+  });
 }
 
 const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'));
@@ -153,9 +153,7 @@ function describeRelease(r: ReleaseRecord, s: ReleaseSummary | null, digest: str
 
 export async function releaseCommand(argv: string[], config: Config): Promise<number> {
   const [sub, ...rest] = argv;
-  const { store, log } = open(config);
-  try {
-    const who = requirePrincipal(config, store.database, log, null);
+  return asSignedIn(config, async ({ store, log, who }) => {
     const releases = new Releases(store.database, log, { minCellCount: config.access.releaseMinCellCount });
     switch (sub) {
       case 'request': {
@@ -219,7 +217,5 @@ export async function releaseCommand(argv: string[], config: Config): Promise<nu
       default:
         throw new UsageError(`usage: ${usageOf('release')}`);
     }
-  } finally {
-    store.close();
-  }
+  });
 }

@@ -46,22 +46,9 @@ export function hotlistCommand(argv: string[], config: Config): number {
     store.database.transaction(() =>
       log.append({ user: who.user, agency: who.agency, role: who.role, action: `hotlist ${sub}`, query: { args: rest }, outcome: 'ok' }),
     )();
-    switch (sub) {
-      case 'import':
-        return importCmd(hotlists, rest);
-      case 'ls':
-        return lsCmd(hotlists, rest);
-      case 'add':
-        return addCmd(hotlists, rest);
-      case 'cancel':
-        return cancelCmd(hotlists, rest);
-      case 'test':
-        return testCmd(hotlists, rest);
-      case 'purge':
-        return purgeCmd(hotlists, rest);
-      default:
-        throw new UsageError(`unknown hotlist command ${JSON.stringify(sub)}\nusage: ${usageOf('hotlist')}`);
-    }
+    const run = SUBCOMMANDS.get(sub);
+    if (!run) throw new UsageError(`unknown hotlist command ${JSON.stringify(sub)}\nusage: ${usageOf('hotlist')}`);
+    return run(hotlists, rest);
   } catch (err) {
     if (err instanceof HotlistImportError) {
       for (const p of err.problems) process.stderr.write(`${err.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}\n`);
@@ -77,6 +64,16 @@ export function hotlistCommand(argv: string[], config: Config): number {
     store.close();
   }
 }
+
+/** The subcommands, by name. */
+const SUBCOMMANDS = new Map<string, (hotlists: Hotlists, argv: string[]) => number>([
+  ['import', importCmd],
+  ['ls', lsCmd],
+  ['add', addCmd],
+  ['cancel', cancelCmd],
+  ['test', testCmd],
+  ['purge', purgeCmd],
+]);
 
 /** Sets --user to the signed-in user; a different name given with --user is refused. */
 function withUser(args: string[], user: string): string[] {

@@ -6,6 +6,7 @@ import type { SyncStatus } from '../sync/engine.js';
 import { STATUS_FILE, STATUS_SOCKET, type UnitStatus } from '../unit/unit.js';
 import { systemClock } from '../util/clock.js';
 import { parse } from './args.js';
+import { fmtBytes } from '../ui/web/format.js';
 import { STATUS_OPTIONS } from './commands.js';
 
 /** A status file older than this means the unit is not running (it rewrites it every 2 s). */
@@ -228,16 +229,6 @@ function sizeOf(file: string): number {
   } catch {
     return 0;
   }
-}
-
-function fmtBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 function fmtAge(ms: number): string {

@@ -142,6 +142,18 @@ async function withAccess(config: UserCommandConfig, io: CommandIO, what: string
   }
 }
 
+function noArguments(positionals: string[], command: string): void {
+  if (positionals.length > 0) throw new UsageError(`${command} takes no arguments\nusage: ${usageOf(command)}`);
+}
+
+/** The token of this shell's session (undefined: not signed in), or why it cannot be read. */
+function sessionOf(config: UserCommandConfig): { token: string | undefined; error?: undefined } | { token?: undefined; error: Error } {
+  try {
+    return { token: currentSession(config) };
+  } catch (err) {
+    return { error: err as Error };
+  }
+}
 
 const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -149,7 +161,7 @@ const time = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'
 
 export async function loginCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { values, positionals } = parse(argv, LOGIN_OPTIONS);
-  if (positionals.length > 0) throw new UsageError(`login takes no arguments\nusage: ${usageOf('login')}`);
+  noArguments(positionals, 'login');
   return withAccess(config, io, 'login', async ({ db, log }) => {
     let name = values.user;
     if (name === undefined) {
@@ -185,15 +197,11 @@ export async function loginCommand(argv: string[], config: UserCommandConfig, io
 
 export async function logoutCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { positionals } = parse(argv, {});
-  if (positionals.length > 0) throw new UsageError(`logout takes no arguments\nusage: ${usageOf('logout')}`);
+  noArguments(positionals, 'logout');
   return withAccess(config, io, 'logout', ({ db, log }) => {
-    let token: string | undefined;
-    try {
-      token = currentSession(config);
-    } catch (err) {
-      io.err(`alpr-edge: ${(err as Error).message}\n`);
-    }
-    const ended = token !== undefined && revokeSession(db, log, token);
+    const session = sessionOf(config);
+    if (session.error) io.err(`alpr-edge: ${session.error.message}\n`);
+    const ended = session.token !== undefined && revokeSession(db, log, session.token);
     const removed = removeSessionFile(config);
     if (ended) io.out('signed out\n');
     else io.out(removed ? 'the session had already ended; its file is removed\n' : 'not signed in\n');
@@ -204,16 +212,14 @@ export async function logoutCommand(argv: string[], config: UserCommandConfig, i
 
 export async function whoamiCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { values, positionals } = parse(argv, WHOAMI_OPTIONS);
-  if (positionals.length > 0) throw new UsageError(`whoami takes no arguments\nusage: ${usageOf('whoami')}`);
+  noArguments(positionals, 'whoami');
   return withAccess(config, io, 'whoami', ({ db, log }) => {
-    let token: string | undefined;
-    try {
-      token = currentSession(config);
-    } catch (err) {
+    const session = sessionOf(config);
+    if (session.error) {
       requirePrincipal(config, db, log, null); // records the attempt and throws
-      throw err;
+      throw session.error;
     }
-    const s = checkSession(db, log, token, null);
+    const s = checkSession(db, log, session.token, null);
     const p = s.principal;
     if (values.json) {
       io.out(JSON.stringify({ user: p.user, agency: p.agency, role: p.role, session: p.sessionId, since: s.createdAt, endsAt: s.endsAt, permissions: permissionsOf(p.role) }) + '\n');
@@ -226,7 +232,7 @@ export async function whoamiCommand(argv: string[], config: UserCommandConfig, i
 
 export async function passwdCommand(argv: string[], config: UserCommandConfig, io: CommandIO = processIO()): Promise<number> {
   const { positionals } = parse(argv, {});
-  if (positionals.length > 0) throw new UsageError(`passwd takes no arguments\nusage: ${usageOf('passwd')}`);
+  noArguments(positionals, 'passwd');
   return withAccess(config, io, 'passwd', async ({ db, log }) => {
     const actor = requirePrincipal(config, db, log, null);
     const current = await io.ask('current password: ', true);

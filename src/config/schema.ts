@@ -127,6 +127,14 @@ const detector = z
       .describe(
         'Also look for plates too small for the scaled frame (characters 8-28 px tall in a frame wider than maxWidth): where the scaled frame shows plate-like texture, that place is searched again at full resolution.',
       ),
+    textureReads: z
+      .int()
+      .min(0)
+      .max(12)
+      .default(4)
+      .describe(
+        'Small-plate pass: places of plate-like texture where no line of characters segments at full resolution that are still given to the reader (the most textured first), at most this many per frame; 0: none (engine ppocr only).',
+      ),
   })
   .describe('Finding plates in a frame (OpenCV).');
 

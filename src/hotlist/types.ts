@@ -150,21 +150,7 @@ export class HotlistImportError extends HotlistError {
   }
 }
 
-/** A hit as the history of hits shows it: the read, the entry, and what the officer answered to its alert. */
-export interface HitSummary {
-  hitId: number;
-  readId: number;
-  plate: string;
-  seenAt: number;
-  cameraId: string;
-  list: string;
-  category: string;
-  priority: number;
-  how: string;
-  entryPlate: string;
-  caseNumber: string | null;
-  alert: { id: string; suppressed: string | null; ackAccepted: boolean | null; ackBy: string | null } | null;
-}
+export type { HitSummary } from './hit-summary.js';
 
 export interface HitHistoryQuery {
   /** A plate, or a partial plate: `?` one character, `*` any run. */

@@ -1,5 +1,5 @@
 import type { Country } from '../config/schema.js';
-import { FORMATS, fitsClass, LENGTH_BOUNDS, matchFormat } from './formats.js';
+import { FORMATS, fitsClass, LENGTH_BOUNDS, matchFormat, plateSpelling } from './formats.js';
 
 /** What the OCR saw at one character position: its choices with probabilities (0-1), best first. */
 export interface CharReading {
@@ -179,12 +179,26 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
       return { text, score: meanP * factor, meanP, region: format?.region };
     })
     .sort((a, b) => b.score - a.score);
-  return scored.slice(0, topN).map((s) => ({
+  const texts = foldSpelling(scored, country);
+  return texts.slice(0, topN).map((s) => ({
     text: s.text,
     // The shown confidence is the OCR's mean character probability, lowered when the text fits no layout.
     confidence: round1(100 * s.meanP * (s.region ? 1 : Math.min(1, LAYOUT_EVIDENCE[country].none))),
     ...(s.region ? { region: s.region } : {}),
   }));
+}
+
+/** Candidates whose texts are written as the country writes them (plateSpelling); two that then read the same are one. */
+function foldSpelling<T extends { text: string }>(scored: T[], country: Country): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const s of scored) {
+    const text = plateSpelling(s.text, country);
+    if (seen.has(text)) continue;
+    seen.add(text);
+    out.push({ ...s, text });
+  }
+  return out;
 }
 
 /** The choices at one position that fit a layout class, with cross-class confusions (O for 0, 5 for S...). */

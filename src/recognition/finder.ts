@@ -19,9 +19,11 @@ export interface SmallPlateOptions {
   maxPlaces: number;
   /** Most regions returned. */
   maxRegions: number;
+  /** Most textured places returned as they are where no line of characters segments (for a reader that finds rows). */
+  textureReads: number;
 }
 
-export const SMALL_PLATE_DEFAULTS: SmallPlateOptions = { minCharHeight: 8, maxCharHeight: 28, maxPlaces: 12, maxRegions: 4 };
+export const SMALL_PLATE_DEFAULTS: SmallPlateOptions = { minCharHeight: 8, maxCharHeight: 28, maxPlaces: 12, maxRegions: 4, textureReads: 0 };
 
 export interface SmallPlateRegion {
   /** The line of characters, in full-resolution frame coordinates. */
@@ -87,6 +89,7 @@ export function findSmallPlates(
     .sort((a, b) => b.width * b.fill - a.width * a.fill)
     .slice(0, opts.maxPlaces);
   const found: SmallPlateRegion[] = [];
+  let textureOnly = 0;
   for (const place of places) {
     const p = { x: place.x / scale, y: place.y / scale, width: place.width / scale, height: place.height / scale };
     if (known.some((k) => contains(k, p)) || found.some((f) => iou(f.box, p) > 0.3 || contains(f.box, p))) continue;
@@ -107,7 +110,16 @@ export function findSmallPlates(
       blockSizes: [odd(ch)],
     });
     const line = lines[0];
-    if (!line) continue;
+    if (!line) {
+      // No characters segment there (small characters merge with each other and the plate's edge): the reader,
+      // which finds its own rows, may still read it.
+      if (textureOnly < opts.textureReads) {
+        textureOnly++;
+        const box = { x: Math.floor(p.x - ch * 0.3), y: Math.floor(p.y - ch * 0.2), width: Math.ceil(p.width + ch * 0.6), height: Math.ceil(p.height + ch * 0.4) };
+        found.push({ box: clip(box, gray), charHeight: ch, polarity: 'dark-on-light', score: 0 });
+      }
+      continue;
+    }
     const box = { x: x0 + line.x, y: y0 + line.y, width: line.w, height: line.h };
     if (known.some((k) => iou(k, box) > 0.3) || found.some((f) => iou(f.box, box) > 0.3)) continue;
     found.push({ box, charHeight: line.charHeight, polarity: line.polarity, score: line.score });
@@ -120,4 +132,10 @@ function contains(outer: Box, inner: Box): boolean {
   const cx = inner.x + inner.width / 2;
   const cy = inner.y + inner.height / 2;
   return cx >= outer.x && cx <= outer.x + outer.width && cy >= outer.y && cy <= outer.y + outer.height;
+}
+
+function clip(b: Box, img: Mat): Box {
+  const x = Math.max(0, b.x);
+  const y = Math.max(0, b.y);
+  return { x, y, width: Math.min(img.cols, b.x + b.width) - x, height: Math.min(img.rows, b.y + b.height) - y };
 }

@@ -23,6 +23,9 @@ export const FORMATS: Record<Country, PlateFormat[]> = {
     ...formats('us', 0.8, 'LLLDDD', 'DDDLLL', 'DDDLLLL', 'LLDDDDD', 'DLLDDDD', 'LLLLDDD'),
     ...formats('us', 0.6, 'LLDDDD', 'DDDDLL', 'DDDDLLL', 'LDDLLL', 'LDDDLLL', 'DDDLDDD', 'DLDDDD', 'DLDDDDL', 'DLLLDD', 'LLLDDL'),
     ...formats('us', 0.5, 'LLLLDD', 'DDLLLDD', 'DDLDDDD', 'LDDDDD', 'DDDDDD', 'DDDDDDD', 'LLDLDDD', 'DDDDDL'),
+    // Illinois and Louisiana (A12 3456), counties' prefix digit (South Dakota, West Virginia: 1AB 234), Florida and
+    // Utah (A12 3BC), Massachusetts (123 AB4)
+    ...formats('us', 0.6, 'LDDDDDD', 'DLLDDD', 'LDDDLL', 'DDDLLD'),
   ],
   eu: [
     ...formats('eu-fr-it', 1, 'LLDDDLL'),
@@ -65,6 +68,15 @@ export function matchFormat(text: string, country: Country): PlateFormat | undef
   let best: PlateFormat | undefined;
   for (const f of FORMATS[country]) if (fitsTemplate(text, f.template) && (!best || f.weight > best.weight)) best = f;
   return best;
+}
+
+/**
+ * A plate text as its country writes it. US plates print the letter O and the digit 0 alike in most states, and
+ * their registries and readers treat them as one character, written 0 (OpenALPR does the same): a US text's O is
+ * written 0. Hot lists match O and 0 as one in their default `equivalent` policy.
+ */
+export function plateSpelling(text: string, country: Country): string {
+  return country === 'us' ? text.replaceAll('O', '0') : text;
 }
 
 /** Upper case, A-Z and 0-9 only: spaces, dashes, dots and anything else removed. */

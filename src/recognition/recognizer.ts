@@ -1,7 +1,7 @@
 import type { Country, RecognitionConfig } from '../config/schema.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
-import { findSmallPlates } from './finder.js';
+import { findSmallPlates, SMALL_PLATE_DEFAULTS } from './finder.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
@@ -177,7 +177,8 @@ export class Recognizer {
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
     // plate-like texture (finder.ts).
     if (det.smallPlates && scale < 1 && regions.length < det.maxCandidates) {
-      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box));
+      const textureReads = this.engine.kind === 'ppocr' ? det.textureReads : 0;
+      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, textureReads });
       for (const s of small.slice(0, det.maxCandidates - regions.length)) {
         regions.push({ box: s.box, charHeight: s.charHeight, polarity: s.polarity, crop: false });
       }
@@ -276,8 +277,9 @@ export class Recognizer {
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
-    // (a vanity plate) is kept only when read clearly.
-    if (!region.crop && !/[0-9]/.test(read.text) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
+    // (a vanity plate) is kept only when read clearly. A US 0 may be the letter O (plateSpelling): not a digit here.
+    const digit = country === 'us' ? /[1-9]/ : /[0-9]/;
+    if (!region.crop && !digit.test(read.text) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;

@@ -1,35 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { AlertMessage } from '../alerts/types.js';
+import type { ScreenAlert } from './web/api-types.js';
 
-/**
- * What the officer's alert screen shows of an alert: the message the terminal was given (plate, state, list,
- * reason, priority, camera, time, place, the unverified notice), its answer if any, and whether the read still has
- * a crop and a frame to show. Image paths stay on the unit: the screen asks for them by alert id.
- */
-export interface ScreenAlert {
-  id: string;
-  seq: number;
-  raisedAt: number;
-  seenAt: number;
-  plate: string;
-  plateState: string | null;
-  confidence: number;
-  cameraId: string;
-  latitude: number | null;
-  longitude: number | null;
-  positionValid: boolean;
-  list: string;
-  category: string;
-  priority: number;
-  matchKind: string;
-  entryPlate: string;
-  entryState: string | null;
-  stateMismatch: boolean;
-  caseNumber: string | null;
-  notice: string;
-  images: { crop: boolean; frame: boolean };
-  answer: { at: number; accepted: boolean; reason: string | null; by: string | null; channel: string | null } | null;
-}
+export type { ScreenAlert } from './web/api-types.js';
 
 interface AlertRow {
   id: string;

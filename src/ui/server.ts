@@ -1,5 +1,5 @@
 import Fastify, { type FastifyRequest } from 'fastify';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -86,13 +86,13 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
 
   const dir = webDir();
   const statics = new Map<string, { body: Buffer; type: string }>();
-  for (const [file, type] of [
-    ['app.js', 'text/javascript; charset=utf-8'],
-    ['style.css', 'text/css; charset=utf-8'],
-  ] as const) {
-    const p = path.join(dir, file);
-    if (!existsSync(p)) throw new Error(`the screens' ${file} is missing from ${dir}: run \`npm run build\``);
-    statics.set(file, { body: readFileSync(p), type });
+  for (const file of ['app.js', 'style.css']) {
+    if (!existsSync(path.join(dir, file))) throw new Error(`the screens' ${file} is missing from ${dir}: run \`npm run build\``);
+  }
+  // app.js and the modules it imports (one file each, read once here: nothing else in the folder is served)
+  for (const file of readdirSync(dir)) {
+    const type = file.endsWith('.js') ? 'text/javascript; charset=utf-8' : file.endsWith('.css') ? 'text/css; charset=utf-8' : undefined;
+    if (type) statics.set(file, { body: readFileSync(path.join(dir, file)), type });
   }
 
   let server!: http.Server | https.Server;
