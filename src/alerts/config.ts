@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 export const serialChannelSchema = z
   .strictObject({
-    enabled: z.boolean().default(false).describe('Send alerts to the patrol terminal over a serial line.'),
+    enabled: z.boolean().default(false).describe('Send alerts to the patrol terminal over a serial line (the earlier form of a channel of type "serial" in alerts.channels, still read when alerts.channels is not given).'),
     port: z.string().default('').describe('Serial device of the terminal link (e.g. /dev/ttyUSB0).'),
     baudRate: z.int().min(300).max(921_600).default(115_200).describe('Baud rate of the terminal link.'),
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8).describe('Data bits (7 or 8).'),
@@ -33,7 +33,7 @@ export const serialChannelSchema = z
 
 export const mqttChannelSchema = z
   .strictObject({
-    enabled: z.boolean().default(false).describe('Publish alerts, status and health over MQTT.'),
+    enabled: z.boolean().default(false).describe('Publish alerts, status and health over MQTT (the earlier form of a channel of type "mqtt" in alerts.channels, still read when alerts.channels is not given).'),
     mode: z
       .enum(['external', 'embedded'])
       .default('external')
@@ -78,6 +78,18 @@ export const mqttChannelSchema = z
   })
   .describe('Alerts over MQTT (topics under alpr/<unit id>/, see docs/mqtt.md).');
 
+/** The kinds of alert channel (each made by its entry in the registry, src/alerts/channels.ts). */
+export const CHANNEL_TYPES = ['serial', 'mqtt'] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+const channelType = <T extends ChannelType>(type: T) => z.literal(type).describe(`Kind of alert channel: ${CHANNEL_TYPES.map((t) => JSON.stringify(t)).join(' or ')}.`);
+
+/** One alert channel in `alerts.channels`, chosen by its type; listing it is what turns it on. */
+export const channelSchema = z.discriminatedUnion('type', [
+  serialChannelSchema.omit({ enabled: true }).extend({ type: channelType('serial') }),
+  mqttChannelSchema.omit({ enabled: true }).extend({ type: channelType('mqtt') }),
+]);
+
 export const alertsSchema = z
   .strictObject({
     dedupWindowMs: z
@@ -104,11 +116,36 @@ export const alertsSchema = z
       .max(7 * 24 * 3_600_000)
       .default(900_000)
       .describe('An alert older than this when it is finally delivered is delivered as expired, not as a live hit.'),
+    channels: z
+      .array(channelSchema)
+      .max(CHANNEL_TYPES.length)
+      .optional()
+      .describe(
+        'The alert channels, each chosen by its type (at most one of each), with its own keys as under alerts.serial and alerts.mqtt. Not given: the channels alerts.serial and alerts.mqtt enable (the earlier form, still read).',
+      ),
     serial: serialChannelSchema.prefault({}),
     mqtt: mqttChannelSchema.prefault({}),
+  })
+  .superRefine((a, ctx) => {
+    const seen = new Set<string>();
+    a.channels?.forEach((c, i) => {
+      if (seen.has(c.type)) ctx.addIssue({ code: 'custom', path: ['channels', i, 'type'], message: `a second channel of type "${c.type}": give each type once` });
+      seen.add(c.type);
+    });
+    if (!a.channels) return;
+    for (const type of CHANNEL_TYPES) {
+      if (a[type].enabled) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [type, 'enabled'],
+          message: `both alerts.channels and alerts.${type}.enabled are given: list the ${type} channel in alerts.channels (type: ${type}) with its keys, and remove alerts.${type}`,
+        });
+      }
+    }
   })
   .describe('Alerts to the patrol terminal.');
 
 export type AlertsConfig = z.infer<typeof alertsSchema>;
 export type SerialChannelConfig = z.infer<typeof serialChannelSchema>;
 export type MqttChannelConfig = z.infer<typeof mqttChannelSchema>;
+export type ChannelConfig = z.infer<typeof channelSchema>;

@@ -42,7 +42,7 @@ export function describeConfig(): KeyDoc[] {
       for (const key of shared) {
         const child = variants[0]!.properties![key]!;
         if (child.const !== undefined) {
-          walk({ ...child, enum: variants.map((v) => v.properties![key]!.const), description: 'Kind of camera.' }, [...path, '[]', key], false);
+          walk({ ...child, enum: variants.map((v) => v.properties![key]!.const), description: child.description ?? 'Kind of camera.' }, [...path, '[]', key], false);
         } else {
           walk(child, [...path, '[]', key], false);
         }
