@@ -1,4 +1,4 @@
-import type { Country } from '../config/schema.js';
+import type { Country } from './config.js';
 import { FORMATS, fitsClass, LENGTH_BOUNDS, matchFormat, plateSpelling } from './formats.js';
 
 /** What the OCR saw at one character position: its choices with probabilities (0-1), best first. */

@@ -1,4 +1,4 @@
-import type { Country } from '../config/schema.js';
+import type { Country } from './config.js';
 
 /**
  * Plate layouts per region, as templates: L a letter, D a digit, X either. They rank candidate texts that the OCR

@@ -5,7 +5,7 @@
  * country; not a state name, slogan or other word). Its candidate texts are ranked with the country's layouts
  * (rankCandidates: position-aware O/0, I/1, B/8, S/5, Z/2... where a layout wants a letter or a digit).
  */
-import type { Country } from '../config/schema.js';
+import type { Country } from './config.js';
 import { rankCandidates, type Candidate, type CharReading } from './candidates.js';
 import { cv, type Mat } from './cv.js';
 import { LENGTH_BOUNDS } from './formats.js';

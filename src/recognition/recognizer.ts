@@ -1,4 +1,4 @@
-import type { Country, RecognitionConfig } from '../config/schema.js';
+import type { Country, RecognitionConfig } from './config.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
 import { findSmallPlates, SMALL_PLATE_DEFAULTS } from './finder.js';

