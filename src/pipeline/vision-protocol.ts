@@ -1,5 +1,5 @@
 /** Messages between the main thread and the recognition worker (src/pipeline/vision-worker.ts). */
-import type { Country } from '../config/schema.js';
+import type { Country } from '../recognition/config.js';
 import type { SightingPlate } from './grouper.js';
 
 export interface VisionJob {

@@ -5,7 +5,7 @@
  * (alerts, health, storage) never waits on OpenCV or OCR.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RecognitionConfig } from '../config/schema.js';
+import type { RecognitionConfig } from '../recognition/config.js';
 import { cv } from '../recognition/cv.js';
 import { decodeImage } from '../recognition/image.js';
 import { Recognizer } from '../recognition/recognizer.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Country, RecognitionConfig } from '../config/schema.js';
+import type { Country, RecognitionConfig } from '../recognition/config.js';
 import type { Logger } from '../log/logger.js';
 import { packageRoot } from '../util/paths.js';
 import type { VisionJob, VisionPlate, VisionReply } from './vision-protocol.js';
