@@ -16,22 +16,11 @@ import { describe, expect, it } from 'vitest';
 const SRC = path.join(import.meta.dirname, '..', 'src');
 
 /**
- * Edges between folders left in place on purpose, each with why and what removes it. Both are parts that import
- * their slice of the configuration from config/ while config/schema.ts composes the slices of access, alerts,
- * camera, gps, hotlist, retention, store and sync, which reach these parts (sync -> hotlist, alerts -> store ->
- * recognition): so each closes a loop through config/. The recognition slice (and with it the pipeline's, whose
- * files use RecognitionConfig) moves into src/recognition/ in work of #18 in files another part of it owns; sync's
- * edge goes as said below. The test checks that each edge still exists, so that this list shrinks as they go.
+ * Edges between folders left in place on purpose, each with why and what removes it: none now. config/schema.ts
+ * composes the slices that every folder owns, so a folder that imported config/ back would close a loop through it.
+ * The test checks that each allowed edge still exists, so that this list only shrinks.
  */
-const ALLOWED: ReadonlyArray<{ from: string; to: string; why: string }> = [
-  {
-    from: 'sync',
-    to: 'config',
-    why:
-      'sync/engine.ts: destinationClaim reads keyOrigin (config/load.ts); sync/hotlist-sync.ts importInWorker and ' +
-      "sync/import-worker.ts open the store and the hot lists with the whole Config. Fix: move importInWorker and the worker to unit/ (their only user) and destinationClaim beside keyOrigin",
-  },
-];
+const ALLOWED: ReadonlyArray<{ from: string; to: string; why: string }> = [];
 
 interface Edge {
   from: string;

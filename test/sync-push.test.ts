@@ -13,7 +13,7 @@ import { Hotlists } from '../src/hotlist/index.js';
 import { createLogger } from '../src/log/logger.js';
 import { ReadStore, type NewRead } from '../src/store/read-store.js';
 import { SyncEngine, type CycleReport } from '../src/sync/engine.js';
-import { importInWorker } from '../src/sync/hotlist-sync.js';
+import { importInWorker } from '../src/unit/hotlist-import.js';
 import { cursorOf } from '../src/sync/streams.js';
 import { systemClock } from '../src/util/clock.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';

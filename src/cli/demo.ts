@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadConfig, setByProgram } from '../config/load.js';
+import { destinationClaim, loadConfig, setByProgram } from '../config/load.js';
 import { AccessLog } from '../access/access-log.js';
 import { totpCode } from '../access/totp.js';
 import { addUser, signIn } from '../access/users.js';
@@ -16,7 +16,7 @@ import { runCommand } from './run.js';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { syncSchema } from '../sync/schema.js';
-import { destinationClaim, SyncEngine } from '../sync/engine.js';
+import { SyncEngine } from '../sync/engine.js';
 import { systemClock } from '../util/clock.js';
 
 /**

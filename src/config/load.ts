@@ -54,6 +54,16 @@ export function keyOrigin(config: object, key: string): { kind: 'file' | 'enviro
   return { kind: 'file', detail: o.file === '(defaults)' ? 'the defaults' : `config file ${o.file}` };
 }
 
+/**
+ * Where a config's sync.server.url came from, as the sync engine's `destination` option: the config file (or a command's
+ * own setting, the demo's loopback server) stands for the agency's configured server; an environment override does
+ * not (it is recorded as a destination of its own, and reads it acknowledges stay pending for the agency's).
+ */
+export function destinationClaim(config: object): { source: string; trusted: boolean } {
+  const o = keyOrigin(config, 'sync.server.url');
+  return { source: o.detail, trusted: o.kind !== 'environment' };
+}
+
 /** Records that a command set a key itself (keyOrigin then says so). */
 export function setByProgram(config: object, key: string, detail: string): void {
   const o = origins.get(config) ?? { file: '(defaults)', fromEnv: new Map<string, string>(), program: new Map<string, string>() };

@@ -29,19 +29,9 @@ import {
   type StreamName,
 } from './streams.js';
 import type { Clock } from '../util/clock.js';
-import { keyOrigin } from '../config/load.js';
 import { headAtOrBefore, isChainHead, recordAck } from '../access/audit-head.js';
 import type { ChainHead } from '../access/access-log.js';
 
-/**
- * Where a config's sync.server.url came from, as SyncEngine's `destination` option: the config file (or a command's
- * own setting, the demo's loopback server) stands for the agency's configured server; an environment override does
- * not (it is recorded as a destination of its own, and reads it acknowledges stay pending for the agency's).
- */
-export function destinationClaim(config: object): { source: string; trusted: boolean } {
-  const o = keyOrigin(config, 'sync.server.url');
-  return { source: o.detail, trusted: o.kind !== 'environment' };
-}
 
 /**
  * Upstream sync, push side: on the schedule (cron), on demand, and again after a failure with exponential

@@ -1,14 +1,9 @@
 import { createHash } from 'node:crypto';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { Config } from '../config/schema.js';
-import { packageRoot } from '../util/paths.js';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import { FORMAT_NAMES, HotlistError, normalisePlate, type FormatName, type Hotlists, type ImportOptions, type ImportResult } from '../hotlist/index.js';
 import { SyncError, type SyncHttp } from './http.js';
-import type { Clock } from '../util/clock.js';
 
 /**
  * Hot lists back from the central server (docs/sync-protocol.md, "Hot lists back"): the manifest (with its ETag),
@@ -78,31 +73,6 @@ export function describeImportError(err: Error): string {
 
 /** Imports a downloaded list file: in this thread (commands, tests) or a worker (the running unit). */
 export type Importer = (file: Buffer, opts: ImportOptions) => Promise<ImportResult>;
-
-/**
- * The running unit's importer: the import runs in a worker thread with its own connection to the store
- * (src/sync/import-worker.ts), so a list of a million entries does not hold up reads and alerts for seconds.
- */
-/** `clock` stamps each import with the time it was asked for (the worker has no clock of its own). */
-export function importInWorker(config: Config, clock: Clock): Importer {
-  return (file, opts) =>
-    new Promise<ImportResult>((resolve, reject) => {
-      const worker = new Worker(path.join(packageRoot(), 'dist', 'src', 'sync', 'import-worker.js'), { workerData: { config, file, opts, now: clock() } });
-      let answered = false;
-      worker.once('message', (m: { ok: true; result: ImportResult } | { ok: false; name: string; message: string }) => {
-        answered = true;
-        if (m.ok) resolve(m.result);
-        else reject(m.name === 'HotlistError' || m.name === 'HotlistImportError' ? new HotlistError(m.message) : new Error(m.message));
-      });
-      worker.once('error', (err) => {
-        answered = true;
-        reject(err);
-      });
-      worker.once('exit', (code) => {
-        if (!answered) reject(new Error(`the hot list import worker stopped (exit code ${code}) before it answered`));
-      });
-    });
-}
 
 export class HotlistSync {
   private etag: string | undefined;

@@ -1,6 +1,7 @@
 import type { HealthPayload } from '../../alerts/mqtt-topics.js';
-import { destinationClaim, SyncEngine } from '../../sync/engine.js';
-import { importInWorker } from '../../sync/hotlist-sync.js';
+import { SyncEngine } from '../../sync/engine.js';
+import { destinationClaim } from '../../config/load.js';
+import { importInWorker } from '../hotlist-import.js';
 import { startPullServer } from '../../sync/pull-server.js';
 import type { Part, UnitContext } from '../runtime.js';
 
