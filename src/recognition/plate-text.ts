@@ -209,8 +209,8 @@ export class PlateTextReader {
     const line = await this.lines.readLine(crop);
     const ps = line.chars.map((c) => c.choices[0]?.p ?? 0);
     seen.push({ text: line.raw, confidence: ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0, row });
-    // A character read wholly in the margin, outside the row the detector saw, is kept only when the recognizer is sure
-    // of it: there it is more often a bolt, the frame's edge or a sticker than a character the box cut.
+    // A character read wholly in the margin, outside the row the detector saw, is kept only when the recognizer is
+    // sure of it: there it is more often a bolt, the frame's edge or a sticker than a character the box cut.
     const inRow = line.chars.filter((c) => {
       const overlaps = x0 + (c.x1 ?? 0) > x && x0 + (c.x0 ?? 0) < x + w;
       return overlaps || (c.choices[0]?.p ?? 0) >= EDGE_SURE;
