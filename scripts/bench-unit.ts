@@ -4,12 +4,13 @@
  * with cars in them, the share of frames dropped, the latencies, and memory over the run.
  *
  *   npm run bench:unit -- [--seconds 60] [--cameras 1,2,4] [--offered 25] [--ocr-workers 1]
- *        [--queue-depth N] [--concurrency N] [--max-delay MS] [--screens N] [--label TEXT] [--out FILE.json]
+ *        [--queue-depth N] [--concurrency N] [--max-delay MS] [--texture-reads N] [--screens N] [--label TEXT]
+ *        [--out FILE.json]
  *
  * --offered is the total frame rate the cameras deliver (split evenly); above the unit's capacity the
  * scheduler drops the oldest waiting frames, and the processed rate is the capacity. --queue-depth,
  * --concurrency and --max-delay override pipeline.queueDepth, pipeline.concurrency and grouping.maxDelayMs
- * (default: the config's defaults, and maxDelayMs 700). --screens N opens the screens (src/ui) with N alert screens
+ * (default: the config's defaults, and maxDelayMs 700); --texture-reads recognition.detector.textureReads. --screens N opens the screens (src/ui) with N alert screens
  * holding their event stream and N consoles polling status and live views every second, from another process.
  *
  * Every plate of the generated traffic is on a hot list, so every car raises an alert. Latencies (ms):
@@ -82,6 +83,7 @@ const { values } = parseArgs({
     'queue-depth': { type: 'string' },
     concurrency: { type: 'string' },
     'max-delay': { type: 'string', default: '700' },
+    'texture-reads': { type: 'string' },
     label: { type: 'string', default: '' },
     out: { type: 'string' },
     // internal: run one configuration (OpenCV can be loaded once per process, so each runs in its own)
@@ -149,6 +151,7 @@ if (values.one === undefined) {
     const args = [process.argv[1]!, '--one', String(n), '--frames', path.join(work, 'traffic.json'), '--seconds', String(seconds), '--warmup', String(warmup), '--offered', String(offered), '--ocr-workers', values['ocr-workers'], '--max-delay', values['max-delay']];
     if (values['queue-depth']) args.push('--queue-depth', values['queue-depth']);
     if (values.concurrency) args.push('--concurrency', values.concurrency);
+    if (values['texture-reads']) args.push('--texture-reads', values['texture-reads']);
     args.push('--screens', values.screens);
     const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const row = JSON.parse(out.trim().split('\n').at(-1)!) as Row;
@@ -162,7 +165,10 @@ if (values.one === undefined) {
     unit: { id: 'bench' },
     data: { dir: dataDir },
     log: { level: 'silent' },
-    recognition: { ocr: { workers: Number(values['ocr-workers']) } },
+    recognition: {
+      ocr: { workers: Number(values['ocr-workers']) },
+      ...(values['texture-reads'] ? { detector: { textureReads: Number(values['texture-reads']) } } : {}),
+    },
     grouping: { maxDelayMs: Number(values['max-delay']), leaveAfterMs: 1000 },
     pipeline: {
       ...(values['queue-depth'] ? { queueDepth: Number(values['queue-depth']) } : {}),
