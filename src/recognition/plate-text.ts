@@ -228,8 +228,23 @@ export class PlateTextReader {
     score += n >= 5 && n <= 8 ? 0.3 : n >= bounds.min && n <= bounds.max ? 0.1 : -0.3;
     if (words) score -= 0.8;
     score += 0.2 * (top.confidence / 100);
-    return { row: { x, y, width: w, height: h }, source: row, line, candidates, score };
+    return { row: charSpan(chars, x0, { x, y, width: w, height: h }), source: row, line, candidates, score };
   }
+}
+
+/**
+ * The row narrowed to the characters read in it (their extents are in the crop read from `cropX`): a detector's row
+ * can take in a sticker or a word beside the plate, which the reading leaves out. The recognizer places each
+ * character at its centre, so half a character (a third of the row's height) is added at each end.
+ */
+function charSpan(chars: CharReading[], cropX: number, row: Box): Box {
+  const first = chars[0];
+  const last = chars[chars.length - 1];
+  if (first?.x0 === undefined || last?.x1 === undefined) return row;
+  const pad = row.height / 3;
+  const x = Math.max(row.x, Math.floor(cropX + first.x0 - pad));
+  const end = Math.min(row.x + row.width, Math.ceil(cropX + last.x1 + pad));
+  return end - x >= row.height ? { ...row, x, width: end - x } : row;
 }
 
 /** Drops a doubtful single character standing far apart at either end of the row (a bolt, a sticker, artwork). */
