@@ -5,7 +5,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configuredChannels, createChannels } from '../src/alerts/channels.js';
 import { SerialTerminal } from '../src/alerts/terminal-serial.js';
-import { VERIFY_NOTICE, type AlertChannel, type AlertDelivery } from '../src/alerts/types.js';
+import type { AlertChannel, AlertDelivery } from '../src/alerts/types.js';
+import { alertDelivery } from './alert-channel-contract.js';
 import { ConfigError, parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/log/logger.js';
 import { systemClock } from '../src/util/clock.js';
@@ -107,33 +108,9 @@ describe('a channel made by its type delivers to a real terminal', () => {
     expect(channel.status().detail).toContain(`${dir}/unit 57600 8N1 open`);
     const shown: AlertDelivery[] = [];
     terminal.on('alert', (a) => shown.push(a.delivery));
-    const d = delivery('A-1');
+    const d = alertDelivery(1);
     await channel.deliver(d);
     expect(shown).toEqual([d]);
     expect(channel.status()).toMatchObject({ name: 'serial', delivered: 1 });
   });
 });
-
-function delivery(id: string): AlertDelivery {
-  const raisedAt = Date.parse('2025-03-14T09:26:53.589Z');
-  return {
-    alert: {
-      id,
-      seq: 1,
-      unitId: 'unit-01',
-      raisedAt,
-      plate: '7ABC123',
-      confidence: 93.5,
-      cameraId: 'front',
-      seenAt: raisedAt - 211,
-      latitude: null,
-      longitude: null,
-      positionValid: false,
-      hit: { list: 'stolen', category: 'STOLEN VEHICLE', priority: 1, matchKind: 'exact', entryPlate: '7ABC123', entryId: 1 },
-      cropRef: null,
-      frameRef: null,
-      notice: VERIFY_NOTICE,
-    },
-    expired: false,
-  };
-}

@@ -79,6 +79,11 @@ export function plateSpelling(text: string, country: Country): string {
   return country === 'us' ? text.replaceAll('O', '0') : text;
 }
 
+/** True when a plate text has a digit as its country writes it: a US 0 may be the letter O (plateSpelling). */
+export function hasPlateDigit(text: string, country: Country): boolean {
+  return (country === 'us' ? /[1-9]/ : /[0-9]/).test(text);
+}
+
 /** Upper case, A-Z and 0-9 only: spaces, dashes, dots and anything else removed. */
 export function normalizePlate(text: string): string {
   return text

@@ -2,6 +2,7 @@ import type { Country, RecognitionConfig } from './config.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
 import { findSmallPlates, SMALL_PLATE_DEFAULTS } from './finder.js';
+import { hasPlateDigit } from './formats.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
 import { cv, type Mat } from './cv.js';
@@ -283,9 +284,8 @@ export class Recognizer {
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
-    // (a vanity plate) is kept only when read clearly. A US 0 may be the letter O (plateSpelling): not a digit here.
-    const digit = country === 'us' ? /[1-9]/ : /[0-9]/;
-    if (!region.crop && !digit.test(read.text) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
+    // (a vanity plate) is kept only when read clearly.
+    if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;
