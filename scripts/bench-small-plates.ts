@@ -1,6 +1,6 @@
 /**
- * Small plates in 1080p frames: each photo of the openalpr-benchmarks end-to-end sets (eu, br) is scaled so that
- * its plate is W pixels wide (W = 60, 75, 90, 120, 160 by default) and pasted at a random (seeded) position on a
+ * Small plates in 1080p frames: each photo of the openalpr-benchmarks end-to-end sets (eu, br), or each US plate
+ * crop of seg_and_ocr (us: a plate alone, without its car), is scaled so that its plate is W pixels wide (W = 60, 75, 90, 120, 160 by default) and pasted at a random (seeded) position on a
  * 1920x1080 canvas whose background is a photo of datasets/negatives scaled to 1920x1080; the frame goes through
  * JPEG (quality 90) and back, in memory only (nothing is written to disk). Frames of a background alone measure
  * the cost and the false reads of a frame without a plate.
@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import type { Country } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
-import { normalizePlate } from '../src/recognition/formats.js';
+import { normalizePlate, plateSpelling } from '../src/recognition/formats.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box, type FrameResult } from '../src/recognition/types.js';
 import { mulberry32 } from './seeded-random.js';
@@ -75,6 +75,24 @@ function loadPhotos(dir: string, set: string): Photo[] {
     if (image && truths.length) photos.push({ set, file: path.join(dir, image), truths });
   }
   return photos;
+}
+
+/**
+ * The US set: the 751 plate crops of seg_and_ocr (a plate with a little margin, about 320x155), each crop's whole
+ * area its truth box; its texts written as US plates write them (plateSpelling). `limit` takes crops evenly spread
+ * over the list (it is sorted by state), not the first states only.
+ */
+function loadUsCrops(dir: string, limit?: number): Photo[] {
+  const rows = readFileSync(path.join(dir, 'groundtruth.csv'), 'utf8').split(/\r?\n/).filter(Boolean);
+  const step = limit && limit < rows.length ? rows.length / limit : 1;
+  const picked: string[] = [];
+  for (let i = 0; i < rows.length && picked.length < (limit ?? rows.length); i += step) picked.push(rows[Math.floor(i)]!);
+  return picked.map((row) => {
+    const [file, , plate] = row.split(',');
+    const full = path.join(dir, 'usimages', file!);
+    const m = cv.imread(full, cv.IMREAD_GRAYSCALE);
+    return { set: 'us', file: full, truths: [{ plate: plateSpelling(normalizePlate(plate ?? ''), 'us'), box: { x: 0, y: 0, width: m.cols, height: m.rows } }] };
+  });
 }
 
 /** Backgrounds: the negatives at least 320 px on their shorter side, scaled to 1920x1080 (grey). */
@@ -215,13 +233,17 @@ for (const [i, file] of emptyPicks.entries()) {
 }
 
 for (const set of sets) {
-  const photos = loadPhotos(path.join(values.data, 'openalpr-benchmarks', 'endtoend', set), set);
-  const chosen = values.limit ? photos.slice(0, Number(values.limit)) : photos;
+  const limit = values.limit ? Number(values.limit) : undefined;
+  const photos =
+    set === 'us'
+      ? loadUsCrops(path.join(values.data, 'openalpr-benchmarks', 'seg_and_ocr'), limit)
+      : loadPhotos(path.join(values.data, 'openalpr-benchmarks', 'endtoend', set), set);
+  const chosen = limit ? photos.slice(0, limit) : photos;
   const country = (set === 'eu' || set === 'br' ? set : 'us') as Country;
   for (const [pi, photo] of chosen.entries()) {
     const gray = cv.imread(photo.file, cv.IMREAD_GRAYSCALE);
     for (const [wi, width] of widths.entries()) {
-      const rand = rng(seed * 1_000_003 + pi * 101 + wi * 7 + (set === 'br' ? 500_009 : 0));
+      const rand = rng(seed * 1_000_003 + pi * 101 + wi * 7 + (set === 'br' ? 500_009 : set === 'us' ? 900_007 : 0));
       const bg = background(backgrounds[Math.floor(rand() * backgrounds.length)]!);
       const { frame, truths } = makeFrame(photo, gray, bg, width, rand);
       if (values.dump) {

@@ -56,11 +56,24 @@ function noisyBackground(seed: number): Mat {
  * The fixture crop scaled so that its plate is PLATE_WIDTH px wide, optionally inverted (white on dark) and
  * rotated, pasted with its centre at (cx, cy). Returns the frame (through JPEG, as a camera's) and the plate's box.
  */
-function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?: boolean; seed?: number; width?: number; blur?: number }): {
+function frameWithPlate(opts: {
+  cx: number;
+  cy: number;
+  angle?: number;
+  invert?: boolean;
+  seed?: number;
+  width?: number;
+  blur?: number;
+  /** Another fixture crop and its plate's box (default: the Brazilian crop). */
+  crop?: { file: string; plate: Box };
+  /** Draws a dark pole 5 px wide down the whole frame, touching the plate's left edge. */
+  pole?: boolean;
+}): {
   frame: Mat;
   box: Box;
 } {
-  let crop = cv.imread(CROP, cv.IMREAD_GRAYSCALE);
+  const plateInCrop = opts.crop?.plate ?? CROP_PLATE;
+  let crop = cv.imread(opts.crop?.file ?? CROP, cv.IMREAD_GRAYSCALE);
   if (opts.invert) crop = crop.bitwiseNot();
   // Rotation on a larger canvas of the plate's surround colour, so that the corners are not cut.
   const pad = Math.round(crop.cols * 0.3);
@@ -70,7 +83,7 @@ function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?:
     const m = cv.getRotationMatrix2D(new cv.Point2(patch.cols / 2, patch.rows / 2), opts.angle, 1);
     patch = patch.warpAffine(m, new cv.Size(patch.cols, patch.rows), cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Vec3(fill, fill, fill));
   }
-  const s = (opts.width ?? PLATE_WIDTH) / CROP_PLATE.width;
+  const s = (opts.width ?? PLATE_WIDTH) / plateInCrop.width;
   let small = patch.resize(Math.round(patch.rows * s), Math.round(patch.cols * s), 0, 0, cv.INTER_AREA);
   if (opts.blur) small = small.gaussianBlur(new cv.Size(0, 0), opts.blur);
   const frame = noisyBackground(opts.seed ?? 7);
@@ -84,9 +97,10 @@ function frameWithPlate(opts: { cx: number; cy: number; angle?: number; invert?:
   const x0 = Math.round(opts.cx - small.cols / 2);
   const y0 = Math.round(opts.cy - small.rows / 2);
   small.copyTo(frame.getRegion(new cv.Rect(x0, y0, small.cols, small.rows)), mask);
-  const plateW = CROP_PLATE.width * s;
-  const plateH = CROP_PLATE.height * s;
+  const plateW = plateInCrop.width * s;
+  const plateH = plateInCrop.height * s;
   const box = { x: opts.cx - plateW / 2, y: opts.cy - plateH / 2, width: plateW, height: plateH };
+  if (opts.pole) frame.drawRectangle(new cv.Rect(Math.round(box.x) - 5, 0, 5, H), new cv.Vec3(20, 20, 20), -1);
   const jpeg = cv.imencode('.jpg', frame, [cv.IMWRITE_JPEG_QUALITY, 90]);
   return { frame: cv.imdecode(jpeg, cv.IMREAD_GRAYSCALE), box };
 }
@@ -149,6 +163,27 @@ describe('small plates in a 1080p frame', () => {
       }
     } finally {
       await withoutTexture.close();
+    }
+  });
+
+  it('a US plate 80-95 px wide, whose state name, number and slogan make one textured face, is found and read', async () => {
+    const us = { file: path.join(ROOT, 'test-fixtures', 'crops', 'us-ca-3FGH456.jpg'), plate: { x: 7, y: 7, width: 302, height: 152 } };
+    for (const [width, seed, cx, cy] of [
+      [80, 7, 700, 800],
+      [88, 11, 1500, 300],
+      [95, 13, 300, 600],
+    ] as const) {
+      const { frame, box } = frameWithPlate({ cx, cy, seed, width, crop: us });
+      const r = await recognizer.recognizeMat(frame, { country: 'us' });
+      expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, `${width} px: ${describe_(r)}`).toBe('3FGH456');
+    }
+  });
+
+  it('a small plate touching a pole (its texture joined to a long edge) is found', async () => {
+    for (const seed of [7, 11]) {
+      const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed, pole: true });
+      const r = await recognizer.recognizeMat(frame, { country: 'br' });
+      expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
     }
   });
 
