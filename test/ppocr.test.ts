@@ -171,10 +171,16 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
       ['CALIFORNIA', 1.1, 3, 92],
       ['7KDW837', 2.3, 7, 170],
     ]).copyTo(frame.getRegion(new cv.Rect(400, 300, 440, 220)));
+    const before = direct.modelRuns!;
     const r = await direct.recognizeMat(frame.bgrToGray(), { country: 'us' });
+    const after = direct.modelRuns!;
     const p = r.plates.find((q) => q.text === '7KDW837');
     expect(p).toBeDefined();
     expect(p!.state).toMatchObject({ code: 'CA' });
+    // The state's name is not read again as a region of its own (it is small print of the plate's row): two
+    // recognizer runs (the number, the band above it) and no detector run.
+    expect(after.rec - before.rec).toBe(2);
+    expect(after.det - before.det).toBe(0);
   });
 
   it('reads nothing on an empty frame', async () => {

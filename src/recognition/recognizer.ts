@@ -115,21 +115,29 @@ export class Recognizer {
     // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads. A region
     // whose reading fails is reported in `errors`; the frame's other regions are still read.
     const errors: string[] = [];
-    const readAll = async (list: Region[]) =>
-      (
-        await Promise.all(
-          list.map((r) =>
-            this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
-              errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
-              return undefined;
-            }),
-          ),
-        )
-      ).filter((r): r is PlateRead => r !== undefined);
-    let reads = await readAll(regions.filter((r) => !r.texture));
+    const readEach = (list: Region[]) =>
+      Promise.all(
+        list.map((r) =>
+          this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
+            errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
+            return undefined;
+          }),
+        ),
+      );
+    const found = (list: Array<PlateRead | undefined>) => list.filter((r): r is PlateRead => r !== undefined);
+    const rows = regions.filter((r) => !r.texture);
+    // Small print just above or below another region's row (a state's name, a slogan, a dealer's frame) is read
+    // only where that row read nothing: reading the plate reads its state's name already, and a row of small
+    // print is seldom a plate of its own (and when it is, the row beside it is no plate and reads nothing).
+    const ownersOf = (r: Region) => rows.filter((o) => o !== r && isSmallPrintOf(r.box, o.box, 1.1));
+    const print = new Set(rows.filter((r) => ownersOf(r).length > 0));
+    const first = rows.filter((r) => !print.has(r));
+    const firstReads = await readEach(first);
+    const orphans = [...print].filter((r) => ownersOf(r).every((o) => !first.includes(o) || firstReads[first.indexOf(o)] === undefined));
+    let reads = [...found(firstReads), ...found(await readEach(orphans))];
     // Textured places where no characters segmented cost the reader's row search each: read only in a frame
     // where nothing else was read (a small plate alone in a frame, the case they are for).
-    if (reads.length === 0) reads = await readAll(regions.filter((r) => r.texture));
+    if (reads.length === 0) reads = found(await readEach(regions.filter((r) => r.texture)));
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
@@ -386,12 +394,15 @@ function regionWindow(gray: Mat, region: Region, fx: number, fy: number): { x0: 
   };
 }
 
-/** True when `small` is a line of much smaller text just above, below or inside the plate `big`. */
-function isSmallPrintOf(small: Box, big: Box): boolean {
+/**
+ * True when `small` is a line of much smaller text just above, below or inside the plate `big`: its centre within
+ * `above` times big's height over it (a state's name sits up to about one height above a US number row) or 1.6 below.
+ */
+function isSmallPrintOf(small: Box, big: Box, above = 0.6): boolean {
   if (small.height > 0.7 * big.height) return false;
   const cx = small.x + small.width / 2;
   const cy = small.y + small.height / 2;
-  return cx > big.x && cx < big.x + big.width && cy > big.y - big.height * 0.6 && cy < big.y + big.height * 1.6;
+  return cx > big.x && cx < big.x + big.width && cy > big.y - big.height * above && cy < big.y + big.height * 1.6;
 }
 
 function scaleBox(b: Box, f: number): Box {
