@@ -140,7 +140,9 @@ export function findSmallPlates(
   let textureOnly = 0;
   for (const place of places) {
     const p = { x: place.x / scale, y: place.y / scale, width: place.width / scale, height: place.height / scale };
-    if (known.some((k) => contains(k, p)) || found.some((f) => iou(f.box, p) > 0.3 || contains(f.box, p))) continue;
+    // A known region holding the place is that place read already, unless it is far taller: a region of large
+    // "characters" the main pass made of a car's grille or a building does not hide a small plate inside it.
+    if (known.some((k) => contains(k, p) && k.height <= 4 * p.height) || found.some((f) => iou(f.box, p) > 0.3 || contains(f.box, p))) continue;
     // The place grown by a character height or so: the bar can be cut short or lie off the characters a little.
     const ch = Math.max(opts.minCharHeight, Math.min(opts.maxCharHeight, p.height));
     const x0 = Math.max(0, Math.floor(p.x - ch * 1.2));
@@ -155,7 +157,8 @@ export function findSmallPlates(
       minChars: 4,
       maxChars: 10,
       // A block of one character height: a wider one merges small characters with the plate's edge and each other.
-      blockSizes: [odd(ch)],
+      // A place as tall as a US plate's whole face has characters about half its height: that block is tried too.
+      blockSizes: p.height > 1.6 * opts.minCharHeight ? [odd(ch), odd(p.height * 0.55)] : [odd(ch)],
     });
     const line = lines[0];
     if (!line) {

@@ -277,7 +277,9 @@ export class Recognizer {
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
     let read: PlateText | undefined;
-    if (!region.crop && this.config.ocr.rowSearch === 'when-unsure') {
+    // A textured place has no row of characters found in it (it may hold the state's name, the number and a
+    // slogan): the reader searches its rows.
+    if (!region.crop && !region.texture && this.config.ocr.rowSearch === 'when-unsure') {
       // the finder's row, with a little margin for a character it cut at either end
       const row: Box = {
         x: Math.max(0, region.box.x - x0 - ch * 0.4),
