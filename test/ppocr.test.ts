@@ -183,6 +183,22 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(after.det - before.det).toBe(0);
   });
 
+  it("a US vanity plate (letters only) in a frame is kept when its state's name is read with it; the same word on a plain board is not", async () => {
+    const board = (lines: [string, number, number, number][]) => {
+      const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+      plate(440, 220, lines).copyTo(frame.getRegion(new cv.Rect(400, 300, 440, 220)));
+      return frame.bgrToGray();
+    };
+    const withState = await direct.recognizeMat(board([['CALIFORNIA', 1.1, 3, 92], ['SURFSUP', 2.3, 7, 170]]), { country: 'us' });
+    const vanity = withState.plates.find((p) => p.text === 'SURFSUP');
+    expect(vanity, JSON.stringify(withState.plates)).toBeDefined();
+    expect(vanity!.state).toMatchObject({ code: 'CA' });
+    // read below the confidence a letters-only word needs on its own (85): the state's name is what keeps it
+    expect(vanity!.confidence).toBeLessThan(85);
+    const alone = await direct.recognizeMat(board([['SURFSUP', 2.3, 7, 170]]), { country: 'us' });
+    expect(alone.plates).toEqual([]);
+  });
+
   it('reads nothing on an empty frame', async () => {
     const r = await direct.recognizeMat(new cv.Mat(480, 640, cv.CV_8UC1, 128), { country: 'us' });
     expect(r.plates).toEqual([]);

@@ -9,6 +9,7 @@ import { cv, type Mat } from './cv.js';
 import { decodeImage, readImageFile } from './image.js';
 import { OcrPool } from './ocr.js';
 import { PlateTextReader, type PlateText } from './plate-text.js';
+import type { PlateState } from './us-states.js';
 import { PpOcr } from './ppocr.js';
 import { PlateCtc } from './plate-ctc.js';
 import { packageRoot } from '../util/paths.js';
@@ -28,6 +29,17 @@ const READ_CHAR_HEIGHT = 48;
 const OCR_CHAR_HEIGHT = 36;
 /** A read of letters only, found in a frame, is kept at this confidence (0-100) or more: signs are words. */
 const LETTERS_ONLY_MIN_CONFIDENCE = 85;
+/**
+ * A letters-only read whose US state's name was read on the same plate needs only this: the state's name says it is
+ * a plate, not a word on a sign. A vanity plate fits no layout, and a text that fits none shows at most 80% of its
+ * mean character probability (candidates.ts), so it never reaches 85 on its own; 70 asks a mean character
+ * probability of 0.875.
+ */
+const LETTERS_ONLY_WITH_STATE = 70;
+
+function lettersOnlyMin(read: { state?: PlateState }): number {
+  return read.state ? LETTERS_ONLY_WITH_STATE : LETTERS_ONLY_MIN_CONFIDENCE;
+}
 /** Confidence at which a region's other candidate lines are not read. */
 const CONFIDENT_READ = 85;
 
@@ -294,8 +306,8 @@ export class Recognizer {
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
-    // (a vanity plate) is kept only when read clearly.
-    if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < LETTERS_ONLY_MIN_CONFIDENCE) return undefined;
+    // (a vanity plate) is kept only when read clearly, or with its state's name.
+    if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;
