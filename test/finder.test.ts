@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
-import { findSmallPlates } from '../src/recognition/finder.js';
+import { findSmallPlates, SMALL_PLATE_DEFAULTS } from '../src/recognition/finder.js';
 import { findCharLines } from '../src/recognition/segment.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import type { Box, FrameResult } from '../src/recognition/types.js';
@@ -194,6 +194,18 @@ describe('small plates in a 1080p frame', () => {
       const r = await recognizer.recognizeMat(frame, { country: 'br' });
       expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
     }
+  });
+
+  it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
+    const scale = config.detector.maxWidth / W;
+    const textured = (width: number) => {
+      const { frame, box } = frameWithPlate({ cx: 900, cy: 700, seed: 7, width, underline: true });
+      const work = frame.rescale(scale);
+      const regions = findSmallPlates(frame, work, scale, [], { ...SMALL_PLATE_DEFAULTS, textureReads: 2 });
+      return regions.filter((r) => r.texture && holdsCentre(r.box, box));
+    };
+    expect(textured(72)).toHaveLength(1);
+    expect(textured(34)).toEqual([]);
   });
 
   it('a frame of noise alone gives no plate and no small-plate region', async () => {

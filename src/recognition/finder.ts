@@ -49,6 +49,13 @@ export interface TexturePlace extends Box {
   cut?: boolean;
 }
 
+/**
+ * Narrowest textured place given to the reader where no characters segment, in full-resolution pixels: a plate
+ * narrower than this has characters too small to read (an EU plate's 6 px), and the reader's row search costs a
+ * detector run and a recognizer run per place.
+ */
+const MIN_TEXTURE_READ_WIDTH = 40;
+
 function odd(n: number): number {
   const r = Math.max(3, Math.round(n));
   return r % 2 === 1 ? r : r + 1;
@@ -164,7 +171,7 @@ export function findSmallPlates(
     if (!line) {
       // No characters segment there (small characters merge with each other and the plate's edge): the reader,
       // which finds its own rows, may still read it.
-      if (textureOnly < opts.textureReads) {
+      if (textureOnly < opts.textureReads && p.width >= MIN_TEXTURE_READ_WIDTH) {
         textureOnly++;
         const box = { x: Math.floor(p.x - ch * 0.3), y: Math.floor(p.y - ch * 0.2), width: Math.ceil(p.width + ch * 0.6), height: Math.ceil(p.height + ch * 0.4) };
         found.push({ box: clip(box, gray), charHeight: ch, score: 0, texture: true });
