@@ -73,7 +73,7 @@ const detector = z
       .max(12)
       .default(2)
       .describe(
-        'Small-plate pass: places of plate-like texture where no line of characters segments at full resolution that are still given to the reader (the most textured first), at most this many per frame; 0: none (engine ppocr only).',
+        "Small-plate pass: places of plate-like texture (at least 40 px wide) where no line of characters segments at full resolution that are still given to the reader's row search (the most textured first), at most this many per frame and only in a frame where nothing else was read; 0: none (engine ppocr only).",
       ),
   })
   .describe('Finding plates in a frame (OpenCV).');
