@@ -141,11 +141,11 @@ export class Recognizer {
     // Small print just above or below another region's row (a state's name, a slogan, a dealer's frame) is read
     // only where that row read nothing: reading the plate reads its state's name already, and a row of small
     // print is seldom a plate of its own (and when it is, the row beside it is no plate and reads nothing).
-    const ownersOf = (r: Region) => rows.filter((o) => o !== r && isSmallPrintOf(r.box, o.box, 1.1));
-    const print = new Set(rows.filter((r) => ownersOf(r).length > 0));
-    const first = rows.filter((r) => !print.has(r));
+    const owners = new Map(rows.map((r) => [r, rows.filter((o) => o !== r && isSmallPrintOf(r.box, o.box, 1.1))]));
+    const first = rows.filter((r) => owners.get(r)!.length === 0);
     const firstReads = await readEach(first);
-    const orphans = [...print].filter((r) => ownersOf(r).every((o) => !first.includes(o) || firstReads[first.indexOf(o)] === undefined));
+    const readRows = new Set(first.filter((_, i) => firstReads[i] !== undefined));
+    const orphans = rows.filter((r) => owners.get(r)!.length > 0 && !owners.get(r)!.some((o) => readRows.has(o)));
     let reads = [...found(firstReads), ...found(await readEach(orphans))];
     // Textured places where no characters segmented cost the reader's row search each: read only in a frame
     // where nothing else was read (a small plate alone in a frame, the case they are for).
