@@ -257,7 +257,10 @@ for (const set of sets) {
         if (values.verbose) {
           const t = truths[0];
           const got = res.plates.map((p) => `${p.text}${t && covers(p.box, t.box) ? '*' : ''}@${p.confidence}`).join(',');
-          console.error(`${v.name} ${set} W=${width} ${path.basename(photo.file)} truth=${t?.plate ?? '-'} got=${got || '-'} ${res.ms} ms`);
+          const proposed = t && (v.recognizer as unknown as Proposer).proposeRegions(frame).some((r) => covers(r.box, t.box));
+          console.error(
+            `${v.name} ${set} W=${width} ${path.basename(photo.file)} truth=${t?.plate ?? '-'} got=${got || '-'} ${res.ms} ms${proposed ? '' : ' (not proposed)'}`,
+          );
         }
       }
     }

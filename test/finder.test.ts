@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
-import { findSmallPlates, SMALL_PLATE_DEFAULTS } from '../src/recognition/finder.js';
+import { findSmallPlates, SMALL_PLATE_DEFAULTS, texturePlaces } from '../src/recognition/finder.js';
 import { findCharLines } from '../src/recognition/segment.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import type { Box, FrameResult } from '../src/recognition/types.js';
@@ -194,6 +194,21 @@ describe('small plates in a 1080p frame', () => {
       const r = await recognizer.recognizeMat(frame, { country: 'br' });
       expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
     }
+  });
+
+  it('a small plate touching a pole is found in a frame with more small textured specks than the finder segments', async () => {
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7, pole: true, width: 90 });
+    // 40 specks of three bright stripes (20x10 px): each a textured place standing alone, none a line of characters
+    for (let i = 0; i < 40; i++) {
+      const x = 100 + (i % 8) * 220;
+      const y = 120 + Math.floor(i / 8) * 90;
+      for (let k = 0; k < 3; k++) frame.drawRectangle(new cv.Rect(x + k * 8, y, 4, 10), new cv.Vec3(250, 250, 250), -1);
+    }
+    const scale = config.detector.maxWidth / W;
+    const places = texturePlaces(frame.rescale(scale), Math.floor(SMALL_PLATE_DEFAULTS.minCharHeight * scale), Math.ceil(SMALL_PLATE_DEFAULTS.maxCharHeight * scale));
+    expect(places.filter((p) => !p.cut).length).toBeGreaterThan(SMALL_PLATE_DEFAULTS.maxPlaces);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
