@@ -211,6 +211,17 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it('a small plate on a striped shirt or behind a slanted fence (its texture joined to the stripes) is found', async () => {
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7 });
+    // dark slanted stripes 6 px thick every 40 px over 500 px above and below the plate; the plate stays on top
+    const plate = new cv.Rect(Math.floor(box.x), Math.floor(box.y), Math.ceil(box.width) + 1, Math.ceil(box.height) + 1);
+    const clean = frame.getRegion(plate).copy();
+    for (let x = 700; x < 1300; x += 40) frame.drawLine(new cv.Point2(x, 290), new cv.Point2(x + 300, 790), new cv.Vec3(20, 20, 20), 6);
+    clean.copyTo(frame.getRegion(plate));
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = config.detector.maxWidth / W;
     const textured = (width: number) => {

@@ -78,6 +78,8 @@ export function texturePlaces(work: Mat, minH: number, maxH: number): TexturePla
   // Outer contours, not connected components with stats: five to eight times cheaper on a sparse 960x540 map.
   const places: TexturePlace[] = [];
   const tallest = maxH * 2.4;
+  // Narrower than a small plate's bar (a 50 px plate is 25 px wide in a 960 px copy of a 1080p frame).
+  const splitW = Math.max(5, Math.round(minH * 2.5));
   const keep = (x: number, y: number, w: number, h: number, fill: number, cut = false) => {
     if (h >= minH && h <= tallest && w >= Math.max(8, 1.5 * h) && w <= 14 * h && fill >= 0.4) places.push({ x, y, width: w, height: h, fill, ...(cut ? { cut } : {}) });
   };
@@ -91,8 +93,21 @@ export function texturePlaces(work: Mat, minH: number, maxH: number): TexturePla
       continue;
     }
     // Too tall, or too long and sparse: a plate's bar joined to an edge beside it (a pole, a bumper's edge, a
-    // railing). The bands of rows where the blob is dense are places of their own.
-    for (const band of denseBands(area, minH, tallest)) keep(x + band.x, y + band.y, band.width, band.height, band.fill, true);
+    // railing, a shirt's stripes). Runs along a row shorter than a few character heights are dropped (the thin
+    // upright edges that join a bar to its neighbours), and each part left is a place if it has a bar's shape,
+    // else the bands of its rows where it is dense are.
+    const parts = area.morphologyEx(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(splitW, 1)), cv.MORPH_OPEN);
+    for (const part of parts.findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE)) {
+      const r = part.boundingRect();
+      if (r.height < minH) continue;
+      const sub = parts.getRegion(r);
+      const subFill = sub.countNonZero() / (r.width * r.height);
+      if (r.height <= tallest && r.width <= 14 * r.height && subFill >= 0.4) {
+        keep(x + r.x, y + r.y, r.width, r.height, subFill, true);
+        continue;
+      }
+      for (const band of denseBands(sub, minH, tallest)) keep(x + r.x + band.x, y + r.y + band.y, band.width, band.height, band.fill, true);
+    }
   }
   return places;
 }
