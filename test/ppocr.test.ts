@@ -199,6 +199,30 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(alone.plates).toEqual([]);
   });
 
+  it("a small US vanity plate in a 1080p frame is kept when its state's name is read in the bands beside its row", async () => {
+    // the state's name in a serif or script face, which PP-OCR's detector does not find as a row at this size
+    const at = (width: number, font: number, scale: number, withState: boolean) => {
+      const frame = new cv.Mat(1080, 1920, cv.CV_8UC3, [90, 100, 95]);
+      const face = plate(440, 220, [['SURFSUP', 2.3, 7, 170]]);
+      if (withState) {
+        const { size } = cv.getTextSize('California', font, scale, 2);
+        face.putText('California', new cv.Point2(Math.round((440 - size.width) / 2), 80), font, scale, black, 2, cv.LINE_AA);
+      }
+      const small = face.resize(Math.round((220 * width) / 440), width, 0, 0, cv.INTER_AREA);
+      small.copyTo(frame.getRegion(new cv.Rect(900, 500, small.cols, small.rows)));
+      return frame.bgrToGray();
+    };
+    for (const [width, font, scale] of [
+      [90, cv.FONT_HERSHEY_COMPLEX, 1.2],
+      [130, cv.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4],
+    ] as const) {
+      const r = await direct.recognizeMat(at(width, font, scale, true), { country: 'us' });
+      expect(r.plates.map((p) => `${p.text} ${p.state?.code}`), `${width} px`).toEqual(['SURFSUP CA']);
+      const alone = await direct.recognizeMat(at(width, font, scale, false), { country: 'us' });
+      expect(alone.plates, `${width} px`).toEqual([]);
+    }
+  });
+
   it('reads nothing on an empty frame', async () => {
     const r = await direct.recognizeMat(new cv.Mat(480, 640, cv.CV_8UC1, 128), { country: 'us' });
     expect(r.plates).toEqual([]);

@@ -137,21 +137,28 @@ export class PlateTextReader {
     const top = r.candidates[0]!;
     const n = top.text.length;
     if (top.confidence < DIRECT_CONFIDENT || n < 5 || n > 8 || looksLikeWords(r.line.text, r.line.raw)) return { kind: 'unsure' };
-    let state: PlateState | undefined;
-    if (opts.country === 'us') {
-      const h = r.row.height;
-      const y0 = Math.max(0, Math.round(r.row.y - 1.1 * h));
-      const band: Box = { x: Math.max(0, r.row.x - h), y: y0, width: Math.min(img.cols, r.row.width + 2 * h), height: Math.max(0, r.row.y - y0) };
-      if (band.height >= 6) {
-        const above: Array<TextRow & { row: Box }> = [];
-        await this.readRow(img, band, band.height, { ...opts, minChars: 99 }, above);
-        state = stateFromRows(above);
-      }
-    }
+    const state = opts.country === 'us' ? await this.readState(img, r.row, opts, ['above']) : undefined;
     return {
       kind: 'plate',
       text: { text: top.text, confidence: top.confidence, candidates: r.candidates, ...(top.region ? { region: top.region } : {}), row: r.row, ...(state ? { state } : {}) },
     };
+  }
+
+  /**
+   * A US plate's state from the bands of the image just above and/or below its number's row (where its name or
+   * slogan is printed): one recognizer run per band; undefined where no band names a state legibly.
+   */
+  async readState(img: Mat, row: Box, opts: PlateTextOptions, sides: Array<'above' | 'below'>): Promise<PlateState | undefined> {
+    const h = row.height;
+    const seen: Array<TextRow & { row: Box }> = [];
+    for (const side of sides) {
+      const y0 = side === 'above' ? Math.max(0, Math.round(row.y - 1.1 * h)) : Math.round(row.y + row.height);
+      const y1 = side === 'above' ? Math.round(row.y) : Math.min(img.rows, Math.round(row.y + row.height + 1.1 * h));
+      const x0 = Math.max(0, Math.round(row.x - h));
+      const band: Box = { x: x0, y: y0, width: Math.min(img.cols - x0, Math.round(row.width + 2 * h)), height: y1 - y0 };
+      if (band.height >= 6) await this.readRow(img, band, band.height, { ...opts, minChars: 99 }, seen);
+    }
+    return stateFromRows(seen);
   }
 
   /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */

@@ -305,6 +305,12 @@ export class Recognizer {
     }
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
+    // A clear read of letters only (a vanity plate, or a word on a sign) whose state was not read with it: the
+    // bands above and below its row are read for the state's name or slogan, which says it is a plate.
+    if (!region.crop && country === 'us' && !read.state && read.confidence >= LETTERS_ONLY_WITH_STATE && !hasPlateDigit(read.text, country)) {
+      const state = await reader.readState(roi, read.row, opts, ['above', 'below']);
+      if (state) read = { ...read, state };
+    }
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
     // (a vanity plate) is kept only when read clearly, or with its state's name.
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
