@@ -222,6 +222,25 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it('a small plate is found in a frame whose large print alone fills maxCandidates (a shop front of signs)', async () => {
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 900, seed: 7 });
+    // 16 signs of large print (characters about 40 px tall), each a region of the main pass
+    for (let i = 0; i < 16; i++) {
+      const at = new cv.Point2(60 + (i % 4) * 470, 120 + Math.floor(i / 4) * 170);
+      frame.putText(['OPEN 24', 'SALE 50', 'CAFE 12', 'BAR 365'][i % 4]!, at, cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(235, 235, 235), 4);
+    }
+    const main = findCharLines(frame.rescale(config.detector.maxWidth / W), {
+      minCharHeight: config.detector.minCharHeight,
+      maxCharHeight: 500,
+      minChars: 4,
+      maxChars: 10,
+      blockSizes: [31],
+    });
+    expect(main.length).toBeGreaterThanOrEqual(config.detector.maxCandidates);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = config.detector.maxWidth / W;
     const textured = (width: number) => {

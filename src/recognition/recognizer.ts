@@ -40,6 +40,8 @@ const LETTERS_ONLY_WITH_STATE = 70;
 function lettersOnlyMin(read: { state?: PlateState }): number {
   return read.state ? LETTERS_ONLY_WITH_STATE : LETTERS_ONLY_MIN_CONFIDENCE;
 }
+/** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
+const SMALL_PLATE_ROOM = 2;
 /** Confidence at which a region's other candidate lines are not read. */
 const CONFIDENT_READ = 85;
 
@@ -203,10 +205,14 @@ export class Recognizer {
     }
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
     // plate-like texture (finder.ts).
-    if (det.smallPlates && scale < 1 && regions.length < det.maxCandidates) {
+    if (det.smallPlates && scale < 1) {
       const textureReads = this.engine.kind === 'ppocr' ? det.textureReads : 0;
       const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, textureReads });
-      for (const s of small.slice(0, det.maxCandidates - regions.length)) {
+      // A busy frame (shop signs, a grille, a fence) can fill maxCandidates with the main pass's regions alone: the
+      // small-plate pass keeps a few places of its own, in place of the main pass's weakest regions.
+      const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
+      regions.length = Math.min(regions.length, det.maxCandidates - room);
+      for (const s of small.slice(0, room)) {
         regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true });
       }
     }
