@@ -121,6 +121,14 @@ describe('ppocr engine: reading', () => {
     expect(r.plates).toEqual([]);
   });
 
+  it('a plate number joined into one row with a word beside it (a car badge) is still read: the row is read box by box', async () => {
+    const crop = new cv.Mat(130, 620, cv.CV_8UC3, [225, 230, 232]);
+    crop.putText('SI819AK', new cv.Point2(10, 95), cv.FONT_HERSHEY_SIMPLEX, 2.2, black, 6, cv.LINE_AA);
+    crop.putText('FELICIA', new cv.Point2(395, 88), cv.FONT_HERSHEY_SIMPLEX, 1.0, black, 2, cv.LINE_AA);
+    const read = await recognizer.readCrop(crop, { country: 'eu' });
+    expect(read?.text).toBe('SI819AK');
+  });
+
   it('row helpers: rows side by side are joined; state names and mixed-case words are words', () => {
     const rows = joinRows([
       { x: 10, y: 40, width: 100, height: 50 },
@@ -129,6 +137,7 @@ describe('ppocr engine: reading', () => {
     ]);
     expect(rows).toHaveLength(2);
     expect(rows.find((r) => r.height >= 48)).toMatchObject({ x: 10, width: 210 });
+    expect(rows.find((r) => r.height >= 48)!.parts.map((p) => p.x)).toEqual([10, 130]);
     expect(looksLikeWords('TEXAS', 'TEXAS')).toBe(true);
     expect(looksLikeWords('LANDOFLINCOLN', 'Land of Lincoln')).toBe(true);
     expect(looksLikeWords('ABC1234', 'ABC1234')).toBe(false);

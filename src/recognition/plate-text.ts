@@ -65,9 +65,14 @@ export function looksLikeWords(text: string, raw: string): boolean {
   return lower >= 3 && lower >= text.length * 0.5;
 }
 
+/** A row of text: the detector's boxes side by side (`parts`, left to right) joined. */
+export interface JoinedRow extends Box {
+  parts: Box[];
+}
+
 /** Groups text boxes into rows: boxes side by side at the same height are one row (a plate's two halves). */
-export function joinRows(boxes: Box[]): Box[] {
-  const rows: Box[] = [];
+export function joinRows(boxes: Box[]): JoinedRow[] {
+  const rows: JoinedRow[] = [];
   const sorted = [...boxes].sort((a, b) => a.x - b.x);
   for (const b of sorted) {
     const row = rows.find((r) => {
@@ -77,9 +82,10 @@ export function joinRows(boxes: Box[]): Box[] {
       return overlap >= 0.5 * Math.min(r.height, b.height) && hRatio >= 0.5 && gap < 3 * Math.max(r.height, b.height);
     });
     if (!row) {
-      rows.push({ ...b });
+      rows.push({ x: b.x, y: b.y, width: b.width, height: b.height, parts: [b] });
       continue;
     }
+    row.parts.push(b);
     const x1 = Math.max(row.x + row.width, b.x + b.width);
     const y1 = Math.max(row.y + row.height, b.y + b.height);
     row.x = Math.min(row.x, b.x);
@@ -170,7 +176,7 @@ export class PlateTextReader {
       .filter((r) => r.width >= r.height * 0.8 && r.height >= 4)
       .sort((a, b) => b.height - a.height)
       .slice(0, MAX_ROWS);
-    const full: Box = { x: 0, y: 0, width: img.cols, height: img.rows };
+    const full: JoinedRow = { x: 0, y: 0, width: img.cols, height: img.rows, parts: [] };
     // No text row found (small or low-contrast crops): the whole region is read as one line.
     if (rows.length === 0) rows.push(full);
     const tallest = Math.max(...rows.map((r) => r.height));
@@ -179,7 +185,17 @@ export class PlateTextReader {
     const seen: Array<TextRow & { row: Box }> = [];
     for (const row of rows) {
       const r = await this.readRow(img, row, tallest, opts, seen);
-      if (r) reads.push(r);
+      if (r) {
+        reads.push(r);
+        continue;
+      }
+      // A row joined of several boxes that reads as no plate (a plate and a badge or a word beside it, too many
+      // characters together): its boxes are read one by one, those at least a third of the tallest row's height.
+      if (row.parts.length < 2) continue;
+      for (const part of row.parts.filter((p) => p.height >= tallest / 3 && p.width >= p.height)) {
+        const pr = await this.readRow(img, part, tallest, opts, seen);
+        if (pr) reads.push(pr);
+      }
     }
     reads.sort((a, b) => b.score - a.score);
     const best = reads[0];
