@@ -241,6 +241,25 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it("a small line of text whose direct read is unsure is searched for rows only in a frame where nothing else was read", async () => {
+    const withSign = (plate: boolean) => {
+      const { frame } = plate ? frameWithPlate({ cx: 600, cy: 700, seed: 7, width: 320 }) : { frame: noisyBackground(7) };
+      // a shop's sign in small print (characters about 14 px tall, 7 in the 960 px copy), found by the small-plate pass
+      frame.putText('OPEN SUNDAY 10 TO 4', new cv.Point2(1300, 300), cv.FONT_HERSHEY_SIMPLEX, 0.6, new cv.Vec3(20, 20, 20), 2);
+      return frame;
+    };
+    const runs = async (frame: Mat) => {
+      const before = recognizer.modelRuns!;
+      const r = await recognizer.recognizeMat(frame, { country: 'br' });
+      return { r, det: recognizer.modelRuns!.det - before.det };
+    };
+    const alone = await runs(withSign(false));
+    expect(alone.det, describe_(alone.r)).toBeGreaterThan(0);
+    const beside = await runs(withSign(true));
+    expect(beside.r.plates.map((p) => p.text), describe_(beside.r)).toEqual([TEXT]);
+    expect(beside.det, describe_(beside.r)).toBe(0);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = config.detector.maxWidth / W;
     const textured = (width: number) => {

@@ -129,10 +129,12 @@ export class Recognizer {
     // Regions are read concurrently: with more than one OCR worker their OCR runs in parallel threads. A region
     // whose reading fails is reported in `errors`; the frame's other regions are still read.
     const errors: string[] = [];
-    const readEach = (list: Region[]) =>
+    // Rows the small-plate pass found whose direct read was unsure: their row search waits (see below).
+    const deferred: Region[] = [];
+    const readEach = (list: Region[], defer = false) =>
       Promise.all(
         list.map((r) =>
-          this.readRegion(gray, r, country, topN, 4).catch((err: unknown) => {
+          this.readRegion(gray, r, country, topN, 4, defer && r.small === true ? deferred : undefined).catch((err: unknown) => {
             errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
             return undefined;
           }),
@@ -145,13 +147,15 @@ export class Recognizer {
     // print is seldom a plate of its own (and when it is, the row beside it is no plate and reads nothing).
     const owners = new Map(rows.map((r) => [r, rows.filter((o) => o !== r && isSmallPrintOf(r.box, o.box, 1.1))]));
     const first = rows.filter((r) => owners.get(r)!.length === 0);
-    const firstReads = await readEach(first);
+    const firstReads = await readEach(first, true);
     const readRows = new Set(first.filter((_, i) => firstReads[i] !== undefined));
     const orphans = rows.filter((r) => owners.get(r)!.length > 0 && !owners.get(r)!.some((o) => readRows.has(o)));
-    let reads = [...found(firstReads), ...found(await readEach(orphans))];
-    // Textured places where no characters segmented cost the reader's row search each: read only in a frame
-    // where nothing else was read (a small plate alone in a frame, the case they are for).
-    if (reads.length === 0) reads = found(await readEach(regions.filter((r) => r.texture)));
+    let reads = [...found(firstReads), ...found(await readEach(orphans, true))];
+    // The row search (a detector run and a recognizer run per row) of the small-plate pass's unsure rows, and of its
+    // textured places where no characters segmented, only in a frame where nothing else was read: a small plate
+    // alone in a frame is the case they are for, and in a frame with a plate read they are mostly a grille's or a
+    // sign's texture.
+    if (reads.length === 0) reads = found(await readEach([...deferred, ...regions.filter((r) => r.texture)]));
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
@@ -213,7 +217,7 @@ export class Recognizer {
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
       regions.length = Math.min(regions.length, det.maxCandidates - room);
       for (const s of small.slice(0, room)) {
-        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true });
+        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true, small: true });
       }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
@@ -237,11 +241,12 @@ export class Recognizer {
     country: Country,
     topN: number,
     minChars: number,
+    deferred?: Region[],
   ): Promise<PlateRead | undefined> {
     const ch = region.charHeight;
     const { x0, y0, x1, y1 } = regionWindow(gray, region, 1.2, 0.9);
     if (x1 - x0 < 8 || y1 - y0 < 8) return undefined;
-    if (this.engine.kind === 'ppocr') return this.readRegionPpocr(this.engine.reader, gray, region, country, topN, minChars);
+    if (this.engine.kind === 'ppocr') return this.readRegionPpocr(this.engine.reader, gray, region, country, topN, minChars, deferred);
     const scale = READ_CHAR_HEIGHT / ch;
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     const img = roi.resize(
@@ -279,7 +284,8 @@ export class Recognizer {
 
   /**
    * PP-OCR on one region: a crop around it (the plate's margins, where the state name and slogan may be too),
-   * rows found and read by plate-text.ts, and the plate's box from the chosen row.
+   * rows found and read by plate-text.ts, and the plate's box from the chosen row. Given `deferred`, a region whose
+   * direct read is unsure is put there instead of being searched for rows now.
    */
   private async readRegionPpocr(
     reader: PlateTextReader,
@@ -288,6 +294,7 @@ export class Recognizer {
     country: Country,
     topN: number,
     minChars: number,
+    deferred?: Region[],
   ): Promise<PlateRead | undefined> {
     const ch = region.charHeight;
     // wider than the tesseract path's window: the state's name and a slogan above and below are read too
@@ -297,7 +304,7 @@ export class Recognizer {
     let read: PlateText | undefined;
     // A textured place has no row of characters found in it (it may hold the state's name, the number and a
     // slogan): the reader searches its rows.
-    if (!region.crop && !region.texture && this.config.ocr.rowSearch === 'when-unsure') {
+    if (!region.crop && !region.texture && !region.unsure && this.config.ocr.rowSearch === 'when-unsure') {
       // the finder's row, with a little margin for a character it cut at either end
       const row: Box = {
         x: Math.max(0, region.box.x - x0 - ch * 0.4),
@@ -308,6 +315,10 @@ export class Recognizer {
       const direct = await reader.readDirect(roi, row, opts);
       if (direct.kind === 'none') return undefined;
       if (direct.kind === 'plate') read = direct.text;
+      else if (deferred) {
+        deferred.push({ ...region, unsure: true });
+        return undefined;
+      }
     }
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
@@ -406,6 +417,10 @@ interface Region {
   crop: boolean;
   /** A textured place where no line of characters segmented (finder.ts). */
   texture?: boolean;
+  /** Found by the small-plate pass at full resolution (finder.ts). */
+  small?: boolean;
+  /** Its row was read directly already, and the read was unsure: the row search comes next. */
+  unsure?: boolean;
 }
 
 /** The part of the frame read for a region: its box grown by fx, fy character heights (a crop is read whole). */
