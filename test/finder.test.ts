@@ -260,6 +260,16 @@ describe('small plates in a 1080p frame', () => {
     expect(beside.det, describe_(beside.r)).toBe(0);
   });
 
+  it('a frame 960 px wide (searched at its own size, neither scaled down nor doubled) has its small plate found too', async () => {
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7, width: 130 });
+    const half = frame.resize(H / 2, W / 2, 0, 0, cv.INTER_AREA);
+    const plate = { x: box.x / 2, y: box.y / 2, width: box.width / 2, height: box.height / 2 };
+    const r = await recognizer.recognizeMat(half, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, plate))?.text, describe_(r)).toBe(TEXT);
+    const before = await withoutSmall.recognizeMat(half, { country: 'br' });
+    expect(before.plates.some((p) => holdsCentre(p.box, plate)), describe_(before)).toBe(false);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = config.detector.maxWidth / W;
     const textured = (width: number) => {

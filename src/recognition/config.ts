@@ -65,7 +65,7 @@ const detector = z
       .boolean()
       .default(true)
       .describe(
-        'Also look for plates too small for the scaled frame (characters 8-28 px tall in a frame wider than maxWidth): where the scaled frame shows plate-like texture, that place is searched again at full resolution.',
+        'Also look for plates too small for the main search (characters 8-28 px tall in a frame wider than maxWidth, 8-14 px in one 900 px to maxWidth wide): where the scaled frame shows plate-like texture, that place is searched again at full resolution.',
       ),
     textureReads: z
       .int()
@@ -73,7 +73,7 @@ const detector = z
       .max(12)
       .default(2)
       .describe(
-        "Small-plate pass: places of plate-like texture (at least 40 px wide) where no line of characters segments at full resolution that are still given to the reader's row search (the most textured first), at most this many per frame and only in a frame where nothing else was read; 0: none (engine ppocr only).",
+        "Small-plate pass: places of plate-like texture (at least 40 px wide) where no line of characters segments at full resolution that are still given to the reader's row search (the most textured first), at most this many per frame and only in a frame wider than maxWidth where nothing else was read; 0: none (engine ppocr only).",
       ),
   })
   .describe('Finding plates in a frame (OpenCV).');

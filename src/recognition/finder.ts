@@ -150,7 +150,7 @@ function placeRank(p: TexturePlace): number {
 }
 
 /**
- * Lines of small characters at full resolution, where the scaled copy `work` (the frame times `scale`, under 1)
+ * Lines of small characters at full resolution, where the scaled copy `work` (the frame times `scale`, at most 1)
  * shows plate-like texture. Places already covered by `known` regions (frame coordinates) are skipped.
  */
 export function findSmallPlates(
@@ -160,7 +160,7 @@ export function findSmallPlates(
   known: Box[],
   opts: SmallPlateOptions = SMALL_PLATE_DEFAULTS,
 ): SmallPlateRegion[] {
-  if (scale >= 1) return [];
+  if (scale > 1) return [];
   const minH = Math.max(2, Math.floor(opts.minCharHeight * scale));
   const maxH = Math.ceil(opts.maxCharHeight * scale);
   const places = texturePlaces(work, minH, maxH)

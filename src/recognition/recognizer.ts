@@ -42,6 +42,13 @@ function lettersOnlyMin(read: { state?: PlateState }): number {
 }
 /** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
 const SMALL_PLATE_ROOM = 2;
+/**
+ * Confidence (0-100) a read of small print needs, in a frame searched at its own size, when it fits none of the
+ * country's layouts: there the small-plate pass sees signs' small print crisply ("1 HR PARKING" read as 10ARKNG).
+ * (In a scaled-down frame this costs European small plates, whose layouts the project knows fewer of, more than it
+ * saves: bench:small-plates EU 90-120 px -3 to -5 points for one false read in 40 busy frames.)
+ */
+const OWN_SIZE_SMALL_PRINT_NO_LAYOUT = 70;
 /** Confidence at which a region's other candidate lines are not read. */
 const CONFIDENT_READ = 85;
 
@@ -134,7 +141,7 @@ export class Recognizer {
     const readEach = (list: Region[], defer = false) =>
       Promise.all(
         list.map((r) =>
-          this.readRegion(gray, r, country, topN, 4, defer && r.small === true ? deferred : undefined).catch((err: unknown) => {
+          this.readRegion(gray, r, country, topN, 4, defer && r.small ? deferred : undefined).catch((err: unknown) => {
             errors.push(`region at ${Math.round(r.box.x)},${Math.round(r.box.y)}: ${(err as Error)?.message ?? String(err)}`);
             return undefined;
           }),
@@ -208,16 +215,21 @@ export class Recognizer {
       if (regions.length >= det.maxCandidates) break;
     }
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
-    // plate-like texture (finder.ts).
-    if (det.smallPlates && scale < 1) {
-      const textureReads = this.engine.kind === 'ppocr' ? det.textureReads : 0;
-      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, textureReads });
+    // plate-like texture (finder.ts). A frame at its own size (900 px up to maxWidth wide: neither scaled down nor
+    // doubled) is searched too, for characters from 8 px to a little over minCharHeight, which its main pass misses
+    // as a scaled frame's does; its textured places are not read (they are for small characters that a scaled-down
+    // frame blurs together).
+    if (det.smallPlates && scale <= 1) {
+      const ownSize = scale === 1;
+      const textureReads = this.engine.kind === 'ppocr' && !ownSize ? det.textureReads : 0;
+      const maxCharHeight = ownSize ? Math.ceil(1.2 * minH) : SMALL_PLATE_DEFAULTS.maxCharHeight;
+      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, maxCharHeight, textureReads });
       // A busy frame (shop signs, a grille, a fence) can fill maxCandidates with the main pass's regions alone: the
       // small-plate pass keeps a few places of its own, in place of the main pass's weakest regions.
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
       regions.length = Math.min(regions.length, det.maxCandidates - room);
       for (const s of small.slice(0, room)) {
-        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true, small: true });
+        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true, small: ownSize ? 'own-size' : 'scaled' });
       }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
@@ -331,6 +343,7 @@ export class Recognizer {
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
     // (a vanity plate) is kept only when read clearly, or with its state's name.
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
+    if (region.small === 'own-size' && !read.region && read.confidence < OWN_SIZE_SMALL_PRINT_NO_LAYOUT) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;
@@ -417,8 +430,8 @@ interface Region {
   crop: boolean;
   /** A textured place where no line of characters segmented (finder.ts). */
   texture?: boolean;
-  /** Found by the small-plate pass at full resolution (finder.ts). */
-  small?: boolean;
+  /** Found by the small-plate pass at full resolution (finder.ts), in a scaled-down frame or one at its own size. */
+  small?: 'scaled' | 'own-size';
   /** Its row was read directly already, and the read was unsure: the row search comes next. */
   unsure?: boolean;
 }
