@@ -17,6 +17,9 @@
  * These frames are for measuring only: never train on them, never tune a threshold to one image.
  *   taskset -c 0 node dist/scripts/bench-small-plates.js [--data DIR] [--sets eu,br] [--widths 60,75,90,120,160]
  *     [--limit N] [--empty N] [--seed N] [--variant NAME=JSON]... [--verbose] [--json] [--dump DIR]
+ *     [--frame-width W]
+ * With --frame-width the frames are scaled to W px wide before reading (960: frames searched at their own size); the
+ * widths printed stay those of the plate in the 1920 px frame (scale them by W / 1920).
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,8 +49,17 @@ const { values } = parseArgs({
     /** A folder outside the repository where the generated frames are written (for looking at them). */
     dump: { type: 'string' },
     json: { type: 'boolean', default: false },
+    /**
+     * Scale every 1920x1080 frame to this width before it is read (after its JPEG round trip; the plate widths
+     * scale with it): e.g. 960 measures frames that the recognizer searches at their own size.
+     */
+    'frame-width': { type: 'string' },
   },
 });
+
+/** The frames' scale before reading (--frame-width). */
+const FRAME_SCALE = values['frame-width'] ? Number(values['frame-width']) / FRAME_W : 1;
+if (!(FRAME_SCALE > 0 && FRAME_SCALE <= 1)) throw new Error(`--frame-width must be 1-${FRAME_W}`);
 
 interface Truth {
   plate: string;
@@ -113,7 +125,8 @@ function background(file: string): Mat {
 
 /** Through JPEG and back, as a camera's frame would be. */
 function jpegRoundTrip(m: Mat): Mat {
-  return cv.imdecode(cv.imencode('.jpg', m, [cv.IMWRITE_JPEG_QUALITY, 90]), cv.IMREAD_GRAYSCALE);
+  const frame = cv.imdecode(cv.imencode('.jpg', m, [cv.IMWRITE_JPEG_QUALITY, 90]), cv.IMREAD_GRAYSCALE);
+  return FRAME_SCALE === 1 ? frame : frame.resize(Math.round(FRAME_H * FRAME_SCALE), Math.round(FRAME_W * FRAME_SCALE), 0, 0, cv.INTER_AREA);
 }
 
 /**
@@ -140,7 +153,9 @@ function makeFrame(photo: Photo, gray: Mat, bg: Mat, width: number, rand: () => 
   const truths = photo.truths
     .map((t) => ({ plate: t.plate, box: { x: ox + t.box.x * s, y: oy + t.box.y * s, width: t.box.width * s, height: t.box.height * s } }))
     .filter((t) => t.box.x >= 0 && t.box.y >= 0 && t.box.x + t.box.width <= FRAME_W && t.box.y + t.box.height <= FRAME_H);
-  return { frame: jpegRoundTrip(frame), truths };
+  const f = FRAME_SCALE;
+  const inFrame = truths.map((t) => ({ ...t, box: { x: t.box.x * f, y: t.box.y * f, width: t.box.width * f, height: t.box.height * f } }));
+  return { frame: jpegRoundTrip(frame), truths: inFrame };
 }
 
 /** A box found covers a small truth plate: IoU > 0.3, or the truth's centre inside it. */
