@@ -184,15 +184,16 @@ const newTally = (): Tally => ({ frames: 0, truths: 0, proposed: 0, detected: 0,
 
 type Proposer = { proposeRegions(gray: Mat): { box: Box }[] };
 
-async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country, tally: Tally): Promise<FrameResult> {
+async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country, tally: Tally): Promise<{ res: FrameResult; proposed: boolean[] }> {
   const res = await v.recognizer.recognizeMat(frame, { country });
   tally.frames++;
   tally.ms.push(res.ms);
   // The candidate regions (not timed: recognizeMat proposed them already).
   const regions = (v.recognizer as unknown as Proposer).proposeRegions(frame);
-  for (const t of truths) {
+  const proposed = truths.map((t) => regions.some((r) => covers(r.box, t.box)));
+  for (const [i, t] of truths.entries()) {
     tally.truths++;
-    if (regions.some((r) => covers(r.box, t.box))) tally.proposed++;
+    if (proposed[i]) tally.proposed++;
     const hits = res.plates.filter((p) => covers(p.box, t.box));
     if (hits.length) tally.detected++;
     if (hits.some((p) => p.text === t.plate)) tally.exact++;
@@ -200,7 +201,7 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
   // As bench-recognize counts them: a read that covers no truth plate and has none's text (a misread of a
   // plate is a missed exact read, not a false read).
   tally.falseReads += res.plates.filter((p) => !truths.some((t) => covers(p.box, t.box) || p.text === t.plate)).length;
-  return res;
+  return { res, proposed };
 }
 
 function percentile(xs: number[], q: number): number {
@@ -240,7 +241,7 @@ for (const [i, file] of emptyPicks.entries()) {
   // Alternate which variant goes first, so that neither always meets a warm or cold cache.
   const order = i % 2 === 0 ? variants : [...variants].reverse();
   for (const v of order) {
-    const res = await measure(v, frame, [], 'us', tally(`empty|0|${v.name}`));
+    const { res } = await measure(v, frame, [], 'us', tally(`empty|0|${v.name}`));
     if (values.verbose && res.plates.length) {
       console.error(`${v.name} empty ${path.basename(file)}: ${res.plates.map((p) => `${p.text}@${p.confidence}`).join(',')}`);
     }
@@ -268,13 +269,12 @@ for (const set of sets) {
       }
       const order = (pi + wi) % 2 === 0 ? variants : [...variants].reverse();
       for (const v of order) {
-        const res = await measure(v, frame, truths, country, tally(`${set}|${width}|${v.name}`));
+        const { res, proposed } = await measure(v, frame, truths, country, tally(`${set}|${width}|${v.name}`));
         if (values.verbose) {
           const t = truths[0];
           const got = res.plates.map((p) => `${p.text}${t && covers(p.box, t.box) ? '*' : ''}@${p.confidence}`).join(',');
-          const proposed = t && (v.recognizer as unknown as Proposer).proposeRegions(frame).some((r) => covers(r.box, t.box));
           console.error(
-            `${v.name} ${set} W=${width} ${path.basename(photo.file)} truth=${t?.plate ?? '-'} got=${got || '-'} ${res.ms} ms${proposed ? '' : ' (not proposed)'}`,
+            `${v.name} ${set} W=${width} ${path.basename(photo.file)} truth=${t?.plate ?? '-'} got=${got || '-'} ${res.ms} ms${proposed[0] === false ? ' (not proposed)' : ''}`,
           );
         }
       }

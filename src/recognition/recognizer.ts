@@ -314,6 +314,7 @@ export class Recognizer {
     const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
     let read: PlateText | undefined;
+    let direct = false;
     // A textured place has no row of characters found in it (it may hold the state's name, the number and a
     // slogan): the reader searches its rows.
     if (!region.crop && !region.texture && !region.unsure && this.config.ocr.rowSearch === 'when-unsure') {
@@ -324,10 +325,12 @@ export class Recognizer {
         width: Math.min(roi.cols, region.box.width + ch * 0.8),
         height: Math.min(roi.rows, region.box.height + ch * 0.3),
       };
-      const direct = await reader.readDirect(roi, row, opts);
-      if (direct.kind === 'none') return undefined;
-      if (direct.kind === 'plate') read = direct.text;
-      else if (deferred) {
+      const verdict = await reader.readDirect(roi, row, opts);
+      if (verdict.kind === 'none') return undefined;
+      if (verdict.kind === 'plate') {
+        read = verdict.text;
+        direct = true;
+      } else if (deferred) {
         deferred.push({ ...region, unsure: true });
         return undefined;
       }
@@ -335,9 +338,10 @@ export class Recognizer {
     read ??= await reader.read(roi, opts);
     if (!read) return undefined;
     // A clear read of letters only (a vanity plate, or a word on a sign) whose state was not read with it: the
-    // bands above and below its row are read for the state's name or slogan, which says it is a plate.
+    // bands above and below its row are read for the state's name or slogan, which says it is a plate (a direct
+    // read has read the band above already).
     if (!region.crop && country === 'us' && !read.state && read.confidence >= LETTERS_ONLY_WITH_STATE && !hasPlateDigit(read.text, country)) {
-      const state = await reader.readState(roi, read.row, opts, ['above', 'below']);
+      const state = await reader.readState(roi, read.row, opts, direct ? ['below'] : ['above', 'below']);
       if (state) read = { ...read, state };
     }
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
