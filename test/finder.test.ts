@@ -282,6 +282,21 @@ describe('small plates in a 1080p frame', () => {
     expect(textured(34)).toEqual([]);
   });
 
+  it("a slightly blurred small US plate's characters segment with threshold blocks of half its face's height, not with blocks of a character's height", async () => {
+    const scale = config.detector.maxWidth / W;
+    const us = { file: path.join(ROOT, 'test-fixtures', 'crops', 'us-ca-3FGH456.jpg'), plate: { x: 7, y: 7, width: 302, height: 152 } };
+    for (const [seed, cx, cy] of [[7, 900, 600], [11, 400, 300], [13, 1500, 800]] as const) {
+      const { frame, box } = frameWithPlate({ cx, cy, seed, width: 66, crop: us, blur: 1 });
+      const work = frame.rescale(scale);
+      const line = (fineBlocks: boolean) =>
+        findSmallPlates(frame, work, scale, [], { ...SMALL_PLATE_DEFAULTS, fineBlocks }).filter((r) => !r.texture && holdsCentre(r.box, box));
+      expect(line(true), `seed ${seed}`).toHaveLength(1);
+      expect(line(false), `seed ${seed}`).toEqual([]);
+      const r = await recognizer.recognizeMat(frame, { country: 'us' });
+      expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe('3FGH456');
+    }
+  });
+
   it('a frame of noise alone gives no plate and no small-plate region', async () => {
     const frame = noisyBackground(5);
     const r = await recognizer.recognizeMat(frame, { country: 'br' });

@@ -223,7 +223,7 @@ export class Recognizer {
       const ownSize = scale === 1;
       const textureReads = this.engine.kind === 'ppocr' && !ownSize ? det.textureReads : 0;
       const maxCharHeight = ownSize ? Math.ceil(1.2 * minH) : SMALL_PLATE_DEFAULTS.maxCharHeight;
-      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, maxCharHeight, textureReads });
+      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, maxCharHeight, textureReads, fineBlocks: !ownSize });
       // A busy frame (shop signs, a grille, a fence) can fill maxCandidates with the main pass's regions alone: the
       // small-plate pass keeps a few places of its own, in place of the main pass's weakest regions.
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
