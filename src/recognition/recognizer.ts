@@ -43,12 +43,14 @@ function lettersOnlyMin(read: { state?: PlateState }): number {
 /** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
 const SMALL_PLATE_ROOM = 2;
 /**
- * Confidence (0-100) a read of small print needs, in a frame searched at its own size, when it fits none of the
- * country's layouts: there the small-plate pass sees signs' small print crisply ("1 HR PARKING" read as 10ARKNG).
- * (In a scaled-down frame this costs European small plates, whose layouts the project knows fewer of, more than it
- * saves: bench:small-plates EU 90-120 px -3 to -5 points for one false read in 40 busy frames.)
+ * Confidence (0-100) a read in a frame (ppocr engines) needs when it fits none of the country's layouts, for a US plate and
+ * for any plate in a frame's small print searched at its own size. On the 751 US crops such reads under 70 were right
+ * 5 times of 21 (70 and over: 161 of 203), and in a frame, signs' numbers and words are read as often as plates. In a
+ * frame searched at its own size the small-plate pass sees signs' small print crisply ("1 HR PARKING" read as
+ * 10ARKNG). (For European plates, whose layouts the project knows fewer of, this costs more than it saves in a
+ * scaled-down frame: bench:small-plates EU 90-120 px -3 to -5 points for one false read in 40 busy frames.)
  */
-const OWN_SIZE_SMALL_PRINT_NO_LAYOUT = 70;
+const NO_LAYOUT_MIN = 70;
 /** Confidence at which a region's other candidate lines are not read. */
 const CONFIDENT_READ = 85;
 
@@ -347,7 +349,7 @@ export class Recognizer {
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
     // (a vanity plate) is kept only when read clearly, or with its state's name.
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
-    if (region.small === 'own-size' && !read.region && read.confidence < OWN_SIZE_SMALL_PRINT_NO_LAYOUT) return undefined;
+    if (!region.crop && (country === 'us' || region.small === 'own-size') && !read.region && read.confidence < NO_LAYOUT_MIN) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins.
     const rch = row.height / 1.3;
