@@ -43,12 +43,12 @@ function lettersOnlyMin(read: { state?: PlateState }): number {
 /** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
 const SMALL_PLATE_ROOM = 2;
 /**
- * Confidence (0-100) a read in a frame (ppocr engines) needs when it fits none of the country's layouts, for a US plate and
- * for any plate in a frame's small print searched at its own size. On the 751 US crops such reads under 70 were right
- * 5 times of 21 (70 and over: 161 of 203), and in a frame, signs' numbers and words are read as often as plates. In a
- * frame searched at its own size the small-plate pass sees signs' small print crisply ("1 HR PARKING" read as
- * 10ARKNG). (For European plates, whose layouts the project knows fewer of, this costs more than it saves in a
- * scaled-down frame: bench:small-plates EU 90-120 px -3 to -5 points for one false read in 40 busy frames.)
+ * Confidence (0-100) a read in a frame (ppocr engines) needs when it fits none of the country's layouts, for a US
+ * plate and for any plate in a frame's small print searched at its own size. On the 751 US crops such reads under 70
+ * were right 5 times of 21 (70 and over: 161 of 203), and in a frame, signs' numbers and words are read as often as
+ * plates. In a frame searched at its own size the small-plate pass sees signs' small print crisply ("1 HR PARKING"
+ * read as 10ARKNG). (For European plates, whose layouts the project knows fewer of, this costs more than it saves in
+ * a scaled-down frame: bench:small-plates EU 90-120 px -3 to -5 points for one false read in 40 busy frames.)
  */
 const NO_LAYOUT_MIN = 70;
 /** Confidence at which a region's other candidate lines are not read. */
