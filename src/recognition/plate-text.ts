@@ -15,6 +15,12 @@ import { stateFromRows, type PlateState, type TextRow } from './us-states.js';
 
 /** Character height (pixels) at which the detector looks for text rows in a region. */
 const DET_CHAR_HEIGHT = 36;
+/**
+ * Character height guessed for a plate crop, as a share of its height (a crop's characters are not measured): a US
+ * plate's are about 40% of it. At the 0.5 guessed before, the detector saw a crop 64 px tall (its input is rounded to
+ * 32 px) and missed rows: the 751 US crops read 85.1% exactly, 88.3% at 0.375 (96 px), no better at taller inputs.
+ */
+const CROP_CHAR_SHARE = 0.4;
 /** Margin read on each side of a row, as a share of its height (US crops: 83.0% read with none, 84.6-84.8% at 0.25-0.4). */
 const ROW_MARGIN = 0.3;
 /** A character at the row's edge is kept, whatever its place, when the recognizer gives it at least this probability. */
@@ -169,7 +175,7 @@ export class PlateTextReader {
 
   /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */
   async read(img: Mat, opts: PlateTextOptions): Promise<PlateText | undefined> {
-    const charHeight = opts.charHeight ?? img.rows * 0.5;
+    const charHeight = opts.charHeight ?? img.rows * CROP_CHAR_SHARE;
     const scale = Math.max(0.25, Math.min(4, DET_CHAR_HEIGHT / Math.max(4, charHeight)));
     const boxes = await this.ocr.detect(img, 960, scale);
     const rows = joinRows(boxes)
