@@ -17,7 +17,7 @@
  * These frames are for measuring only: never train on them, never tune a threshold to one image.
  *   taskset -c 0 node dist/scripts/bench-small-plates.js [--data DIR] [--sets eu,br] [--widths 60,75,90,120,160]
  *     [--limit N] [--empty N] [--seed N] [--variant NAME=JSON]... [--verbose] [--json] [--dump DIR]
- *     [--frame-width W]
+ *     [--frame-width W] [--tilt DEG]
  * With --frame-width the frames are scaled to W px wide before reading (960: frames searched at their own size); the
  * widths printed stay those of the plate in the 1920 px frame (scale them by W / 1920).
  */
@@ -54,8 +54,17 @@ const { values } = parseArgs({
      * scale with it): e.g. 960 measures frames that the recognizer searches at their own size.
      */
     'frame-width': { type: 'string' },
+    /**
+     * Tilt each pasted photo by an angle drawn uniformly from -T to +T degrees (seeded), turned about its first
+     * plate's centre: a camera's roll, a car on a slope or a crooked plate. The truth box becomes the tilted plate's
+     * bounding box. 0 (the default): frames exactly as without the option.
+     */
+    tilt: { type: 'string', default: '0' },
   },
 });
+
+const TILT = Number(values.tilt);
+if (!(TILT >= 0 && TILT <= 45)) throw new Error('--tilt must be 0-45 degrees');
 
 /** The frames' scale before reading (--frame-width). */
 const FRAME_SCALE = values['frame-width'] ? Number(values['frame-width']) / FRAME_W : 1;
@@ -138,20 +147,60 @@ function makeFrame(photo: Photo, gray: Mat, bg: Mat, width: number, rand: () => 
   const s = width / main.box.width;
   const sw = Math.max(1, Math.round(gray.cols * s));
   const sh = Math.max(1, Math.round(gray.rows * s));
-  const scaled = gray.resize(sh, sw, 0, 0, s < 1 ? cv.INTER_AREA : cv.INTER_LINEAR);
-  const ph = main.box.height * s;
-  const px = Math.round(rand() * (FRAME_W - width));
-  const py = Math.round(rand() * (FRAME_H - ph));
-  const ox = Math.round(px - main.box.x * s);
-  const oy = Math.round(py - main.box.y * s);
+  let scaled = gray.resize(sh, sw, 0, 0, s < 1 ? cv.INTER_AREA : cv.INTER_LINEAR);
+  let mask: Mat | undefined;
+  // where a point of the scaled photo lands in `scaled` (moved only by --tilt)
+  let place = (x: number, y: number): [number, number] => [x, y];
+  const angle = TILT > 0 ? (rand() * 2 - 1) * TILT : 0;
+  if (angle !== 0) {
+    // turned about the first plate's centre, on a canvas large enough to hold the whole turned photo
+    const rad = (angle * Math.PI) / 180;
+    const cos = Math.cos(rad);
+    const sin = Math.sin(rad);
+    const W = Math.ceil(Math.abs(sw * cos) + Math.abs(sh * sin));
+    const H = Math.ceil(Math.abs(sw * sin) + Math.abs(sh * cos));
+    const cx = (main.box.x + main.box.width / 2) * s;
+    const cy = (main.box.y + main.box.height / 2) * s;
+    // OpenCV's rotation: a positive angle turns the image anticlockwise as shown (y grows downwards)
+    const m = [cos, sin, 0, -sin, cos, 0];
+    m[2] = (1 - cos) * cx - sin * cy;
+    m[5] = sin * cx + (1 - cos) * cy;
+    // shift so that the turned photo's corners all fall inside the canvas
+    const corners = [[0, 0], [sw, 0], [0, sh], [sw, sh]].map(([x, y]) => [m[0]! * x! + m[1]! * y! + m[2]!, m[3]! * x! + m[4]! * y! + m[5]!]);
+    m[2] -= Math.min(...corners.map((c) => c[0]!));
+    m[5] -= Math.min(...corners.map((c) => c[1]!));
+    const M = new cv.Mat([m.slice(0, 3), m.slice(3)], cv.CV_64F);
+    const size = new cv.Size(W, H);
+    scaled = scaled.warpAffine(M, size, cv.INTER_LINEAR, cv.BORDER_CONSTANT, new cv.Vec3(0, 0, 0));
+    mask = new cv.Mat(sh, sw, cv.CV_8UC1, 255).warpAffine(M, size, cv.INTER_NEAREST, cv.BORDER_CONSTANT, new cv.Vec3(0, 0, 0));
+    place = (x, y) => [m[0]! * x + m[1]! * y + m[2]!, m[3]! * x + m[4]! * y + m[5]!];
+  }
+  // a truth box (photo pixels) as the bounding box of its corners in `scaled`
+  const boxIn = (b: Box): Box => {
+    const pts = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]].map(([x, y]) => place(x! * s, y! * s));
+    const xs = pts.map((q) => q[0]);
+    const ys = pts.map((q) => q[1]);
+    return { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
+  };
+  const mainBox = boxIn(main.box);
+  const px = Math.round(rand() * (FRAME_W - mainBox.width));
+  const py = Math.round(rand() * (FRAME_H - mainBox.height));
+  const ox = Math.round(px - mainBox.x);
+  const oy = Math.round(py - mainBox.y);
   const frame = bg.copy();
   const x0 = Math.max(0, ox);
   const y0 = Math.max(0, oy);
-  const x1 = Math.min(FRAME_W, ox + sw);
-  const y1 = Math.min(FRAME_H, oy + sh);
-  scaled.getRegion(new cv.Rect(x0 - ox, y0 - oy, x1 - x0, y1 - y0)).copyTo(frame.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0)));
+  const x1 = Math.min(FRAME_W, ox + scaled.cols);
+  const y1 = Math.min(FRAME_H, oy + scaled.rows);
+  const src = new cv.Rect(x0 - ox, y0 - oy, x1 - x0, y1 - y0);
+  const dst = frame.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
+  if (mask) scaled.getRegion(src).copyTo(dst, mask.getRegion(src));
+  else scaled.getRegion(src).copyTo(dst);
   const truths = photo.truths
-    .map((t) => ({ plate: t.plate, box: { x: ox + t.box.x * s, y: oy + t.box.y * s, width: t.box.width * s, height: t.box.height * s } }))
+    .map((t) => {
+      const b = boxIn(t.box);
+      return { plate: t.plate, box: { x: ox + b.x, y: oy + b.y, width: b.width, height: b.height } };
+    })
     .filter((t) => t.box.x >= 0 && t.box.y >= 0 && t.box.x + t.box.width <= FRAME_W && t.box.y + t.box.height <= FRAME_H);
   const f = FRAME_SCALE;
   const inFrame = truths.map((t) => ({ ...t, box: { x: t.box.x * f, y: t.box.y * f, width: t.box.width * f, height: t.box.height * f } }));
