@@ -305,3 +305,32 @@ describe('small plates in a 1080p frame', () => {
     expect(findSmallPlates(frame, work, config.detector.maxWidth / W, [])).toEqual([]);
   });
 });
+
+describe('lines of characters', () => {
+  /** "ABC" and "1234" with a gap of two characters' width between (a plate's halves either side of its emblem). */
+  function halves(deg: number): Mat {
+    const m = new cv.Mat(200, 420, cv.CV_8UC1, 235);
+    m.putText('ABC', new cv.Point2(40, 120), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    m.putText('1234', new cv.Point2(225, 120), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    const turn = cv.getRotationMatrix2D(new cv.Point2(210, 100), deg, 1);
+    return m.warpAffine(turn, new cv.Size(420, 200), cv.INTER_LINEAR, cv.BORDER_REPLICATE);
+  }
+  const lines = (img: Mat) => findCharLines(img, { minCharHeight: 20, maxCharHeight: 60, minChars: 4, maxChars: 10, blockSizes: [51] });
+
+  it('a line split by a wide gap is one line of 7 characters, level or tilted up to 15 degrees', () => {
+    for (const deg of [0, 8, -12, 15]) {
+      const found = lines(halves(deg));
+      expect(found.map((l) => l.blobs.length), `${deg} degrees`).toContain(7);
+      // the tilt measured: the line's slope is the turn's (y grows downwards: an anticlockwise turn rises)
+      const line = found.find((l) => l.blobs.length === 7)!;
+      expect((-line.angle * 180) / Math.PI, `${deg} degrees`).toBeCloseTo(deg, -0.5);
+    }
+  });
+
+  it('two lines at different heights are not joined across a gap', () => {
+    const m = new cv.Mat(200, 420, cv.CV_8UC1, 235);
+    m.putText('ABC', new cv.Point2(40, 90), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    m.putText('1234', new cv.Point2(225, 150), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    expect(lines(m).map((l) => l.blobs.length)).not.toContain(7);
+  });
+});

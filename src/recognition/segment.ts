@@ -166,27 +166,53 @@ function mergeAcrossGaps(groups: CharBlob[][], maxChars: number): CharBlob[][] {
     const y0 = Math.min(...g.map((b) => b.y));
     const y1 = Math.max(...g.map((b) => b.y + b.h));
     const hs = g.map((b) => b.h).sort((a, b) => a - b);
-    return { g, x0, x1, cy: (y0 + y1) / 2, h: hs[Math.floor(hs.length / 2)]! };
+    return { g, x0, x1, cy: (y0 + y1) / 2, h: hs[Math.floor(hs.length / 2)]!, ...bottomLine(g) };
   });
   boxes.sort((a, b) => a.x0 - b.x0);
   const out: typeof boxes = [];
   for (const box of boxes) {
     const prev = box.g.length >= 2 ? out.findLast((o) => o.g.length >= 2) : undefined;
+    const h = prev ? Math.max(prev.h, box.h) : 0;
     if (
       prev &&
       Math.max(prev.h, box.h) / Math.min(prev.h, box.h) < 1.2 &&
-      Math.abs(prev.cy - box.cy) < 0.25 * Math.max(prev.h, box.h) &&
+      // level, or both halves tilted alike with the right one on the left one's line (a tilted plate)
+      (Math.abs(prev.cy - box.cy) < 0.25 * h ||
+        (Math.abs(prev.slope - box.slope) < MAX_SLOPE_DIFFERENCE &&
+          Math.abs(prev.slope) < MAX_TILT_SLOPE &&
+          Math.abs(prev.my + prev.slope * (box.mx - prev.mx) - box.my) < 0.25 * h)) &&
       box.x0 - prev.x1 > 0 &&
-      box.x0 - prev.x1 < 3 * Math.max(prev.h, box.h) &&
+      box.x0 - prev.x1 < 3 * h &&
       prev.g.length + box.g.length <= maxChars
     ) {
       prev.g = [...prev.g, ...box.g];
       prev.x1 = box.x1;
+      Object.assign(prev, bottomLine(prev.g));
       continue;
     }
     out.push({ ...box });
   }
   return out.map((o) => o.g);
+}
+
+/** Two halves of a tilted line join when their slopes differ by less than this (about 6 degrees)... */
+const MAX_SLOPE_DIFFERENCE = 0.1;
+/** ...and the line is tilted less than about 20 degrees. */
+const MAX_TILT_SLOPE = 0.36;
+
+/** Least-squares line through the bottom centres of a group's characters: slope and the centre it passes through. */
+function bottomLine(g: CharBlob[]): { slope: number; mx: number; my: number } {
+  const xs = g.map((b) => b.x + b.w / 2);
+  const ys = g.map((b) => b.y + b.h);
+  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+  let num = 0;
+  let den = 0;
+  xs.forEach((x, i) => {
+    num += (x - mx) * (ys[i]! - my);
+    den += (x - mx) ** 2;
+  });
+  return { slope: den > 0 ? num / den : 0, mx, my };
 }
 
 /** Every plausible line of characters in a grey image, best first. */
