@@ -115,6 +115,28 @@ describe('ppocr engine: reading', () => {
     expect(p.box.x + p.box.width).toBeLessThan(850);
   });
 
+  it("a plate tilted 8-14 degrees in a frame is turned level before it is read: its number and its state's name are read, its box holds it", async () => {
+    for (const deg of [8, -10, 12, -14]) {
+      const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+      const face = plate(300, 110, [
+        ['TEXAS', 0.8, 2, 24],
+        ['5TR  K882', 1.5, 4, 78],
+      ]);
+      // turned about its centre (positive: anticlockwise as shown), pasted without the corners the turn left empty
+      const turn = cv.getRotationMatrix2D(new cv.Point2(150, 55), deg, 1);
+      const mask = new cv.Mat(110, 300, cv.CV_8UC1, 255).warpAffine(turn, new cv.Size(300, 110));
+      face.warpAffine(turn, new cv.Size(300, 110)).copyTo(frame.getRegion(new cv.Rect(500, 400, 300, 110)), mask);
+      const r = await recognizer.recognizeMat(frame.bgrToGray(), { country: 'us' });
+      // read level, the band above the number holds the state's name; read tilted, it held half of it and the frame
+      expect(r.plates.map((p) => `${p.text} ${p.state?.code}`), `${deg} degrees`).toEqual(['5TRK882 TX']);
+      const { box } = r.plates[0]!;
+      // the box holds the tilted number's row: both ends, and its top and bottom where the tilt takes them
+      expect(box.x, `${deg} degrees`).toBeLessThan(530);
+      expect(box.x + box.width, `${deg} degrees`).toBeGreaterThan(770);
+      expect(box.height, `${deg} degrees`).toBeGreaterThan(60 + 150 * Math.sin((Math.abs(deg) * Math.PI) / 180));
+    }
+  });
+
   it('in a frame, a US read that fits no US layout is reported at confidence 70 and over, not under (a garbled read)', async () => {
     const board = (bar: number, grey: number) => {
       const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);

@@ -45,6 +45,8 @@ export interface SmallPlateRegion {
   score: number;
   /** A textured place given as it is (no line of characters segmented there). */
   texture?: boolean;
+  /** Slope of the line of characters (radians, positive: falling to the right); none for a textured place. */
+  angle?: number;
 }
 
 /** A place of plate-like texture, in the scaled copy's pixels. */
@@ -213,7 +215,7 @@ export function findSmallPlates(
     }
     const box = { x: x0 + line.x, y: y0 + line.y, width: line.w, height: line.h };
     if (known.some((k) => iou(k, box) > 0.3) || found.some((f) => iou(f.box, box) > 0.3)) continue;
-    found.push({ box, charHeight: line.charHeight, polarity: line.polarity, score: line.score });
+    found.push({ box, charHeight: line.charHeight, polarity: line.polarity, angle: line.angle, score: line.score });
   }
   return found.sort((a, b) => b.score - a.score).slice(0, opts.maxRegions);
 }

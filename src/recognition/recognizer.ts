@@ -37,6 +37,13 @@ const LETTERS_ONLY_MIN_CONFIDENCE = 85;
  */
 const LETTERS_ONLY_WITH_STATE = 70;
 
+/**
+ * A line of characters tilted at least this much (5 degrees, in radians) is turned level before it is read. Under it
+ * the finder's slope is often its own noise (small characters' bottoms a pixel apart, or a line cut short): at 3
+ * degrees an EU photo's 7.5 px characters, level, were turned 3.7 degrees and lost.
+ */
+const MIN_DESKEW = (5 * Math.PI) / 180;
+
 function lettersOnlyMin(read: { state?: PlateState }): number {
   return read.state ? LETTERS_ONLY_WITH_STATE : LETTERS_ONLY_MIN_CONFIDENCE;
 }
@@ -213,7 +220,7 @@ export class Recognizer {
     for (const line of lines) {
       const box = scaleBox({ x: line.x, y: line.y, width: line.w, height: line.h }, 1 / scale);
       if (regions.some((r) => iou(r.box, box) > 0.5)) continue;
-      regions.push({ box, charHeight: line.charHeight / scale, polarity: line.polarity, crop: false });
+      regions.push({ box, charHeight: line.charHeight / scale, polarity: line.polarity, angle: line.angle, crop: false });
       if (regions.length >= det.maxCandidates) break;
     }
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
@@ -231,7 +238,7 @@ export class Recognizer {
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
       regions.length = Math.min(regions.length, det.maxCandidates - room);
       for (const s of small.slice(0, room)) {
-        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), crop: false, texture: s.texture === true, small: ownSize ? 'own-size' : 'scaled' });
+        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), ...(s.angle !== undefined ? { angle: s.angle } : {}), crop: false, texture: s.texture === true, small: ownSize ? 'own-size' : 'scaled' });
       }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
@@ -313,19 +320,31 @@ export class Recognizer {
     const ch = region.charHeight;
     // wider than the tesseract path's window: the state's name and a slogan above and below are read too
     const { x0, y0, x1, y1 } = regionWindow(gray, region, 1.5, 1.0);
-    const roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
+    let roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
+    // A tilted line of characters (a camera's roll, a car on a slope, a crooked plate) is turned level about its
+    // centre before it is read: the recognizer reads level rows, and the detector finds them.
+    const tilt = !region.crop && Math.abs(region.angle ?? 0) >= MIN_DESKEW ? region.angle! : 0;
+    const cx = region.box.x + region.box.width / 2 - x0;
+    const cy = region.box.y + region.box.height / 2 - y0;
+    if (tilt !== 0) {
+      const turn = cv.getRotationMatrix2D(new cv.Point2(cx, cy), (tilt * 180) / Math.PI, 1);
+      roi = roi.warpAffine(turn, new cv.Size(roi.cols, roi.rows), cv.INTER_LINEAR, cv.BORDER_REPLICATE);
+    }
     const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
     let read: PlateText | undefined;
     let direct = false;
     // A textured place has no row of characters found in it (it may hold the state's name, the number and a
     // slogan): the reader searches its rows.
     if (!region.crop && !region.texture && !region.unsure && this.config.ocr.rowSearch === 'when-unsure') {
-      // the finder's row, with a little margin for a character it cut at either end
+      // the finder's row, with a little margin for a character it cut at either end; once turned level, the
+      // characters' own height about the line's centre
+      const rowH = tilt !== 0 ? ch : region.box.height;
+      const rowW = tilt !== 0 ? Math.max(ch, (region.box.width - ch * Math.abs(Math.sin(tilt))) / Math.cos(tilt)) : region.box.width;
       const row: Box = {
-        x: Math.max(0, region.box.x - x0 - ch * 0.4),
-        y: Math.max(0, region.box.y - y0 - ch * 0.15),
-        width: Math.min(roi.cols, region.box.width + ch * 0.8),
-        height: Math.min(roi.rows, region.box.height + ch * 0.3),
+        x: Math.max(0, cx - rowW / 2 - ch * 0.4),
+        y: Math.max(0, cy - rowH / 2 - ch * 0.15),
+        width: Math.min(roi.cols, rowW + ch * 0.8),
+        height: Math.min(roi.rows, rowH + ch * 0.3),
       };
       const verdict = await reader.readDirect(roi, row, opts);
       if (verdict.kind === 'none') return undefined;
@@ -351,15 +370,18 @@ export class Recognizer {
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
     if (!region.crop && (country === 'us' || region.small === 'own-size') && !read.region && read.confidence < NO_LAYOUT_MIN) return undefined;
     const { row, ...plate } = read;
-    // The plate's box: the row of characters grown to the plate's usual margins.
+    // The plate's box: the row of characters grown to the plate's usual margins (turned back where it was turned:
+    // the box holds the tilted plate).
     const rch = row.height / 1.3;
-    const x = Math.max(0, x0 + row.x - rch * 0.4);
-    const y = Math.max(0, y0 + row.y - rch * 0.2);
+    let grown: Box = { x: row.x - rch * 0.4, y: row.y - rch * 0.2, width: row.width + rch * 0.8, height: row.height + rch * 0.4 };
+    if (tilt !== 0) grown = turnedBox(grown, cx, cy, -tilt);
+    const x = Math.max(0, x0 + grown.x);
+    const y = Math.max(0, y0 + grown.y);
     const box: Box = {
       x: Math.round(x),
       y: Math.round(y),
-      width: Math.round(Math.min(gray.cols - x, row.width + rch * 0.8)),
-      height: Math.round(Math.min(gray.rows - y, row.height + rch * 0.4)),
+      width: Math.round(Math.min(gray.cols - x, x0 + grown.x + grown.width - x)),
+      height: Math.round(Math.min(gray.rows - y, y0 + grown.y + grown.height - y)),
     };
     return { ...plate, box };
   }
@@ -440,6 +462,24 @@ interface Region {
   small?: 'scaled' | 'own-size';
   /** Its row was read directly already, and the read was unsure: the row search comes next. */
   unsure?: boolean;
+  /** Slope of its line of characters (radians, positive: falling to the right), where the finder measured one. */
+  angle?: number;
+}
+
+/**
+ * The bounding box of `b` turned by `angle` radians about (cx, cy) as OpenCV's getRotationMatrix2D turns an image by
+ * that many degrees (positive: anticlockwise as shown, y growing downwards).
+ */
+function turnedBox(b: Box, cx: number, cy: number, angle: number): Box {
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  const pts = [[b.x, b.y], [b.x + b.width, b.y], [b.x, b.y + b.height], [b.x + b.width, b.y + b.height]].map(([x, y]) => [
+    cx + cos * (x! - cx) + sin * (y! - cy),
+    cy - sin * (x! - cx) + cos * (y! - cy),
+  ]);
+  const xs = pts.map((p) => p[0]!);
+  const ys = pts.map((p) => p[1]!);
+  return { x: Math.min(...xs), y: Math.min(...ys), width: Math.max(...xs) - Math.min(...xs), height: Math.max(...ys) - Math.min(...ys) };
 }
 
 /** The part of the frame read for a region: its box grown by fx, fy character heights (a crop is read whole). */
