@@ -43,6 +43,12 @@ const LETTERS_ONLY_WITH_STATE = 70;
  * degrees an EU photo's 7.5 px characters, level, were turned 3.7 degrees and lost.
  */
 const MIN_DESKEW = (5 * Math.PI) / 180;
+/**
+ * ...and at most this much (18 degrees): a plate is read up to about 15 degrees of tilt (the finder's slope is
+ * within 2-3 degrees of the true one). Text tilted further is mostly not a plate (a ball's or a poster's print, a
+ * sign seen at an angle); it is read as it is, as before this turn existed.
+ */
+const MAX_DESKEW = (18 * Math.PI) / 180;
 
 function lettersOnlyMin(read: { state?: PlateState }): number {
   return read.state ? LETTERS_ONLY_WITH_STATE : LETTERS_ONLY_MIN_CONFIDENCE;
@@ -323,7 +329,7 @@ export class Recognizer {
     let roi = gray.getRegion(new cv.Rect(x0, y0, x1 - x0, y1 - y0));
     // A tilted line of characters (a camera's roll, a car on a slope, a crooked plate) is turned level about its
     // centre before it is read: the recognizer reads level rows, and the detector finds them.
-    const tilt = !region.crop && Math.abs(region.angle ?? 0) >= MIN_DESKEW ? region.angle! : 0;
+    const tilt = !region.crop && Math.abs(region.angle ?? 0) >= MIN_DESKEW && Math.abs(region.angle!) <= MAX_DESKEW ? region.angle! : 0;
     const cx = region.box.x + region.box.width / 2 - x0;
     const cy = region.box.y + region.box.height / 2 - y0;
     if (tilt !== 0) {
