@@ -134,18 +134,7 @@ export function describeLine(blobs: CharBlob[], polarity: Polarity, labels: Mat)
   const y1 = Math.max(...blobs.map((b) => b.y + b.h));
   const heights = blobs.map((b) => b.h).sort((a, b) => a - b);
   const charHeight = heights[Math.floor(heights.length / 2)]!;
-  // Least-squares slope through the bottom centres of the characters.
-  const xs = blobs.map((b) => b.x + b.w / 2);
-  const ys = blobs.map((b) => b.y + b.h);
-  const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const my = ys.reduce((a, b) => a + b, 0) / ys.length;
-  let num = 0;
-  let den = 0;
-  xs.forEach((x, i) => {
-    num += (x - mx) * (ys[i]! - my);
-    den += (x - mx) ** 2;
-  });
-  const angle = den > 0 ? Math.atan(num / den) : 0;
+  const angle = Math.atan(bottomLine(blobs).slope);
   const spread = heights[heights.length - 1]! / Math.max(1, heights[0]!);
   const n = blobs.length;
   // Plates have 4-8 characters of one height; more or fewer is less likely a plate.
