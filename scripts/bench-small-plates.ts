@@ -237,8 +237,10 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
   const res = await v.recognizer.recognizeMat(frame, { country });
   tally.frames++;
   tally.ms.push(res.ms);
-  // The candidate regions (not timed: recognizeMat proposed them already).
-  const regions = (v.recognizer as unknown as Proposer).proposeRegions(frame);
+  // The candidate regions (not timed: recognizeMat proposed them already), and in a frame under 900 px those of its
+  // late small-plate pass (which recognizeMat reads only where nothing else was read).
+  const main = (v.recognizer as unknown as Proposer).proposeRegions(frame);
+  const regions = [...main, ...v.recognizer.doubledSmallRegions(frame, main as Parameters<Recognizer['doubledSmallRegions']>[1])];
   const proposed = truths.map((t) => regions.some((r) => covers(r.box, t.box)));
   for (const [i, t] of truths.entries()) {
     tally.truths++;

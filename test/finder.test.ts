@@ -297,6 +297,20 @@ describe('small plates in a 1080p frame', () => {
     }
   });
 
+  it('a frame under 900 px wide (doubled to be searched) has its small plate read by a late small-plate pass, where nothing else was read', async () => {
+    // the 1080p frame scaled to 640 px: a slightly blurred plate 43-50 px wide, characters about 8 px tall, which
+    // the main pass (its doubled copy, threshold blocks twice the characters' height) does not segment
+    for (const [width, blur, seed] of [[130, 1, 31], [140, 1.5, 32], [150, 1.5, 31]] as const) {
+      const { frame, box } = frameWithPlate({ cx: 1100, cy: 640, width, seed, blur });
+      const small = frame.resize(360, 640, 0, 0, cv.INTER_AREA);
+      const r = await recognizer.recognizeMat(small, { country: 'br' });
+      const plate = { x: box.x / 3, y: box.y / 3, width: box.width / 3, height: box.height / 3 };
+      expect(r.plates.find((p) => holdsCentre(p.box, plate))?.text, `${Math.round(width / 3)} px: ${describe_(r)}`).toBe(TEXT);
+    }
+    // a frame wider than 900 px has no such pass (its own small-plate pass searches it at full resolution)
+    expect(recognizer.doubledSmallRegions(noisyBackground(5), [])).toEqual([]);
+  });
+
   it('a frame of noise alone gives no plate and no small-plate region', async () => {
     const frame = noisyBackground(5);
     const r = await recognizer.recognizeMat(frame, { country: 'br' });

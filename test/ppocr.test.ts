@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type RecognitionConfig } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { OcrSetupError } from '../src/recognition/ocr.js';
-import { joinRows, looksLikeWords } from '../src/recognition/plate-text.js';
+import { joinRows, looksLikeWords, PlateTextReader } from '../src/recognition/plate-text.js';
 import { locatePpocrModels, PpOcr, PPOCR_DET_FILE, PPOCR_DICT_FILE, PPOCR_REC_FILE } from '../src/recognition/ppocr.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 
@@ -135,6 +135,15 @@ describe('ppocr engine: reading', () => {
       expect(box.x + box.width, `${deg} degrees`).toBeGreaterThan(770);
       expect(box.height, `${deg} degrees`).toBeGreaterThan(60 + 150 * Math.sin((Math.abs(deg) * Math.PI) / 180));
     }
+  });
+
+  it("a clock's time is no plate where the caller says so (the late small-plate pass); read as digits otherwise", async () => {
+    const reader = new PlateTextReader(ppocr);
+    const img = new cv.Mat(80, 360, cv.CV_8UC3, [235, 235, 235]);
+    img.putText('16:42 30.0', new cv.Point2(20, 55), cv.FONT_HERSHEY_SIMPLEX, 1.2, black, 3, cv.LINE_AA);
+    const opts = { country: 'us' as const, topN: 5, minConfidence: 30, minChars: 4, charHeight: 28 };
+    expect((await reader.read(img, opts))?.text).toMatch(/^16423/);
+    expect(await reader.read(img, { ...opts, refuseClockTimes: true })).toBeUndefined();
   });
 
   it('in a frame, a US read that fits no US layout is reported at confidence 70 and over, not under (a garbled read)', async () => {

@@ -37,6 +37,8 @@ export interface PlateTextOptions {
   minChars: number;
   /** Expected character height in the image (pixels), if known; else about half the image height. */
   charHeight?: number;
+  /** A row whose text holds a clock's time (digits, a colon, two digits) is no plate. */
+  refuseClockTimes?: boolean;
 }
 
 export interface PlateText {
@@ -244,6 +246,9 @@ export class PlateTextReader {
       const overlaps = x0 + (c.x1 ?? 0) > x && x0 + (c.x0 ?? 0) < x + w;
       return overlaps || (c.choices[0]?.p ?? 0) >= EDGE_SURE;
     });
+    // A clock's time ("16:42"), where asked: small print is more often a time than a plate. (Not always: a plate's
+    // seal or dash between digits can read as a colon, 2 of the 108 EU photos.)
+    if (opts.refuseClockTimes && /\d:\d\d/.test(line.raw)) return undefined;
     const chars = trimEdges(inRow);
     if (chars.length < opts.minChars) return undefined;
     const bounds = LENGTH_BOUNDS[opts.country];

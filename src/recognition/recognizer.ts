@@ -53,6 +53,14 @@ const MAX_DESKEW = (18 * Math.PI) / 180;
 function lettersOnlyMin(read: { state?: PlateState }): number {
   return read.state ? LETTERS_ONLY_WITH_STATE : LETTERS_ONLY_MIN_CONFIDENCE;
 }
+/**
+ * Confidence (0-100) a read from the late small-plate pass of a doubled frame needs. Such a frame is a small photo,
+ * its late places are small print; under 85 they were signs' and labels' text (photos without a plate: 3 such reads
+ * at 47-80), and so are clock times ("16:42 30.0" read at 98 as 1642300), which that pass refuses.
+ */
+const LATE_MIN = 85;
+/** Tallest character (frame pixels) the late small-plate pass of a doubled frame looks for. */
+const DOUBLED_SMALL_MAX = 12;
 /** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
 const SMALL_PLATE_ROOM = 2;
 /**
@@ -178,6 +186,8 @@ export class Recognizer {
     // alone in a frame is the case they are for, and in a frame with a plate read they are mostly a grille's or a
     // sign's texture.
     if (reads.length === 0) reads = found(await readEach([...deferred, ...regions.filter((r) => r.texture)]));
+    // A frame under 900 px wide (doubled to be searched) where nothing was read: its small-plate pass, late.
+    if (reads.length === 0) reads = found(await readEach(this.doubledSmallRegions(gray, regions)));
     // Overlapping reads are the same plate found twice: keep the more confident.
     reads.sort((a, b) => b.confidence - a.confidence);
     const plates: PlateRead[] = [];
@@ -261,6 +271,33 @@ export class Recognizer {
     return regions;
   }
 
+  /**
+   * The small-plate pass of a frame under 900 px wide, which the main pass searches doubled: where the doubled copy
+   * shows plate-like texture, that place is segmented again in it with threshold blocks finer than the main pass's
+   * (characters of 8-10 px, doubled, are still blurred together at its block of 31 px). Empty for larger frames.
+   */
+  doubledSmallRegions(gray: Mat, known: Region[]): Region[] {
+    const det = this.config.detector;
+    const scale = Math.min(1, det.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
+    if (!det.smallPlates || scale <= 1) return [];
+    const work = gray.rescale(scale);
+    const small = findSmallPlates(work, work, 1, known.map((r) => scaleBox(r.box, scale)), {
+      ...SMALL_PLATE_DEFAULTS,
+      maxCharHeight: Math.ceil(DOUBLED_SMALL_MAX * scale),
+      textureReads: 0,
+      fineBlocks: true,
+    });
+    return small.map((s) => ({
+      box: scaleBox(s.box, 1 / scale),
+      charHeight: s.charHeight / scale,
+      ...(s.polarity ? { polarity: s.polarity } : {}),
+      ...(s.angle !== undefined ? { angle: s.angle } : {}),
+      crop: false,
+      small: 'own-size' as const,
+      late: true,
+    }));
+  }
+
   /** Re-segments one region at a fixed character height and reads its best line of characters. */
   private async readRegion(
     gray: Mat,
@@ -336,7 +373,14 @@ export class Recognizer {
       const turn = cv.getRotationMatrix2D(new cv.Point2(cx, cy), (tilt * 180) / Math.PI, 1);
       roi = roi.warpAffine(turn, new cv.Size(roi.cols, roi.rows), cv.INTER_LINEAR, cv.BORDER_REPLICATE);
     }
-    const opts = { country, topN, minConfidence: this.config.ocr.minConfidence, minChars, ...(region.crop ? {} : { charHeight: ch }) };
+    const opts = {
+      country,
+      topN,
+      minConfidence: this.config.ocr.minConfidence,
+      minChars,
+      ...(region.crop ? {} : { charHeight: ch }),
+      ...(region.late ? { refuseClockTimes: true } : {}),
+    };
     let read: PlateText | undefined;
     let direct = false;
     // A textured place has no row of characters found in it (it may hold the state's name, the number and a
@@ -375,6 +419,7 @@ export class Recognizer {
     // (a vanity plate) is kept only when read clearly, or with its state's name.
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
     if (!region.crop && (country === 'us' || region.small === 'own-size') && !read.region && read.confidence < NO_LAYOUT_MIN) return undefined;
+    if (region.late && read.confidence < LATE_MIN) return undefined;
     const { row, ...plate } = read;
     // The plate's box: the row of characters grown to the plate's usual margins (turned back where it was turned:
     // the box holds the tilted plate).
@@ -470,6 +515,8 @@ interface Region {
   unsure?: boolean;
   /** Slope of its line of characters (radians, positive: falling to the right), where the finder measured one. */
   angle?: number;
+  /** From the late small-plate pass of a doubled frame (doubledSmallRegions): its read must be clear. */
+  late?: boolean;
 }
 
 /**
