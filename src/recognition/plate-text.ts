@@ -35,7 +35,7 @@ export interface PlateTextOptions {
   minConfidence: number;
   /** Fewest plate characters a read must have. */
   minChars: number;
-  /** Expected character height in the image (pixels), if known; else about half the image height. */
+  /** Expected character height in the image (pixels), if known; else CROP_CHAR_SHARE of the image height. */
   charHeight?: number;
   /** A row whose text holds a clock's time (digits, a colon, two digits) is no plate. */
   refuseClockTimes?: boolean;

@@ -1,7 +1,7 @@
 import type { Country, RecognitionConfig } from './config.js';
 import { alignToGlyphs, blendReading, rankCandidates } from './candidates.js';
 import { GlyphClassifier } from './glyph-classifier.js';
-import { findSmallPlates, SMALL_PLATE_DEFAULTS } from './finder.js';
+import { findSmallPlates, SMALL_PLATE_DEFAULTS, type SmallPlateRegion } from './finder.js';
 import { hasPlateDigit } from './formats.js';
 import { glyphInk } from './glyph-features.js';
 import { OcrSetupError } from './ocr.js';
@@ -219,9 +219,7 @@ export class Recognizer {
   /** Candidate regions in original-frame coordinates, with the character height seen there. */
   private proposeRegions(gray: Mat): Region[] {
     const det = this.config.detector;
-    // Large frames are scaled down to find plates quickly; small ones (under 900 px) are doubled, so that their
-    // small characters are still several pixels wide.
-    const scale = Math.min(1, det.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
+    const scale = this.searchScale(gray);
     const work = scale === 1 ? gray : gray.rescale(scale);
     const minH = det.minCharHeight;
     const lines = findCharLines(work, {
@@ -254,7 +252,7 @@ export class Recognizer {
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
       regions.length = Math.min(regions.length, det.maxCandidates - room);
       for (const s of small.slice(0, room)) {
-        regions.push({ box: s.box, charHeight: s.charHeight, ...(s.polarity ? { polarity: s.polarity } : {}), ...(s.angle !== undefined ? { angle: s.angle } : {}), crop: false, texture: s.texture === true, small: ownSize ? 'own-size' : 'scaled' });
+        regions.push({ ...smallRegion(s, 1), texture: s.texture === true, small: ownSize ? 'own-size' : 'scaled' });
       }
     }
     if (this.cascade && regions.length < det.maxCandidates) {
@@ -278,7 +276,7 @@ export class Recognizer {
    */
   doubledSmallRegions(gray: Mat, known: Region[]): Region[] {
     const det = this.config.detector;
-    const scale = Math.min(1, det.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
+    const scale = this.searchScale(gray);
     if (!det.smallPlates || scale <= 1) return [];
     const work = gray.rescale(scale);
     const small = findSmallPlates(work, work, 1, known.map((r) => scaleBox(r.box, scale)), {
@@ -287,15 +285,15 @@ export class Recognizer {
       textureReads: 0,
       fineBlocks: true,
     });
-    return small.map((s) => ({
-      box: scaleBox(s.box, 1 / scale),
-      charHeight: s.charHeight / scale,
-      ...(s.polarity ? { polarity: s.polarity } : {}),
-      ...(s.angle !== undefined ? { angle: s.angle } : {}),
-      crop: false,
-      small: 'own-size' as const,
-      late: true,
-    }));
+    return small.map((s) => ({ ...smallRegion(s, scale), small: 'own-size' as const, late: true }));
+  }
+
+  /**
+   * The scale at which a frame is searched: large frames are scaled down to find plates quickly; small ones (under
+   * 900 px) are doubled, so that their small characters are still several pixels wide.
+   */
+  private searchScale(gray: Mat): number {
+    return Math.min(1, this.config.detector.maxWidth / gray.cols) * (gray.cols < 900 ? 2 : 1);
   }
 
   /** Re-segments one region at a fixed character height and reads its best line of characters. */
@@ -517,6 +515,17 @@ interface Region {
   angle?: number;
   /** From the late small-plate pass of a doubled frame (doubledSmallRegions): its read must be clear. */
   late?: boolean;
+}
+
+/** A small-plate pass's region (found in an image `scale` times the frame's size) as a region of the frame. */
+function smallRegion(s: SmallPlateRegion, scale: number): Region {
+  return {
+    box: scale === 1 ? s.box : scaleBox(s.box, 1 / scale),
+    charHeight: s.charHeight / scale,
+    ...(s.polarity ? { polarity: s.polarity } : {}),
+    ...(s.angle !== undefined ? { angle: s.angle } : {}),
+    crop: false,
+  };
 }
 
 /**
