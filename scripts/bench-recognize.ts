@@ -173,6 +173,9 @@ const result = {
   // model runs per image: what reading costs, whatever else the machine is doing
   recRunsPerImage: runs ? runs.rec / n : null,
   detRunsPerImage: runs ? runs.det / n : null,
+  // the plate model's runs as a gate (recognition.ocr.gate), and those where it found no plate
+  gateRunsPerImage: runs ? runs.gate / n : null,
+  gatedPerImage: runs ? runs.gated / n : null,
 };
 if (values.json) console.log(JSON.stringify(result));
 else {
@@ -182,5 +185,5 @@ else {
     (result.falseReadsPerImage !== null ? `  false reads/image ${result.falseReadsPerImage.toFixed(2)}` : ''));
   console.log(`median ${f(result.medianMs)} ms  p90 ${f(result.p90Ms)} ms  peak RSS ${f(result.peakRssMB)} MB`);
   console.log(`reads at confidence >= 90: ${sure}, right ${result.rightAt90}` + (result.accuracyAt90 !== null ? ` (${f(result.accuracyAt90)}%)` : ''));
-  if (runs) console.log(`model runs per image: recognizer ${result.recRunsPerImage!.toFixed(2)}, detector ${result.detRunsPerImage!.toFixed(2)} (row search: ${rowSearch})`);
+  if (runs) console.log(`model runs per image: recognizer ${result.recRunsPerImage!.toFixed(2)}, detector ${result.detRunsPerImage!.toFixed(2)}, gate ${result.gateRunsPerImage!.toFixed(2)} (no plate: ${result.gatedPerImage!.toFixed(2)}) (row search: ${rowSearch})`);
 }

@@ -165,6 +165,22 @@ describe('plate-ctc: bad models are refused at start-up, clearly', () => {
     expect(r.stderr).toContain('wrong-output.onnx');
     expect(r.stderr).toMatch(/expected \[1,T,37\]/);
   });
+
+  it('the ppocr engine uses the plate model as its gate: a bad one is refused there too, unless the gate is off', async () => {
+    const file = path.join(FIXTURES, 'wrong-output.onnx');
+    const ppocrConfig = (gate: boolean) => configSchema.parse({ recognition: { ocr: { engine: 'ppocr', plateModel: file, gate } } }).recognition;
+    await expect(Recognizer.create(ppocrConfig(true))).rejects.toThrow(/wrong-output\.onnx gives output/);
+    const yaml = path.join(tmp, 'bad-gate.yaml');
+    writeFileSync(yaml, `recognition:\n  ocr:\n    plateModel: ${JSON.stringify(file)}\n`);
+    const r = spawnSync(process.execPath, [MAIN, 'config', 'check', yaml], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('wrong-output.onnx');
+    // without the gate the ppocr engine does not load the plate model
+    const ungated = await Recognizer.create(ppocrConfig(false));
+    await ungated.close();
+    writeFileSync(yaml, `recognition:\n  ocr:\n    plateModel: ${JSON.stringify(file)}\n    gate: false\n`);
+    expect(spawnSync(process.execPath, [MAIN, 'config', 'check', yaml], { encoding: 'utf8' }).status).toBe(0);
+  });
 });
 
 describe('plate-ctc: a crop that makes the model throw', () => {

@@ -223,6 +223,29 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     }
   });
 
+  it('a row of crosses (a grille\'s or a fence\'s pattern) is dismissed by the plate-model gate before PP-OCR reads it; the plate beside it is read either way', async () => {
+    const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
+    plate(300, 90, [['5TRK882', 1.5, 4, 66]]).copyTo(frame.getRegion(new cv.Rect(150, 400, 300, 90)));
+    plate(300, 90, [['+ + + + + +', 1.5, 4, 66]]).copyTo(frame.getRegion(new cv.Rect(800, 400, 300, 90)));
+    const gray = frame.bgrToGray();
+    const ungated = await Recognizer.create(recognitionConfig({ gate: false }));
+    try {
+      const before = direct.modelRuns!;
+      const r = await direct.recognizeMat(gray, { country: 'us' });
+      const after = direct.modelRuns!;
+      const r2 = await ungated.recognizeMat(gray, { country: 'us' });
+      expect(r.plates.map((p) => p.text)).toEqual(['5TRK882']);
+      expect(r2.plates.map((p) => p.text)).toEqual(['5TRK882']);
+      // the gate read both rows and found no plate in one: PP-OCR read one row fewer than without the gate
+      expect(after.gate - before.gate).toBeGreaterThanOrEqual(2);
+      expect(after.gated - before.gated).toBeGreaterThanOrEqual(1);
+      expect(ungated.modelRuns!.gate).toBe(0);
+      expect(ungated.modelRuns!.rec - (after.rec - before.rec)).toBeGreaterThanOrEqual(1);
+    } finally {
+      await ungated.close();
+    }
+  });
+
   it('a US plate read directly still gets its state from the band above the number', async () => {
     const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
     // as on a real plate: the state's name about a fifth of the number's height above it

@@ -41,7 +41,7 @@ async function checkOcrFiles(ocr: Config['recognition']['ocr']): Promise<string 
     if (ocr.engine === 'ppocr' || ocr.engine === 'plate-ctc') {
       const { PpOcr } = await import('../recognition/ppocr.js');
       await (await PpOcr.create(ocr.models)).close();
-      if (ocr.engine === 'plate-ctc') {
+      if (ocr.engine === 'plate-ctc' || ocr.gate) {
         const { PlateCtc } = await import('../recognition/plate-ctc.js');
         await (await PlateCtc.create(ocr.plateModel)).close();
       }

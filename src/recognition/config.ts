@@ -16,6 +16,12 @@ const ocr = z
       .describe(
         "ppocr engine, regions found in a frame: 'always' runs the text detector on each region to find its rows (the plate number, the state name, a slogan) before reading them; 'when-unsure' first reads the region's row of characters directly (one recognizer run) and searches the rows only when that read is neither a confident plate nor clearly no plate. Plate crops always search.",
       ),
+    gate: z
+      .boolean()
+      .default(true)
+      .describe(
+        "ppocr engine, regions found in a frame: the project's plate model (plateModel, about 1 ms a row) first reads each row of characters that would be read directly; where it sees less than 3 characters' worth (the sum of its characters' probabilities), the row is taken for no plate and PP-OCR's recognizer (7-25 ms a row) is not run. Most rows a frame's finder proposes are a grille's, a sign's or a shadow's: this saves about a third of a busy frame's time, with the same plates read on every benchmark set (docs/benchmarks.md). false: PP-OCR reads every row.",
+      ),
     models: z
       .string()
       .default('')

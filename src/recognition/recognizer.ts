@@ -92,7 +92,7 @@ export class Recognizer {
     private readonly config: RecognitionConfig,
     private readonly engine:
       | { kind: 'tesseract'; ocr: OcrPool }
-      | { kind: 'ppocr'; ppocr: PpOcr; reader: PlateTextReader; plateCtc?: PlateCtc },
+      | { kind: 'ppocr'; ppocr: PpOcr; reader: PlateTextReader; plateCtc?: PlateCtc; gate?: PlateCtc },
     private readonly cascade: InstanceType<typeof cv.CascadeClassifier> | undefined,
     private readonly glyphs: GlyphClassifier | undefined,
   ) {}
@@ -101,7 +101,14 @@ export class Recognizer {
     const cascade = config.detector.cascade ? loadPlateCascade() : undefined;
     if (config.ocr.engine === 'ppocr') {
       const ppocr = await PpOcr.create(config.ocr.models);
-      return new Recognizer(config, { kind: 'ppocr', ppocr, reader: new PlateTextReader(ppocr) }, cascade, undefined);
+      // the plate model as a gate: a row where it sees no plate is not read by PP-OCR's recognizer (plate-text.ts)
+      const gate = config.ocr.gate
+        ? await PlateCtc.create(config.ocr.plateModel).catch(async (err: unknown) => {
+            await ppocr.close();
+            throw err;
+          })
+        : undefined;
+      return new Recognizer(config, { kind: 'ppocr', ppocr, reader: new PlateTextReader(ppocr, ppocr, gate), ...(gate ? { gate } : {}) }, cascade, undefined);
     }
     if (config.ocr.engine === 'plate-ctc') {
       // PP-OCR's detector finds the rows; the project's plate model reads them
@@ -117,11 +124,16 @@ export class Recognizer {
     return new Recognizer(config, { kind: 'tesseract', ocr }, cascade, glyphs);
   }
 
-  /** Recognizer and detector model runs so far (ppocr engine): the cost of reading, independent of the machine's load. */
-  get modelRuns(): { rec: number; det: number } | undefined {
+  /**
+   * Model runs so far (ppocr engine): the cost of reading, independent of the machine's load. `rec` counts the line
+   * reader's runs (PP-OCR's recognizer, or the plate model with the plate-ctc engine), `det` the text detector's,
+   * `gate` the plate model's runs as a gate (recognition.ocr.gate) and `gated` how many of them found no plate, so
+   * that the line reader was not run.
+   */
+  get modelRuns(): { rec: number; det: number; gate: number; gated: number } | undefined {
     if (this.engine.kind !== 'ppocr') return undefined;
-    const { ppocr, plateCtc } = this.engine;
-    return { rec: ppocr.runs.rec + (plateCtc?.runs.rec ?? 0), det: ppocr.runs.det };
+    const { ppocr, plateCtc, reader } = this.engine;
+    return { rec: ppocr.runs.rec + (plateCtc?.runs.rec ?? 0), det: ppocr.runs.det, gate: reader.gated.runs, gated: reader.gated.none };
   }
 
   /** The text reader in use. */
@@ -136,7 +148,7 @@ export class Recognizer {
 
   async close(): Promise<void> {
     if (this.engine.kind === 'tesseract') await this.engine.ocr.close();
-    else await Promise.all([this.engine.ppocr.close(), this.engine.plateCtc?.close()]);
+    else await Promise.all([this.engine.ppocr.close(), this.engine.plateCtc?.close(), this.engine.gate?.close()]);
   }
 
   async recognizeFile(file: string, opts: RecognizeOptions = {}): Promise<FrameResult> {
