@@ -246,6 +246,26 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     }
   });
 
+  it('a textured place where the plate model sees no character (a checked pattern) is not searched for rows; without the gate it is', async () => {
+    const frame = new cv.Mat(1080, 1920, cv.CV_8UC1, 128);
+    const patch = new cv.Mat(40, 160, cv.CV_8UC1, 200);
+    for (let y = 0; y < 40; y += 4) for (let x = 0; x < 160; x += 4) if ((x + y) % 8 === 0) patch.getRegion(new cv.Rect(x, y, 4, 4)).setTo(30);
+    patch.copyTo(frame.getRegion(new cv.Rect(900, 600, 160, 40)));
+    const ungated = await Recognizer.create(recognitionConfig({ gate: false }));
+    try {
+      const before = direct.modelRuns!;
+      expect((await direct.recognizeMat(frame, { country: 'us' })).plates).toEqual([]);
+      const after = direct.modelRuns!;
+      expect((await ungated.recognizeMat(frame, { country: 'us' })).plates).toEqual([]);
+      // without the gate the place goes to the row search (a detector run); with it, the gate's one run says no
+      expect(ungated.modelRuns!.det).toBeGreaterThanOrEqual(1);
+      expect(after.det - before.det).toBe(0);
+      expect(after.gated - before.gated).toBeGreaterThanOrEqual(1);
+    } finally {
+      await ungated.close();
+    }
+  });
+
   it('a US plate read directly still gets its state from the band above the number', async () => {
     const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
     // as on a real plate: the state's name about a fifth of the number's height above it

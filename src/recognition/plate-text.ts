@@ -153,18 +153,26 @@ export class PlateTextReader {
    * Reads one row of characters as given (a row the frame's finder found), with no row search: one recognizer
    * run. For US plates the band just above the row is read too (one more run), for the state's name.
    */
+  /**
+   * Whether the gate sees a plate in an image (a row, or a plate's whole face: the plate model was trained on whole
+   * plates with their state names and slogans): the sum of its characters' probabilities is GATE_MIN or more.
+   * Always true without a gate.
+   */
+  async gateSees(img: Mat, min = GATE_MIN): Promise<boolean> {
+    if (!this.gate || this.gate === this.lines) return true;
+    this.gated.runs++;
+    const line = await this.gate.readLine(img);
+    if (line.chars.reduce((sum, c) => sum + (c.choices[0]?.p ?? 0), 0) >= min) return true;
+    this.gated.none++;
+    return false;
+  }
+
   async readDirect(img: Mat, row: Box, opts: PlateTextOptions): Promise<DirectVerdict> {
     // The gate (a small plate model, about 1 ms) reads the row first: where it sees no plate, the line reader
     // (7-25 ms) is not run.
     if (this.gate && this.gate !== this.lines) {
       const crop = rowCrop(img, row);
-      if (!crop) return { kind: 'none' };
-      this.gated.runs++;
-      const line = await this.gate.readLine(crop.img);
-      if (line.chars.reduce((sum, c) => sum + (c.choices[0]?.p ?? 0), 0) < GATE_MIN) {
-        this.gated.none++;
-        return { kind: 'none' };
-      }
+      if (!crop || !(await this.gateSees(crop.img))) return { kind: 'none' };
     }
     const seen: Array<TextRow & { row: Box }> = [];
     const r = await this.readRow(img, row, row.height, opts, seen);

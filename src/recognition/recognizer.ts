@@ -59,6 +59,13 @@ function lettersOnlyMin(read: { state?: PlateState }): number {
  * at 47-80), and so are clock times ("16:42 30.0" read at 98 as 1642300), which that pass refuses.
  */
 const LATE_MIN = 85;
+/**
+ * A textured place is read only where the gate (the plate model, reading the place as a whole plate) sees at least
+ * this sum of its characters' probabilities: one character's worth. Most such places are a grille's, a fence's or
+ * a sign's texture, where it sees none; a small plate's blurred face is read by it poorly, so the bar is low (at 1.5
+ * and 3, 2 and 3 of 60 EU plates 50 px wide in bench:small-plates were lost that were read without it; at 0.8, 1).
+ */
+const TEXTURE_GATE_MIN = 1;
 /** Tallest character (frame pixels) the late small-plate pass of a doubled frame looks for. */
 const DOUBLED_SMALL_MAX = 12;
 /** Regions kept for the small-plate pass in a frame whose main pass alone fills maxCandidates. */
@@ -391,6 +398,14 @@ export class Recognizer {
       ...(region.crop ? {} : { charHeight: ch }),
       ...(region.late ? { refuseClockTimes: true } : {}),
     };
+    // A textured place (its row search costs a detector run and a recognizer run or more) is read only where the
+    // gate sees at least a character in it.
+    if (region.texture) {
+      const bx = Math.max(0, Math.round(region.box.x - x0));
+      const by = Math.max(0, Math.round(region.box.y - y0));
+      const face = roi.getRegion(new cv.Rect(bx, by, Math.max(2, Math.min(roi.cols - bx, Math.round(region.box.width))), Math.max(2, Math.min(roi.rows - by, Math.round(region.box.height)))));
+      if (!(await reader.gateSees(face, TEXTURE_GATE_MIN))) return undefined;
+    }
     let read: PlateText | undefined;
     let direct = false;
     // A textured place has no row of characters found in it (it may hold the state's name, the number and a
