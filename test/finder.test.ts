@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { findSmallPlates, SMALL_PLATE_DEFAULTS, texturePlaces } from '../src/recognition/finder.js';
-import { findCharLines } from '../src/recognition/segment.js';
+import { binarize, components, findCharLines } from '../src/recognition/segment.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import type { Box, FrameResult } from '../src/recognition/types.js';
 import { mulberry32 } from '../scripts/seeded-random.js';
@@ -321,6 +321,22 @@ describe('small plates in a 1080p frame', () => {
 });
 
 describe('lines of characters', () => {
+  it("the components' boxes and sizes are OpenCV's own, for every component of a street frame in both polarities", () => {
+    const frame = cv.imread(path.join(ROOT, 'test-fixtures', 'empty', 'street-1080p.jpg'), cv.IMREAD_GRAYSCALE).rescale(0.5);
+    for (const polarity of ['dark-on-light', 'light-on-dark'] as const) {
+      const binary = binarize(frame, polarity, 31);
+      const mine = components(binary);
+      const { stats } = binary.connectedComponentsWithStats(4, cv.CV_32S);
+      const s = new Int32Array(stats.getData().buffer.slice(0));
+      expect(mine.count).toBe(stats.rows);
+      expect(mine.count).toBeGreaterThan(100);
+      for (let k = 1; k < stats.rows; k++) {
+        const got = [mine.x0[k], mine.y0[k], mine.x1[k]! - mine.x0[k]! + 1, mine.y1[k]! - mine.y0[k]! + 1, mine.area[k]];
+        expect(got, `component ${k}`).toEqual([...s.slice(k * 5, k * 5 + 5)]);
+      }
+    }
+  });
+
   /** "ABC" and "1234" with a gap of two characters' width between (a plate's halves either side of its emblem). */
   function halves(deg: number): Mat {
     const m = new cv.Mat(200, 420, cv.CV_8UC1, 235);

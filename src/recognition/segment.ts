@@ -57,14 +57,63 @@ export function binarize(gray: Mat, polarity: Polarity, blockSize: number): Mat 
   return gray.adaptiveThreshold(255, cv.ADAPTIVE_THRESH_MEAN_C, type, blockSize, c);
 }
 
+/**
+ * The 4-connected components of a binary image: their labels (CV_32S) and, per label, the bounding box and pixel count
+ * (as connectedComponentsWithStats gives them). OpenCV's labelling with statistics takes 3-4 times as long as its
+ * labelling alone (about 8 against 2 ms for a 960x960 image on one core); the statistics are counted here instead,
+ * once per run of one label along a row.
+ */
+export function components(binary: Mat): { labels: Mat; count: number; x0: Int32Array; y0: Int32Array; x1: Int32Array; y1: Int32Array; area: Int32Array } {
+  const labels = binary.connectedComponents(4, cv.CV_32S);
+  const data = labels.getData();
+  const lab = new Int32Array(data.buffer, data.byteOffset, data.length >> 2);
+  let cap = 1024;
+  let x0 = new Int32Array(cap), y0 = new Int32Array(cap), x1 = new Int32Array(cap), y1 = new Int32Array(cap), area = new Int32Array(cap);
+  let count = 1;
+  const W = binary.cols;
+  for (let y = 0, row = 0; y < binary.rows; y++, row += W) {
+    let x = 0;
+    while (x < W) {
+      const k = lab[row + x]!;
+      if (k === 0) {
+        x++;
+        continue;
+      }
+      let end = x + 1;
+      while (end < W && lab[row + end] === k) end++;
+      if (k >= cap) {
+        while (k >= cap) cap *= 2;
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(cap);
+          b.set(a);
+          return b;
+        };
+        [x0, y0, x1, y1, area] = [grow(x0), grow(y0), grow(x1), grow(y1), grow(area)];
+      }
+      if (area[k] === 0) {
+        x0[k] = x;
+        x1[k] = end - 1;
+        y0[k] = y;
+      } else {
+        if (x < x0[k]!) x0[k] = x;
+        if (end - 1 > x1[k]!) x1[k] = end - 1;
+      }
+      y1[k] = y;
+      area[k]! += end - x;
+      if (k >= count) count = k + 1;
+      x = end;
+    }
+  }
+  return { labels, count, x0, y0, x1, y1, area };
+}
+
 /** Components of a binary image that have a character's size, shape and fill. */
 export function charBlobs(binary: Mat, minH: number, maxH: number): { blobs: CharBlob[]; labels: Mat } {
-  const { labels, stats } = binary.connectedComponentsWithStats(4, cv.CV_32S);
-  const s = new Int32Array(stats.getData().buffer.slice(0));
+  const c = components(binary);
+  const { labels } = c;
   const blobs: CharBlob[] = [];
-  for (let label = 1; label < stats.rows; label++) {
-    const o = label * 5;
-    const x = s[o]!, y = s[o + 1]!, w = s[o + 2]!, h = s[o + 3]!, area = s[o + 4]!;
+  for (let label = 1; label < c.count; label++) {
+    const x = c.x0[label]!, y = c.y0[label]!, w = c.x1[label]! - x + 1, h = c.y1[label]! - y + 1, area = c.area[label]!;
     if (h < minH || h > maxH) continue;
     const aspect = w / h;
     if (aspect < 0.08 || aspect > 1.25) continue;
