@@ -16,7 +16,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { alertsSchema } from '../src/alerts/config.js';
 import { MqttAlertChannel } from '../src/alerts/mqtt.js';
 import { AlertOutbox } from '../src/alerts/outbox.js';
@@ -25,8 +24,9 @@ import { MqttTerminal } from '../src/alerts/terminal-mqtt.js';
 import { SerialTerminal } from '../src/alerts/terminal-serial.js';
 import { NO_POSITION } from '../src/gps/types.js';
 import { ReadStore } from '../src/store/read-store.js';
+import { scriptArgs } from './script-args.js';
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: { alerts: { type: 'string', default: '1000' }, 'gap-ms': { type: 'string', default: '10' }, 'mqtt-terminal-after': { type: 'string', default: '0' } },
 });
 const N = Number(values.alerts);

@@ -6,13 +6,13 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { decodeImage } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { packageRoot } from '../src/util/paths.js';
+import { scriptArgs } from './script-args.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '30' }, config: { type: 'string' } } });
+const { values } = scriptArgs(import.meta.url, { options: { runs: { type: 'string', default: '30' }, config: { type: 'string' } } });
 const runs = Number(values.runs);
 const config = loadConfig(values.config);
 config.recognition = { ...config.recognition, ocr: { ...config.recognition.ocr, workers: 1 } };

@@ -15,13 +15,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { systemClock } from '../src/util/clock.js';
 import { parseConfig } from '../src/config/load.js';
 import { Hotlists } from '../src/hotlist/index.js';
 import { ReadStore } from '../src/store/read-store.js';
+import { scriptArgs } from './script-args.js';
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     sizes: { type: 'string', default: '100000,1000000' },
     reads: { type: 'string', default: '20000' },

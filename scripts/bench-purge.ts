@@ -15,11 +15,11 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { Purger, retentionSchema } from '../src/retention/index.js';
 import { ReadStore, type NewRead } from '../src/store/read-store.js';
+import { scriptArgs } from './script-args.js';
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     reads: { type: 'string', default: '1000000' },
     files: { type: 'string' },

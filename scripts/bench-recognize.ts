@@ -10,12 +10,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { normalizePlate } from '../src/recognition/formats.js';
 import { readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box } from '../src/recognition/types.js';
+import { scriptArgs } from './script-args.js';
 
 interface Truth {
   file: string;
@@ -59,7 +59,7 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = scriptArgs(import.meta.url, {
   allowPositionals: true,
   options: {
     country: { type: 'string' },

@@ -23,7 +23,6 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import type { Country } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
@@ -31,11 +30,12 @@ import { normalizePlate, plateSpelling } from '../src/recognition/formats.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box, type FrameResult } from '../src/recognition/types.js';
 import { mulberry32 } from './seeded-random.js';
+import { scriptArgs } from './script-args.js';
 
 const FRAME_W = 1920;
 const FRAME_H = 1080;
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     data: { type: 'string', default: '/work/shared/datasets' },
     sets: { type: 'string', default: 'eu,br' },

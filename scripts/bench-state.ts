@@ -7,12 +7,12 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
+import { scriptArgs } from './script-args.js';
 
-const { values, positionals } = parseArgs({
+const { values, positionals } = scriptArgs(import.meta.url, {
   allowPositionals: true,
   options: { limit: { type: 'string' }, json: { type: 'boolean', default: false }, config: { type: 'string' } },
 });

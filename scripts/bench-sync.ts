@@ -15,15 +15,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { configSchema, type Config } from '../src/config/schema.js';
 import { createLogger } from '../src/log/logger.js';
 import { ReadStore } from '../src/store/read-store.js';
 import { SyncEngine } from '../src/sync/engine.js';
 import { Unit } from '../src/unit/unit.js';
 import { packageRoot } from '../src/util/paths.js';
+import { scriptArgs } from './script-args.js';
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     reads: { type: 'string', default: '100000' },
     batch: { type: 'string', default: '1000' },

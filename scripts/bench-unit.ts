@@ -28,7 +28,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { configSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/log/logger.js';
 import { Unit } from '../src/unit/unit.js';
@@ -37,6 +36,7 @@ import { AccessLog } from '../src/access/access-log.js';
 import { totpCode } from '../src/access/totp.js';
 import { addUser, signIn } from '../src/access/users.js';
 import { startUiServer, type UiServer } from '../src/ui/server.js';
+import { scriptArgs } from './script-args.js';
 
 /**
  * The screens' side of --screens N, in its own process: N alert screens holding the event stream open, and N
@@ -73,7 +73,7 @@ async function screenClients(url: string, cookies: string[], n: number): Promise
   return new Promise<never>(() => undefined);
 }
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '8' },

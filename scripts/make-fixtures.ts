@@ -13,7 +13,11 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cv, type Mat } from '../src/recognition/cv.js';
+import { scriptArgs } from './script-args.js';
 import { mulberry32 } from './seeded-random.js';
+
+// no options: --help prints the comment above; anything else is refused before test-fixtures/ is touched
+scriptArgs(import.meta.url, { options: {} });
 
 type Country = 'us' | 'eu' | 'br';
 type BGR = [number, number, number];

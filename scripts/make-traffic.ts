@@ -12,9 +12,9 @@
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { packageRoot } from '../src/util/paths.js';
+import { scriptArgs } from './script-args.js';
 
 export interface TrafficManifest {
   width: number;
@@ -26,7 +26,7 @@ export interface TrafficManifest {
   cars: Array<{ text: string; firstFrame: number; lastFrame: number }>;
 }
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     out: { type: 'string' },
     width: { type: 'string', default: '1920' },

@@ -9,12 +9,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/util/paths.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { GlyphClassifier, type GlyphModelFile } from '../src/recognition/glyph-classifier.js';
 import { GLYPH_FEATURES, glyphFeatures, glyphInk } from '../src/recognition/glyph-features.js';
 import { findCharLines, renderLine } from '../src/recognition/segment.js';
+import { scriptArgs } from './script-args.js';
 
 const CLASSES = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 const FONT_DIRS = '/usr/share/fonts';
@@ -50,7 +50,7 @@ const FONTS = [
 ];
 const HELD_OUT = 3;
 
-const { values } = parseArgs({
+const { values } = scriptArgs(import.meta.url, {
   options: {
     'per-font': { type: 'string', default: '30' },
     'lines-per-font': { type: 'string', default: '30' },

@@ -278,3 +278,27 @@ describe('every command explains itself', () => {
     expect(checked).toBeGreaterThan(40);
   });
 });
+
+describe('the benchmark and generator scripts explain themselves too', () => {
+  // every script that takes options (make-fixtures takes none, and refuses any before it touches test-fixtures/)
+  const scripts = readdirSync(path.join(ROOT, 'scripts')).filter(
+    (f) => f.endsWith('.ts') && readFileSync(path.join(ROOT, 'scripts', f), 'utf8').includes('scriptArgs(import.meta.url'),
+  );
+
+  it('--help prints what each script does and how to call it; a mistyped option says what is wrong, exit 2, no stack trace', () => {
+    expect(scripts.length).toBeGreaterThanOrEqual(12);
+    for (const file of scripts) {
+      const js = path.join(ROOT, 'dist', 'scripts', file.replace(/\.ts$/, '.js'));
+      const help = spawnSync(process.execPath, [js, '--help'], { encoding: 'utf8', env: env(), timeout: 60_000 });
+      expect(help.status, `${file} --help: ${help.stderr}`).toBe(0);
+      // the first sentence of the script's own header comment
+      const header = /\/\*\*\s*\n?\s*\*?\s*([^\n]+)/.exec(readFileSync(path.join(ROOT, 'scripts', file), 'utf8'))![1]!.trim();
+      expect(help.stdout).toContain(header);
+      const bad = spawnSync(process.execPath, [js, '--no-such-option'], { encoding: 'utf8', env: env(), timeout: 60_000 });
+      expect(bad.status, file).toBe(2);
+      expect(bad.stderr).toContain("Unknown option '--no-such-option'");
+      expect(bad.stderr).toContain('--help');
+      expect(bad.stderr).not.toMatch(STACK_LINE);
+    }
+  });
+});
