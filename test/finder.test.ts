@@ -321,8 +321,9 @@ describe('small plates in a 1080p frame', () => {
 });
 
 describe('lines of characters', () => {
-  it("the components' boxes and sizes are OpenCV's own, for every component of a street frame in both polarities", () => {
+  it("the components' boxes and sizes are OpenCV's own, for every component of a street frame in both polarities; the label image agrees", () => {
     const frame = cv.imread(path.join(ROOT, 'test-fixtures', 'empty', 'street-1080p.jpg'), cv.IMREAD_GRAYSCALE).rescale(0.5);
+    const key = (c: number[]) => c.join(',');
     for (const polarity of ['dark-on-light', 'light-on-dark'] as const) {
       const binary = binarize(frame, polarity, 31);
       const mine = components(binary);
@@ -330,10 +331,26 @@ describe('lines of characters', () => {
       const s = new Int32Array(stats.getData().buffer.slice(0));
       expect(mine.count).toBe(stats.rows);
       expect(mine.count).toBeGreaterThan(100);
+      const theirs: string[] = [];
+      const ours: string[] = [];
       for (let k = 1; k < stats.rows; k++) {
-        const got = [mine.x0[k], mine.y0[k], mine.x1[k]! - mine.x0[k]! + 1, mine.y1[k]! - mine.y0[k]! + 1, mine.area[k]];
-        expect(got, `component ${k}`).toEqual([...s.slice(k * 5, k * 5 + 5)]);
+        theirs.push(key([...s.slice(k * 5, k * 5 + 5)]));
+        ours.push(key([mine.x0[k]!, mine.y0[k]!, mine.x1[k]! - mine.x0[k]! + 1, mine.y1[k]! - mine.y0[k]! + 1, mine.area[k]!]));
       }
+      expect(ours.sort()).toEqual(theirs.sort());
+      // every label's pixels in the label image: as many as its area, inside its box
+      const lab = new Int32Array(mine.labels().getData().buffer.slice(0));
+      const count = new Int32Array(mine.count);
+      lab.forEach((k, i) => {
+        count[k]!++;
+        if (k > 0) {
+          const x = i % frame.cols;
+          const y = Math.floor(i / frame.cols);
+          if (x < mine.x0[k]! || x > mine.x1[k]! || y < mine.y0[k]! || y > mine.y1[k]!) throw new Error(`label ${k} outside its box at ${x},${y}`);
+        }
+      });
+      for (let k = 1; k < mine.count; k++) expect(count[k], `label ${k}`).toBe(mine.area[k]);
+      expect(count[0]).toBe(binary.rows * binary.cols - binary.countNonZero());
     }
   });
 
