@@ -150,10 +150,6 @@ export class PlateTextReader {
   readonly gated = { runs: 0, none: 0 };
 
   /**
-   * Reads one row of characters as given (a row the frame's finder found), with no row search: one recognizer
-   * run. For US plates the band just above the row is read too (one more run), for the state's name.
-   */
-  /**
    * Whether the gate sees a plate in an image (a row, or a plate's whole face: the plate model was trained on whole
    * plates with their state names and slogans): the sum of its characters' probabilities is GATE_MIN or more.
    * Always true without a gate.
@@ -167,13 +163,15 @@ export class PlateTextReader {
     return false;
   }
 
+  /**
+   * Reads one row of characters as given (a row the frame's finder found), with no row search: one recognizer
+   * run. For US plates the band just above the row is read too (one more run), for the state's name.
+   */
   async readDirect(img: Mat, row: Box, opts: PlateTextOptions): Promise<DirectVerdict> {
     // The gate (a small plate model, about 1 ms) reads the row first: where it sees no plate, the line reader
-    // (7-25 ms) is not run.
-    if (this.gate && this.gate !== this.lines) {
-      const crop = rowCrop(img, row);
-      if (!crop || !(await this.gateSees(crop.img))) return { kind: 'none' };
-    }
+    // (7-25 ms) is not run. A row too small to crop reads as nothing either way.
+    const crop = rowCrop(img, row);
+    if (!crop || !(await this.gateSees(crop.img))) return { kind: 'none' };
     const seen: Array<TextRow & { row: Box }> = [];
     const r = await this.readRow(img, row, row.height, opts, seen);
     const raw = seen[0];
