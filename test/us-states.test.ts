@@ -47,6 +47,13 @@ describe("a US plate's state from the words printed on it", () => {
     expect(two.confidence).toBeLessThan(clear.confidence * 0.6);
   });
 
+  it('small print whose "rn" reads as "m" or "w" as "vv" still names its state', () => {
+    // "califomia" is two edits from CALIFORNIA (one is allowed for a name of 10 letters)
+    expect(stateFromRows([row('。califomia。', 0.95)])).toMatchObject({ code: 'CA' });
+    expect(stateFromRows([row('VVASHINGTON', 0.95)])).toMatchObject({ code: 'WA' });
+    expect(stateFromRows([row('CALFOMA', 0.95)])).toBeUndefined();
+  });
+
   it('approximate substring distance', () => {
     expect(substringDistance('TEXAS', 'XXTEXASXX')).toBe(0);
     expect(substringDistance('TEXAS', 'TEXA')).toBe(1);

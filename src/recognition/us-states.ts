@@ -59,6 +59,16 @@ const STATES: ReadonlyArray<readonly [string, string, ...string[]]> = [
   ['WY', 'WYOMING', 'LIKENOPLACEONEARTH'],
 ];
 
+/**
+ * Letter pairs that a reader takes for one letter in small print, folded alike in the row read and in the names
+ * ("CALIFORNIA" read "CALIFOMIA" is two edits from the name, none once both are folded).
+ */
+function foldLetters(s: string): string {
+  return s.replace(/RN/g, 'M').replace(/VV/g, 'W');
+}
+
+const FOLDED_STATES = STATES.map(([code, ...words]) => [code, ...words.map(foldLetters)] as const);
+
 /** A state read from a plate: its two-letter code and how sure the reading is (0-1). */
 export interface PlateState {
   code: string;
@@ -110,9 +120,9 @@ function allowedEdits(length: number): number {
 export function stateFromRows(rows: readonly TextRow[]): PlateState | undefined {
   const matches: Array<{ code: string; word: string; edits: number; score: number }> = [];
   for (const row of rows) {
-    const text = row.text.toUpperCase().replace(/[^A-Z]/g, '');
+    const text = foldLetters(row.text.toUpperCase().replace(/[^A-Z]/g, ''));
     if (text.length < MIN_WORD) continue;
-    for (const [code, ...words] of STATES) {
+    for (const [code, ...words] of FOLDED_STATES) {
       for (const word of words) {
         if (word.length < MIN_WORD || word.length > text.length + allowedEdits(word.length)) continue;
         const edits = substringDistance(word, text);
