@@ -10,7 +10,8 @@
  * recognition.detector, e.g. --variant 'before={"smallPlates":false}' --variant 'after={}'.
  *
  * Per set, width and variant it prints: proposed (a candidate region covers the truth), detected (a read plate's
- * box covers the truth: IoU > 0.3 or the truth's centre inside it), exact read %, false reads per frame (reads
+ * box covers the truth: IoU > 0.3 or the truth's centre inside it), exact read %, for US plates read exactly the
+ * share given a state and the share of those right (groundtruth.csv's state), false reads per frame (reads
  * covering no truth plate and reading none's text) and the median / p90 ms of recognizeMat on the
  * decoded grey frame (one core: run it under taskset -c 0).
  *
@@ -73,6 +74,8 @@ if (!(FRAME_SCALE > 0 && FRAME_SCALE <= 1)) throw new Error(`--frame-width must 
 interface Truth {
   plate: string;
   box: Box;
+  /** The plate's state (US crops: groundtruth.csv's second field), where given. */
+  state?: string;
 }
 interface Photo {
   set: string;
@@ -109,10 +112,12 @@ function loadUsCrops(dir: string, limit?: number): Photo[] {
   const picked: string[] = [];
   for (let i = 0; i < rows.length && picked.length < (limit ?? rows.length); i += step) picked.push(rows[Math.floor(i)]!);
   return picked.map((row) => {
-    const [file, , plate] = row.split(',');
+    const [file, state, plate] = row.split(',');
     const full = path.join(dir, 'usimages', file!);
     const m = cv.imread(full, cv.IMREAD_GRAYSCALE);
-    return { set: 'us', file: full, truths: [{ plate: plateSpelling(normalizePlate(plate ?? ''), 'us'), box: { x: 0, y: 0, width: m.cols, height: m.rows } }] };
+    const truth: Truth = { plate: plateSpelling(normalizePlate(plate ?? ''), 'us'), box: { x: 0, y: 0, width: m.cols, height: m.rows } };
+    if (state && /^[a-z]{2}$/i.test(state)) truth.state = state.toUpperCase();
+    return { set: 'us', file: full, truths: [truth] };
   });
 }
 
@@ -199,7 +204,7 @@ function makeFrame(photo: Photo, gray: Mat, bg: Mat, width: number, rand: () => 
   const truths = photo.truths
     .map((t) => {
       const b = boxIn(t.box);
-      return { plate: t.plate, box: { x: ox + b.x, y: oy + b.y, width: b.width, height: b.height } };
+      return { ...t, box: { x: ox + b.x, y: oy + b.y, width: b.width, height: b.height } };
     })
     .filter((t) => t.box.x >= 0 && t.box.y >= 0 && t.box.x + t.box.width <= FRAME_W && t.box.y + t.box.height <= FRAME_H);
   const f = FRAME_SCALE;
@@ -227,9 +232,13 @@ interface Tally {
   detected: number;
   exact: number;
   falseReads: number;
+  /** Exact reads of a plate whose state is known; of those, how many give a state, and how many the right one. */
+  stateKnown: number;
+  stateGiven: number;
+  stateRight: number;
   ms: number[];
 }
-const newTally = (): Tally => ({ frames: 0, truths: 0, proposed: 0, detected: 0, exact: 0, falseReads: 0, ms: [] });
+const newTally = (): Tally => ({ frames: 0, truths: 0, proposed: 0, detected: 0, exact: 0, falseReads: 0, stateKnown: 0, stateGiven: 0, stateRight: 0, ms: [] });
 
 type Proposer = { proposeRegions(gray: Mat): { box: Box }[] };
 
@@ -247,7 +256,13 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
     if (proposed[i]) tally.proposed++;
     const hits = res.plates.filter((p) => covers(p.box, t.box));
     if (hits.length) tally.detected++;
-    if (hits.some((p) => p.text === t.plate)) tally.exact++;
+    const exact = hits.find((p) => p.text === t.plate);
+    if (exact) tally.exact++;
+    if (exact && t.state) {
+      tally.stateKnown++;
+      if (exact.state) tally.stateGiven++;
+      if (exact.state?.code === t.state) tally.stateRight++;
+    }
   }
   // As bench-recognize counts them: a read that covers no truth plate and has none's text (a misread of a
   // plate is a missed exact read, not a false read).
@@ -345,6 +360,8 @@ const rows = [...tallies.entries()].map(([key, t]) => {
     proposed: pct(t.proposed),
     detected: pct(t.detected),
     exact: pct(t.exact),
+    // Of the exact reads of plates whose state is known: the share with a state read, and the share of those right.
+    ...(t.stateKnown ? { stateGiven: (100 * t.stateGiven) / t.stateKnown, stateRight: t.stateGiven ? (100 * t.stateRight) / t.stateGiven : 0 } : {}),
     falseReadsPerFrame: t.falseReads / Math.max(1, t.frames),
     medianMs: percentile(t.ms, 0.5),
     p90Ms: percentile(t.ms, 0.9),
@@ -354,15 +371,16 @@ rows.sort((a, b) => (a.set === b.set ? a.width - b.width || a.variant.localeComp
 if (values.json) {
   console.log(JSON.stringify({ seed, widths, sets, rows, seconds: (performance.now() - started) / 1000 }));
 } else {
-  console.log(`| set | plate width px | variant | frames | proposed % | detected % | exact read % | false reads/frame | median ms | p90 ms |`);
-  console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+  console.log(`| set | plate width px | variant | frames | proposed % | detected % | exact read % | state given / right % | false reads/frame | median ms | p90 ms |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|`);
   const f = (x: number) => x.toFixed(1);
   for (const r of rows) {
     const w = r.set === 'empty' ? '(no plate)' : String(r.width);
     const det = r.set === 'empty' ? '-' : f(r.detected);
     const prop = r.set === 'empty' ? '-' : f(r.proposed);
     const ex = r.set === 'empty' ? '-' : f(r.exact);
-    console.log(`| ${r.set} | ${w} | ${r.variant} | ${r.frames} | ${prop} | ${det} | ${ex} | ${r.falseReadsPerFrame.toFixed(3)} | ${f(r.medianMs)} | ${f(r.p90Ms)} |`);
+    const state = r.stateGiven === undefined ? '-' : `${f(r.stateGiven)} / ${f(r.stateRight!)}`;
+    console.log(`| ${r.set} | ${w} | ${r.variant} | ${r.frames} | ${prop} | ${det} | ${ex} | ${state} | ${r.falseReadsPerFrame.toFixed(3)} | ${f(r.medianMs)} | ${f(r.p90Ms)} |`);
   }
   console.log(`seed ${seed}, ${((performance.now() - started) / 1000).toFixed(0)} s, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 }
