@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type RecognitionConfig } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { OcrSetupError } from '../src/recognition/ocr.js';
-import { joinRows, looksLikeWords, PlateTextReader } from '../src/recognition/plate-text.js';
+import { joinRows, looksLikeWords, PlateTextReader, textSpan } from '../src/recognition/plate-text.js';
 import { locatePpocrModels, PpOcr, PPOCR_DET_FILE, PPOCR_DICT_FILE, PPOCR_REC_FILE } from '../src/recognition/ppocr.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 
@@ -283,6 +283,34 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     // recognizer runs (the number, the band above it) and no detector run.
     expect(after.rec - before.rec).toBe(2);
     expect(after.det - before.det).toBe(0);
+  });
+
+  it("the band read for the state's name is narrowed to the name, past the plate's sides and bolts; a slogan's words are all kept", () => {
+    // a band across the top of a plate 400 px wide on a dark car: the plate's sides, two bolts, the name in the middle
+    const band = new cv.Mat(60, 560, cv.CV_8UC1, 60);
+    band.drawRectangle(new cv.Rect(80, 0, 400, 60), new cv.Vec3(235, 235, 235), -1);
+    band.drawRectangle(new cv.Rect(86, 0, 388, 60), new cv.Vec3(20, 20, 20), 3);
+    band.drawCircle(new cv.Point2(120, 30), 5, new cv.Vec3(150, 150, 150), -1);
+    band.drawCircle(new cv.Point2(440, 30), 5, new cv.Vec3(150, 150, 150), -1);
+    band.putText('Nevada', new cv.Point2(218, 42), cv.FONT_HERSHEY_SIMPLEX, 1.2, new cv.Vec3(30, 30, 30), 3, cv.LINE_AA);
+    const whole = { x: 0, y: 0, width: 560, height: 60 };
+    const span = textSpan(band, whole);
+    expect(span.x).toBeLessThanOrEqual(218);
+    expect(span.x + span.width).toBeGreaterThanOrEqual(218 + 140);
+    expect(span.width).toBeLessThan(280);
+    expect(span.y).toBe(0);
+    expect(span.height).toBe(60);
+    // the same band placed inside a larger image: the span is in that image's coordinates
+    const frame = new cv.Mat(200, 800, cv.CV_8UC1, 60);
+    band.copyTo(frame.getRegion(new cv.Rect(100, 50, 560, 60)));
+    expect(textSpan(frame, { x: 100, y: 50, width: 560, height: 60 })).toEqual({ ...span, x: span.x + 100, y: 50 });
+    // a slogan of three words: none of them is left out
+    const slogan = new cv.Mat(60, 560, cv.CV_8UC1, 235);
+    slogan.putText('LAND OF ENCHANTMENT', new cv.Point2(10, 42), cv.FONT_HERSHEY_SIMPLEX, 1.2, new cv.Vec3(30, 30, 30), 3, cv.LINE_AA);
+    const end = 10 + cv.getTextSize('LAND OF ENCHANTMENT', cv.FONT_HERSHEY_SIMPLEX, 1.2, 3).size.width;
+    const words = textSpan(slogan, whole);
+    expect(words.x).toBeLessThanOrEqual(10);
+    expect(words.x + words.width).toBeGreaterThanOrEqual(end);
   });
 
   it("a US vanity plate (letters only) in a frame is kept when its state's name is read with it; the same word on a plain board is not", async () => {

@@ -200,8 +200,10 @@ export class PlateTextReader {
       const y0 = side === 'above' ? Math.max(0, Math.round(row.y - 1.1 * h)) : Math.round(row.y + row.height);
       const y1 = side === 'above' ? Math.round(row.y) : Math.min(img.rows, Math.round(row.y + row.height + 1.1 * h));
       const x0 = Math.max(0, Math.round(row.x - h));
-      const band: Box = { x: x0, y: y0, width: Math.min(img.cols - x0, Math.round(row.width + 2 * h)), height: y1 - y0 };
-      if (band.height >= 6) await this.readRow(img, band, band.height, { ...opts, minChars: 99 }, seen);
+      const wide: Box = { x: x0, y: y0, width: Math.min(img.cols - x0, Math.round(row.width + 2 * h)), height: y1 - y0 };
+      if (wide.height < 6) continue;
+      const band = textSpan(img, wide);
+      await this.readRow(img, band, band.height, { ...opts, minChars: 99 }, seen);
     }
     return stateFromRows(seen);
   }
@@ -304,6 +306,48 @@ function rowCrop(img: Mat, row: Box): { img: Mat; x0: number; x: number; y: numb
   const margin = Math.round(ROW_MARGIN * h);
   const x0 = Math.max(0, x - margin);
   return { img: img.getRegion(new cv.Rect(x0, y, Math.min(img.cols, x + w + margin) - x0, h)), x0, x, y, w, h };
+}
+
+/**
+ * A band narrowed to the columns where its text lies (the recognizer's time grows with the width it reads, and a
+ * state's name is often a third of its plate's width): per column, the strong vertical edges that are not part of
+ * an edge as tall as the band (the plate's sides, its frame's), summed and smoothed over half the band's height so
+ * that a word's letters join; the columns above a third of the strongest, around it, with the words beside it; and
+ * a margin. The band as it is where that is most of it, or too short to be a word.
+ */
+export function textSpan(img: Mat, band: Box): Box {
+  const roi = img.getRegion(new cv.Rect(band.x, band.y, band.width, band.height));
+  const grey = roi.channels === 1 ? roi : roi.bgrToGray();
+  const gx = grey.sobel(cv.CV_16S, 1, 0, 3).convertScaleAbs(1, 0);
+  const edges = gx.threshold(Math.max(40, 3 * gx.mean().w), 255, cv.THRESH_BINARY);
+  // An edge as tall as most of the band is the plate's side or its frame's, not a letter's.
+  const tall = edges.morphologyEx(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(1, Math.max(3, Math.round(band.height * 0.7)))), cv.MORPH_OPEN);
+  const cols = edges.sub(tall).reduce(0, cv.REDUCE_SUM, cv.CV_32S).getDataAsArray()[0]!;
+  const r = Math.max(1, Math.round(band.height * 0.25));
+  const smooth = cols.map((_, i) => {
+    let sum = 0;
+    for (let j = Math.max(0, i - r); j <= Math.min(cols.length - 1, i + r); j++) sum += cols[j]!;
+    return sum;
+  });
+  let peak = 0;
+  for (let i = 1; i < smooth.length; i++) if (smooth[i]! > smooth[peak]!) peak = i;
+  const floor = smooth[peak]! / 3;
+  // the run of columns above the floor around the peak, joined to the runs beside it across gaps shorter than the
+  // space between two words (a name or slogan of several words: "NEW MEXICO", "LAND OF ENCHANTMENT")
+  const gap = Math.round(band.height * 0.6);
+  const next = (i: number, step: 1 | -1): number => {
+    for (let j = i + step, k = 0; j >= 0 && j < smooth.length && k <= gap; j += step, k++) if (smooth[j]! >= floor) return j;
+    return -1;
+  };
+  let a = peak;
+  for (let j = next(a, -1); j >= 0; j = next(a, -1)) a = j;
+  let b = peak;
+  for (let j = next(b, 1); j >= 0; j = next(b, 1)) b = j;
+  const margin = Math.round(band.height * 0.3);
+  const x0 = Math.max(0, a - margin);
+  const x1 = Math.min(band.width, b + 1 + margin);
+  if (x1 - x0 > 0.85 * band.width || x1 - x0 < 1.5 * band.height) return band;
+  return { ...band, x: band.x + x0, width: x1 - x0 };
 }
 
 /**
