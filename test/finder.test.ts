@@ -5,7 +5,7 @@ import { configSchema } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { findSmallPlates, SMALL_PLATE_DEFAULTS, texturePlaces } from '../src/recognition/finder.js';
 import { binarize, components, findCharLines } from '../src/recognition/segment.js';
-import { Recognizer } from '../src/recognition/recognizer.js';
+import { Recognizer, searchScale } from '../src/recognition/recognizer.js';
 import type { Box, FrameResult } from '../src/recognition/types.js';
 import { mulberry32 } from '../scripts/seeded-random.js';
 
@@ -125,6 +125,21 @@ function describe_(r: FrameResult): string {
   return r.plates.map((p) => `${p.text}@${p.confidence} ${JSON.stringify(p.box)}`).join('; ') || '(no plates)';
 }
 
+describe('the scale a frame is searched at', () => {
+  it('a 1080p frame at 1280 px, a 1280 px frame at 960, one of 900-960 px at its own size, a narrower one doubled; maxWidth 960 searches every large frame at 960', () => {
+    expect(searchScale(1920, 1280) * 1920).toBeCloseTo(1280);
+    expect(searchScale(2560, 1280) * 2560).toBeCloseTo(1280);
+    expect(searchScale(1600, 1280) * 1600).toBeCloseTo(1066.7, 0);
+    expect(searchScale(1280, 1280) * 1280).toBeCloseTo(960);
+    expect(searchScale(1000, 1280) * 1000).toBeCloseTo(960);
+    expect(searchScale(950, 1280)).toBe(1);
+    expect(searchScale(640, 1280)).toBe(2);
+    expect(searchScale(1920, 960) * 1920).toBeCloseTo(960);
+    expect(searchScale(1280, 960) * 1280).toBeCloseTo(960);
+    expect(searchScale(1920, 640) * 1920).toBeCloseTo(640);
+  });
+});
+
 describe('small plates in a 1080p frame', () => {
   it('a plate 72 px wide (characters ~12 px tall) is found and read; without the small-plate pass it is missed', async () => {
     const { frame, box } = frameWithPlate({ cx: 1400, cy: 760 });
@@ -204,7 +219,7 @@ describe('small plates in a 1080p frame', () => {
       const y = 120 + Math.floor(i / 8) * 90;
       for (let k = 0; k < 3; k++) frame.drawRectangle(new cv.Rect(x + k * 8, y, 4, 10), new cv.Vec3(250, 250, 250), -1);
     }
-    const scale = config.detector.maxWidth / W;
+    const scale = searchScale(W, config.detector.maxWidth);
     const places = texturePlaces(frame.rescale(scale), Math.floor(SMALL_PLATE_DEFAULTS.minCharHeight * scale), Math.ceil(SMALL_PLATE_DEFAULTS.maxCharHeight * scale));
     expect(places.filter((p) => !p.cut).length).toBeGreaterThan(SMALL_PLATE_DEFAULTS.maxPlaces);
     const r = await recognizer.recognizeMat(frame, { country: 'br' });
@@ -229,7 +244,7 @@ describe('small plates in a 1080p frame', () => {
       const at = new cv.Point2(60 + (i % 4) * 470, 120 + Math.floor(i / 4) * 170);
       frame.putText(['OPEN 24', 'SALE 50', 'CAFE 12', 'BAR 365'][i % 4]!, at, cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(235, 235, 235), 4);
     }
-    const main = findCharLines(frame.rescale(config.detector.maxWidth / W), {
+    const main = findCharLines(frame.rescale(searchScale(W, config.detector.maxWidth)), {
       minCharHeight: config.detector.minCharHeight,
       maxCharHeight: 500,
       minChars: 4,
@@ -271,7 +286,7 @@ describe('small plates in a 1080p frame', () => {
   });
 
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
-    const scale = config.detector.maxWidth / W;
+    const scale = searchScale(W, config.detector.maxWidth);
     const textured = (width: number) => {
       const { frame, box } = frameWithPlate({ cx: 900, cy: 700, seed: 7, width, underline: true });
       const work = frame.rescale(scale);
@@ -283,7 +298,8 @@ describe('small plates in a 1080p frame', () => {
   });
 
   it("a slightly blurred small US plate's characters segment with threshold blocks of half its face's height, not with blocks of a character's height", async () => {
-    const scale = config.detector.maxWidth / W;
+    // in a frame searched at 960 px (detector.maxWidth 960); at 1280 the place is taller and either block segments it
+    const scale = searchScale(W, 960);
     const us = { file: path.join(ROOT, 'test-fixtures', 'crops', 'us-ca-3FGH456.jpg'), plate: { x: 7, y: 7, width: 302, height: 152 } };
     for (const [seed, cx, cy] of [[7, 900, 600], [11, 400, 300], [13, 1500, 800]] as const) {
       const { frame, box } = frameWithPlate({ cx, cy, seed, width: 66, crop: us, blur: 1 });
@@ -315,8 +331,8 @@ describe('small plates in a 1080p frame', () => {
     const frame = noisyBackground(5);
     const r = await recognizer.recognizeMat(frame, { country: 'br' });
     expect(r.plates, describe_(r)).toEqual([]);
-    const work = frame.rescale(config.detector.maxWidth / W);
-    expect(findSmallPlates(frame, work, config.detector.maxWidth / W, [])).toEqual([]);
+    const work = frame.rescale(searchScale(W, config.detector.maxWidth));
+    expect(findSmallPlates(frame, work, searchScale(W, config.detector.maxWidth), [])).toEqual([]);
   });
 });
 

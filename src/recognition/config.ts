@@ -55,9 +55,9 @@ const detector = z
       .int()
       .min(320)
       .max(4096)
-      .default(960)
+      .default(1280)
       .describe(
-        'Frames wider than this are scaled down before plate finding (pixels); regions found are then read at full resolution.',
+        'Widest copy of a frame searched for plates (pixels): a frame wider than 960 px is scaled down to two thirds of its width, at least 960 px (or this, if less) and at most this (a 1080p frame to 1280 px, a 1280 px one to 960 px); regions found are then read at full resolution. 960 searches every large frame at 960 px: faster, but plates under about 160 px wide in a 1080p frame are read less often.',
       ),
     minCharHeight: z.int().min(6).max(200).default(12).describe('Smallest character height searched for, in pixels of the scaled frame.'),
     maxCandidates: z.int().min(1).max(64).default(12).describe('Most candidate regions per frame handed to OCR.'),
@@ -71,7 +71,7 @@ const detector = z
       .boolean()
       .default(true)
       .describe(
-        'Also look for plates too small for the main search (characters 8-28 px tall in a frame wider than maxWidth, 8-14 px in one 900 px to maxWidth wide, 8-12 px in a narrower one): where the scaled frame shows plate-like texture, that place is searched again at full resolution (in a frame under 900 px, in its doubled copy, and only where nothing else was read; this about doubles the time of such a frame without a plate).',
+        'Also look for plates too small for the main search (characters 8-28 px tall in a frame searched scaled down, 8-14 px in one searched at its own size, 900-960 px wide, 8-12 px in a narrower one): where the searched copy shows plate-like texture, that place is searched again at full resolution (in a frame under 900 px, in its doubled copy, and only where nothing else was read; this about doubles the time of such a frame without a plate).',
       ),
     textureReads: z
       .int()
@@ -79,7 +79,7 @@ const detector = z
       .max(12)
       .default(2)
       .describe(
-        "Small-plate pass: places of plate-like texture (at least 40 px wide) where no line of characters segments at full resolution that are still given to the reader's row search (the most textured first), at most this many per frame and only in a frame wider than maxWidth where nothing else was read; 0: none (engine ppocr only).",
+        "Small-plate pass: places of plate-like texture (at least 40 px wide) where no line of characters segments at full resolution that are still given to the reader's row search (the most textured first), at most this many per frame and only in a frame searched scaled down (wider than 960 px) where nothing else was read; 0: none (engine ppocr only).",
       ),
   })
   .describe('Finding plates in a frame (OpenCV).');

@@ -1,10 +1,10 @@
 /**
- * The small-plate pass of the plate finder. The main pass searches a copy of the frame scaled to
- * recognition.detector.maxWidth (960 px), where a 1080p plate 60-150 px wide has characters 5-11 px tall, too
- * small to segment. This pass looks on that same scaled copy for plate-like texture (a short horizontal bar of
- * dense vertical edges, of a character's height: a Sobel-x map, thresholded and closed along rows) and segments
- * only those places again at full resolution, where the characters are 8-26 px tall. A frame without such texture
- * costs the edge map alone (a few milliseconds on 960x540).
+ * The small-plate pass of the plate finder. The main pass searches a scaled-down copy of a large frame (1280 px wide
+ * for a 1080p frame, 960 px for one 1280 px wide; Recognizer.searchScale), where a 1080p plate 60-120 px wide has
+ * characters 7-13 px tall, too small to segment. This pass looks on that same scaled copy for plate-like texture (a
+ * short horizontal bar of dense vertical edges, of a character's height: a Sobel-x map, thresholded and closed along
+ * rows) and segments only those places again at full resolution, where the characters are 8-28 px tall. A frame
+ * without such texture costs the edge map alone (a few milliseconds on 1280x720).
  *
  * A small US plate shows as one textured face, its state's name, number and slogan together, about twice its
  * characters' height: places up to 2.4 times the largest character height are kept. A plate's bar joined to an
