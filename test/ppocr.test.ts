@@ -333,6 +333,11 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(vanity!.confidence).toBeLessThan(85);
     const alone = await direct.recognizeMat(board([['SURFSUP', 2.3, 7, 170]]), { country: 'us' });
     expect(alone.plates).toEqual([]);
+    // a plate whose number was not found, its state's name read in its place, gives no plate (read clearly, a word
+    // of letters alone would be kept: SURFSUP in large print is, MISSOURI is not)
+    const big = (word: string) => direct.recognizeMat(board([['MISSOURI', 1.1, 3, 92], [word, 2.3, 7, 170]]), { country: 'us' });
+    expect((await big('MISSOURI')).plates).toEqual([]);
+    expect((await big('SURFSUP')).plates.map((p) => p.text)).toContain('SURFSUP');
   });
 
   it("a small US vanity plate in a 1080p frame is kept when its state's name is read in the bands beside its row", async () => {

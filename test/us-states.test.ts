@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stateFromRows, substringDistance } from '../src/recognition/us-states.js';
+import { namesState, stateFromRows, substringDistance } from '../src/recognition/us-states.js';
 
 const row = (text: string, confidence = 0.95) => ({ text, confidence });
 
@@ -52,6 +52,17 @@ describe("a US plate's state from the words printed on it", () => {
     expect(stateFromRows([row('。califomia。', 0.95)])).toMatchObject({ code: 'CA' });
     expect(stateFromRows([row('VVASHINGTON', 0.95)])).toMatchObject({ code: 'WA' });
     expect(stateFromRows([row('CALFOMA', 0.95)])).toBeUndefined();
+  });
+
+  it("a read that is a state's name or slogan itself is known for one; a plate that only holds a name's letters is not", () => {
+    expect(namesState('MISS0UR')).toBe(true);
+    expect(namesState('C0L0RRD0')).toBe(true);
+    expect(namesState('TEXAS')).toBe(true);
+    expect(namesState('GARDENSTATE')).toBe(true);
+    expect(namesState('7ABC123')).toBe(false);
+    expect(namesState('IOWAGUY')).toBe(false);
+    expect(namesState('SURFSUP')).toBe(false);
+    expect(namesState('OHIO')).toBe(false);
   });
 
   it('approximate substring distance', () => {

@@ -153,3 +153,30 @@ export function stateFromRows(rows: readonly TextRow[]): PlateState | undefined 
   const confidence = first[1] * (1 - (second / first[1]) * 0.5);
   return { code: first[0], confidence: Math.round(confidence * 1000) / 1000 };
 }
+
+/**
+ * Whether a plate-like read is a state's name or slogan itself ("MISS0UR" for MISSOURI, "C0L0RRD0" for COLORADO):
+ * a row of a US plate read in place of its number. The whole read, its digits 0, 1 and 5 taken as O, I and S, is
+ * within the edits allowed for a name or slogan of at least 5 letters.
+ */
+export function namesState(text: string): boolean {
+  const letters = foldLetters(text.toUpperCase().replace(/0/g, 'O').replace(/1/g, 'I').replace(/5/g, 'S').replace(/[^A-Z]/g, ''));
+  if (letters.length < 5) return false;
+  for (const [, ...words] of FOLDED_STATES) {
+    for (const word of words) {
+      if (word.length < 5 || Math.abs(word.length - letters.length) > allowedEdits(word.length)) continue;
+      if (editDistance(word, letters) <= allowedEdits(word.length)) return true;
+    }
+  }
+  return false;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1), prev[j]! + 1, cur[j - 1]! + 1);
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
