@@ -239,9 +239,9 @@ describe('small plates in a 1080p frame', () => {
 
   it('a small plate is found in a frame whose large print alone fills maxCandidates (a shop front of signs)', async () => {
     const { frame, box } = frameWithPlate({ cx: 1000, cy: 900, seed: 7 });
-    // 16 signs of large print (characters about 40 px tall), each a region of the main pass
-    for (let i = 0; i < 16; i++) {
-      const at = new cv.Point2(60 + (i % 4) * 470, 120 + Math.floor(i / 4) * 170);
+    // 20 signs of large print (characters about 40 px tall), each a region of the main pass
+    for (let i = 0; i < 20; i++) {
+      const at = new cv.Point2(40 + (i % 5) * 375, 120 + Math.floor(i / 5) * 170);
       frame.putText(['OPEN 24', 'SALE 50', 'CAFE 12', 'BAR 365'][i % 4]!, at, cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(235, 235, 235), 4);
     }
     const main = findCharLines(frame.rescale(searchScale(W, config.detector.maxWidth)), {

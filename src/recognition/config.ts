@@ -60,7 +60,12 @@ const detector = z
         'Widest copy of a frame searched for plates (pixels): a frame wider than 960 px is scaled down to two thirds of its width, at least 960 px (or this, if less) and at most this (a 1080p frame to 1280 px, a 1280 px one to 960 px); regions found are then read at full resolution. 960 searches every large frame at 960 px: faster, but plates under about 160 px wide in a 1080p frame are read less often.',
       ),
     minCharHeight: z.int().min(6).max(200).default(12).describe('Smallest character height searched for, in pixels of the scaled frame.'),
-    maxCandidates: z.int().min(1).max(64).default(12).describe('Most candidate regions per frame handed to OCR.'),
+    maxCandidates: z
+      .int()
+      .min(1)
+      .max(64)
+      .default(20)
+      .describe('Most candidate regions per frame handed to the reader (with the ppocr engine most are dismissed by the gate in about 1 ms each).'),
     cascade: z
       .boolean()
       .default(false)
