@@ -274,9 +274,10 @@ export class Recognizer {
       if (regions.length >= det.maxCandidates) break;
     }
     // Plates whose characters are too small for the scaled copy: searched at full resolution where it shows
-    // plate-like texture (finder.ts). A frame at its own size (900-960 px wide: neither scaled down nor doubled) is searched too, for characters from 8 px to a little over minCharHeight, which its main pass misses
-    // as a scaled frame's does; its textured places are not read (they are for small characters that a scaled-down
-    // frame blurs together).
+    // plate-like texture (finder.ts). A frame at its own size (900-960 px wide: neither scaled down nor doubled) is
+    // searched too, for characters from 8 px to a little over minCharHeight, which its main pass misses as a scaled
+    // frame's does; its textured places are not read (they are for small characters that a scaled-down frame blurs
+    // together).
     if (det.smallPlates && scale <= 1) {
       const ownSize = scale === 1;
       const textureReads = this.engine.kind === 'ppocr' && !ownSize ? det.textureReads : 0;

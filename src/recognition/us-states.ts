@@ -3,6 +3,7 @@
  * state prints. The rows of a plate that are not its number are read in the same pass as the number; this turns
  * their text into a two-letter code with a confidence, or nothing where no row names a state legibly.
  */
+import { distance } from '../util/distance.js';
 
 /** Two-letter code, the state's name, and words or slogans printed on its plates that name it alone. */
 const STATES: ReadonlyArray<readonly [string, string, ...string[]]> = [
@@ -165,18 +166,8 @@ export function namesState(text: string): boolean {
   for (const [, ...words] of FOLDED_STATES) {
     for (const word of words) {
       if (word.length < 5 || Math.abs(word.length - letters.length) > allowedEdits(word.length)) continue;
-      if (editDistance(word, letters) <= allowedEdits(word.length)) return true;
+      if (distance(word, letters) <= allowedEdits(word.length)) return true;
     }
   }
   return false;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1), prev[j]! + 1, cur[j - 1]! + 1);
-    prev = cur;
-  }
-  return prev[b.length]!;
 }
