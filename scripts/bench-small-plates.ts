@@ -18,7 +18,7 @@
  * These frames are for measuring only: never train on them, never tune a threshold to one image.
  *   taskset -c 0 node dist/scripts/bench-small-plates.js [--data DIR] [--sets eu,br] [--widths 60,75,90,120,160]
  *     [--limit N] [--empty N] [--seed N] [--variant NAME=JSON]... [--verbose] [--json] [--dump DIR]
- *     [--frame-width W] [--tilt DEG]
+ *     [--frame-width W] [--tilt DEG] [--only NAME,NAME]
  * With --frame-width the frames are scaled to W px wide before reading (960: frames searched at their own size); the
  * widths printed stay those of the plate in the 1920 px frame (scale them by W / 1920).
  */
@@ -61,8 +61,14 @@ const { values } = scriptArgs(import.meta.url, {
      * bounding box. 0 (the default): frames exactly as without the option.
      */
     tilt: { type: 'string', default: '0' },
+    /**
+     * Only these photos (file names, comma-separated), each in the frame it gets in the whole run (same position,
+     * background and scale): for looking at one failure with --verbose or --dump.
+     */
+    only: { type: 'string' },
   },
 });
+const ONLY = values.only ? new Set(values.only.split(',').map((s) => s.trim())) : undefined;
 
 const TILT = Number(values.tilt);
 if (!(TILT >= 0 && TILT <= 45)) throw new Error('--tilt must be 0-45 degrees');
@@ -323,6 +329,7 @@ for (const set of sets) {
   const chosen = limit ? photos.slice(0, limit) : photos;
   const country = (set === 'eu' || set === 'br' ? set : 'us') as Country;
   for (const [pi, photo] of chosen.entries()) {
+    if (ONLY && !ONLY.has(path.basename(photo.file))) continue;
     const gray = cv.imread(photo.file, cv.IMREAD_GRAYSCALE);
     for (const [wi, width] of widths.entries()) {
       const rand = rng(seed * 1_000_003 + pi * 101 + wi * 7 + (set === 'br' ? 500_009 : set === 'us' ? 900_007 : 0));

@@ -395,6 +395,18 @@ describe('lines of characters', () => {
     }
   });
 
+  it("a line's halves are joined although another row's characters stand between them from left to right (a sign above a plate)", () => {
+    const m = new cv.Mat(200, 420, cv.CV_8UC1, 235);
+    m.putText('ABC', new cv.Point2(40, 150), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    m.putText('1234', new cv.Point2(225, 150), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    // a row above, starting between the halves' starts
+    m.putText('567', new cv.Point2(140, 60), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);
+    const found = lines(m);
+    expect(found.map((l) => l.blobs.length)).toContain(7);
+    const line = found.find((l) => l.blobs.length === 7)!;
+    expect(line.y).toBeGreaterThan(100);
+  });
+
   it('two lines at different heights are not joined across a gap', () => {
     const m = new cv.Mat(200, 420, cv.CV_8UC1, 235);
     m.putText('ABC', new cv.Point2(40, 90), cv.FONT_HERSHEY_SIMPLEX, 1.6, new cv.Vec3(20, 20, 20), 4, cv.LINE_AA);

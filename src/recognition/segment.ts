@@ -273,11 +273,11 @@ function mergeAcrossGaps(groups: CharBlob[][], maxChars: number): CharBlob[][] {
   });
   boxes.sort((a, b) => a.x0 - b.x0);
   const out: typeof boxes = [];
-  for (const box of boxes) {
-    const prev = box.g.length >= 2 ? out.findLast((o) => o.g.length >= 2) : undefined;
-    const h = prev ? Math.max(prev.h, box.h) : 0;
-    if (
-      prev &&
+  // The left half that a group joins is the nearest one on its line, not merely the last group before it from
+  // left to right: in a busy frame that is mostly another row's (a sign's, a window's) at the same x.
+  const joins = (prev: (typeof boxes)[number], box: (typeof boxes)[number]) => {
+    const h = Math.max(prev.h, box.h);
+    return (
       Math.max(prev.h, box.h) / Math.min(prev.h, box.h) < 1.2 &&
       // level, or both halves tilted alike with the right one on the left one's line (a tilted plate)
       (Math.abs(prev.cy - box.cy) < 0.25 * h ||
@@ -287,13 +287,23 @@ function mergeAcrossGaps(groups: CharBlob[][], maxChars: number): CharBlob[][] {
       box.x0 - prev.x1 > 0 &&
       box.x0 - prev.x1 < 3 * h &&
       prev.g.length + box.g.length <= maxChars
-    ) {
+    );
+  };
+  const halves: typeof boxes = [];
+  for (const box of boxes) {
+    let prev: (typeof boxes)[number] | undefined;
+    if (box.g.length >= 2) {
+      for (const o of halves) if (joins(o, box) && (!prev || o.x1 > prev.x1)) prev = o;
+    }
+    if (prev) {
       prev.g = [...prev.g, ...box.g];
       prev.x1 = box.x1;
       Object.assign(prev, bottomLine(prev.g));
       continue;
     }
-    out.push({ ...box });
+    const kept = { ...box };
+    out.push(kept);
+    if (kept.g.length >= 2) halves.push(kept);
   }
   return out.map((o) => o.g);
 }
