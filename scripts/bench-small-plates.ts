@@ -252,10 +252,12 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
   const res = await v.recognizer.recognizeMat(frame, { country });
   tally.frames++;
   tally.ms.push(res.ms);
-  // The candidate regions (not timed: recognizeMat proposed them already), and in a frame under 900 px those of its
-  // late small-plate pass (which recognizeMat reads only where nothing else was read).
+  // The candidate regions (not timed: recognizeMat proposed them already), and those of the passes recognizeMat runs
+  // only where nothing else was read: in a frame searched scaled down its large-character pass, in a frame under
+  // 900 px its late small-plate pass.
   const main = (v.recognizer as unknown as Proposer).proposeRegions(frame);
-  const regions = [...main, ...v.recognizer.doubledSmallRegions(frame, main as Parameters<Recognizer['doubledSmallRegions']>[1])];
+  const known = main as Parameters<Recognizer['doubledSmallRegions']>[1];
+  const regions = [...main, ...v.recognizer.largeRegions(frame, known), ...v.recognizer.doubledSmallRegions(frame, known)];
   const proposed = truths.map((t) => regions.some((r) => covers(r.box, t.box)));
   for (const [i, t] of truths.entries()) {
     tally.truths++;

@@ -14,7 +14,8 @@ import { mulberry32 } from '../scripts/seeded-random.js';
  * scaled to about 72 px wide (characters about 12 px tall, 6 in the 960 px copy the main pass searches) and pasted
  * on a noisy 1920x1080 background is found and read; tilted 12 degrees it is found; white on dark it is found;
  * with its characters joined into one blob, it is read where it shows as texture; a US plate's whole face and a
- * plate touching a pole are found; a frame of noise alone gives no plate.
+ * plate touching a pole are found; a frame of noise alone gives no plate. A large plate whose frame the scaled copy
+ * joins to its characters is found by the large-character pass.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -72,6 +73,12 @@ function frameWithPlate(opts: {
   pole?: boolean;
   /** Joins the characters into one blob with a dark bar along their feet (segmentation then finds no characters). */
   underline?: boolean;
+  /**
+   * A dark plate frame 14 crop pixels thick whose inner edge lies this many crop pixels from the characters, and
+   * nothing else printed on the plate: in a scaled-down copy the thin light gap closes and the frame joins the
+   * characters.
+   */
+  frameGap?: number;
 }): {
   frame: Mat;
   box: Box;
@@ -82,6 +89,17 @@ function frameWithPlate(opts: {
     const line = findCharLines(crop, { minCharHeight: 20, maxCharHeight: 120, minChars: 4, maxChars: 10, blockSizes: [51] })[0]!;
     crop = crop.copy();
     crop.drawRectangle(new cv.Rect(line.x, line.y + line.h - 8, line.w, 10), new cv.Vec3(0, 0, 0), -1);
+  }
+  if (opts.frameGap !== undefined) {
+    const line = findCharLines(crop, { minCharHeight: 20, maxCharHeight: 120, minChars: 4, maxChars: 10, blockSizes: [51] })[0]!;
+    const [g, t] = [opts.frameGap, 14];
+    crop = crop.copy();
+    // nothing else printed on the plate (no state's name or slogan, which the reader would find the number from)
+    const p = plateInCrop;
+    const white = new cv.Vec3(235, 235, 235);
+    crop.drawRectangle(new cv.Rect(p.x + 3, p.y + 3, p.width - 6, line.y - g - t - p.y - 3), white, -1);
+    crop.drawRectangle(new cv.Rect(p.x + 3, line.y + line.h + g + t, p.width - 6, p.y + p.height - 3 - (line.y + line.h + g + t)), white, -1);
+    crop.drawRectangle(new cv.Rect(line.x - g - t / 2, line.y - g - t / 2, line.w + 2 * g + t, line.h + 2 * g + t), new cv.Vec3(30, 30, 30), t);
   }
   if (opts.invert) crop = crop.bitwiseNot();
   // Rotation on a larger canvas of the plate's surround colour, so that the corners are not cut.
@@ -283,6 +301,36 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, plate))?.text, describe_(r)).toBe(TEXT);
     const before = await withoutSmall.recognizeMat(half, { country: 'br' });
     expect(before.plates.some((p) => holdsCentre(p.box, plate)), describe_(before)).toBe(false);
+  });
+
+  it("a large plate whose dark frame nearly touches its characters (joined to them in the scaled copy) is read by the large-character pass, where nothing else was read", async () => {
+    const tx = { file: path.join(ROOT, 'test-fixtures', 'crops', 'us-tx-LPX7210.jpg'), plate: { x: 7, y: 7, width: 302, height: 152 } };
+    const withoutLarge = await Recognizer.create({ ...config, detector: { ...config.detector, largePlates: false } });
+    try {
+      for (const seed of [7, 11, 13]) {
+        const [gap, width] = [2, 190];
+        const { frame, box } = frameWithPlate({ cx: 700, cy: 600, seed, width, frameGap: gap, crop: tx });
+        const label = `plate ${width} px, gap ${gap}`;
+        // the main search (the 1280 px copy, its threshold block) finds no line of characters there
+        const work = frame.rescale(1280 / W);
+        const main = findCharLines(work, { minCharHeight: 12, maxCharHeight: 900, minChars: 4, maxChars: 10, blockSizes: [31] });
+        expect(main.some((l) => holdsCentre({ x: (l.x * W) / 1280, y: (l.y * W) / 1280, width: (l.w * W) / 1280, height: (l.h * W) / 1280 }, box)), label).toBe(false);
+        // the large-character pass does: a line about as wide as the plate's number
+        const large = recognizer.largeRegions(frame, []).filter((r) => holdsCentre(r.box, box));
+        expect(large, label).toHaveLength(1);
+        expect(large[0]!.box.width, label).toBeGreaterThan(width * 0.7);
+        const r = await recognizer.recognizeMat(frame, { country: 'us' });
+        expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, `${label}: ${describe_(r)}`).toBe('LPX7210');
+        expect(r.plates, describe_(r)).toHaveLength(1);
+        // without it the plate is missed or read in part (the small-plate pass's textured place, searched for rows)
+        const before = await withoutLarge.recognizeMat(frame, { country: 'us' });
+        expect(before.plates.find((p) => holdsCentre(p.box, box))?.text, `${label}: ${describe_(before)}`).not.toBe('LPX7210');
+      }
+      // a frame searched at its own size or doubled has no such pass
+      expect(recognizer.largeRegions(frameWithPlate({ cx: 700, cy: 600, width: 190, frameGap: 2, crop: tx }).frame.rescale(0.5), [])).toEqual([]);
+    } finally {
+      await withoutLarge.close();
+    }
   });
 
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {

@@ -78,6 +78,12 @@ const detector = z
       .describe(
         'Also look for plates too small for the main search (characters 8-28 px tall in a frame searched scaled down, 8-14 px in one searched at its own size, 900-960 px wide, 8-12 px in a narrower one): where the searched copy shows plate-like texture, that place is searched again at full resolution (in a frame under 900 px, in its doubled copy, and only where nothing else was read; this about doubles the time of such a frame without a plate).',
       ),
+    largePlates: z
+      .boolean()
+      .default(true)
+      .describe(
+        "In a frame searched scaled down (wider than 960 px) where nothing else was read: places of plate-like texture with characters 26-48 px tall (plates about 110-210 px wide in a 1080p frame) are segmented again at full resolution with threshold blocks of about half their height, and the best line found there is read. For large plates whose characters the main search's threshold joined to their plate's edge, a dark band or artwork on the plate, or the car around it. It costs a frame without a plate an edge map at a third of its width and a few small segmentations: a busy 1080p frame without a plate about 15-20% more time (docs/benchmarks.md). false: no such pass.",
+      ),
     textureReads: z
       .int()
       .min(0)
