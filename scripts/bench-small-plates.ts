@@ -253,8 +253,8 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
   tally.frames++;
   tally.ms.push(res.ms);
   // The candidate regions (not timed: recognizeMat proposed them already), and those of the passes recognizeMat runs
-  // only where nothing else was read: in a frame searched scaled down its large-character pass, in a frame under
-  // 900 px its late small-plate pass.
+  // only where nothing else was read: its large-character pass, and in a frame under 900 px its late small-plate
+  // pass.
   const main = (v.recognizer as unknown as Proposer).proposeRegions(frame);
   const known = main as Parameters<Recognizer['doubledSmallRegions']>[1];
   const regions = [...main, ...v.recognizer.largeRegions(frame, known), ...v.recognizer.doubledSmallRegions(frame, known)];

@@ -227,7 +227,7 @@ export class Recognizer {
     // textured places where no characters segmented, only in a frame where nothing else was read: a small plate
     // alone in a frame is the case they are for, and in a frame with a plate read they are mostly a grille's or a
     // sign's texture.
-    // With them, in a frame searched scaled down, the lines of the large-character pass: places of large characters
+    // With them, the lines of the large-character pass: places of large characters
     // that the main pass's threshold joined to something (their plate's edge, a dark band, artwork, the car).
     if (reads.length === 0) reads = found(await readEach([...deferred, ...this.largeRegions(gray, regions), ...regions.filter((r) => r.texture)]));
     // A frame under 900 px wide (doubled to be searched) where nothing was read: its small-plate pass, late.
@@ -333,21 +333,23 @@ export class Recognizer {
   }
 
   /**
-   * The large-character pass of a frame searched scaled down (`detector.largePlates`): where the scaled copy shows
+   * The large-character pass of a frame (`detector.largePlates`): where a copy at half the search scale shows
    * plate-like texture with characters of LARGE_PLATE.minCharHeight-LARGE_PLATE.maxCharHeight px (full resolution)
    * that no known region holds, the place is segmented again at full resolution with threshold blocks of about half
    * its height. The main pass's block (31 px) is as large as such a plate's characters in the scaled copy: where a
    * character nearly touches its plate's edge, a dark band or artwork on the plate, or the dark car around it, the
-   * threshold joins them, and the plate has no line of characters there. Empty for a frame searched at its own size
-   * or doubled.
+   * threshold joins them, and the plate has no line of characters there. A frame searched at its own size or doubled
+   * has the same pass at its own size (plates 120-160 px wide in frames 640 and 960 px wide: 1 to 3 more of 60 read in
+   * bench:small-plates).
    */
   largeRegions(gray: Mat, known: Region[]): Region[] {
     const det = this.config.detector;
     const scale = this.searchScale(gray);
-    if (!det.largePlates || scale >= 1) return [];
-    // The texture map at half the search scale (a 1080p frame at 640 px): such characters' bars are plain there, at
-    // about a third of the cost of a map at the search scale.
-    const f = scale / 2;
+    if (!det.largePlates) return [];
+    // The texture map at half the search scale (a 1080p frame at 640 px), at most half the frame's own size (a
+    // doubled small photo's): such characters' bars are plain there, at about a third of the cost of a map at the
+    // search scale.
+    const f = Math.min(1, scale) / 2;
     const small = gray.resize(Math.round(gray.rows * f), Math.round(gray.cols * f), 0, 0, cv.INTER_AREA);
     // A textured place of the small-plate pass (no characters segmented there) does not hide a line found here.
     const lines = known.filter((r) => !r.texture).map((r) => r.box);
