@@ -226,9 +226,8 @@ export class Recognizer {
     // The row search (a detector run and a recognizer run per row) of the small-plate pass's unsure rows, and of its
     // textured places where no characters segmented, only in a frame where nothing else was read: a small plate
     // alone in a frame is the case they are for, and in a frame with a plate read they are mostly a grille's or a
-    // sign's texture.
-    // With them, the lines of the large-character pass: places of large characters
-    // that the main pass's threshold joined to something (their plate's edge, a dark band, artwork, the car).
+    // sign's texture. With them, the line of the large-character pass: a place of large characters that the main
+    // pass's threshold joined to something (their plate's edge, a dark band, artwork, the car).
     if (reads.length === 0) reads = found(await readEach([...deferred, ...this.largeRegions(gray, regions), ...regions.filter((r) => r.texture)]));
     // A frame under 900 px wide (doubled to be searched) where nothing was read: its small-plate pass, late.
     if (reads.length === 0) reads = found(await readEach(this.doubledSmallRegions(gray, regions)));
