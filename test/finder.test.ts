@@ -85,13 +85,15 @@ function frameWithPlate(opts: {
 } {
   const plateInCrop = opts.crop?.plate ?? CROP_PLATE;
   let crop = cv.imread(opts.crop?.file ?? CROP, cv.IMREAD_GRAYSCALE);
+  // the crop's row of characters (its number)
+  const numberLine = () => findCharLines(crop, { minCharHeight: 20, maxCharHeight: 120, minChars: 4, maxChars: 10, blockSizes: [51] })[0]!;
   if (opts.underline) {
-    const line = findCharLines(crop, { minCharHeight: 20, maxCharHeight: 120, minChars: 4, maxChars: 10, blockSizes: [51] })[0]!;
+    const line = numberLine();
     crop = crop.copy();
     crop.drawRectangle(new cv.Rect(line.x, line.y + line.h - 8, line.w, 10), new cv.Vec3(0, 0, 0), -1);
   }
   if (opts.frameGap !== undefined) {
-    const line = findCharLines(crop, { minCharHeight: 20, maxCharHeight: 120, minChars: 4, maxChars: 10, blockSizes: [51] })[0]!;
+    const line = numberLine();
     const [g, t] = [opts.frameGap, 14];
     crop = crop.copy();
     // nothing else printed on the plate (no state's name or slogan, which the reader would find the number from)

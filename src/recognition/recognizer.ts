@@ -342,9 +342,8 @@ export class Recognizer {
    * bench:small-plates).
    */
   largeRegions(gray: Mat, known: Region[]): Region[] {
-    const det = this.config.detector;
+    if (!this.config.detector.largePlates) return [];
     const scale = this.searchScale(gray);
-    if (!det.largePlates) return [];
     // The texture map at half the search scale (a 1080p frame at 640 px), at most half the frame's own size (a
     // doubled small photo's): such characters' bars are plain there, at about a third of the cost of a map at the
     // search scale.

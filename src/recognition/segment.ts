@@ -278,7 +278,7 @@ function mergeAcrossGaps(groups: CharBlob[][], maxChars: number): CharBlob[][] {
   const joins = (prev: (typeof boxes)[number], box: (typeof boxes)[number]) => {
     const h = Math.max(prev.h, box.h);
     return (
-      Math.max(prev.h, box.h) / Math.min(prev.h, box.h) < 1.2 &&
+      h / Math.min(prev.h, box.h) < 1.2 &&
       // level, or both halves tilted alike with the right one on the left one's line (a tilted plate)
       (Math.abs(prev.cy - box.cy) < 0.25 * h ||
         (Math.abs(prev.slope - box.slope) < MAX_SLOPE_DIFFERENCE &&
