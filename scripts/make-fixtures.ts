@@ -503,7 +503,7 @@ interface FrameSpec {
 const FRAMES: FrameSpec[] = [
   { name: 'us-ca-clean', size: [960, 540], country: 'us', plates: [{ style: { ...CA, display: '7ABC123', font: FONTS.condBold }, width: 260, pose: { angle: 0.5 } }], conditions: ['clean'] },
   { name: 'us-tx-rotated', size: [960, 540], country: 'us', plates: [{ style: { ...TX, display: 'ABC 1234', font: FONTS.narrowBold }, width: 240, pose: { angle: 3.5 } }], conditions: ['rotated', 'sign'], sign: 'EXIT 12' },
-  { name: 'us-ny-confusable', size: [960, 540], country: 'us', plates: [{ style: { ...NY, display: '8OB-5120', font: FONTS.condBold }, width: 250, pose: { angle: -1 } }], conditions: ['confusable'] },
+  { name: 'us-ny-confusable', size: [960, 540], country: 'us', plates: [{ style: { ...NY, display: 'BOB-5180', font: FONTS.condBold }, width: 250, pose: { angle: -1 } }], conditions: ['confusable'] },
   { name: 'us-ca-blur-noise', size: [960, 540], country: 'us', plates: [{ style: { ...CA, display: '6TRJ244', font: FONTS.condBold }, width: 230, pose: { angle: -2 } }], conditions: ['blur', 'noise'], blur: 1.0, noise: 5 },
   { name: 'us-fl-perspective', size: [960, 540], country: 'us', plates: [{ style: { ...FL, display: 'GZS 2658', font: FONTS.nimbusNarrow }, width: 240, pose: { angle: 1.5, yaw: 0.07, pitch: 0.02 } }], conditions: ['perspective', 'confusable'] },
   {
@@ -545,7 +545,7 @@ interface CropSpec {
 const CROPS: CropSpec[] = [
   { name: 'us-ca-3FGH456', country: 'us', style: { ...CA, display: '3FGH456', font: FONTS.condBold }, conditions: ['clean'] },
   { name: 'us-tx-LPX7210', country: 'us', style: { ...TX, display: 'LPX 7210', font: FONTS.narrowBold }, conditions: ['clean'] },
-  { name: 'us-ny-8OB5120', country: 'us', style: { ...NY, display: '8OB-5120', font: FONTS.condBold }, angle: 1.5, conditions: ['confusable', 'rotated'] },
+  { name: 'us-ny-BOB5180', country: 'us', style: { ...NY, display: 'BOB-5180', font: FONTS.condBold }, angle: 1.5, conditions: ['confusable', 'rotated'] },
   { name: 'us-fl-2BSO681', country: 'us', style: { ...FL, display: '2BSO681', font: FONTS.condBold }, blur: 0.8, noise: 3, conditions: ['confusable', 'blur', 'noise'] },
   { name: 'eu-fr-AB123CD', country: 'eu', style: EU_F('AB-123-CD'), conditions: ['clean', 'eu-strip'] },
   { name: 'eu-it-GZ205SB', country: 'eu', style: EU_I('GZ 205 SB'), angle: -2, conditions: ['confusable', 'rotated', 'eu-strip'] },
