@@ -52,6 +52,22 @@ describe('plate text post-processing', () => {
     expect(rankCandidates(chars, 'eu', 10)[0]?.text).toBe('8OB5120');
   });
 
+  it("ranks a US plate's doubtful character by its state's layouts where its state was read, never dropping one", () => {
+    // "INU656": South Dakota's plates begin with a county number (1NU 656); elsewhere INU 656 is the likelier text.
+    const chars = read('INU656');
+    chars[0] = { choices: [{ ch: 'I', p: 0.7 }, { ch: '1', p: 0.2 }] };
+    expect(rankCandidates(chars, 'us', 5)[0]!.text).toBe('INU656');
+    expect(rankCandidates(chars, 'us', 5, 'OH')[0]!.text).toBe('INU656');
+    expect(rankCandidates(chars, 'us', 5, 'SD')[0]).toMatchObject({ text: '1NU656', region: 'us' });
+    // a clear reading of another layout (a specialty plate) is not overruled
+    const clear = read('INU656', 0.99);
+    expect(rankCandidates(clear, 'us', 5, 'SD')[0]!.text).toBe('INU656');
+    // Maryland's 1AB2345 and A12345: its six-character layout is no reason to drop a doubtful last character
+    const md = read('A075307');
+    md[6] = { choices: [{ ch: '7', p: 0.4 }] };
+    expect(rankCandidates(md, 'us', 5, 'MD')[0]!.text).toBe('A075307');
+  });
+
   it('rejects texts outside the region length bounds', () => {
     expect(rankCandidates(read('AB12'), 'br', 5)).toEqual([]);
     expect(rankCandidates([], 'us', 5)).toEqual([]);

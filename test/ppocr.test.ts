@@ -105,6 +105,14 @@ describe('ppocr engine: reading', () => {
     expect(read?.text).toBe('KX47729');
   });
 
+  it("a US plate's doubtful character is read as its state's layouts have it, where its state's name is read", async () => {
+    // a bare stroke first: I or 1. South Dakota's plates begin with a county number, Ohio's with letters.
+    const dakota = await recognizer.readCrop(plate(520, 250, [['SOUTH DAKOTA', 1.1, 2, 48], ['|NU 656', 2.4, 7, 165]]), { country: 'us' });
+    expect(dakota).toMatchObject({ text: '1NU656', state: { code: 'SD' } });
+    const ohio = await recognizer.readCrop(plate(520, 250, [['OHIO', 1.1, 2, 48], ['|NU 656', 2.4, 7, 165]]), { country: 'us' });
+    expect(ohio).toMatchObject({ text: 'INU656', state: { code: 'OH' } });
+  });
+
   it('finds and reads a generated plate in a whole frame', async () => {
     const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
     plate(300, 90, [['5TRK882', 1.5, 4, 66]]).copyTo(frame.getRegion(new cv.Rect(500, 400, 300, 90)));

@@ -1,5 +1,5 @@
 import type { Country } from './config.js';
-import { FORMATS, fitsClass, LENGTH_BOUNDS, matchFormat, plateSpelling } from './formats.js';
+import { FORMATS, fitsClass, fitsTemplate, LENGTH_BOUNDS, matchFormat, plateSpelling, US_STATE_FORMATS } from './formats.js';
 
 /** What the OCR saw at one character position: its choices with probabilities (0-1), best first. */
 export interface CharReading {
@@ -109,6 +109,14 @@ const LAYOUT_EVIDENCE: Record<Country, { bonus: number; none: number }> = {
   br: { bonus: 4, none: 0.25 },
 };
 
+/**
+ * Weight of a layout of the plate's own state (US_STATE_FORMATS), where its state was read: above the country's most
+ * common layouts (1), so that a doubtful character takes its state's class, not so far above that a clear reading
+ * of another layout (a vanity or specialty plate, an older issue) is overruled: the other reading must be about a
+ * tenth as likely at that character for the state's layout to win.
+ */
+const STATE_LAYOUT_WEIGHT = 1.5;
+
 /** Per-position choices, OCR's own plus confusion alternates. */
 export function expandPosition(reading: CharReading): { ch: string; p: number }[] {
   const out = new Map<string, number>();
@@ -142,9 +150,10 @@ function beamSearch(positions: Choices[], width: number, prior = 0): { text: str
  * own and confusion alternates), from the same search restricted to each layout of the region (a letter where
  * the layout has a letter, a digit where it has a digit), and from dropping a doubtful first or last character
  * (a bolt, a sticker or a frame edge read as a character). Each is scored by its mean character probability,
- * raised by the prior of the layout it fits, lowered when it fits none.
+ * raised by the prior of the layout it fits, lowered when it fits none. A US plate whose state was read (its two-letter
+ * code) has its state's layouts searched too, weighted above the country's.
  */
-export function rankCandidates(readings: CharReading[], country: Country, topN: number): Candidate[] {
+export function rankCandidates(readings: CharReading[], country: Country, topN: number, state?: string): Candidate[] {
   const bounds = LENGTH_BOUNDS[country];
   if (readings.length === 0) return [];
   const positions = readings.map(expandPosition);
@@ -161,11 +170,14 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
     if (text.length < bounds.min || text.length > bounds.max) return;
     if ((pool.get(text) ?? -Infinity) < logp) pool.set(text, logp);
   };
+  const stateTemplates = country === 'us' && state ? (US_STATE_FORMATS[state] ?? []) : [];
+  const generic = FORMATS[country].map((f) => f.template);
+  const templates = [...generic, ...stateTemplates];
   for (const v of variants) {
     for (const b of beamSearch(v.positions, width, v.prior)) add(b.text, b.logp);
-    for (const f of FORMATS[country]) {
-      if (f.template.length !== v.positions.length) continue;
-      const constrained = v.positions.map((choices, i) => restrict(choices, f.template[i]!));
+    for (const template of new Set(v.positions === positions ? templates : generic)) {
+      if (template.length !== v.positions.length) continue;
+      const constrained = v.positions.map((choices, i) => restrict(choices, template[i]!));
       if (constrained.some((c) => c.length === 0)) continue;
       for (const b of beamSearch(constrained, Math.max(8, topN * 2), v.prior)) add(b.text, b.logp);
     }
@@ -173,10 +185,14 @@ export function rankCandidates(readings: CharReading[], country: Country, topN: 
   const scored = [...pool.entries()]
     .map(([text, logp]) => {
       const format = matchFormat(text, country);
+      // Only a text of every character read: a state's short layouts are not a reason to drop one.
+      const ownState = text.length === readings.length && stateTemplates.some((t) => fitsTemplate(text, t));
+      const weight = ownState ? STATE_LAYOUT_WEIGHT : format?.weight;
+      const region = ownState ? country : format?.region;
       const meanP = Math.exp(logp / text.length);
       const evidence = LAYOUT_EVIDENCE[country];
-      const factor = format ? evidence.bonus * format.weight : evidence.none;
-      return { text, score: meanP * factor, meanP, region: format?.region };
+      const factor = weight !== undefined ? evidence.bonus * weight : evidence.none;
+      return { text, score: meanP * factor, meanP, region };
     })
     .sort((a, b) => b.score - a.score);
   const texts = foldSpelling(scored, country);

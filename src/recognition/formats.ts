@@ -42,6 +42,68 @@ export const FORMATS: Record<Country, PlateFormat[]> = {
   br: [...formats('br', 1, 'LLLDDDD'), ...formats('br-mercosur', 1, 'LLLDLDD')],
 };
 
+/**
+ * The serial layouts of US states' plates, current and older issues still on the road, passenger and the common
+ * commercial ones (not vanity or specialty plates, which may be any text): facts about the plates, gathered from the
+ * states' formats and cross-checked with the list OpenALPR 2.3 ships. Where a plate's state is read from its name or
+ * slogan, a text fitting one of its state's layouts is more likely than one fitting only another state's: a doubtful
+ * character takes its state's class (South Dakota's county number first: "1NU 656", not "INU 656"). States not
+ * listed are ranked with the country's layouts alone.
+ */
+export const US_STATE_FORMATS: Readonly<Record<string, readonly string[]>> = {
+  AL: ['DLDDLDD', 'DDLDDLD', 'LLDDDDD', 'DDDDDLL', 'DLDDDDL', 'DDLDDDL', 'DDLDLDL'],
+  AK: ['LLLDDD'],
+  AZ: ['LLLDDDD', 'DDDLLL', 'LLLDDD'],
+  AR: ['DDDLLL', 'LLLDDD'],
+  CA: ['DLLLDDD', 'DLDDDDD', 'DDDDDLD', 'DDDLLL'],
+  CO: ['DDDLLL', 'LLDDDD', 'LLLDDD', 'LLLDDDD', 'LLLLDD'],
+  CT: ['DLLLLD', 'DDDLLL', 'DDDDD', 'DDDDDD', 'LDDD', 'LLDDD', 'LLDDDD'],
+  DE: ['DDDDDD', 'DDDDD', 'DDDD', 'DDD'],
+  DC: ['LLDDDD', 'DDDDDD'],
+  FL: ['LLLLDD', 'DDDDLL', 'DDDLLL', 'LDDDLL', 'LDDLLL'],
+  GA: ['LLLDDDD', 'DDDDLLL', 'DDDDLL', 'DDDDDLL', 'DDDLLL'],
+  HI: ['LLLDDD'],
+  ID: ['LDDDDDD', 'DLDDDDD', 'DLLDDDD', 'DLLLDDD', 'LDDDDDL', 'LLDDDDL', 'DLDDDDL', 'DLLDDDL', 'LDDDD', 'DDDDL', 'DDLLL', 'DLLDL', 'LLDDD', 'DDDDDL', 'DDDLL', 'DDDDD'],
+  IL: ['LLDDDDD', 'LDDDDDD', 'DDDDD', 'DDDDDD', 'LLDDDD', 'LLLDDD', 'LDDDDD', 'DDDDDDD', 'DDDDL', 'DDDDDL'],
+  IN: ['DDDL', 'DDDLL', 'DDDLLL', 'DDDD'],
+  IA: ['LLLDDD', 'DDDLLL', 'DDDDLL'],
+  KS: ['DDDLLL', 'LLLDDD'],
+  KY: ['DDDLLL'],
+  LA: ['LLLDDD'],
+  ME: ['DDDDLL', 'DDDLL', 'DDLL', 'DDDLLL'],
+  MD: ['DLLDDDD', 'DLLLDD', 'DLDDDD', 'LLLDDD', 'DDDLLL', 'LLLDDL', 'DDDDDL', 'LDDDDD'],
+  MA: ['DDDLLD', 'DLLDDD', 'DLLLDD', 'DDDDDD', 'DDDLLL', 'DDDDLL', 'DDLLDD'],
+  MI: ['LLLDDDD', 'DLLLDD'],
+  MN: ['DDDLLL', 'LLLDDD'],
+  MS: ['LLLLLD', 'LLLDDD', 'DDLDD'],
+  MO: ['LLDLDL', 'DDDLLL', 'DLLDDL'],
+  MT: ['DDDDDDL', 'DDDDDL', 'DDDDL'],
+  NE: ['DLDDDD', 'DLLDDD', 'DDLDDD', 'DDLLDD'],
+  NV: ['DDDLLL', 'LDDDDD', 'LLDDDD', 'LLLDDD'],
+  NH: ['DDDDDD', 'DDDDDDD', 'LLLDDD'],
+  NJ: ['LDDLLL', 'LLLDDL', 'LLDDDL', 'LLLDDDD'],
+  NM: ['LLLDDD', 'DDDLLL', 'LLDDD', 'LDDD'],
+  NY: ['LLLDDDD', 'LLLDDD', 'DLLDDD', 'LDLDDD', 'LDDDLL', 'LLDDDL'],
+  NC: ['LLLDDDD'],
+  ND: ['LLLDDD', 'DDDLLL'],
+  OH: ['LLLDDDD', 'LLDDLL'],
+  OK: ['DDDLLL', 'LLLDDD'],
+  OR: ['DDDLLL', 'LLLDDD'],
+  PA: ['LLLDDDD'],
+  RI: ['LLDDD', 'DDDDDD', 'DDDDD'],
+  SC: ['LLLDDD', 'DDDDLL'],
+  SD: ['DLLDDD', 'DDLDDD', 'DDLLDD', 'DDLLLD'],
+  TN: ['DDDLLL'],
+  TX: ['LLLDDDD', 'LDDLLL', 'DDDLLL', 'LLLDDD', 'LLDLDDD'],
+  UT: ['LDDDLL', 'DDDLD', 'DDDLLL', 'LLLDDD'],
+  VT: ['LLLDDD', 'DDDLDDD', 'DDLDD'],
+  VA: ['LLLDDDD', 'LLLDDD', 'LLDDDD', 'DDDDLL', 'DDDDDL'],
+  WA: ['DDDLLL', 'LLLDDDD'],
+  WV: ['DLLDDD', 'DLDDDD'],
+  WI: ['LLLDDDD', 'DDDLLL'],
+  WY: ['DDDDDD', 'DDDDDDD', 'DDDDD', 'DDDDL', 'DDDLL', 'DDLLL'],
+};
+
 /** Plate text lengths accepted per country (vanity plates in the US may be short). */
 export const LENGTH_BOUNDS: Record<Country, { min: number; max: number }> = {
   us: { min: 2, max: 8 },

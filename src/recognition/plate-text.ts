@@ -8,7 +8,7 @@
 import type { Country } from './config.js';
 import { rankCandidates, type Candidate, type CharReading } from './candidates.js';
 import { cv, type Mat } from './cv.js';
-import { LENGTH_BOUNDS } from './formats.js';
+import { LENGTH_BOUNDS, US_STATE_FORMATS } from './formats.js';
 import type { PpOcr, RecLine } from './ppocr.js';
 import type { Box } from './types.js';
 import { stateFromRows, type PlateState, type TextRow } from './us-states.js';
@@ -109,6 +109,8 @@ interface RowRead {
   /** The detector's row it was read from. */
   source: Box;
   line: RecLine;
+  /** The row's plate characters as read, ranked into candidates. */
+  chars: CharReading[];
   candidates: Candidate[];
   score: number;
 }
@@ -183,10 +185,7 @@ export class PlateTextReader {
     const n = top.text.length;
     if (top.confidence < DIRECT_CONFIDENT || n < 5 || n > 8 || looksLikeWords(r.line.text, r.line.raw)) return { kind: 'unsure' };
     const state = opts.country === 'us' ? await this.readState(img, r.row, opts, ['above']) : undefined;
-    return {
-      kind: 'plate',
-      text: { text: top.text, confidence: top.confidence, candidates: r.candidates, ...(top.region ? { region: top.region } : {}), row: r.row, ...(state ? { state } : {}) },
-    };
+    return { kind: 'plate', text: plateText(r, opts, state) };
   }
 
   /**
@@ -241,16 +240,8 @@ export class PlateTextReader {
     reads.sort((a, b) => b.score - a.score);
     const best = reads[0];
     if (!best) return undefined;
-    const top = best.candidates[0]!;
     const state = opts.country === 'us' ? stateFromRows(seen.filter((s) => s.row !== best.source)) : undefined;
-    return {
-      text: top.text,
-      confidence: top.confidence,
-      candidates: best.candidates,
-      ...(top.region ? { region: top.region } : {}),
-      row: best.row,
-      ...(state ? { state } : {}),
-    };
+    return plateText(best, opts, state);
   }
 
   private async readRow(
@@ -288,8 +279,22 @@ export class PlateTextReader {
     score += n >= 5 && n <= 8 ? 0.3 : n >= bounds.min && n <= bounds.max ? 0.1 : -0.3;
     if (words) score -= 0.8;
     score += 0.2 * (top.confidence / 100);
-    return { row: charSpan(chars, x0, { x, y, width: w, height: h }), source: row, line, candidates, score };
+    return { row: charSpan(chars, x0, { x, y, width: w, height: h }), source: row, line, chars, candidates, score };
   }
+}
+
+/**
+ * A row's read as the plate's text. Where the plate's state was read and it has layouts of its own, the row's
+ * characters are ranked again with them (a doubtful character takes its state's class); otherwise as ranked.
+ */
+function plateText(r: RowRead, opts: PlateTextOptions, state: PlateState | undefined): PlateText {
+  let candidates = r.candidates;
+  if (state && US_STATE_FORMATS[state.code]) {
+    const ranked = rankCandidates(r.chars, opts.country, opts.topN, state.code).filter((c) => c.confidence >= opts.minConfidence);
+    if (ranked[0] && ranked[0].text.length >= opts.minChars) candidates = ranked;
+  }
+  const top = candidates[0]!;
+  return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}), row: r.row, ...(state ? { state } : {}) };
 }
 
 /**
