@@ -335,6 +335,22 @@ describe('small plates in a 1080p frame', () => {
     }
   });
 
+  it("a small plate among lines of a sign's larger print (which outscore its line) is still proposed and read", async () => {
+    const scale = searchScale(W, config.detector.maxWidth);
+    const { frame, box } = frameWithPlate({ cx: 1400, cy: 760, seed: 7 });
+    // six lines of print with characters about 16 px tall: too small for the main search at 1280 px, larger than the
+    // plate's 12 px, so the small-plate pass's lines of theirs score above the plate's
+    for (let i = 0; i < 6; i++) {
+      frame.putText(`SUITE ${210 + i} DENTAL LAB`, new cv.Point2(150 + (i % 2) * 520, 150 + Math.floor(i / 2) * 260), cv.FONT_HERSHEY_SIMPLEX, 0.75, new cv.Vec3(25, 25, 25), 2);
+    }
+    const work = frame.rescale(scale);
+    const lines = (maxRegions: number) => findSmallPlates(frame, work, scale, [], { ...SMALL_PLATE_DEFAULTS, maxRegions });
+    expect(lines(4).some((r) => holdsCentre(r.box, box))).toBe(false);
+    expect(lines(SMALL_PLATE_DEFAULTS.maxRegions).some((r) => holdsCentre(r.box, box))).toBe(true);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const textured = (width: number) => {
