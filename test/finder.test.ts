@@ -351,6 +351,29 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it('a small plate among more, wider places of mid-grey texture (a fence, a weave) is ranked above them by its contrast, and read', async () => {
+    const scale = searchScale(W, config.detector.maxWidth);
+    const { frame, box } = frameWithPlate({ cx: 1400, cy: 760, seed: 7 });
+    // 32 patches of stripes 3 px wide, grey 112 and 150: edged as densely as a plate's characters, twice as wide as
+    // its place, but within 40 grey levels where the plate's face and characters span 150
+    const rand = mulberry32(5);
+    for (let i = 0; i < 32; i++) {
+      const [w, h] = [68, 24];
+      const buf = Buffer.alloc(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) buf[y * w + x] = (Math.floor(x / 3) % 2 ? 115 : 145) + Math.round((rand() - 0.5) * 10);
+      new cv.Mat(buf, h, w, cv.CV_8UC1).copyTo(frame.getRegion(new cv.Rect(100 + (i % 8) * 220, 100 + Math.floor(i / 8) * 150, w, h)));
+    }
+    const work = frame.rescale(scale);
+    const minH = Math.floor(SMALL_PLATE_DEFAULTS.minCharHeight * scale);
+    const places = texturePlaces(work, minH, Math.ceil(SMALL_PLATE_DEFAULTS.maxCharHeight * scale));
+    const plate = places.find((p) => holdsCentre({ x: p.x / scale, y: p.y / scale, width: p.width / scale, height: p.height / scale }, box))!;
+    // by shape alone (width times density) the plate's place would come after the patches, past the 24 places segmented
+    expect(places.filter((p) => p.width * p.fill > plate.width * plate.fill).length).toBeGreaterThan(SMALL_PLATE_DEFAULTS.maxPlaces);
+    expect(findSmallPlates(frame, work, scale, []).some((r) => holdsCentre(r.box, box))).toBe(true);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const textured = (width: number) => {
