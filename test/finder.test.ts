@@ -335,6 +335,22 @@ describe('small plates in a 1080p frame', () => {
     }
   });
 
+  it("a small photo's plate 80 px wide (characters about 17 px, 34 in the doubled copy the main search reads) is found by the large-character pass too", async () => {
+    const tx = { file: path.join(ROOT, 'test-fixtures', 'crops', 'us-tx-LPX7210.jpg'), plate: { x: 7, y: 7, width: 302, height: 152 } };
+    for (const seed of [7, 11, 13]) {
+      const { frame, box } = frameWithPlate({ cx: 900, cy: 600, seed, width: 240, crop: tx });
+      const small = frame.resize(H / 3, W / 3, 0, 0, cv.INTER_AREA);
+      const plate = { x: box.x / 3, y: box.y / 3, width: box.width / 3, height: box.height / 3 };
+      // a frame under 900 px wide is searched doubled; the pass looks at its own size for characters from the late
+      // small-plate pass's largest (12 px) up, where the doubled copy's threshold block is as large as they are
+      const large = recognizer.largeRegions(small, []).filter((r) => holdsCentre(r.box, plate));
+      expect(large, `seed ${seed}`).toHaveLength(1);
+      expect(large[0]!.box.width, `seed ${seed}`).toBeGreaterThan(plate.width * 0.6);
+      const r = await recognizer.recognizeMat(small, { country: 'us' });
+      expect(r.plates.find((p) => holdsCentre(p.box, plate))?.text, `seed ${seed}: ${describe_(r)}`).toBe('LPX7210');
+    }
+  });
+
   it("a small plate among lines of a sign's larger print (which outscore its line) is still proposed and read", async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const { frame, box } = frameWithPlate({ cx: 1400, cy: 760, seed: 7 });

@@ -337,21 +337,27 @@ export class Recognizer {
    * that no known region holds, the place is segmented again at full resolution with threshold blocks of about half
    * its height. The main pass's block (31 px) is as large as such a plate's characters in the scaled copy: where a
    * character nearly touches its plate's edge, a dark band or artwork on the plate, or the dark car around it, the
-   * threshold joins them, and the plate has no line of characters there. A frame searched at its own size or doubled
-   * has the same pass at its own size (plates 120-160 px wide in frames 640 and 960 px wide: 1 to 3 more of 60 read in
-   * bench:small-plates).
+   * threshold joins them, and the plate has no line of characters there. A frame searched at its own size has the
+   * same pass at its own size (plates 120-160 px wide in frames 960 px wide: 1 to 3 more of 60 read in
+   * bench:small-plates); a doubled one from the smallest characters its late small-plate pass leaves (below).
    */
   largeRegions(gray: Mat, known: Region[]): Region[] {
     if (!this.config.detector.largePlates) return [];
     const scale = this.searchScale(gray);
-    // The texture map at half the search scale (a 1080p frame at 640 px), at most half the frame's own size (a
-    // doubled small photo's): such characters' bars are plain there, at about a third of the cost of a map at the
-    // search scale.
-    const f = Math.min(1, scale) / 2;
-    const small = gray.resize(Math.round(gray.rows * f), Math.round(gray.cols * f), 0, 0, cv.INTER_AREA);
+    // A doubled frame (under 900 px wide): its plates 55-110 px wide have characters of 13-26 px, 26-52 in the
+    // doubled copy, where the main search's threshold block (31 px) is as large as they are, the same trouble as a
+    // large plate's in a scaled-down frame; its late small-plate pass stops at DOUBLED_SMALL_MAX, so this pass starts
+    // there, with its texture map at the frame's own size (half the doubled copy; at a quarter of it, characters of
+    // 13 px are 3 px tall there).
+    const doubled = scale > 1;
+    // Otherwise the texture map at half the search scale (a 1080p frame at 640 px): such characters' bars are plain
+    // there, at about a third of the cost of a map at the search scale.
+    const f = doubled ? 1 : scale / 2;
+    const small = f === 1 ? gray : gray.resize(Math.round(gray.rows * f), Math.round(gray.cols * f), 0, 0, cv.INTER_AREA);
     // A textured place of the small-plate pass (no characters segmented there) does not hide a line found here.
     const lines = known.filter((r) => !r.texture).map((r) => r.box);
-    return findSmallPlates(gray, small, f, lines, LARGE_PLATE).map((s) => smallRegion(s, 1));
+    const opts = doubled ? { ...LARGE_PLATE, minCharHeight: DOUBLED_SMALL_MAX } : LARGE_PLATE;
+    return findSmallPlates(gray, small, f, lines, opts).map((s) => smallRegion(s, 1));
   }
 
   /**
