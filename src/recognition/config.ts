@@ -82,7 +82,7 @@ const detector = z
       .boolean()
       .default(true)
       .describe(
-        "In a frame where nothing else was read: places of plate-like texture with characters 26-48 px tall at full resolution (plates about 110-210 px wide) are segmented again at full resolution with threshold blocks of about half their height, and the best line found there is read. For large plates whose characters the main search's threshold joined to their plate's edge, a dark band or artwork on the plate, or the car around it. It costs a frame without a plate an edge map of a small copy and a few small segmentations: a busy 1080p frame without a plate about 15-40% more time, the 400 photos without a plate 14% (docs/benchmarks.md). false: no such pass.",
+        "In a frame where nothing else was read: places of plate-like texture with characters 26-48 px tall at full resolution (plates about 110-210 px wide; 12-48 px in a frame under 900 px wide, which the main search reads doubled) are segmented again at full resolution with threshold blocks of about half their height, and the best line found there is read. For large plates whose characters the main search's threshold joined to their plate's edge, a dark band or artwork on the plate, or the car around it. It costs a frame without a plate an edge map of a small copy and a few small segmentations: a busy 1080p frame without a plate about 15-40% more time, the 400 photos without a plate 14% (docs/benchmarks.md). false: no such pass.",
       ),
     textureReads: z
       .int()
