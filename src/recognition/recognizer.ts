@@ -338,8 +338,8 @@ export class Recognizer {
    * its height. The main pass's block (31 px) is as large as such a plate's characters in the scaled copy: where a
    * character nearly touches its plate's edge, a dark band or artwork on the plate, or the dark car around it, the
    * threshold joins them, and the plate has no line of characters there. A frame searched at its own size has the
-   * same pass at its own size (plates 120-160 px wide in frames 960 px wide: 1 to 3 more of 60 read in
-   * bench:small-plates); a doubled one from the smallest characters its late small-plate pass leaves (below).
+   * same pass, its texture map at half its size (plates 120-160 px wide in frames 960 px wide: 1 to 3 more of 60 read
+   * in bench:small-plates); a doubled one from the smallest characters its late small-plate pass leaves (below).
    */
   largeRegions(gray: Mat, known: Region[]): Region[] {
     if (!this.config.detector.largePlates) return [];
@@ -347,8 +347,8 @@ export class Recognizer {
     // A doubled frame (under 900 px wide): its plates 55-110 px wide have characters of 13-26 px, 26-52 in the
     // doubled copy, where the main search's threshold block (31 px) is as large as they are, the same trouble as a
     // large plate's in a scaled-down frame; its late small-plate pass stops at DOUBLED_SMALL_MAX, so this pass starts
-    // there, with its texture map at the frame's own size (half the doubled copy; at a quarter of it, characters of
-    // 13 px are 3 px tall there).
+    // there, with its texture map at the frame's own size (half the doubled copy; at half the frame's size,
+    // characters of 13 px were 6 px tall there and such plates were not among its 6 places).
     const doubled = scale > 1;
     // Otherwise the texture map at half the search scale (a 1080p frame at 640 px): such characters' bars are plain
     // there, at about a third of the cost of a map at the search scale.
