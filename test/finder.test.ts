@@ -390,6 +390,28 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it('a small plate touching a pole is ranked above standing specks of half its texture (its bar is joined by a thin line, not cut from a textured area), and read', async () => {
+    const scale = searchScale(W, config.detector.maxWidth);
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7, pole: true });
+    // 40 specks of four bright stripes (25x10 px), each a textured place standing alone, narrower than the plate's bar
+    for (let i = 0; i < 40; i++) {
+      const x = 60 + (i % 8) * 230 + (i % 8 >= 4 ? 120 : 0);
+      const y = 120 + Math.floor(i / 8) * 90;
+      for (let k = 0; k < 4; k++) frame.drawRectangle(new cv.Rect(x + k * 7, y, 4, 10), new cv.Vec3(250, 250, 250), -1);
+    }
+    const work = frame.rescale(scale);
+    const places = texturePlaces(work, Math.floor(SMALL_PLATE_DEFAULTS.minCharHeight * scale), Math.ceil(SMALL_PLATE_DEFAULTS.maxCharHeight * scale));
+    const plate = places.find((p) => holdsCentre({ x: p.x / scale, y: p.y / scale, width: p.width / scale, height: p.height / scale }, box))!;
+    expect(plate.joined).toBe(true);
+    // ranked as a band cut out of a textured area (0.3 of its shape), it would come after the specks, past the 24
+    // places segmented
+    const shape = plate.width * plate.fill;
+    expect(places.filter((p) => !p.cut && !p.joined && p.width * p.fill > 0.3 * shape).length).toBeGreaterThan(SMALL_PLATE_DEFAULTS.maxPlaces);
+    expect(findSmallPlates(frame, work, scale, []).some((r) => holdsCentre(r.box, box))).toBe(true);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const textured = (width: number) => {
