@@ -65,6 +65,22 @@ describe("a US plate's state from the words printed on it", () => {
     expect(namesState('OHIO')).toBe(false);
   });
 
+  it("a state's name or slogan cut at the row's edge, and a word for the plate's kind, are known for such rows; a plate number is not", () => {
+    expect(namesState('WASHI')).toBe(true);
+    expect(namesState('SHINGT0N')).toBe(true);
+    expect(namesState('MISSISSIP')).toBe(true);
+    expect(namesState('P0TAT0ES')).toBe(true);
+    expect(namesState('TRUCK')).toBe(true);
+    expect(namesState('TRAI1ER')).toBe(true);
+    expect(namesState('C0MMERCIAL')).toBe(true);
+    // the start of a name with too few letters, a number, a vanity plate
+    expect(namesState('WASH')).toBe(false);
+    expect(namesState('W4SHI')).toBe(false);
+    expect(namesState('GR8BUNZ')).toBe(false);
+    expect(namesState('NUTSACK')).toBe(false);
+    expect(namesState('M0T0RZ')).toBe(false);
+  });
+
   it('approximate substring distance', () => {
     expect(substringDistance('TEXAS', 'XXTEXASXX')).toBe(0);
     expect(substringDistance('TEXAS', 'TEXA')).toBe(1);

@@ -497,7 +497,8 @@ export class Recognizer {
     // In a frame, words on signs, shop fronts and clothes are read as often as plates; a plate without a digit
     // (a vanity plate) is kept only when read clearly, or with its state's name.
     if (!region.crop && !hasPlateDigit(read.text, country) && read.confidence < lettersOnlyMin(read)) return undefined;
-    // A US plate's state name or slogan read in place of its number is not a plate.
+    // A US plate's state name or slogan read in place of its number (or cut at the row's edge, or its kind: TRUCK)
+    // is not a plate.
     if (!region.crop && country === 'us' && namesState(read.text)) return undefined;
     if (!region.crop && (country === 'us' || region.small === 'own-size') && !read.region && read.confidence < NO_LAYOUT_MIN) return undefined;
     if (region.late && read.confidence < LATE_MIN) return undefined;

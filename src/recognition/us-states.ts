@@ -156,18 +156,29 @@ export function stateFromRows(rows: readonly TextRow[]): PlateState | undefined 
 }
 
 /**
- * Whether a plate-like read is a state's name or slogan itself ("MISS0UR" for MISSOURI, "C0L0RRD0" for COLORADO):
- * a row of a US plate read in place of its number. The whole read, its digits 0, 1 and 5 taken as O, I and S, is
- * within the edits allowed for a name or slogan of at least 5 letters.
+ * Words printed on a US plate beside its number that say what kind of plate it is (a Wyoming truck's TRUCK under
+ * its number): of 5 letters or more, as the state's names and slogans are matched.
+ */
+const PLATE_KINDS = [
+  'TRUCK', 'TRAILER', 'COMMERCIAL', 'DEALER', 'APPORTIONED', 'MOTORCYCLE', 'PASSENGER', 'TEMPORARY', 'EXEMPT',
+  'GOVERNMENT', 'OFFICIAL', 'MUNICIPAL', 'COUNTY', 'LIVERY', 'PERMANENT', 'VETERAN',
+];
+
+/**
+ * Whether a plate-like read is a state's name or slogan itself ("MISS0UR" for MISSOURI, "C0L0RRD0" for COLORADO),
+ * such a word cut at the row's edge ("WASHI" for WASHINGTON: at least two letters cut), or a word for the plate's
+ * kind ("TRUCK"): a row of a US plate read in place of its number. The whole read, its digits 0, 1 and 5 taken as O,
+ * I and S, is within the edits allowed for a word of at least 5 letters, or is exactly the start or the end of a longer
+ * one (with an edit allowed, "M0T0RZ", a Pennsylvania vanity plate, would be MOTORCYCLE cut).
  */
 export function namesState(text: string): boolean {
   const letters = foldLetters(text.toUpperCase().replace(/0/g, 'O').replace(/1/g, 'I').replace(/5/g, 'S').replace(/[^A-Z]/g, ''));
   if (letters.length < 5) return false;
-  for (const [, ...words] of FOLDED_STATES) {
-    for (const word of words) {
-      if (word.length < 5 || Math.abs(word.length - letters.length) > allowedEdits(word.length)) continue;
-      if (distance(word, letters) <= allowedEdits(word.length)) return true;
-    }
+  const n = letters.length;
+  for (const word of [...FOLDED_STATES.flatMap(([, ...words]) => words), ...PLATE_KINDS]) {
+    if (word.length < 5) continue;
+    if (Math.abs(word.length - n) <= allowedEdits(word.length) && distance(word, letters) <= allowedEdits(word.length)) return true;
+    if (word.length >= n + 2 && (word.startsWith(letters) || word.endsWith(letters))) return true;
   }
   return false;
 }
