@@ -390,10 +390,11 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
-  it('a small plate touching a pole is ranked above standing specks of half its texture (its bar is joined by a thin line, not cut from a textured area), and read', async () => {
+  it("a small plate touching a pole is ranked above 40 specks standing alone, each a third as plate-like by shape (the plate's bar is joined to the pole by thin lines, not cut out of a textured area), and read", async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7, pole: true });
-    // 40 specks of four bright stripes (25x10 px), each a textured place standing alone, narrower than the plate's bar
+    // 40 specks of four bright stripes (25x10 px), each a textured place standing alone, a third as wide as the plate's
+    // bar (its width times its density: 0.32-0.35 of the plate's)
     for (let i = 0; i < 40; i++) {
       const x = 60 + (i % 8) * 230 + (i % 8 >= 4 ? 120 : 0);
       const y = 120 + Math.floor(i / 8) * 90;
