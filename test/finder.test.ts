@@ -413,6 +413,25 @@ describe('small plates in a 1080p frame', () => {
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
   });
 
+  it("a small plate whose texture joins a twig's beside it into one blob no taller than a place but mostly empty is still a place, and read", async () => {
+    const scale = searchScale(W, config.detector.maxWidth);
+    const { frame, box } = frameWithPlate({ cx: 1000, cy: 540, seed: 7 });
+    // a twig of short bright strokes from the plate's right edge up and to the right: the plate's bar and the twig
+    // make one blob, no taller than a place may be but mostly empty
+    for (let i = 0; i < 12; i++) {
+      const x = Math.round(box.x + box.width + 1 + i * 6);
+      const y = Math.round(box.y + box.height * 0.35 - i * 4);
+      frame.drawRectangle(new cv.Rect(x, y, 3, 9), new cv.Vec3(250, 250, 250), -1);
+    }
+    const work = frame.rescale(scale);
+    const minH = Math.floor(SMALL_PLATE_DEFAULTS.minCharHeight * scale);
+    const maxH = Math.ceil(SMALL_PLATE_DEFAULTS.maxCharHeight * scale);
+    const places = texturePlaces(work, minH, maxH);
+    expect(places.some((p) => holdsCentre({ x: p.x / scale, y: p.y / scale, width: p.width / scale, height: p.height / scale }, box))).toBe(true);
+    const r = await recognizer.recognizeMat(frame, { country: 'br' });
+    expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
   it('a textured speck narrower than 40 px (too small to read) is not given to the reader; the same place at 72 px is', async () => {
     const scale = searchScale(W, config.detector.maxWidth);
     const textured = (width: number) => {

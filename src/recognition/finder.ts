@@ -108,14 +108,15 @@ export function texturePlaces(work: Mat, minH: number, maxH: number): TexturePla
     if (h < minH) continue;
     const area = bars.getRegion(new cv.Rect(x, y, w, h));
     const fill = area.countNonZero() / (w * h);
-    if (h <= tallest && (fill >= 0.4 || w <= 14 * h)) {
+    if (h <= tallest && fill >= 0.4) {
       keep(x, y, w, h, fill);
       continue;
     }
-    // Too tall, or too long and sparse: a plate's bar joined to an edge beside it (a pole, a bumper's edge, a
-    // railing, a shirt's stripes, a dark plate's light border). Runs along a row shorter than a few character
-    // heights are dropped (the thin upright edges that join a bar to its neighbours), and each part left is a place
-    // if it has a bar's shape, else the bands of its rows where it is dense are.
+    // Too tall, or sparse: a plate's bar joined to an edge beside it (a pole, a bumper's edge, a railing, a shirt's
+    // stripes, a dark plate's light border) or to sparse texture around it (leaves, twigs: a blob no taller than a
+    // place, but mostly empty, which was dropped whole). Runs along a row shorter than a few character heights are
+    // dropped (the thin upright edges that join a bar to its neighbours), and each part left is a place if it has a
+    // bar's shape, else the bands of its rows where it is dense are.
     const parts = area.morphologyEx(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(splitW, 1)), cv.MORPH_OPEN);
     const tall = parts
       .findContours(cv.RETR_EXTERNAL, cv.CHAIN_APPROX_SIMPLE)
