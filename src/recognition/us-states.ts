@@ -164,6 +164,9 @@ const PLATE_KINDS = [
   'GOVERNMENT', 'OFFICIAL', 'MUNICIPAL', 'COUNTY', 'LIVERY', 'PERMANENT', 'VETERAN',
 ];
 
+/** The words a read is compared with in namesState: every state's name and slogans (folded), and the kind words. */
+const NOT_NUMBERS = [...FOLDED_STATES.flatMap(([, ...words]) => words), ...PLATE_KINDS].filter((word) => word.length >= 5);
+
 /**
  * Whether a plate-like read is a state's name or slogan itself ("MISS0UR" for MISSOURI, "C0L0RRD0" for COLORADO),
  * such a word cut at the row's edge ("WASHI" for WASHINGTON: at least two letters cut), or a word for the plate's
@@ -175,8 +178,7 @@ export function namesState(text: string): boolean {
   const letters = foldLetters(text.toUpperCase().replace(/0/g, 'O').replace(/1/g, 'I').replace(/5/g, 'S').replace(/[^A-Z]/g, ''));
   if (letters.length < 5) return false;
   const n = letters.length;
-  for (const word of [...FOLDED_STATES.flatMap(([, ...words]) => words), ...PLATE_KINDS]) {
-    if (word.length < 5) continue;
+  for (const word of NOT_NUMBERS) {
     if (Math.abs(word.length - n) <= allowedEdits(word.length) && distance(word, letters) <= allowedEdits(word.length)) return true;
     if (word.length >= n + 2 && (word.startsWith(letters) || word.endsWith(letters))) return true;
   }
