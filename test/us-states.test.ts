@@ -73,6 +73,7 @@ describe("a US plate's state from the words printed on it", () => {
     expect(namesState('TRUCK')).toBe(true);
     expect(namesState('TRAI1ER')).toBe(true);
     expect(namesState('C0MMERCIAL')).toBe(true);
+    expect(namesState('GOVERNMENT')).toBe(true);
     // the start of a name with too few letters, a number, a vanity plate
     expect(namesState('WASH')).toBe(false);
     expect(namesState('W4SHI')).toBe(false);

@@ -164,8 +164,11 @@ const PLATE_KINDS = [
   'GOVERNMENT', 'OFFICIAL', 'MUNICIPAL', 'COUNTY', 'LIVERY', 'PERMANENT', 'VETERAN',
 ];
 
-/** The words a read is compared with in namesState: every state's name and slogans (folded), and the kind words. */
-const NOT_NUMBERS = [...FOLDED_STATES.flatMap(([, ...words]) => words), ...PLATE_KINDS].filter((word) => word.length >= 5);
+/**
+ * The words a read is compared with in namesState: every state's name and slogans and the kind words, folded as the
+ * read is (GOVERNMENT's RN is read as M).
+ */
+const NOT_NUMBERS = [...FOLDED_STATES.flatMap(([, ...words]) => words), ...PLATE_KINDS.map(foldLetters)].filter((word) => word.length >= 5);
 
 /**
  * Whether a plate-like read is a state's name or slogan itself ("MISS0UR" for MISSOURI, "C0L0RRD0" for COLORADO),
