@@ -14,8 +14,9 @@ import { mulberry32 } from '../scripts/seeded-random.js';
  * scaled to about 72 px wide (characters about 12 px tall, 6 in the 960 px copy the main pass searches) and pasted
  * on a noisy 1920x1080 background is found and read; tilted 12 degrees it is found; white on dark it is found;
  * with its characters joined into one blob, it is read where it shows as texture; a US plate's whole face and a
- * plate touching a pole are found; a frame of noise alone gives no plate. A large plate whose frame the scaled copy
- * joins to its characters is found by the large-character pass.
+ * plate touching a pole are found, and so is one inside a region of much taller "characters"; a frame of noise alone
+ * gives no plate. A large plate whose frame the scaled copy joins to its characters is found by the large-character
+ * pass.
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -388,6 +389,19 @@ describe('small plates in a 1080p frame', () => {
     expect(findSmallPlates(frame, work, scale, []).some((r) => holdsCentre(r.box, box))).toBe(true);
     const r = await recognizer.recognizeMat(frame, { country: 'br' });
     expect(r.plates.find((p) => holdsCentre(p.box, box))?.text, describe_(r)).toBe(TEXT);
+  });
+
+  it("a small plate inside a region of the main pass whose characters are taller than the plate (a shop sign's, a building's) is still searched; inside one of its own characters' height it is not searched again", () => {
+    const scale = searchScale(W, config.detector.maxWidth);
+    const { frame, box } = frameWithPlate({ cx: 900, cy: 600, seed: 7 });
+    const work = frame.rescale(scale);
+    const around: Box = { x: box.x - 200, y: box.y - 20, width: box.width + 400, height: box.height + 40 };
+    const found = (charHeight: number) =>
+      findSmallPlates(frame, work, scale, [{ box: around, charHeight }]).some((r) => holdsCentre(r.box, box));
+    // the region's "characters" 70 px tall: it did not see the plate's 12 px characters, which are searched
+    expect(found(70)).toBe(true);
+    // characters as tall as the plate's: the region is the plate's row, read already
+    expect(found(12)).toBe(false);
   });
 
   it("a small plate touching a pole is ranked above 40 specks standing alone, each a third as plate-like by shape (the plate's bar is joined to the pole by thin lines, not cut out of a textured area), and read", async () => {

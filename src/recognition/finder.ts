@@ -202,6 +202,14 @@ function rankPlaces(work: Mat, places: TexturePlace[], keep: number): TexturePla
 }
 
 /**
+ * A region found already (frame coordinates), with the height of the characters seen in it.
+ */
+export interface KnownRegion {
+  box: Box;
+  charHeight: number;
+}
+
+/**
  * Lines of small characters at full resolution, where the scaled copy `work` (the frame times `scale`, at most 1)
  * shows plate-like texture. Places already covered by `known` regions (frame coordinates) are skipped.
  */
@@ -209,7 +217,7 @@ export function findSmallPlates(
   gray: Mat,
   work: Mat,
   scale: number,
-  known: Box[],
+  known: KnownRegion[],
   opts: SmallPlateOptions = SMALL_PLATE_DEFAULTS,
 ): SmallPlateRegion[] {
   if (scale > 1) return [];
@@ -220,9 +228,12 @@ export function findSmallPlates(
   let textureOnly = 0;
   for (const place of places) {
     const p = { x: place.x / scale, y: place.y / scale, width: place.width / scale, height: place.height / scale };
-    // A known region holding the place is that place read already, unless it is far taller: a region of large
-    // "characters" the main pass made of a car's grille or a building does not hide a small plate inside it.
-    if (known.some((k) => contains(k, p) && k.height <= 4 * p.height) || found.some((f) => iou(f.box, p) > 0.3 || contains(f.box, p))) continue;
+    // A known region holding the place is that place read already, unless it is far taller or its "characters"
+    // are: a region the main pass made of a car's grille, a building or a shop front, whose characters are taller
+    // than the whole place, did not see the small characters there (a US plate 90 px wide in a 1080p frame, its
+    // place the texture map's first, lay in a region 189 px tall of 170 px "characters" that read nothing).
+    const holds = (k: KnownRegion) => contains(k.box, p) && k.box.height <= 4 * p.height && k.charHeight <= 1.5 * p.height;
+    if (known.some(holds) || found.some((f) => iou(f.box, p) > 0.3 || contains(f.box, p))) continue;
     // The place grown by a character height or so: the bar can be cut short or lie off the characters a little.
     const ch = Math.max(opts.minCharHeight, Math.min(opts.maxCharHeight, p.height));
     const x0 = Math.max(0, Math.floor(p.x - ch * 1.2));
@@ -255,7 +266,7 @@ export function findSmallPlates(
       continue;
     }
     const box = { x: x0 + line.x, y: y0 + line.y, width: line.w, height: line.h };
-    if (known.some((k) => iou(k, box) > 0.3) || found.some((f) => iou(f.box, box) > 0.3)) continue;
+    if (known.some((k) => iou(k.box, box) > 0.3) || found.some((f) => iou(f.box, box) > 0.3)) continue;
     found.push({ box, charHeight: line.charHeight, polarity: line.polarity, angle: line.angle, score: line.score });
   }
   return found.sort((a, b) => b.score - a.score).slice(0, opts.maxRegions);

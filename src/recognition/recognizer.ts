@@ -289,7 +289,11 @@ export class Recognizer {
       const ownSize = scale === 1;
       const textureReads = this.engine.kind === 'ppocr' && !ownSize ? det.textureReads : 0;
       const maxCharHeight = ownSize ? Math.ceil(1.2 * minH) : SMALL_PLATE_DEFAULTS.maxCharHeight;
-      const small = findSmallPlates(gray, work, scale, regions.map((r) => r.box), { ...SMALL_PLATE_DEFAULTS, maxCharHeight, textureReads, fineBlocks: !ownSize });
+      // Only the main pass's regions sure to be kept hide a place: one of its weakest, dropped below for the
+      // small-plate pass's room, would hide the plate's own place (a US plate 90 px wide whose row was the main
+      // pass's 19th region of 20, dropped, and its place, the texture map's first, skipped).
+      const kept = regions.slice(0, Math.max(0, det.maxCandidates - SMALL_PLATE_ROOM));
+      const small = findSmallPlates(gray, work, scale, kept, { ...SMALL_PLATE_DEFAULTS, maxCharHeight, textureReads, fineBlocks: !ownSize });
       // A busy frame (shop signs, a grille, a fence) can fill maxCandidates with the main pass's regions alone: the
       // small-plate pass keeps a few places of its own, in place of the main pass's weakest regions.
       const room = Math.max(det.maxCandidates - regions.length, Math.min(small.length, SMALL_PLATE_ROOM, det.maxCandidates));
@@ -322,7 +326,7 @@ export class Recognizer {
     const scale = this.searchScale(gray);
     if (!det.smallPlates || scale <= 1) return [];
     const work = gray.rescale(scale);
-    const small = findSmallPlates(work, work, 1, known.map((r) => scaleBox(r.box, scale)), {
+    const small = findSmallPlates(work, work, 1, known.map((r) => ({ box: scaleBox(r.box, scale), charHeight: r.charHeight * scale })), {
       ...SMALL_PLATE_DEFAULTS,
       maxCharHeight: Math.ceil(DOUBLED_SMALL_MAX * scale),
       textureReads: 0,
@@ -355,7 +359,7 @@ export class Recognizer {
     const f = doubled ? 1 : scale / 2;
     const small = f === 1 ? gray : gray.resize(Math.round(gray.rows * f), Math.round(gray.cols * f), 0, 0, cv.INTER_AREA);
     // A textured place of the small-plate pass (no characters segmented there) does not hide a line found here.
-    const lines = known.filter((r) => !r.texture).map((r) => r.box);
+    const lines = known.filter((r) => !r.texture);
     const opts = doubled ? { ...LARGE_PLATE, minCharHeight: DOUBLED_SMALL_MAX } : LARGE_PLATE;
     return findSmallPlates(gray, small, f, lines, opts).map((s) => smallRegion(s, 1));
   }
