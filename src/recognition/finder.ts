@@ -211,7 +211,8 @@ export interface KnownRegion {
 
 /**
  * Lines of small characters at full resolution, where the scaled copy `work` (the frame times `scale`, at most 1)
- * shows plate-like texture. Places already covered by `known` regions (frame coordinates) are skipped.
+ * shows plate-like texture. Places already covered by `known` regions (frame coordinates) are skipped, unless the
+ * region is far taller than the place or its characters are (see below).
  */
 export function findSmallPlates(
   gray: Mat,
