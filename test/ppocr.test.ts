@@ -327,10 +327,15 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(words.x + words.width).toBeGreaterThanOrEqual(end);
   });
 
-  it("a US vanity plate (letters only) in a frame is kept when its state's name is read with it; the same word on a plain board is not", async () => {
-    const board = (lines: [string, number, number, number][]) => {
+  it("a US vanity plate (letters only) in a frame is kept when its state's name is read with it, or when the plate model reads it the same; a word in a sign's serif lettering is not", async () => {
+    const board = (lines: [string, number, number, number][], serif?: string) => {
       const frame = new cv.Mat(720, 1280, cv.CV_8UC3, [90, 100, 95]);
-      plate(440, 220, lines).copyTo(frame.getRegion(new cv.Rect(400, 300, 440, 220)));
+      const face = plate(440, 220, lines);
+      if (serif) {
+        const { size } = cv.getTextSize(serif, cv.FONT_HERSHEY_TRIPLEX, 2.3, 7);
+        face.putText(serif, new cv.Point2(Math.round((440 - size.width) / 2), 170), cv.FONT_HERSHEY_TRIPLEX, 2.3, black, 7, cv.LINE_AA);
+      }
+      face.copyTo(frame.getRegion(new cv.Rect(400, 300, 440, 220)));
       return frame.bgrToGray();
     };
     const withState = await direct.recognizeMat(board([['CALIFORNIA', 1.1, 3, 92], ['SURFSUP', 2.3, 7, 170]]), { country: 'us' });
@@ -339,8 +344,16 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(vanity!.state).toMatchObject({ code: 'CA' });
     // read below the confidence a letters-only word needs on its own (85): the state's name is what keeps it
     expect(vanity!.confidence).toBeLessThan(85);
+    // without the state's name: kept, the plate model reading its plain lettering the same
     const alone = await direct.recognizeMat(board([['SURFSUP', 2.3, 7, 170]]), { country: 'us' });
-    expect(alone.plates).toEqual([]);
+    expect(alone.plates.map((p) => `${p.text} ${p.state?.code}`)).toEqual(['SURFSUP undefined']);
+    expect(alone.plates[0]!.confidence).toBeLessThan(85);
+    // a word in serif lettering: read (a state's name beside it keeps it), but alone the plate model reads it
+    // otherwise, and it is not kept
+    const serifWithState = await direct.recognizeMat(board([['CALIFORNIA', 1.1, 3, 92]], 'HOTDOGS'), { country: 'us' });
+    expect(serifWithState.plates.map((p) => `${p.text} ${p.state?.code}`)).toEqual(['H0TD0GS CA']);
+    expect(serifWithState.plates[0]!.confidence).toBeGreaterThanOrEqual(75);
+    expect((await direct.recognizeMat(board([], 'HOTDOGS'), { country: 'us' })).plates).toEqual([]);
     // a plate whose number was not found, its state's name read in its place, gives no plate (read clearly, a word
     // of letters alone would be kept: SURFSUP in large print is, MISSOURI is not)
     const big = (word: string) => direct.recognizeMat(board([['MISSOURI', 1.1, 3, 92], [word, 2.3, 7, 170]]), { country: 'us' });
@@ -349,6 +362,8 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
   });
 
   it("a small US vanity plate in a 1080p frame is kept when its state's name is read in the bands beside its row", async () => {
+    // without the plate model as a gate, which would keep the plain lettering of this vanity plate without its state
+    const noGate = await Recognizer.create(recognitionConfig({ rowSearch: 'when-unsure', gate: false }));
     // the state's name in a serif or script face, which PP-OCR's detector does not find as a row at this size
     const at = (width: number, font: number, scale: number, withState: boolean) => {
       const frame = new cv.Mat(1080, 1920, cv.CV_8UC3, [90, 100, 95]);
@@ -368,11 +383,12 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
       [100, cv.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4],
       [140, cv.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.4],
     ] as const) {
-      const r = await direct.recognizeMat(at(width, font, scale, true), { country: 'us' });
+      const r = await noGate.recognizeMat(at(width, font, scale, true), { country: 'us' });
       expect(r.plates.map((p) => `${p.text} ${p.state?.code}`), `${width} px`).toEqual(['SURFSUP CA']);
-      const alone = await direct.recognizeMat(at(width, font, scale, false), { country: 'us' });
+      const alone = await noGate.recognizeMat(at(width, font, scale, false), { country: 'us' });
       expect(alone.plates, `${width} px`).toEqual([]);
     }
+    await noGate.close();
   });
 
   it('reads nothing on an empty frame', async () => {

@@ -207,6 +207,18 @@ export class PlateTextReader {
     return stateFromRows(seen);
   }
 
+  /**
+   * Whether the gate (the plate model, trained on generated plates alone) reads a row as `text`, letter for letter
+   * (O and 0 alike, as US plates print them). False without a gate, or where the gate is the line reader itself.
+   */
+  async gateAgrees(img: Mat, row: Box, text: string): Promise<boolean> {
+    if (!this.gate || this.gate === this.lines) return false;
+    const crop = rowCrop(img, row);
+    if (!crop) return false;
+    const fold = (t: string) => t.replace(/O/g, '0');
+    return fold((await this.gate.readLine(crop.img)).text) === fold(text);
+  }
+
   /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */
   async read(img: Mat, opts: PlateTextOptions): Promise<PlateText | undefined> {
     const charHeight = opts.charHeight ?? img.rows * CROP_CHAR_SHARE;
