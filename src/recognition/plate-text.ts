@@ -8,7 +8,7 @@
 import type { Country } from './config.js';
 import { rankCandidates, type Candidate, type CharReading } from './candidates.js';
 import { cv, type Mat } from './cv.js';
-import { LENGTH_BOUNDS, US_STATE_FORMATS } from './formats.js';
+import { LENGTH_BOUNDS, plateSpelling, US_STATE_FORMATS } from './formats.js';
 import type { PpOcr, RecLine } from './ppocr.js';
 import type { Box } from './types.js';
 import { stateFromRows, type PlateState, type TextRow } from './us-states.js';
@@ -148,7 +148,7 @@ export class PlateTextReader {
     private readonly gate?: LineReader,
   ) {}
 
-  /** The gate's reads so far, and how many of them found no plate (the line reader not run). */
+  /** The gate's runs so far (gateSees and gateAgrees), and how many of gateSees' found no plate (the line reader not run). */
   readonly gated = { runs: 0, none: 0 };
 
   /**
@@ -215,8 +215,8 @@ export class PlateTextReader {
     if (!this.gate || this.gate === this.lines) return false;
     const crop = rowCrop(img, row);
     if (!crop) return false;
-    const fold = (t: string) => t.replace(/O/g, '0');
-    return fold((await this.gate.readLine(crop.img)).text) === fold(text);
+    this.gated.runs++;
+    return plateSpelling((await this.gate.readLine(crop.img)).text, 'us') === plateSpelling(text, 'us');
   }
 
   /** Reads the plate number in an image region (grey or BGR); undefined when nothing plate-like is read. */
