@@ -85,7 +85,12 @@ async function main(argv: string[]): Promise<number> {
       // Results go to stdout (one JSON object per line with --json); logs go to stderr.
       const log = createLogger(config.log.level, 2);
       const { recognizeCommand } = await import('./recognize.js');
-      return recognizeCommand(rest, config, log);
+      const code = await recognizeCommand(rest, config, log);
+      // Exits at once, its output written (stdout and stderr are synchronous on Linux): left to end by itself, the
+      // process frees the OpenCV images the garbage collector has not freed yet as its heap is torn down, and
+      // opencv4nodejs's image destructor then calls into the dying V8 isolate, a segmentation fault now and then
+      // (2 of 12 runs over two photos, exit 139, after every read was printed).
+      process.exit(code);
     }
     case 'run': {
       const { runCommand } = await import('./run.js');
