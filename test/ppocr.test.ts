@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, type RecognitionConfig } from '../src/config/schema.js';
 import { cv, type Mat } from '../src/recognition/cv.js';
 import { OcrSetupError } from '../src/recognition/ocr.js';
-import { joinRows, looksLikeWords, PlateTextReader, textSpan } from '../src/recognition/plate-text.js';
+import { joinRows, looksLikeWords, PlateTextReader, textSpan, weighChoices } from '../src/recognition/plate-text.js';
 import { locatePpocrModels, PpOcr, PPOCR_DET_FILE, PPOCR_DICT_FILE, PPOCR_REC_FILE } from '../src/recognition/ppocr.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 
@@ -200,6 +200,16 @@ describe('ppocr engine: reading', () => {
     expect(looksLikeWords('LANDOFLINCOLN', 'Land of Lincoln')).toBe(true);
     expect(looksLikeWords('ABC1234', 'ABC1234')).toBe(false);
   });
+
+  it("a character PP-OCR doubts takes the plate model's reading; one it is sure of is not turned into a letter it never considered", () => {
+    // PP-OCR: I (0.6) or 1 (0.4), the plate model: 1 (0.91): 1 first, the I still offered
+    const doubted = weighChoices([{ ch: 'I', p: 0.6 }, { ch: '1', p: 0.4 }], [{ ch: '1', p: 0.91 }, { ch: 'I', p: 0.07 }], 0.25);
+    expect(doubted.map((c) => c.ch)).toEqual(['1', 'I']);
+    expect(doubted[0]!.p).toBeCloseTo(0.75 * 0.4 + 0.25 * 0.91, 5);
+    // PP-OCR sure of a 4, the plate model reading an L there: still a 4, less sure, and no L to rank
+    const sure = weighChoices([{ ch: '4', p: 0.999 }], [{ ch: 'L', p: 0.93 }, { ch: '4', p: 0.01 }], 0.25);
+    expect(sure).toEqual([{ ch: '4', p: expect.closeTo(0.75 * 0.999 + 0.25 * 0.01, 5) }]);
+  });
 });
 
 describe('ppocr engine: reading a row directly, searching rows only when unsure (recognition.ocr.rowSearch)', () => {
@@ -220,6 +230,9 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(r.plates.map((p) => p.text)).toContain('5TRK882');
     expect(after.det - before.det).toBe(0);
     expect(after.rec - before.rec).toBeGreaterThan(0);
+    // the plate model read the row twice: as the gate before PP-OCR, and to weigh in on PP-OCR's read of it
+    expect(after.gate - before.gate).toBeGreaterThanOrEqual(2);
+    expect(r.plates.find((p) => p.text === '5TRK882')!.confidence).toBeGreaterThanOrEqual(90);
     // the same frame with the row search always on runs the detector
     const always = await Recognizer.create(recognitionConfig({ rowSearch: 'always' }));
     try {

@@ -164,8 +164,9 @@ export class Recognizer {
   /**
    * Model runs so far (ppocr engine): the cost of reading, independent of the machine's load. `rec` counts the line
    * reader's runs (PP-OCR's recognizer, or the plate model with the plate-ctc engine), `det` the text detector's,
-   * `gate` the plate model's runs as a gate (recognition.ocr.gate) and `gated` how many of them found no plate, so
-   * that the line reader was not run.
+   * `gate` the plate model's runs with the ppocr engine (recognition.ocr.gate: as a gate, confirming a vanity plate,
+   * weighing in on a US plate's characters) and `gated` how many of its gate runs found no plate, so that the line
+   * reader was not run.
    */
   get modelRuns(): { rec: number; det: number; gate: number; gated: number } | undefined {
     if (this.engine.kind !== 'ppocr') return undefined;
