@@ -154,7 +154,7 @@ export class PlateTextReader {
     private readonly gate?: LineReader,
   ) {}
 
-  /** The gate's runs so far (gateSees and gateAgrees), and how many of gateSees' found no plate (the line reader not run). */
+  /** The gate's runs so far (gateSees, gateAgrees, withGate), and how many of gateSees' found no plate (the line reader not run). */
   readonly gated = { runs: 0, none: 0 };
 
   /**
