@@ -230,8 +230,8 @@ describe('ppocr engine: reading a row directly, searching rows only when unsure 
     expect(r.plates.map((p) => p.text)).toContain('5TRK882');
     expect(after.det - before.det).toBe(0);
     expect(after.rec - before.rec).toBeGreaterThan(0);
-    // the plate model read the row twice: as the gate before PP-OCR, and to weigh in on PP-OCR's read of it
-    expect(after.gate - before.gate).toBeGreaterThanOrEqual(2);
+    // the plate model read the row as the gate before PP-OCR (that one read also weighs in on PP-OCR's)
+    expect(after.gate - before.gate).toBeGreaterThanOrEqual(1);
     expect(r.plates.find((p) => p.text === '5TRK882')!.confidence).toBeGreaterThanOrEqual(90);
     // the same frame with the row search always on runs the detector
     const always = await Recognizer.create(recognitionConfig({ rowSearch: 'always' }));

@@ -154,7 +154,7 @@ export class PlateTextReader {
     private readonly gate?: LineReader,
   ) {}
 
-  /** The gate's runs so far (gateSees, gateAgrees, withGate), and how many of gateSees' found no plate (the line reader not run). */
+  /** The gate's runs so far (each read of a row or a plate's face: gateSees, readDirect, gateAgrees, withGate), and how many found no plate (the line reader not run). */
   readonly gated = { runs: 0, none: 0 };
 
   /**
@@ -163,9 +163,25 @@ export class PlateTextReader {
    * Always true without a gate.
    */
   async gateSees(img: Mat, min = GATE_MIN): Promise<boolean> {
-    if (!this.gate || this.gate === this.lines) return true;
+    const line = await this.gateRead(img);
+    return !line || this.sees(line, min);
+  }
+
+  /** The gate's read of an image, counted in `gated.runs`; undefined without a gate or where it is the line reader. */
+  private async gateRead(img: Mat): Promise<RecLine | undefined> {
+    if (!this.gate || this.gate === this.lines) return undefined;
     this.gated.runs++;
-    const line = await this.gate.readLine(img);
+    return this.gate.readLine(img);
+  }
+
+  /** The gate's read of a row (cropped as the line reader crops it); undefined as gateRead, or for a row too small to crop. */
+  private async gateLine(img: Mat, row: Box): Promise<RecLine | undefined> {
+    const crop = rowCrop(img, row);
+    return crop ? this.gateRead(crop.img) : undefined;
+  }
+
+  /** Whether a gate's read holds a plate: the sum of its characters' probabilities is `min` or more (counted in `gated.none` where not). */
+  private sees(line: RecLine, min: number): boolean {
     if (line.chars.reduce((sum, c) => sum + (c.choices[0]?.p ?? 0), 0) >= min) return true;
     this.gated.none++;
     return false;
@@ -179,7 +195,9 @@ export class PlateTextReader {
     // The gate (a small plate model, about 1 ms) reads the row first: where it sees no plate, the line reader
     // (7-25 ms) is not run. A row too small to crop reads as nothing either way.
     const crop = rowCrop(img, row);
-    if (!crop || !(await this.gateSees(crop.img))) return { kind: 'none' };
+    if (!crop) return { kind: 'none' };
+    const gated = await this.gateRead(crop.img);
+    if (gated && !this.sees(gated, GATE_MIN)) return { kind: 'none' };
     const seen: Array<TextRow & { row: Box }> = [];
     const r = await this.readRow(img, row, row.height, opts, seen);
     const raw = seen[0];
@@ -191,7 +209,8 @@ export class PlateTextReader {
     const n = top.text.length;
     if (top.confidence < DIRECT_CONFIDENT || n < 5 || n > 8 || looksLikeWords(r.line.text, r.line.raw)) return { kind: 'unsure' };
     const state = opts.country === 'us' ? await this.readState(img, r.row, opts, ['above']) : undefined;
-    return { kind: 'plate', text: plateText(await this.withGate(img, r, opts), opts, state) };
+    // the gate's read of the row (r.source) weighs in on PP-OCR's: it is not read again
+    return { kind: 'plate', text: plateText(await this.withGate(img, r, opts, gated), opts, state) };
   }
 
   /**
@@ -218,11 +237,8 @@ export class PlateTextReader {
    * (O and 0 alike, as US plates print them). False without a gate, or where the gate is the line reader itself.
    */
   async gateAgrees(img: Mat, row: Box, text: string): Promise<boolean> {
-    if (!this.gate || this.gate === this.lines) return false;
-    const crop = rowCrop(img, row);
-    if (!crop) return false;
-    this.gated.runs++;
-    return plateSpelling((await this.gate.readLine(crop.img)).text, 'us') === plateSpelling(text, 'us');
+    const line = await this.gateLine(img, row);
+    return !!line && plateSpelling(line.text, 'us') === plateSpelling(text, 'us');
   }
 
   /**
@@ -235,15 +251,12 @@ export class PlateTextReader {
    * D: 4 of the 114 Brazilian photos were lost with it) and rows the two models read with different numbers of
    * characters.
    */
-  private async withGate(img: Mat, r: RowRead, opts: PlateTextOptions): Promise<RowRead> {
-    if (!this.gate || this.gate === this.lines || opts.country !== 'us' || !hasPlateDigit(r.candidates[0]!.text, 'us')) return r;
-    const crop = rowCrop(img, r.source);
-    if (!crop) return r;
-    this.gated.runs++;
-    const other = (await this.gate.readLine(crop.img)).chars;
-    if (other.length !== r.chars.length) return r;
+  private async withGate(img: Mat, r: RowRead, opts: PlateTextOptions, sourceRead?: RecLine): Promise<RowRead> {
+    if (opts.country !== 'us' || !hasPlateDigit(r.candidates[0]!.text, 'us')) return r;
+    const other = (sourceRead ?? (await this.gateLine(img, r.source)))?.chars;
+    if (!other || other.length !== r.chars.length) return r;
     const chars = r.chars.map((c, i) => ({ ...c, choices: weighChoices(c.choices, other[i]!.choices, GATE_WEIGHT) }));
-    const candidates = rankCandidates(chars, opts.country, opts.topN).filter((c) => c.confidence >= opts.minConfidence);
+    const candidates = ranked(chars, opts);
     // the same text: PP-OCR's read as it was (a read at 70-72, near what keeps a read that fits no layout, would fall
     // under it for a character the plate model doubts: Hawaii's WH6K0 and a 4-digit 2861 were lost in 640 px frames)
     if (!candidates[0] || candidates[0].text.length < opts.minChars || candidates[0].text === r.candidates[0]!.text) return r;
@@ -312,7 +325,7 @@ export class PlateTextReader {
     const chars = trimEdges(inRow);
     if (chars.length < opts.minChars) return undefined;
     const bounds = LENGTH_BOUNDS[opts.country];
-    const candidates = rankCandidates(chars, opts.country, opts.topN).filter((c) => c.confidence >= opts.minConfidence);
+    const candidates = ranked(chars, opts);
     const top = candidates[0];
     if (!top || top.text.length < opts.minChars) return undefined;
     const n = top.text.length;
@@ -338,6 +351,11 @@ export function weighChoices(own: CharReading['choices'], other: CharReading['ch
     .sort((a, b) => b.p - a.p);
 }
 
+/** A row's characters ranked as the country's (and where given the state's) plates, those under the least confidence left out. */
+function ranked(chars: CharReading[], opts: PlateTextOptions, state?: string): Candidate[] {
+  return rankCandidates(chars, opts.country, opts.topN, state).filter((c) => c.confidence >= opts.minConfidence);
+}
+
 /**
  * A row's read as the plate's text. Where the plate's state was read and it has layouts of its own, the row's
  * characters are ranked again with them (a doubtful character takes its state's class); otherwise as ranked.
@@ -345,8 +363,8 @@ export function weighChoices(own: CharReading['choices'], other: CharReading['ch
 function plateText(r: RowRead, opts: PlateTextOptions, state: PlateState | undefined): PlateText {
   let candidates = r.candidates;
   if (state && US_STATE_FORMATS[state.code]) {
-    const ranked = rankCandidates(r.chars, opts.country, opts.topN, state.code).filter((c) => c.confidence >= opts.minConfidence);
-    if (ranked[0] && ranked[0].text.length >= opts.minChars) candidates = ranked;
+    const byState = ranked(r.chars, opts, state.code);
+    if (byState[0] && byState[0].text.length >= opts.minChars) candidates = byState;
   }
   const top = candidates[0]!;
   return { text: top.text, confidence: top.confidence, candidates, ...(top.region ? { region: top.region } : {}), row: r.row, ...(state ? { state } : {}) };
