@@ -40,7 +40,7 @@ async function checkOcrFiles(ocr: Config['recognition']['ocr']): Promise<string 
   try {
     if (ocr.engine === 'ppocr' || ocr.engine === 'plate-ctc') {
       const { PpOcr } = await import('../recognition/ppocr.js');
-      await (await PpOcr.create(ocr.models)).close();
+      await (await PpOcr.create(ocr.models, ocr.foldModel)).close();
       if (ocr.engine === 'plate-ctc' || ocr.gate) {
         const { PlateCtc } = await import('../recognition/plate-ctc.js');
         await (await PlateCtc.create(ocr.plateModel)).close();

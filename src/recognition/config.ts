@@ -22,6 +22,12 @@ const ocr = z
       .describe(
         "ppocr engine, regions found in a frame: the project's plate model (plateModel, about 1 ms a row) first reads each row of characters that would be read directly; where it sees less than 3 characters' worth (the sum of its characters' probabilities), the row is taken for no plate and PP-OCR's recognizer (7-25 ms a row) is not run. A textured place of the small-plate pass (detector.textureReads) is searched for rows only where it sees at least one character's worth. Most rows and places a frame's finder proposes are a grille's, a sign's or a shadow's: this saves a third or more of a busy frame's time, with the same plates read on the benchmark sets but 1 of 60 EU plates 50 px wide in a 1080p frame (docs/benchmarks.md). It also confirms a US vanity plate (letters only) whose state's name was not read, where it reads the row the same, letter for letter, and weighs in (a quarter) on each character of a US plate's number that PP-OCR read: a character PP-OCR doubts takes its reading. false: PP-OCR reads every row and place alone, and a US vanity plate is kept only with its state's name.",
       ),
+    foldModel: z
+      .boolean()
+      .default(true)
+      .describe(
+        "ppocr and plate-ctc engines: PP-OCR's recognizer is loaded with the elementwise steps its ONNX export leaves between its convolutions (a scale and shift after each, its hardswish activations) folded into the convolutions: the same reads (probabilities equal to about 1e-6), each recognizer run about a fifth faster, for about 0.3 s more start-up and about 25 MB more peak memory (docs/benchmarks.md). false: the model file as it is.",
+      ),
     models: z
       .string()
       .default('')

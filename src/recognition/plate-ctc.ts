@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { cv, type Mat } from './cv.js';
 import { OcrSetupError, PLATE_CHARSET } from './ocr.js';
-import { decodeCtc, type RecLine } from './ppocr.js';
+import { decodeCtc, ONE_CORE, type RecLine } from './ppocr.js';
 import { packageRoot } from '../util/paths.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -122,13 +122,7 @@ export class PlateCtc {
     const ort = await loadOrt();
     let session: InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-        executionProviders: ['cpu'],
-      });
+      session = await ort.InferenceSession.create(file, ONE_CORE);
     } catch (err) {
       throw new OcrSetupError(`cannot load the plate-ctc model ${file}: ${firstLine(err)} (expected an ONNX model)`);
     }

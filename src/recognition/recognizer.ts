@@ -137,7 +137,7 @@ export class Recognizer {
   static async create(config: RecognitionConfig): Promise<Recognizer> {
     const cascade = config.detector.cascade ? loadPlateCascade() : undefined;
     if (config.ocr.engine === 'ppocr') {
-      const ppocr = await PpOcr.create(config.ocr.models);
+      const ppocr = await PpOcr.create(config.ocr.models, config.ocr.foldModel);
       // the plate model as a gate: a row where it sees no plate is not read by PP-OCR's recognizer (plate-text.ts)
       const gate = config.ocr.gate
         ? await PlateCtc.create(config.ocr.plateModel).catch(async (err: unknown) => {
@@ -150,7 +150,7 @@ export class Recognizer {
     if (config.ocr.engine === 'plate-ctc') {
       // PP-OCR's detector finds the rows; the project's plate model reads them
       const plateCtc = await PlateCtc.create(config.ocr.plateModel);
-      const ppocr = await PpOcr.create(config.ocr.models).catch(async (err: unknown) => {
+      const ppocr = await PpOcr.create(config.ocr.models, config.ocr.foldModel).catch(async (err: unknown) => {
         await plateCtc.close();
         throw err;
       });
