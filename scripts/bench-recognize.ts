@@ -90,6 +90,12 @@ config.recognition = { ...config.recognition, country, topN, ocr: { ...config.re
 const recognizer = await Recognizer.create(config.recognition);
 
 let top1 = 0;
+/**
+ * Top-1 counting the letter O and the digit 0 alike: many plates print them the same (Slovakia's RK-026AJ, Britain's
+ * OY09 FEU), and the EU set's ground truth writes some such digits as O; the exact figure stays the measure.
+ */
+let top1Alike = 0;
+const alike = (s: string | undefined) => s?.replace(/O/g, '0');
 let topn = 0;
 let detected = 0;
 let falseReads = 0;
@@ -145,6 +151,7 @@ for (const t of items) {
   }
   if (hitBox) detected++;
   if (texts[0]?.[0] === t.plate) top1++;
+  if (texts[0]?.[0] !== undefined && alike(texts[0][0]) === alike(t.plate)) top1Alike++;
   if (texts.some((c) => c.includes(t.plate))) topn++;
   if (values.verbose && mode === 'crops') console.error(`${path.basename(t.file)} truth=${t.plate} got=${texts[0]?.slice(0, 3).join('|') ?? '-'}`);
 }
@@ -160,6 +167,7 @@ const result = {
   country,
   images: n,
   top1: (100 * top1) / n,
+  top1OAlike0: (100 * top1Alike) / n,
   topN: (100 * topn) / n,
   topNsize: topN,
   detection: (100 * detected) / n,
@@ -181,7 +189,7 @@ if (values.json) console.log(JSON.stringify(result));
 else {
   const f = (x: number) => x.toFixed(1);
   console.log(`set ${dir} (${mode}, ${n} images, country ${country}, engine ${engine})`);
-  console.log(`top-1 ${f(result.top1)}%  top-${topN} ${f(result.topN)}%  detection ${f(result.detection)}%` +
+  console.log(`top-1 ${f(result.top1)}% (O and 0 alike: ${f(result.top1OAlike0)}%)  top-${topN} ${f(result.topN)}%  detection ${f(result.detection)}%` +
     (result.falseReadsPerImage !== null ? `  false reads/image ${result.falseReadsPerImage.toFixed(2)}` : ''));
   console.log(`median ${f(result.medianMs)} ms  p90 ${f(result.p90Ms)} ms  peak RSS ${f(result.peakRssMB)} MB`);
   console.log(`reads at confidence >= 90: ${sure}, right ${result.rightAt90}` + (result.accuracyAt90 !== null ? ` (${f(result.accuracyAt90)}%)` : ''));
