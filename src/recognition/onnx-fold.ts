@@ -363,8 +363,8 @@ export function foldElementwise(model: Uint8Array): { model: Uint8Array; stats: 
     return { w, bias: b ? Float32Array.from(b.data) : new Float32Array(w.dims[0]!) };
   };
   const setConv = (conv: Node, input: string, w: Tensor, bias: Float32Array) => {
-    const wn = `fused_w_${++serial}`;
-    const bn = `fused_b_${serial}`;
+    const wn = `folded_w_${++serial}`;
+    const bn = `folded_b_${serial}`;
     const bt = { dims: [bias.length], data: bias };
     const [wNode, bNode] = [constNode(wn, w), constNode(bn, bt)];
     insert(conv, wNode, bNode);
@@ -410,7 +410,7 @@ export function foldElementwise(model: Uint8Array): { model: Uint8Array; stats: 
     const x = three[1];
     const other = mul.inputs[0] === clip.outputs[0] ? mul.inputs[1] : mul.inputs[0];
     if (other !== x) continue;
-    const hs = `fused_hs_${++serial}`;
+    const hs = `folded_hs_${++serial}`;
     insert(div, opNode('HardSigmoid', [x], [hs], { alpha: 1 / 6, beta: 0.5 }), opNode('Mul', [x, hs], [div.outputs[0]!]));
     removed.add(add).add(clip).add(mul).add(div);
     stats.hardswish++;

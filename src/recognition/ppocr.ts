@@ -148,11 +148,11 @@ export class PpOcr {
         `PP-OCR dictionary ${files.dict} has ${dict.length} lines and lacks some of A-Z 0-9; expected one character per line (ppocr_keys_v1.txt has 6,623)`,
       );
     }
-    const options = ONE_CORE;
     const open = async (file: string, what: string, fold = false): Promise<InferenceSession> => {
       try {
-        // with its elementwise steps folded into its convolutions (onnx-fold.ts): the same reads, faster
-        return fold ? await ort.InferenceSession.create(foldElementwise(readFileSync(file)).model, options) : await ort.InferenceSession.create(file, options);
+        // folded: its elementwise steps go into its convolutions (onnx-fold.ts): the same reads, faster
+        if (fold) return await ort.InferenceSession.create(foldElementwise(readFileSync(file)).model, ONE_CORE);
+        return await ort.InferenceSession.create(file, ONE_CORE);
       } catch (err) {
         throw new OcrSetupError(`cannot load the PP-OCR ${what} model ${file}: ${firstLine(err)} (expected an ONNX model)`);
       }
