@@ -11,6 +11,7 @@ import { decodeImage } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { packageRoot } from '../src/util/paths.js';
 import { scriptArgs } from './script-args.js';
+import { percentile } from './stats.js';
 
 const { values } = scriptArgs(import.meta.url, { options: { runs: { type: 'string', default: '30' }, config: { type: 'string' } } });
 const runs = Number(values.runs);
@@ -25,7 +26,7 @@ const cases = [
 ];
 const stat = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)]!, p90: s[Math.floor(s.length * 0.9)]! };
+  return { median: percentile(s, 0.5), p90: percentile(s, 0.9) };
 };
 console.log(`| frame | decode+read median ms | p90 ms | read only (decoded) median ms | plates |`);
 console.log(`|---|---|---|---|---|`);

@@ -20,6 +20,7 @@ import { parseConfig } from '../src/config/load.js';
 import { Hotlists } from '../src/hotlist/index.js';
 import { ReadStore } from '../src/store/read-store.js';
 import { scriptArgs } from './script-args.js';
+import { percentile } from './stats.js';
 
 const { values } = scriptArgs(import.meta.url, {
   options: {
@@ -73,10 +74,6 @@ function ncicLine(p: string, i: number): string {
   const code = 'VFPVVVWAV'[i % 9]!;
   const rec = `CA0194200${code}${String(i).padStart(8, '0')}`; // 18 characters: columns [1:19]
   return `${code}${rec}20261101${p.padEnd(10)}CA2027PC2019TOYTCAM4DBLK`;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

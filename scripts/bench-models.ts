@@ -13,6 +13,7 @@ import { foldElementwise } from '../src/recognition/onnx-fold.js';
 import { locatePpocrModels, ONE_CORE, REC_HEIGHT } from '../src/recognition/ppocr.js';
 import { packageRoot } from '../src/util/paths.js';
 import { scriptArgs } from './script-args.js';
+import { percentile } from './stats.js';
 import { mulberry32 } from './seeded-random.js';
 
 const { values } = scriptArgs(import.meta.url, {
@@ -46,12 +47,12 @@ for (let round = -2; round < rounds; round++) {
     if (round >= 0) times[i]!.push(performance.now() - start);
   }
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
 console.log('| model, input | median ms | p90 ms |');
 console.log('|---|---|---|');
 for (const [i, c] of cases.entries()) {
   const s = [...times[i]!].sort((a, b) => a - b);
-  console.log(`| ${c.name} | ${median(s).toFixed(2)} | ${s[Math.floor(s.length * 0.9)]!.toFixed(2)} |`);
+  console.log(`| ${c.name} | ${percentile(s, 0.5).toFixed(2)} | ${percentile(s, 0.9).toFixed(2)} |`);
 }
 for (const w of widths) {
   const [a, b] = [cases.findIndex((c) => c.name === `recognizer shipped, 48x${w}`), cases.findIndex((c) => c.name === `recognizer folded, 48x${w}`)];

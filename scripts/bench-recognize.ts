@@ -16,6 +16,7 @@ import { readImageFile } from '../src/recognition/image.js';
 import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box } from '../src/recognition/types.js';
 import { scriptArgs } from './script-args.js';
+import { percentile } from './stats.js';
 
 interface Truth {
   file: string;
@@ -52,11 +53,6 @@ function loadTruth(dir: string): { mode: 'crops' | 'frames' | 'negatives'; items
   if (items.length > 0) return { mode: 'frames', items };
   const images = readdirSync(dir).filter((n) => /\.(jpe?g|png|bmp|webp)$/i.test(n)).sort();
   return { mode: 'negatives', items: images.map((n) => ({ file: path.join(dir, n), plate: '' })) };
-}
-
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const { values, positionals } = scriptArgs(import.meta.url, {

@@ -32,6 +32,7 @@ import { Recognizer } from '../src/recognition/recognizer.js';
 import { iou, type Box, type FrameResult } from '../src/recognition/types.js';
 import { mulberry32 } from './seeded-random.js';
 import { scriptArgs } from './script-args.js';
+import { percentile } from './stats.js';
 
 const FRAME_W = 1920;
 const FRAME_H = 1080;
@@ -278,9 +279,9 @@ async function measure(v: Variant, frame: Mat, truths: Truth[], country: Country
   return { res, proposed };
 }
 
-function percentile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : 0;
+/** The q-quantile of unsorted numbers. */
+function quantile(xs: number[], q: number): number {
+  return percentile([...xs].sort((a, b) => a - b), q);
 }
 
 const widths = values.widths.split(',').map(Number);
@@ -372,8 +373,8 @@ const rows = [...tallies.entries()].map(([key, t]) => {
     // Of the exact reads of plates whose state is known: the share with a state read, and the share of those right.
     ...(t.stateKnown ? { stateGiven: (100 * t.stateGiven) / t.stateKnown, stateRight: t.stateGiven ? (100 * t.stateRight) / t.stateGiven : 0 } : {}),
     falseReadsPerFrame: t.falseReads / Math.max(1, t.frames),
-    medianMs: percentile(t.ms, 0.5),
-    p90Ms: percentile(t.ms, 0.9),
+    medianMs: quantile(t.ms, 0.5),
+    p90Ms: quantile(t.ms, 0.9),
   };
 });
 rows.sort((a, b) => (a.set === b.set ? a.width - b.width || a.variant.localeCompare(b.variant) : a.set === 'empty' ? -1 : b.set === 'empty' ? 1 : a.set.localeCompare(b.set)));
